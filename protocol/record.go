@@ -1,0 +1,213 @@
+// Package protocol holds the wire types of yktd and their canonical CBOR
+// encoding: the journal record that a terminal appends, batches and sends to
+// the ledger. It imports no other package of this module.
+package protocol
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Kind says what a journal record is evidence of.
+type Kind uint8
+
+// Record kinds. The numbers are part of the wire format: never renumber.
+const (
+	KindPurchaseIntent    Kind = 1  // a purchase is about to be sent to the card (written before DEBIT)
+	KindPurchaseCompleted Kind = 2  // the card debited: TAC and MAC2 are known
+	KindPurchaseVoided    Kind = 3  // the debit did not happen
+	KindPurchaseUncertain Kind = 4  // the card went away after DEBIT was sent: outcome unknown
+	KindLoad              Kind = 5  // a load (圈存) credited the card
+	KindGatePass          Kind = 6  // a gate let a credential pass
+	KindGateDenied        Kind = 7  // a gate refused a credential
+	KindAlarm             Kind = 8  // door forced or held open, tamper, fire input
+	KindConfigApplied     Kind = 9  // a signed configuration (status list, rules, prices) was applied
+	KindClockChanged      Kind = 10 // the wall clock jumped: OldTime says from where
+	kindMax                    = KindClockChanged
+)
+
+var kindNames = [...]string{
+	KindPurchaseIntent:    "purchase-intent",
+	KindPurchaseCompleted: "purchase-completed",
+	KindPurchaseVoided:    "purchase-voided",
+	KindPurchaseUncertain: "purchase-uncertain",
+	KindLoad:              "load",
+	KindGatePass:          "gate-pass",
+	KindGateDenied:        "gate-denied",
+	KindAlarm:             "alarm",
+	KindConfigApplied:     "config-applied",
+	KindClockChanged:      "clock-changed",
+}
+
+// String returns the kind's stable name, used in tools and JSON export.
+func (k Kind) String() string {
+	if k.Valid() {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Valid reports whether k is a kind this version knows.
+func (k Kind) Valid() bool { return k >= KindPurchaseIntent && k <= kindMax }
+
+// HashSize is the size of a record hash and of a chain link.
+const HashSize = sha256.Size
+
+// MaxRecordSize bounds an encoded record; decoders refuse anything larger.
+const MaxRecordSize = 1024
+
+// Record is one journal entry. It is self-contained: a batch of records can
+// be checked by anyone holding the device id (sequence, time, kind, link to
+// the previous record's hash and the payload are all inside). Amounts are in
+// fen. There are no names, ID numbers or PINs, by design.
+//
+// Payload fields are optional (omitted when zero) and each kind uses the ones
+// it needs: purchases use IntentID (the sequence of the intent record), CardNo,
+// Amount, BalanceBefore, CardCounter, TerminalID, TerminalSeq, and on completion
+// BalanceAfter, TAC and MAC2.
+type Record struct {
+	Seq  uint64 `cbor:"1,keyasint" json:"seq"`            // 1, 2, 3, ... without gaps
+	Time int64  `cbor:"2,keyasint" json:"time"`           // wall clock, Unix milliseconds
+	Kind Kind   `cbor:"3,keyasint" json:"kind"`           // what the record is evidence of
+	Prev []byte `cbor:"4,keyasint" json:"prev,omitempty"` // SHA-256 of the previous record's encoding (or the genesis value)
+
+	IntentID      uint64 `cbor:"5,keyasint,omitempty" json:"intent_id,omitempty"`      // sequence of the purchase-intent record
+	CardNo        string `cbor:"6,keyasint,omitempty" json:"card_no,omitempty"`        // card number (application serial) or credential id
+	Amount        int64  `cbor:"7,keyasint,omitempty" json:"amount,omitempty"`         // fen
+	BalanceBefore int64  `cbor:"8,keyasint,omitempty" json:"balance_before,omitempty"` // fen, as INITIALIZE returned it
+	BalanceAfter  int64  `cbor:"9,keyasint,omitempty" json:"balance_after,omitempty"`  // fen
+	CardCounter   uint32 `cbor:"10,keyasint,omitempty" json:"card_counter,omitempty"`  // card's offline (purchase) or online (load) counter before the transaction
+	TerminalSeq   uint32 `cbor:"11,keyasint,omitempty" json:"terminal_seq,omitempty"`  // PSAM terminal transaction sequence
+	TerminalID    []byte `cbor:"12,keyasint,omitempty" json:"terminal_id,omitempty"`   // PSAM terminal id, 6 bytes
+	TAC           []byte `cbor:"13,keyasint,omitempty" json:"tac,omitempty"`           // 4 bytes
+	MAC2          []byte `cbor:"14,keyasint,omitempty" json:"mac2,omitempty"`          // 4 bytes
+	Reason        string `cbor:"15,keyasint,omitempty" json:"reason,omitempty"`        // why: void reason, denial reason, alarm kind, ...
+	Credential    string `cbor:"16,keyasint,omitempty" json:"credential,omitempty"`    // gate: card, qr, nfc, uid, ...
+	OldTime       int64  `cbor:"17,keyasint,omitempty" json:"old_time,omitempty"`      // clock-changed: the time before the jump, Unix ms
+	Version       uint64 `cbor:"18,keyasint,omitempty" json:"version,omitempty"`       // config-applied: version of what was applied
+	Digest        []byte `cbor:"19,keyasint,omitempty" json:"digest,omitempty"`        // config-applied: digest of what was applied
+}
+
+// WallTime returns Time as a time.Time.
+func (r *Record) WallTime() time.Time { return time.UnixMilli(r.Time).UTC() }
+
+// Errors of record encoding and decoding.
+var (
+	// ErrInvalidRecord is returned for a record that breaks the format's rules.
+	ErrInvalidRecord = errors.New("protocol: invalid record")
+	// ErrNonCanonical is returned when bytes decode but are not the one
+	// canonical encoding of the record (and so would hash differently).
+	ErrNonCanonical = errors.New("protocol: record not canonically encoded")
+)
+
+var (
+	recordEnc cbor.EncMode
+	recordDec cbor.DecMode
+)
+
+func init() {
+	var err error
+	recordEnc, err = cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	recordDec, err = cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		MaxNestedLevels:   4,
+		MaxArrayElements:  16,
+		MaxMapPairs:       32,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		UTF8:              cbor.UTF8RejectInvalid,
+		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Validate checks the rules every record obeys: a known kind, a sequence from
+// 1, a 32-byte link, non-negative amounts and the fixed sizes of the card
+// cryptograms.
+func (r *Record) Validate() error {
+	switch {
+	case !r.Kind.Valid():
+		return fmt.Errorf("%w: unknown kind %d", ErrInvalidRecord, r.Kind)
+	case r.Seq == 0:
+		return fmt.Errorf("%w: sequence 0", ErrInvalidRecord)
+	case len(r.Prev) != HashSize:
+		return fmt.Errorf("%w: prev hash is %d bytes", ErrInvalidRecord, len(r.Prev))
+	case r.Amount < 0 || r.BalanceBefore < 0 || r.BalanceAfter < 0:
+		return fmt.Errorf("%w: negative amount or balance", ErrInvalidRecord)
+	case r.TerminalID != nil && len(r.TerminalID) != 6:
+		return fmt.Errorf("%w: terminal id is %d bytes", ErrInvalidRecord, len(r.TerminalID))
+	case r.TAC != nil && len(r.TAC) != 4:
+		return fmt.Errorf("%w: tac is %d bytes", ErrInvalidRecord, len(r.TAC))
+	case r.MAC2 != nil && len(r.MAC2) != 4:
+		return fmt.Errorf("%w: mac2 is %d bytes", ErrInvalidRecord, len(r.MAC2))
+	case len(r.CardNo) > 32 || len(r.Reason) > 64 || len(r.Credential) > 16 || len(r.Digest) > 64:
+		return fmt.Errorf("%w: field too long", ErrInvalidRecord)
+	}
+	return nil
+}
+
+// EncodeRecord validates r and returns its canonical CBOR encoding (RFC 8949
+// core deterministic): the same record always gives the same bytes.
+func EncodeRecord(r *Record) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := recordEnc.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: encode record: %w", err)
+	}
+	if len(b) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: %d bytes encoded", ErrInvalidRecord, len(b))
+	}
+	return b, nil
+}
+
+// DecodeRecord decodes one record from hostile bytes: it refuses oversized
+// input, duplicate map keys, indefinite lengths, tags, unknown fields, trailing
+// bytes, invalid records and any encoding other than the canonical one.
+func DecodeRecord(b []byte) (Record, error) {
+	var r Record
+	if len(b) > MaxRecordSize {
+		return r, fmt.Errorf("%w: %d bytes", ErrInvalidRecord, len(b))
+	}
+	if err := recordDec.Unmarshal(b, &r); err != nil {
+		return Record{}, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	if err := r.Validate(); err != nil {
+		return Record{}, err
+	}
+	again, err := recordEnc.Marshal(&r)
+	if err != nil {
+		return Record{}, fmt.Errorf("protocol: decode record: %w", err)
+	}
+	if !bytes.Equal(again, b) {
+		return Record{}, ErrNonCanonical
+	}
+	return r, nil
+}
+
+// RecordHash is the chain hash of an encoded record: SHA-256 over its exact
+// bytes. The next record's Prev holds it.
+func RecordHash(encoded []byte) [HashSize]byte { return sha256.Sum256(encoded) }
+
+// GenesisHash is the link of a device's first record:
+// SHA-256("yktd-journal-v1" ‖ device id).
+func GenesisHash(deviceID string) [HashSize]byte {
+	h := sha256.New()
+	h.Write([]byte("yktd-journal-v1"))
+	h.Write([]byte(deviceID))
+	var out [HashSize]byte
+	h.Sum(out[:0])
+	return out
+}
