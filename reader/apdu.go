@@ -164,7 +164,7 @@ func Exchange(ctx context.Context, card Card, cmd Command) (Response, error) {
 		if i == maxChained {
 			return Response{}, fmt.Errorf("%w: %s: more than %d GET RESPONSE rounds", ErrMalformed, cmdName(cmd), maxChained)
 		}
-		get := Command{CLA: cmd.CLA & 0x80, INS: 0xC0, Le: resp.SW.SW2(), HasLe: true}
+		get := Command{CLA: 0x00, INS: 0xC0, Le: resp.SW.SW2(), HasLe: true}
 		raw, err = card.Transmit(ctx, get.Bytes())
 		if err != nil {
 			return Response{}, wrapCmd(cmd, err)
