@@ -1,0 +1,45 @@
+package epurse
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the e-purse. Callers decide with errors.Is; card
+// status words other than those below come back as *reader.StatusError and
+// malformed responses wrap reader.ErrMalformed.
+var (
+	// ErrInsufficientBalance: the card refused a purchase because the
+	// amount exceeds balance plus overdraft (SW 9401).
+	ErrInsufficientBalance = errors.New("epurse: insufficient balance")
+	// ErrLocked: the application or the key it needs is locked (SW 9303,
+	// or 6983 on a key) or the PIN is blocked (6983 on VERIFY).
+	ErrLocked = errors.New("epurse: locked")
+	// ErrMACInvalid: a MAC did not verify (the card answered 9302, or the
+	// terminal found the card's MAC wrong).
+	ErrMACInvalid = errors.New("epurse: MAC invalid")
+	// ErrUnsupportedAlgorithm: the card reports an algorithm identifier this
+	// package does not implement.
+	ErrUnsupportedAlgorithm = errors.New("epurse: unsupported algorithm")
+	// ErrKeyLength: a key has the wrong length for its algorithm.
+	ErrKeyLength = errors.New("epurse: wrong key length")
+	// ErrBadRequest: an argument cannot be encoded (e.g. a PIN that is not
+	// 2 to 12 decimal digits, a data field of the wrong length).
+	ErrBadRequest = errors.New("epurse: bad request")
+	// ErrNoProof: GET TRANSACTION PROVE found no proof for the requested
+	// counter (SW 9406), so the card holds no such transaction.
+	ErrNoProof = errors.New("epurse: transaction proof not available")
+	// ErrWrongCard: a recovery was attempted on a card other than the one
+	// of the pending transaction.
+	ErrWrongCard = errors.New("epurse: not the card of the pending transaction")
+)
+
+// PINError is a wrong PIN: VERIFY or CHANGE PIN answered 63Cx. Retries is
+// the number of tries left (x).
+type PINError struct {
+	Retries int
+}
+
+func (e *PINError) Error() string {
+	return fmt.Sprintf("epurse: wrong PIN, %d tries left", e.Retries)
+}
