@@ -1,0 +1,56 @@
+package offline
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors callers decide on; match them with errors.Is. Every error
+// the package returns wraps one of these or an error of bbolt or the OS.
+var (
+	// ErrNotFound: no such intent (never opened, or already completed or voided).
+	ErrNotFound = errors.New("offline: not found")
+	// ErrVersionGap: a status-list delta does not start at the current version.
+	ErrVersionGap = errors.New("offline: status list version gap")
+	// ErrStaleVersion: a status list older than the one held was offered.
+	ErrStaleVersion = errors.New("offline: status list version is older than the current one")
+	// ErrDigestMismatch: the list after applying does not have the digest the ledger signed.
+	ErrDigestMismatch = errors.New("offline: status list digest mismatch")
+	// ErrSchemaTooNew: the file was written by a newer yktd; this one must not touch it.
+	ErrSchemaTooNew = errors.New("offline: store schema is newer than this program")
+	// ErrStoreInUse: another process (usually the daemon) holds the store's lock.
+	ErrStoreInUse = errors.New("offline: store in use by another process")
+	// ErrStorageFull: no room for a new purchase (or, at the hard cap, for any record). Collect the journal.
+	ErrStorageFull = errors.New("offline: storage full, collect the journal")
+	// ErrNearlyFull: the store still works but should be collected soon.
+	ErrNearlyFull = errors.New("offline: storage nearly full, collect the journal")
+	// ErrReadOnly: a write on a store opened read-only.
+	ErrReadOnly = errors.New("offline: store opened read-only")
+	// ErrDeviceMismatch: the store belongs to another device id.
+	ErrDeviceMismatch = errors.New("offline: store belongs to another device")
+	// ErrIntentState: the intent is not in a state that allows the operation.
+	ErrIntentState = errors.New("offline: intent in wrong state")
+	// ErrBadAck: an acknowledgement that is beyond the head, behind the cursor or names the wrong hash.
+	ErrBadAck = errors.New("offline: bad acknowledgement")
+	// ErrInvalid: an argument breaks the store's rules (bad card number, wrong kind, ...).
+	ErrInvalid = errors.New("offline: invalid argument")
+	// ErrCorrupt: stored bytes do not decode; the file was damaged or tampered with.
+	ErrCorrupt = errors.New("offline: store corrupt")
+)
+
+// ChainError reports the first broken link of the journal found by Verify.
+// It matches ErrChainBroken with errors.Is.
+type ChainError struct {
+	Seq    uint64 // first sequence number whose record or link is wrong
+	Reason string
+}
+
+// ErrChainBroken matches any *ChainError.
+var ErrChainBroken = errors.New("offline: journal chain broken")
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("offline: journal chain broken at sequence %d: %s", e.Seq, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrChainBroken) true for a *ChainError.
+func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }

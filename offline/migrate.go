@@ -1,0 +1,84 @@
+package offline
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// schemaVersion is the schema this program writes. Each migration moves a
+// store from version-1 to version; they run in order in one transaction at
+// Open, so a crash mid-migration leaves the old schema intact.
+const schemaVersion = 3
+
+type migration struct {
+	version uint64
+	name    string
+	apply   func(tx *bolt.Tx) error
+}
+
+var migrations = []migration{
+	{1, "journal, intents, sync cursor", func(tx *bolt.Tx) error {
+		return createBuckets(tx, bucketMeta, bucketJournal, bucketIntents, bucketSync)
+	}},
+	{2, "status list", func(tx *bolt.Tx) error {
+		if err := createBuckets(tx, bucketStatus, bucketStatusMeta); err != nil {
+			return err
+		}
+		sm := tx.Bucket(bucketStatusMeta)
+		if err := sm.Put(keyVersion, be64(0)); err != nil {
+			return err
+		}
+		d := emptyStatusDigest()
+		if err := sm.Put(keyDigest, d[:]); err != nil {
+			return err
+		}
+		return sm.Put(keyCounts, make([]byte, 8*numReasons))
+	}},
+	{3, "rules, pending loads, QR nonces", func(tx *bolt.Tx) error {
+		return createBuckets(tx, bucketRules, bucketPending, bucketQRNonce)
+	}},
+}
+
+func createBuckets(tx *bolt.Tx, names ...[]byte) error {
+	for _, n := range names {
+		if _, err := tx.CreateBucketIfNotExists(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// schemaOf returns the schema version of the store in tx (0: empty file).
+func schemaOf(tx *bolt.Tx) uint64 {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0
+	}
+	v := meta.Get(keySchema)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// migrate brings the store in tx up to version target, refusing a newer one.
+func migrate(tx *bolt.Tx, target uint64) error {
+	cur := schemaOf(tx)
+	if cur > schemaVersion {
+		return fmt.Errorf("offline: open: schema %d, this program knows %d: %w", cur, schemaVersion, ErrSchemaTooNew)
+	}
+	for _, m := range migrations {
+		if m.version <= cur || m.version > target {
+			continue
+		}
+		if err := m.apply(tx); err != nil {
+			return fmt.Errorf("offline: migration %d (%s): %w", m.version, m.name, err)
+		}
+		if err := tx.Bucket(bucketMeta).Put(keySchema, be64(m.version)); err != nil {
+			return fmt.Errorf("offline: migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}

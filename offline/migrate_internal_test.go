@@ -1,0 +1,120 @@
+package offline
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// openAt makes a bare bbolt file migrated to schema version v.
+func openAt(t *testing.T, v uint64) (*bolt.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v > 0 {
+		if err := db.Update(func(tx *bolt.Tx) error { return migrate(tx, v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, path
+}
+
+func TestMigrations(t *testing.T) {
+	tests := []struct {
+		to    uint64
+		check func(tx *bolt.Tx) error
+	}{
+		{1, func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketMeta, bucketJournal, bucketIntents, bucketSync} {
+				if tx.Bucket(b) == nil {
+					return errors.New("missing bucket " + string(b))
+				}
+			}
+			return nil
+		}},
+		{2, func(tx *bolt.Tx) error {
+			if tx.Bucket(bucketStatus) == nil {
+				return errors.New("no status bucket")
+			}
+			si, err := readStatusInfo(tx)
+			if err != nil {
+				return err
+			}
+			if si.Version != 0 || si.Count != 0 || si.Digest != emptyStatusDigest() {
+				return errors.New("status metadata not initialised")
+			}
+			return nil
+		}},
+		{3, func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketRules, bucketPending, bucketQRNonce} {
+				if tx.Bucket(b) == nil {
+					return errors.New("missing bucket " + string(b))
+				}
+			}
+			return nil
+		}},
+	}
+	if len(tests) != len(migrations) || migrations[len(migrations)-1].version != schemaVersion {
+		t.Fatalf("%d migrations, %d tests, schema %d: add a test per migration", len(migrations), len(tests), schemaVersion)
+	}
+	for _, tt := range tests {
+		t.Run(migrations[tt.to-1].name, func(t *testing.T) {
+			db, _ := openAt(t, tt.to-1)
+			defer db.Close()
+			err := db.Update(func(tx *bolt.Tx) error {
+				if err := migrate(tx, tt.to); err != nil {
+					return err
+				}
+				if got := schemaOf(tx); got != tt.to {
+					t.Errorf("schema = %d, want %d", got, tt.to)
+				}
+				return tt.check(tx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestOpenMigratesOldStore(t *testing.T) {
+	db, path := openAt(t, 1)
+	db.Close()
+	s, err := Open(path, Options{DeviceID: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if schemaOf(tx) != schemaVersion || tx.Bucket(bucketQRNonce) == nil {
+			return errors.New("not migrated")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	db, path := openAt(t, schemaVersion)
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, be64(schemaVersion+1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, ro := range []bool{false, true} {
+		s, err := Open(path, Options{DeviceID: "d", ReadOnly: ro})
+		if err == nil {
+			s.Close()
+		}
+		if !errors.Is(err, ErrSchemaTooNew) {
+			t.Fatalf("read-only=%v: Open = %v, want ErrSchemaTooNew", ro, err)
+		}
+	}
+}

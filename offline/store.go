@@ -1,0 +1,272 @@
+// Package offline is the terminal's durable store: one bbolt file holding the
+// hash-chained journal, open purchase intents, the card status list and the
+// sync cursor. Everything a tap decides offline and everything it proves later
+// lives here; see DESIGN.md section 5.
+//
+// All writes of evidence are committed with fsync before the call returns.
+// The store is safe for concurrent use by the goroutines of one process; a
+// second process gets ErrStoreInUse.
+package offline
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket names (DESIGN.md section 5).
+var (
+	bucketMeta       = []byte("meta")
+	bucketJournal    = []byte("journal")
+	bucketIntents    = []byte("intents")
+	bucketStatus     = []byte("status")
+	bucketStatusMeta = []byte("statusmeta")
+	bucketSync       = []byte("sync")
+	bucketRules      = []byte("rules")
+	bucketPending    = []byte("pending")
+	bucketQRNonce    = []byte("qrnonce")
+)
+
+// Keys in meta.
+var (
+	keySchema  = []byte("schema")  // be64 schema version
+	keyDevice  = []byte("device")  // device id
+	keyHead    = []byte("head")    // headValue: the last record
+	keyAnchor  = []byte("anchor")  // seq(8) ‖ hash(32) of the last purged record
+	keyAcked   = []byte("acked")   // in sync: seq(8) ‖ hash(32)
+	keyVersion = []byte("version") // in statusmeta
+	keyDigest  = []byte("digest")  // in statusmeta
+	keyCounts  = []byte("counts")  // in statusmeta: be64 per reason
+)
+
+// Options configure Open. The zero value of every field but DeviceID (needed
+// to create a store) is a sensible default.
+type Options struct {
+	// DeviceID names the device; it is written into a new store and its
+	// journal's genesis value. Opening an existing store with a different
+	// non-empty DeviceID fails with ErrDeviceMismatch.
+	DeviceID string
+	// Clock is the time source; default SystemClock.
+	Clock Clock
+	// ClockStep is how far the wall clock may move against the monotonic
+	// clock between two records before a clock-changed record is written;
+	// default 2s. A clock going backwards is always recorded.
+	ClockStep time.Duration
+	// LockTimeout is how long Open waits for another process's lock before
+	// ErrStoreInUse; default 500ms.
+	LockTimeout time.Duration
+	// ReadOnly opens without writing (tools beside a stopped daemon).
+	ReadOnly bool
+	// MaxSize caps the file in bytes (bbolt MaxSize); 0 means no cap.
+	MaxSize int
+	// MaxUnacked caps the records not yet acknowledged by the ledger;
+	// default 500000.
+	MaxUnacked uint64
+	// Reserve is how many records below MaxUnacked (and ReserveBytes below
+	// MaxSize) new purchases stop, so that outcomes of open intents and
+	// other evidence still fit; default 1000 records and MaxSize/16.
+	Reserve      uint64
+	ReserveBytes int
+	// Retention is how long acknowledged records stay before Purge may
+	// delete them; default 90 days.
+	Retention time.Duration
+	// GroupCommitDelay is how long a completion waits to share a commit
+	// (bbolt MaxBatchDelay); default 2ms.
+	GroupCommitDelay time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.ClockStep <= 0 {
+		o.ClockStep = 2 * time.Second
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 500 * time.Millisecond
+	}
+	if o.MaxUnacked == 0 {
+		o.MaxUnacked = 500_000
+	}
+	if o.Reserve == 0 {
+		o.Reserve = min(1000, o.MaxUnacked/10)
+	}
+	if o.ReserveBytes == 0 && o.MaxSize > 0 {
+		o.ReserveBytes = o.MaxSize / 16
+	}
+	if o.Retention <= 0 {
+		o.Retention = 90 * 24 * time.Hour
+	}
+	if o.GroupCommitDelay <= 0 {
+		o.GroupCommitDelay = 2 * time.Millisecond
+	}
+}
+
+// Store is an open offline store.
+type Store struct {
+	db       *bolt.DB
+	path     string
+	opts     Options
+	deviceID string
+	genesis  [protocol.HashSize]byte
+	boot     uint64 // random per Open: tells whether the head's monotonic reading is ours
+}
+
+// Open opens or creates the store at path (mode 0600), migrating an older
+// schema. It fails with ErrStoreInUse when another process holds the file,
+// ErrSchemaTooNew for a file from a newer program.
+func Open(path string, opts Options) (*Store, error) {
+	opts.defaults()
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("offline: open: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      opts.LockTimeout,
+		ReadOnly:     opts.ReadOnly,
+		MaxSize:      opts.MaxSize,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("offline: open %s: %w (is the daemon running?)", path, ErrStoreInUse)
+		}
+		return nil, fmt.Errorf("offline: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opts.GroupCommitDelay
+	s := &Store{db: db, path: path, opts: opts}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s.boot = binary.BigEndian.Uint64(b[:]) | 1
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	if !s.opts.ReadOnly {
+		if fi, err := os.Stat(s.path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(s.path, 0o600); err != nil {
+				return fmt.Errorf("offline: open: %w", err)
+			}
+		}
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			if err := migrate(tx, schemaVersion); err != nil {
+				return err
+			}
+			return s.loadDevice(tx)
+		}); err != nil {
+			return err
+		}
+		return nil
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		v := schemaOf(tx)
+		switch {
+		case v > schemaVersion:
+			return fmt.Errorf("offline: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrSchemaTooNew)
+		case v < schemaVersion:
+			return fmt.Errorf("offline: open: schema %d needs migrating to %d, open read-write once: %w", v, schemaVersion, ErrReadOnly)
+		}
+		return s.loadDevice(tx)
+	})
+}
+
+func (s *Store) loadDevice(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	dev := meta.Get(keyDevice)
+	switch {
+	case dev == nil && s.opts.DeviceID == "":
+		return fmt.Errorf("offline: open: new store needs a device id: %w", ErrInvalid)
+	case dev == nil:
+		if err := meta.Put(keyDevice, []byte(s.opts.DeviceID)); err != nil {
+			return fmt.Errorf("offline: open: %w", err)
+		}
+		dev = []byte(s.opts.DeviceID)
+	case s.opts.DeviceID != "" && string(dev) != s.opts.DeviceID:
+		return fmt.Errorf("offline: open: store of device %q, not %q: %w", dev, s.opts.DeviceID, ErrDeviceMismatch)
+	}
+	s.deviceID = string(dev)
+	s.genesis = protocol.GenesisHash(s.deviceID)
+	return nil
+}
+
+// Close closes the store. Every committed record is already on disk.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("offline: close: %w", err)
+	}
+	return nil
+}
+
+// DeviceID returns the device id the store belongs to.
+func (s *Store) DeviceID() string { return s.deviceID }
+
+// Genesis returns the link of the journal's first record.
+func (s *Store) Genesis() [protocol.HashSize]byte { return s.genesis }
+
+// Path returns the file name of the store.
+func (s *Store) Path() string { return s.path }
+
+// CheckConsistency runs bbolt's page-level consistency check.
+func (s *Store) CheckConsistency() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("offline: consistency check: %w", errors.Join(errs...))
+		}
+		return nil
+	})
+}
+
+// update runs fn in one committed, fsync'd transaction and maps bbolt's
+// errors to the package's.
+func (s *Store) update(op string, fn func(tx *bolt.Tx) error) error {
+	return s.mapErr(op, s.db.Update(fn))
+}
+
+// batch runs fn through bbolt's group commit. fn may run more than once and
+// must not have side effects outside tx.
+func (s *Store) batch(op string, fn func(tx *bolt.Tx) error) error {
+	return s.mapErr(op, s.db.Batch(fn))
+}
+
+func (s *Store) mapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, berrors.ErrMaxSizeReached):
+		return fmt.Errorf("offline: %s: %w: %w", op, ErrStorageFull, err)
+	case errors.Is(err, berrors.ErrDatabaseReadOnly):
+		return fmt.Errorf("offline: %s: %w", op, ErrReadOnly)
+	case isOurs(err):
+		return err
+	}
+	return fmt.Errorf("offline: %s: %w", op, err)
+}
+
+// isOurs reports whether err was made by this package (already prefixed).
+func isOurs(err error) bool {
+	var ce *ChainError
+	return errors.As(err, &ce) || strings.HasPrefix(err.Error(), "offline:")
+}
+
+func be64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}

@@ -1,0 +1,122 @@
+package offline
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/openykt/yktd/protocol"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Cursor is how far the ledger has acknowledged the journal: every record
+// up to Seq, whose hash is Hash (the chain head the ledger holds).
+type Cursor struct {
+	Seq  uint64
+	Hash [protocol.HashSize]byte // the genesis value while Seq is 0
+}
+
+// SyncCursor returns the acknowledged-through cursor.
+func (s *Store) SyncCursor() (Cursor, error) {
+	var c Cursor
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c = s.readCursor(tx)
+		return nil
+	})
+	return c, err
+}
+
+func (s *Store) readCursor(tx *bolt.Tx) Cursor {
+	v := tx.Bucket(bucketSync).Get(keyAcked)
+	if len(v) != 8+protocol.HashSize {
+		return Cursor{Hash: s.genesis}
+	}
+	c := Cursor{Seq: binary.BigEndian.Uint64(v)}
+	copy(c.Hash[:], v[8:])
+	return c
+}
+
+// Unacked returns up to n records after the cursor, in order: the next batch
+// to send.
+func (s *Store) Unacked(n int) ([]Entry, error) {
+	var out []Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = readRecords(tx, s.readCursor(tx).Seq, n)
+		return err
+	})
+	return out, err
+}
+
+// Ack records that the ledger holds every record through seq, whose hash
+// must be hash. An ack beyond the head, behind the cursor, or naming another
+// hash is refused with ErrBadAck. Acknowledging the cursor again is a no-op.
+func (s *Store) Ack(seq uint64, hash [protocol.HashSize]byte) error {
+	return s.update("ack", func(tx *bolt.Tx) error {
+		cur := s.readCursor(tx)
+		if seq == cur.Seq && hash == cur.Hash {
+			return nil
+		}
+		if seq <= cur.Seq {
+			return fmt.Errorf("offline: ack %d: already acknowledged through %d: %w", seq, cur.Seq, ErrBadAck)
+		}
+		v := tx.Bucket(bucketJournal).Get(be64(seq))
+		if v == nil {
+			return fmt.Errorf("offline: ack %d: no such record: %w", seq, ErrBadAck)
+		}
+		if protocol.RecordHash(v) != hash {
+			return fmt.Errorf("offline: ack %d: hash %x does not match the record: %w", seq, hash[:8], ErrBadAck)
+		}
+		val := append(be64(seq), hash[:]...)
+		if err := tx.Bucket(bucketSync).Put(keyAcked, val); err != nil {
+			return fmt.Errorf("offline: ack %d: %w", seq, err)
+		}
+		return nil
+	})
+}
+
+// purgeBatch bounds the records deleted per Purge call (one transaction).
+const purgeBatch = 10_000
+
+// Purge deletes acknowledged records older than Options.Retention, oldest
+// first, at most purgeBatch per call, and returns how many it deleted. It
+// never deletes a record the ledger has not acknowledged. The last deleted
+// record's sequence and hash become the anchor Verify starts from.
+func (s *Store) Purge() (int, error) {
+	n := 0
+	err := s.update("purge", func(tx *bolt.Tx) error {
+		n = 0
+		acked := s.readCursor(tx).Seq
+		cutoff := s.opts.Clock.Now().Add(-s.opts.Retention).UnixMilli()
+		c := tx.Bucket(bucketJournal).Cursor()
+		var last []byte
+		var lastSeq uint64
+		for k, v := c.First(); k != nil && n < purgeBatch; k, v = c.First() {
+			seq := binary.BigEndian.Uint64(k)
+			if seq > acked {
+				break
+			}
+			r, err := protocol.DecodeRecord(v)
+			if err != nil {
+				return fmt.Errorf("offline: purge %d: %w: %w", seq, ErrCorrupt, err)
+			}
+			if r.Time > cutoff {
+				break
+			}
+			last, lastSeq = bytes.Clone(v), seq
+			if err := c.Delete(); err != nil {
+				return fmt.Errorf("offline: purge %d: %w", seq, err)
+			}
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		h := protocol.RecordHash(last)
+		if err := tx.Bucket(bucketMeta).Put(keyAnchor, append(be64(lastSeq), h[:]...)); err != nil {
+			return fmt.Errorf("offline: purge: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
