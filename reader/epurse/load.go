@@ -1,0 +1,133 @@
+package epurse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openykt/yktd/reader"
+)
+
+// LoadHost authorises loads (圈存): it holds the load master key, checks
+// the card's MAC1 and returns MAC2 for CREDIT FOR LOAD. The ledger
+// implements it (through the kiosk's online link); it is declared here by
+// its consumer.
+type LoadHost interface {
+	// AuthorizeLoad verifies MAC1 of req and debits the holder's pending
+	// money at the ledger, returning MAC2. A wrong MAC1 returns an error
+	// wrapping ErrMACInvalid.
+	AuthorizeLoad(ctx context.Context, req LoadAuthorization) (mac2 [4]byte, err error)
+}
+
+// LoadAuthorization is what the host needs to check MAC1 and compute MAC2
+// (LoadSessionKey, LoadMAC1, LoadMAC2 over the card's diversified DLK).
+type LoadAuthorization struct {
+	CardSerial    [8]byte // diversification factor
+	TermID        [6]byte
+	Amount        uint32
+	Time          DateTime // the date and time CREDIT FOR LOAD will carry
+	BalanceBefore uint32
+	OnlineCounter uint16 // before the load
+	KeyVersion    byte
+	Algorithm     Algorithm
+	Random        [4]byte
+	MAC1          [4]byte
+}
+
+// LoadRequest is what a kiosk asks of a load.
+type LoadRequest struct {
+	Amount     uint32 // fen, > 0
+	Time       DateTime
+	TermID     [6]byte
+	KeyIndex   byte    // DLK index; 0 means DefaultKeyIndex
+	CardSerial [8]byte // PublicData.Factor()
+}
+
+// LoadOutcome is the result of a load or of its recovery.
+type LoadOutcome struct {
+	Kind OutcomeKind
+	Auth LoadAuthorization // what was authorised (zero when refused before)
+	TAC  [4]byte           // when Done
+	// BalanceAfter is the balance after the credit when Done.
+	BalanceAfter uint32
+	// Err: the reason when Refused, the cause when Uncertain.
+	Err error
+}
+
+// Load runs a load: INITIALIZE FOR LOAD, host.AuthorizeLoad (MAC1 → MAC2),
+// CREDIT FOR LOAD → TAC. Errors before CREDIT was sent are Refused (nothing
+// credited; the host may need to cancel its authorisation); after it, anything
+// but a clear refusal by the card is Uncertain: resolve with RecoverLoad.
+func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest) LoadOutcome {
+	if req.Amount == 0 {
+		return LoadOutcome{Kind: Refused, Err: fmt.Errorf("epurse: load: %w: zero amount", ErrBadRequest)}
+	}
+	if req.KeyIndex == 0 {
+		req.KeyIndex = DefaultKeyIndex
+	}
+	in, err := InitializeForLoad(ctx, card, req.KeyIndex, req.Amount, req.TermID)
+	if err != nil {
+		return LoadOutcome{Kind: Refused, Err: fmt.Errorf("epurse: load: %w", err)}
+	}
+	auth := LoadAuthorization{
+		CardSerial: req.CardSerial, TermID: req.TermID, Amount: req.Amount, Time: req.Time,
+		BalanceBefore: in.Balance, OnlineCounter: in.OnlineCounter, KeyVersion: in.KeyVersion,
+		Algorithm: in.Algorithm, Random: in.Random, MAC1: in.MAC1,
+	}
+	if uint64(in.Balance)+uint64(req.Amount) > 0xFFFFFFFF {
+		return LoadOutcome{Kind: Refused, Auth: auth, Err: fmt.Errorf("epurse: load: %w: balance would overflow", ErrBadRequest)}
+	}
+	mac2, err := host.AuthorizeLoad(ctx, auth)
+	if err != nil {
+		return LoadOutcome{Kind: Refused, Auth: auth, Err: fmt.Errorf("epurse: load: host: %w", err)}
+	}
+	tac, err := CreditForLoad(ctx, card, req.Time, mac2)
+	if err != nil {
+		var se *reader.StatusError
+		if errors.As(err, &se) && refusingSW[se.SW] {
+			return LoadOutcome{Kind: Refused, Auth: auth, Err: err}
+		}
+		return LoadOutcome{Kind: Uncertain, Auth: auth, Err: err}
+	}
+	return LoadOutcome{Kind: Done, Auth: auth, TAC: tac, BalanceAfter: in.Balance + req.Amount}
+}
+
+// RecoverLoad resolves an uncertain load on the card now in the field: it
+// re-runs INITIALIZE FOR LOAD (amount 1 fen: a load of 0 is refused by some
+// card OSes; the initialisation itself changes nothing) and compares the
+// online counter: +1 → GET TRANSACTION PROVE (type 02) gives MAC2 and TAC
+// → Done; unchanged → Void; otherwise Uncertain.
+func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, keyIndex byte) LoadOutcome {
+	out := LoadOutcome{Kind: Uncertain, Auth: auth}
+	pub, err := ReadPublicData(ctx, card)
+	if err != nil {
+		out.Err = fmt.Errorf("epurse: recover load: %w", err)
+		return out
+	}
+	if pub.Factor() != auth.CardSerial {
+		out.Err = fmt.Errorf("epurse: recover load: %w", ErrWrongCard)
+		return out
+	}
+	if keyIndex == 0 {
+		keyIndex = DefaultKeyIndex
+	}
+	in, err := InitializeForLoad(ctx, card, keyIndex, 1, auth.TermID)
+	if err != nil {
+		out.Err = fmt.Errorf("epurse: recover load: %w", err)
+		return out
+	}
+	switch in.OnlineCounter {
+	case auth.OnlineCounter:
+		out.Kind = Void
+	case auth.OnlineCounter + 1:
+		_, tac, err := GetTransactionProve(ctx, card, TxLoad, in.OnlineCounter)
+		if err != nil {
+			out.Err = fmt.Errorf("epurse: recover load: %w", err)
+			return out
+		}
+		out.Kind, out.TAC, out.BalanceAfter = Done, tac, in.Balance
+	default:
+		out.Err = fmt.Errorf("epurse: recover load: online counter %d, was %d before the credit: cannot tell", in.OnlineCounter, auth.OnlineCounter)
+	}
+	return out
+}
