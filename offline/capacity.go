@@ -12,9 +12,9 @@ type Level uint8
 
 // Capacity levels.
 const (
-	LevelOK          Level = iota // room to spare
-	LevelNearlyFull               // 80% of the room for new purchases is used: collect the journal soon
-	LevelFull                     // new purchases are refused; outcomes of open intents still fit (the reserve)
+	LevelOK         Level = iota // room to spare
+	LevelNearlyFull              // 80% of the room for new purchases is used: collect the journal soon
+	LevelFull                    // new purchases are refused; outcomes of open intents still fit (the reserve)
 )
 
 // String is the message for the terminal's display.
@@ -77,7 +77,7 @@ func (s *Store) capacity(tx *bolt.Tx, headSeq uint64) Capacity {
 	nearly := c.Unacked >= soft/10*8
 	if c.MaxBytes > 0 {
 		c.UsedBytes = s.usedBytes(tx)
-		softBytes := c.MaxBytes - int64(s.opts.ReserveBytes)
+		softBytes := effectiveCap(s.opts.MaxSize) - int64(s.opts.ReserveBytes)
 		full = full || c.UsedBytes >= softBytes
 		nearly = nearly || c.UsedBytes >= softBytes/10*8
 	}
@@ -118,4 +118,19 @@ func ackedSeq(tx *bolt.Tx) uint64 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(v)
+}
+
+// effectiveCap is how far bbolt can really grow a file capped at max: it
+// grows by doubling up to its allocation step (16 MiB) and by whole steps
+// beyond, refusing any growth that would pass max.
+func effectiveCap(max int) int64 {
+	const step = 16 << 20 // bbolt's DefaultAllocSize (internal)
+	if max > 2*step {
+		return int64(max - step)
+	}
+	p := 32 << 10
+	for p*2 <= max && p*2 <= step {
+		p *= 2
+	}
+	return int64(p)
 }

@@ -164,10 +164,14 @@ func (s *Store) ApplySnapshot(snap StatusSnapshot) error {
 		b.FillPercent = 1.0 // keys arrive sorted: pack the pages
 		d := newStatusDigester()
 		var counts [numReasons]uint64
-		var val []byte
+		// bbolt keeps the value slices until commit: carve them from one
+		// arena instead of reusing a buffer.
+		arena := make([]byte, 0, len(es)*maxStatusValue)
 		for _, e := range es {
 			since := sinceUnix(e.Since)
-			val = encodeStatusValue(val[:0], e.Reason, since, snap.Version)
+			n := len(arena)
+			arena = encodeStatusValue(arena, e.Reason, since, snap.Version)
+			val := arena[n:len(arena):len(arena)]
 			if err := b.Put([]byte(e.CardNo), val); err != nil {
 				return fmt.Errorf("offline: status snapshot: %w", err)
 			}
@@ -202,7 +206,7 @@ func (s *Store) ApplyDelta(delta StatusDelta) error {
 			counts[r] = n
 		}
 		b := tx.Bucket(bucketStatus)
-		var val []byte
+		arena := make([]byte, 0, len(delta.Changes)*maxStatusValue)
 		for _, c := range delta.Changes {
 			key := []byte(c.CardNo)
 			if old := b.Get(key); old != nil {
@@ -218,8 +222,9 @@ func (s *Store) ApplyDelta(delta StatusDelta) error {
 				}
 				continue
 			}
-			val = encodeStatusValue(val[:0], c.Reason, sinceUnix(c.Since), delta.To)
-			if err := b.Put(key, val); err != nil {
+			n := len(arena)
+			arena = encodeStatusValue(arena, c.Reason, sinceUnix(c.Since), delta.To)
+			if err := b.Put(key, arena[n:len(arena):len(arena)]); err != nil {
 				return fmt.Errorf("offline: status delta: %w", err)
 			}
 			counts[c.Reason]++

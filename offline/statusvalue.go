@@ -62,7 +62,9 @@ func validCardNo(c string) bool {
 
 // A status value is compact binary, not CBOR, because the lookup on every
 // tap decodes it: reason(1) ‖ uvarint(since, Unix seconds) ‖ uvarint(version),
-// each varint minimal, nothing after. At most 1+10+10 bytes.
+// each varint minimal, nothing after.
+const maxStatusValue = 1 + 2*binary.MaxVarintLen64
+
 func encodeStatusValue(dst []byte, r Reason, since int64, version uint64) []byte {
 	dst = append(dst, byte(r))
 	dst = binary.AppendUvarint(dst, uint64(since))

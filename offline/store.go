@@ -100,7 +100,7 @@ func (o *Options) defaults() {
 		o.Reserve = min(1000, o.MaxUnacked/10)
 	}
 	if o.ReserveBytes == 0 && o.MaxSize > 0 {
-		o.ReserveBytes = o.MaxSize / 16
+		o.ReserveBytes = int(effectiveCap(o.MaxSize) / 16)
 	}
 	if o.Retention <= 0 {
 		o.Retention = 90 * 24 * time.Hour

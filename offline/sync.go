@@ -100,7 +100,7 @@ func (s *Store) Purge() (int, error) {
 			if err != nil {
 				return fmt.Errorf("offline: purge %d: %w: %w", seq, ErrCorrupt, err)
 			}
-			if r.Time > cutoff {
+			if r.Time >= cutoff {
 				break
 			}
 			last, lastSeq = bytes.Clone(v), seq

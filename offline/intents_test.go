@@ -1,0 +1,167 @@
+package offline_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/offline/offlinetest"
+	"github.com/openykt/yktd/protocol"
+)
+
+var tid = []byte{0x01, 0x02, 0x03, 0x04, 0x05, 0x06}
+
+func purchase(card string, amount int64) offline.PurchaseIntent {
+	return offline.PurchaseIntent{CardNo: card, Amount: amount, BalanceBefore: 10_000, CardCounter: 7, TerminalID: tid, TerminalSeq: 99}
+}
+
+var done = offline.Completion{BalanceAfter: 8_750, TAC: []byte{1, 2, 3, 4}, MAC2: []byte{5, 6, 7, 8}}
+
+func TestIntentLifecycle(t *testing.T) {
+	tests := []struct {
+		name      string
+		resolve   func(s *offline.Store, id uint64) (uint64, error)
+		wantKinds []protocol.Kind
+		wantLeft  []offline.IntentState
+	}{
+		{"completed", func(s *offline.Store, id uint64) (uint64, error) { return s.CompleteIntent(id, done) },
+			[]protocol.Kind{protocol.KindPurchaseIntent, protocol.KindPurchaseCompleted}, nil},
+		{"voided", func(s *offline.Store, id uint64) (uint64, error) { return s.VoidIntent(id, "card-declined") },
+			[]protocol.Kind{protocol.KindPurchaseIntent, protocol.KindPurchaseVoided}, nil},
+		{"uncertain", func(s *offline.Store, id uint64) (uint64, error) { return s.MarkUncertain(id, "card-removed") },
+			[]protocol.Kind{protocol.KindPurchaseIntent, protocol.KindPurchaseUncertain}, []offline.IntentState{offline.IntentUncertain}},
+		{"uncertain then completed", func(s *offline.Store, id uint64) (uint64, error) {
+			if _, err := s.MarkUncertain(id, "card-removed"); err != nil {
+				return 0, err
+			}
+			return s.CompleteIntent(id, done)
+		}, []protocol.Kind{protocol.KindPurchaseIntent, protocol.KindPurchaseUncertain, protocol.KindPurchaseCompleted}, nil},
+		{"uncertain then voided", func(s *offline.Store, id uint64) (uint64, error) {
+			if _, err := s.MarkUncertain(id, "card-removed"); err != nil {
+				return 0, err
+			}
+			return s.VoidIntent(id, "counter-unchanged")
+		}, []protocol.Kind{protocol.KindPurchaseIntent, protocol.KindPurchaseUncertain, protocol.KindPurchaseVoided}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := offlinetest.Open(t, offline.Options{})
+			in, err := s.OpenIntent(purchase("2024000001", 1250))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.ID != 1 || in.State != offline.IntentOpen {
+				t.Fatalf("intent = %+v", in)
+			}
+			seq, err := tt.resolve(s, in.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seq != uint64(len(tt.wantKinds)) {
+				t.Fatalf("resolution seq = %d, want %d", seq, len(tt.wantKinds))
+			}
+			es, _ := s.Records(0, 10)
+			if len(es) != len(tt.wantKinds) {
+				t.Fatalf("%d records, want %d", len(es), len(tt.wantKinds))
+			}
+			for i, e := range es {
+				r := e.Record
+				if r.Kind != tt.wantKinds[i] || r.CardNo != "2024000001" || r.Amount != 1250 || r.CardCounter != 7 || r.TerminalSeq != 99 {
+					t.Fatalf("record %d = %+v", i, r)
+				}
+				if i > 0 && r.IntentID != in.ID {
+					t.Fatalf("record %d intent id %d, want %d", i, r.IntentID, in.ID)
+				}
+				if r.Kind == protocol.KindPurchaseCompleted && (r.BalanceAfter != 8_750 || string(r.TAC) != "\x01\x02\x03\x04" || string(r.MAC2) != "\x05\x06\x07\x08") {
+					t.Fatalf("completion = %+v", r)
+				}
+			}
+			left, _ := s.Intents()
+			if len(left) != len(tt.wantLeft) {
+				t.Fatalf("intents left = %+v, want states %v", left, tt.wantLeft)
+			}
+			for i, st := range tt.wantLeft {
+				if left[i].State != st || left[i].ID != in.ID || left[i].CardNo != "2024000001" {
+					t.Fatalf("intent left = %+v", left[i])
+				}
+			}
+		})
+	}
+}
+
+func TestIntentErrors(t *testing.T) {
+	s, _ := offlinetest.Open(t, offline.Options{})
+	in, err := s.OpenIntent(purchase("c1", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.VoidIntent(in.ID, "x"); err != nil {
+		t.Fatal(err)
+	}
+	open2, _ := s.OpenIntent(purchase("c2", 100))
+	unc, _ := s.OpenIntent(purchase("c3", 100))
+	if _, err := s.MarkUncertain(unc.ID, "torn"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		op      func() error
+		wantErr error
+	}{
+		{"open without card", func() error { _, err := s.OpenIntent(purchase("", 100)); return err }, offline.ErrInvalid},
+		{"open zero amount", func() error { _, err := s.OpenIntent(purchase("c1", 0)); return err }, offline.ErrInvalid},
+		{"open bad terminal id", func() error {
+			p := purchase("c1", 1)
+			p.TerminalID = []byte{1}
+			_, err := s.OpenIntent(p)
+			return err
+		}, offline.ErrInvalid},
+		{"complete resolved", func() error { _, err := s.CompleteIntent(in.ID, done); return err }, offline.ErrNotFound},
+		{"void resolved", func() error { _, err := s.VoidIntent(in.ID, "x"); return err }, offline.ErrNotFound},
+		{"uncertain unknown", func() error { _, err := s.MarkUncertain(999, "x"); return err }, offline.ErrNotFound},
+		{"uncertain twice", func() error { _, err := s.MarkUncertain(unc.ID, "x"); return err }, offline.ErrIntentState},
+		{"complete without TAC", func() error {
+			_, err := s.CompleteIntent(open2.ID, offline.Completion{BalanceAfter: 1, MAC2: done.MAC2})
+			return err
+		}, offline.ErrInvalid},
+		{"find uncertain of open card", func() error { _, err := s.FindUncertain("c2"); return err }, offline.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := s.Head()
+			if err := tt.op(); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got %v, want %v", err, tt.wantErr)
+			}
+			if after, _ := s.Head(); after.Seq != before.Seq {
+				t.Fatalf("a refused operation journaled %d records", after.Seq-before.Seq)
+			}
+		})
+	}
+	got, err := s.FindUncertain("c3")
+	if err != nil || got.ID != unc.ID || got.State != offline.IntentUncertain {
+		t.Fatalf("FindUncertain(c3) = %+v, %v", got, err)
+	}
+}
+
+func TestIntentsSurviveRestart(t *testing.T) {
+	s, path := offlinetest.Open(t, offline.Options{})
+	a, _ := s.OpenIntent(purchase("c1", 100))
+	b, _ := s.OpenIntent(purchase("c2", 200))
+	if _, err := s.MarkUncertain(b.ID, "torn"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := offline.Open(path, offline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offlinetest.CheckAndClose(t, s2)
+	ins, err := s2.Intents()
+	if err != nil || len(ins) != 2 {
+		t.Fatalf("Intents = %+v, %v", ins, err)
+	}
+	if ins[0].ID != a.ID || ins[0].State != offline.IntentOpen || ins[1].ID != b.ID || ins[1].State != offline.IntentUncertain ||
+		ins[1].Amount != 200 || string(ins[1].TerminalID) != string(tid) {
+		t.Fatalf("Intents after restart = %+v", ins)
+	}
+}
