@@ -92,7 +92,10 @@ var ops = []op{
 		_, err := InitializeForLoad(ctx, c, 1, 100, testTermID)
 		return err
 	}, "00001000000101001122334455667788"},
-	{"CreditForLoad", func(ctx context.Context, c reader.Card) error { _, err := CreditForLoad(ctx, c, testTime, [4]byte{}); return err }, "11223344"},
+	{"CreditForLoad", func(ctx context.Context, c reader.Card) error {
+		_, err := CreditForLoad(ctx, c, testTime, [4]byte{})
+		return err
+	}, "11223344"},
 	{"GetTransactionProve", func(ctx context.Context, c reader.Card) error {
 		_, _, err := GetTransactionProve(ctx, c, TxPurchase, 1)
 		return err
