@@ -40,6 +40,7 @@ type PINError struct {
 	Retries int
 }
 
+// Error implements error.
 func (e *PINError) Error() string {
 	return fmt.Sprintf("epurse: wrong PIN, %d tries left", e.Retries)
 }

@@ -26,6 +26,7 @@ const (
 	Void
 )
 
+// String names the outcome kind.
 func (k OutcomeKind) String() string {
 	switch k {
 	case Done:
