@@ -1,0 +1,167 @@
+package sim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/openykt/yktd/reader/epurse"
+)
+
+// stateVersion is the version of the card state file format.
+const stateVersion = 1
+
+// ErrStateFile: a card state file is malformed or of another version.
+var ErrStateFile = errors.New("sim: bad card state file")
+
+// cardState is everything a real card keeps in EEPROM: the personalisation
+// (Profile, keys) and the purse (balance, counters, PIN tries, log, proofs).
+type cardState struct {
+	Version        int             `json:"version"`
+	Profile        Profile         `json:"profile"`
+	Keys           epurse.CardKeys `json:"keys"`
+	Balance        uint32          `json:"balance"`
+	OfflineCounter uint16          `json:"offline_counter"`
+	OnlineCounter  uint16          `json:"online_counter"`
+	PINTries       int             `json:"pin_tries"`
+	Log            [][]byte        `json:"log"` // file 0x18 records, newest first
+	Proofs         []proof         `json:"proofs"`
+}
+
+// proof is what GET TRANSACTION PROVE returns for one transaction.
+type proof struct {
+	Type    byte    `json:"type"`
+	Counter uint16  `json:"counter"` // the card's counter after the transaction
+	MAC     [4]byte `json:"mac"`
+	TAC     [4]byte `json:"tac"`
+}
+
+// Limits of the cyclic log and of the proofs kept.
+const (
+	logRecords = 10
+	keptProofs = 10
+)
+
+func (s *cardState) clone() *cardState {
+	c := *s
+	c.Profile.PIN = s.Profile.PIN
+	c.Keys = epurse.CardKeys{DPK: slices.Clone(s.Keys.DPK), DLK: slices.Clone(s.Keys.DLK), DTK: slices.Clone(s.Keys.DTK)}
+	c.Log = make([][]byte, len(s.Log))
+	for i, r := range s.Log {
+		c.Log[i] = slices.Clone(r)
+	}
+	c.Proofs = slices.Clone(s.Proofs)
+	return &c
+}
+
+func (s *cardState) addLog(rec []byte) {
+	s.Log = append([][]byte{rec}, s.Log...)
+	if len(s.Log) > logRecords {
+		s.Log = s.Log[:logRecords]
+	}
+}
+
+func (s *cardState) addProof(p proof) {
+	s.Proofs = append([]proof{p}, s.Proofs...)
+	if len(s.Proofs) > keptProofs {
+		s.Proofs = s.Proofs[:keptProofs]
+	}
+}
+
+func (s *cardState) check() error {
+	if s.Version != stateVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrStateFile, s.Version, stateVersion)
+	}
+	for _, k := range [][]byte{s.Keys.DPK, s.Keys.DLK, s.Keys.DTK} {
+		if len(k) != 16 {
+			return fmt.Errorf("%w: card key of %d bytes", ErrStateFile, len(k))
+		}
+	}
+	if s.PINTries < 0 || s.PINTries > maxPINTries {
+		return fmt.Errorf("%w: pin tries %d", ErrStateFile, s.PINTries)
+	}
+	return s.Profile.validate()
+}
+
+// LoadCard reads a card saved with Save and attaches it to path: every
+// later state change is written there before the card answers.
+func LoadCard(path string) (*Card, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sim: load card: %w", err)
+	}
+	var st cardState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrStateFile, path, err)
+	}
+	if err := st.check(); err != nil {
+		return nil, fmt.Errorf("sim: load card %s: %w", path, err)
+	}
+	c := newCard(&st)
+	c.path = path
+	return c, nil
+}
+
+// Save writes the card's persistent state to path atomically and attaches
+// the card to it: from now on every change the real card would write to
+// EEPROM (balance, counters, PIN tries, log, proofs) is written to path
+// (temp file, fsync, rename) before the card's response leaves it.
+func (c *Card) Save(path string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := saveState(path, c.st); err != nil {
+		return err
+	}
+	c.path = path
+	return nil
+}
+
+func saveState(path string, st *cardState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("sim: save card: %w", err)
+	}
+	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("sim: save card: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory: write, fsync, rename, fsync the directory.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
