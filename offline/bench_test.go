@@ -1,0 +1,274 @@
+package offline_test
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openykt/yktd/offline"
+	"golang.org/x/sys/unix"
+)
+
+const benchEntries = 1_000_000
+
+// The 1M-entry store is built once per test process, in a directory
+// TestMain removes.
+var (
+	bigOnce sync.Once
+	bigDir  string
+	bigPath string
+	bigErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigDir != "" {
+		os.RemoveAll(bigDir)
+	}
+	os.Exit(code)
+}
+
+// benchCard returns listed card i; odd multiples in between are not listed.
+func benchCard(i int) string { return fmt.Sprintf("2%09d", 2*i) }
+
+func bigEntries() []offline.StatusEntry {
+	es := make([]offline.StatusEntry, benchEntries)
+	since := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range es {
+		es[i] = offline.StatusEntry{CardNo: benchCard(i), Reason: offline.Reason(1 + i%5), Since: since.Add(time.Duration(i) * time.Second)}
+	}
+	return es
+}
+
+func bigStore(b *testing.B) string {
+	b.Helper()
+	bigOnce.Do(func() {
+		bigDir, bigErr = os.MkdirTemp("", "yktd-bench")
+		if bigErr != nil {
+			return
+		}
+		bigPath = filepath.Join(bigDir, "big.db")
+		var s *offline.Store
+		if s, bigErr = offline.Open(bigPath, offline.Options{DeviceID: "bench"}); bigErr != nil {
+			return
+		}
+		bigErr = s.ApplySnapshot(offline.StatusSnapshot{Version: 1, Entries: bigEntries()})
+		s.Close()
+	})
+	if bigErr != nil {
+		b.Fatal(bigErr)
+	}
+	return bigPath
+}
+
+func reportPercentiles(b *testing.B, d []time.Duration) {
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkStatusLookup1M is the tap's status check at 1M entries (budget
+// p99 < 50µs): half the cards looked up are listed, half are not.
+func BenchmarkStatusLookup1M(b *testing.B) {
+	s, err := offline.Open(bigStore(b), offline.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n := rng.IntN(2 * benchEntries)
+		card := fmt.Sprintf("2%09d", n)
+		t := time.Now()
+		_, found, err := s.Lookup(card)
+		lat = append(lat, time.Since(t))
+		if err != nil || found != (n%2 == 0) {
+			b.Fatalf("Lookup(%s) = %v, %v", card, found, err)
+		}
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkStatusSnapshot1M applies a 1M-entry snapshot (budget < 5s).
+func BenchmarkStatusSnapshot1M(b *testing.B) {
+	es := bigEntries()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), fmt.Sprint("snap", i))
+		s, err := offline.Open(path, offline.Options{DeviceID: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := s.ApplySnapshot(offline.StatusSnapshot{Version: 1, Entries: es}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.Close()
+	}
+}
+
+// BenchmarkStatusDelta10k applies a 10k-change delta to the 1M-entry list
+// (budget < 100ms), digest recomputation included.
+func BenchmarkStatusDelta10k(b *testing.B) {
+	src := bigStore(b)
+	path := filepath.Join(b.TempDir(), "delta.db")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	s, err := offline.Open(path, offline.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	since := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		si, _ := s.StatusInfo()
+		d := offline.StatusDelta{From: si.Version, To: si.Version + 1, Changes: make([]offline.StatusChange, 10_000)}
+		for j := range d.Changes {
+			n := rng.IntN(2 * benchEntries)
+			d.Changes[j] = offline.StatusChange{CardNo: fmt.Sprintf("2%09d", n), Reason: offline.ReasonFrozen, Since: since, Remove: j%3 == 0}
+		}
+		b.StartTimer()
+		if err := s.ApplyDelta(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIntentOpenVsFsync interleaves a durable intent open with a bare
+// write(4 KiB)+fdatasync on the same disk and reports both and their ratio
+// (budget ≤ 2.5).
+func BenchmarkIntentOpenVsFsync(b *testing.B) {
+	dir := b.TempDir()
+	s, err := offline.Open(filepath.Join(dir, "intent.db"), offline.Options{DeviceID: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	f, err := os.OpenFile(filepath.Join(dir, "bare"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	page := make([]byte, 4096)
+	var tIntent, tSync time.Duration
+	p := purchase("2024000001", 100)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		in, err := s.OpenIntent(p)
+		tIntent += time.Since(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t = time.Now()
+		if _, err := f.WriteAt(page, int64(i%256)*4096); err != nil {
+			b.Fatal(err)
+		}
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		tSync += time.Since(t)
+		b.StopTimer()
+		if _, err := s.VoidIntent(in.ID, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(tIntent.Nanoseconds())/float64(b.N), "intent-ns/op")
+	b.ReportMetric(float64(tSync.Nanoseconds())/float64(b.N), "fsync4k-ns/op")
+	b.ReportMetric(float64(tIntent)/float64(tSync), "ratio")
+}
+
+// BenchmarkStartToReady1M opens the 1M-entry store and answers the first
+// lookup (budget < 200ms): Open must not scan.
+func BenchmarkStartToReady1M(b *testing.B) {
+	path := bigStore(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := offline.Open(path, offline.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, found, err := s.Lookup(benchCard(i % benchEntries)); err != nil || !found {
+			b.Fatalf("first lookup: %v %v", found, err)
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+}
+
+const rssEnv = "YKTD_OFFLINE_RSS_HELPER"
+
+// TestHelperRSS is the child of BenchmarkResidentMemory1M: it opens the store
+// named by the environment, does 200k lookups and prints VmRSS and VmHWM.
+func TestHelperRSS(t *testing.T) {
+	path := os.Getenv(rssEnv)
+	if path == "" {
+		t.Skip("helper process for BenchmarkResidentMemory1M")
+	}
+	s, err := offline.Open(path, offline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 200_000; i++ {
+		if _, _, err := s.Lookup(fmt.Sprintf("2%09d", rng.IntN(2*benchEntries))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(st), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmHWM:") {
+			fmt.Println("MEM", l)
+		}
+	}
+}
+
+// BenchmarkResidentMemory1M measures, in a fresh process, the resident
+// memory after opening the 1M-entry store and 200k random lookups (budget
+// < 40 MB). The figure includes the test binary's own runtime.
+func BenchmarkResidentMemory1M(b *testing.B) {
+	path := bigStore(b)
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRSS$", "-test.bench=^$")
+		cmd.Env = append(os.Environ(), rssEnv+"="+path)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("helper: %v\n%s", err, out)
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(out)))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) == 4 && f[0] == "MEM" {
+				kb, _ := strconv.ParseFloat(f[2], 64)
+				b.ReportMetric(kb/1024, strings.TrimSuffix(f[1], ":")+"-MB")
+			}
+		}
+	}
+}
