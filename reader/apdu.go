@@ -173,6 +173,12 @@ func Exchange(ctx context.Context, card Card, cmd Command) (Response, error) {
 			return Response{}, wrapCmd(cmd, err)
 		}
 		data = append(data, resp.Data...)
+		if sw := resp.SW; sw != SWOK && sw.SW1() != 0x61 {
+			// The command itself was executed (it answered 61xx); only
+			// its response was lost. Reporting sw as the command's status
+			// would turn an executed debit into a refusal.
+			return Response{}, fmt.Errorf("%w: %s: GET RESPONSE answered %s after the command completed", ErrMalformed, cmdName(cmd), sw)
+		}
 	}
 	return Response{Data: data, SW: resp.SW}, nil
 }

@@ -191,6 +191,20 @@ func TestExchange(t *testing.T) {
 			t.Fatalf("err = %v, want ErrMalformed", err)
 		}
 	})
+	t.Run("GET RESPONSE refused after 61xx", func(t *testing.T) {
+		// The card executed the command (61xx: response waiting) but the
+		// response was lost: this must not look like the command's own
+		// refusal (a debit that happened would be booked as refused).
+		c := card(t, "805401000f00", "6108", "00c0000008", "6985")
+		_, err := Exchange(ctx, c, Command{CLA: 0x80, INS: 0x54, P1: 1, Data: []byte{0}})
+		var se *StatusError
+		if errors.As(err, &se) {
+			t.Fatalf("err = %v: reported as a status word of the command", err)
+		}
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("err = %v, want ErrMalformed", err)
+		}
+	})
 	t.Run("endless 61xx", func(t *testing.T) {
 		c := card(t, "805c000204", "6101")
 		for i := 0; i < maxChained; i++ {
