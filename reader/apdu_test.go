@@ -195,7 +195,7 @@ func TestExchange(t *testing.T) {
 		// The card executed the command (61xx: response waiting) but the
 		// response was lost: this must not look like the command's own
 		// refusal (a debit that happened would be booked as refused).
-		c := card(t, "805401000f00", "6108", "00c0000008", "6985")
+		c := card(t, "805401000100", "6108", "00c0000008", "6985")
 		_, err := Exchange(ctx, c, Command{CLA: 0x80, INS: 0x54, P1: 1, Data: []byte{0}})
 		var se *StatusError
 		if errors.As(err, &se) {
