@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,17 +97,10 @@ func TestCrashKill(t *testing.T) {
 	committed := map[uint64]bool{}
 	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 42))
 	for k := 0; k < kills; k++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-		cmd.Env = append(os.Environ(), crashEnv+"="+path)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
+		cmd, out, stderr, err := startHelper(path)
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
 			if errors.Is(err, syscall.ENOEXEC) {
-				t.Skipf("cannot re-execute the test binary here (qemu-user without binfmt_misc): %v", err)
+				t.Skipf("cannot re-execute the test binary here (qemu-user without binfmt_misc and no qemu on PATH): %v", err)
 			}
 			t.Fatal(err)
 		}
@@ -137,6 +132,36 @@ func TestCrashKill(t *testing.T) {
 			t.Fatalf("kill %d: child ended early after %d operations: %v\n%s", k, got, werr, stderr.String())
 		}
 		checkAfterCrash(t, k, path, committed)
+	}
+}
+
+// startHelper starts the test binary as the crash helper. Under qemu-user
+// without binfmt_misc the emulated binary cannot exec itself (ENOEXEC); then
+// the host's qemu-<arch>-static runs it, as go test -exec did.
+func startHelper(path string) (*exec.Cmd, io.Reader, *strings.Builder, error) {
+	args := []string{os.Args[0], "-test.run=^TestHelperProcess$"}
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), crashEnv+"="+path)
+		stderr := &strings.Builder{}
+		cmd.Stderr = stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		err = cmd.Start()
+		if err == nil {
+			return cmd, out, stderr, nil
+		}
+		arch := runtime.GOARCH
+		if arch == "arm64" {
+			arch = "aarch64"
+		}
+		qemu, lerr := exec.LookPath("qemu-" + arch + "-static")
+		if attempt > 0 || !errors.Is(err, syscall.ENOEXEC) || lerr != nil {
+			return nil, nil, nil, err
+		}
+		args = append([]string{qemu}, args...)
 	}
 }
 
