@@ -1,0 +1,236 @@
+package pcsc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/vpcd"
+)
+
+// Contactless ISO 14443-4 type A ATR as a PC/SC reader builds it:
+// 3B 8A 80 01, ten historical bytes (the ATS's), TCK.
+var testATR = withTCK([]byte{0x3B, 0x8A, 0x80, 0x01, 0x00, 0x31, 0xC1, 0x64, 0x08, 0x60, 0x32, 0x06, 0x07, 0x00})
+
+var testUID = []byte{0x04, 0xA1, 0xB2, 0xC3}
+
+func withTCK(b []byte) []byte {
+	var x byte
+	for _, c := range b[1:] {
+		x ^= c
+	}
+	return append(b, x)
+}
+
+// responder is the test card behind vpcd: FF CA answers the UID (as a
+// reader would), 00 B0 echoes P1 P2 with 9000, INS DD tears the card, and
+// everything else answers 6D00.
+type responder struct {
+	mu   sync.Mutex
+	cmds [][]byte
+}
+
+func (r *responder) ATR() []byte { return testATR }
+func (r *responder) Reset()      {}
+func (r *responder) Respond(cmd []byte) ([]byte, error) {
+	r.mu.Lock()
+	r.cmds = append(r.cmds, bytes.Clone(cmd))
+	r.mu.Unlock()
+	switch {
+	case len(cmd) >= 2 && cmd[0] == 0xFF && cmd[1] == 0xCA:
+		return append(bytes.Clone(testUID), 0x90, 0x00), nil
+	case len(cmd) >= 4 && cmd[1] == 0xB0:
+		return []byte{cmd[2], cmd[3], 0x90, 0x00}, nil
+	case len(cmd) >= 2 && cmd[1] == 0xDD:
+		return nil, errors.New("torn away")
+	}
+	return []byte{0x6D, 0x00}, nil
+}
+
+// rig is one vpcd slot driven by the test plus one Reader watching it.
+type rig struct {
+	t      *testing.T
+	slot   *vpcd.Slot
+	events chan reader.Event
+}
+
+func newRig(t *testing.T, be Backend) *rig {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	slot := &vpcd.Slot{Addr: vpcdAddr}
+	r, err := NewReader(vpcdReader, Options{Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg := &rig{t: t, slot: slot, events: make(chan reader.Event, 16)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); slot.Run(ctx) }()
+	runErr := make(chan error, 1)
+	go func() { defer wg.Done(); runErr <- r.Run(ctx, rg.events) }()
+	t.Cleanup(func() {
+		slot.Remove()
+		cancel()
+		wg.Wait()
+		if err := <-runErr; err != nil {
+			t.Errorf("Run after cancel = %v, want nil", err)
+		}
+		dumpLog(t)
+	})
+	return rg
+}
+
+func (rg *rig) next(want reader.EventKind) reader.Event {
+	rg.t.Helper()
+	select {
+	case ev := <-rg.events:
+		if ev.Kind != want {
+			rg.t.Fatalf("event %v, want %v", ev, want)
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		rg.t.Fatalf("no %v event within 10s", want)
+	}
+	return reader.Event{}
+}
+
+func TestConformance(t *testing.T) {
+	needPCSCD(t)
+	for _, be := range Backends() {
+		t.Run(string(be), func(t *testing.T) { testConformance(t, be) })
+	}
+}
+
+func testConformance(t *testing.T, be Backend) {
+	ctx := context.Background()
+
+	// Both vpcd readers are listed, empty (pcscd may still be noticing
+	// the removal at the end of an earlier test: its poll is 400 ms).
+	var st []ReaderStatus
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		st, err = ListReaders(ctx, Options{Backend: be})
+		if err != nil {
+			t.Fatalf("ListReaders: %v", err)
+		}
+		for _, name := range []string{vpcdReader, vpcdReader2} {
+			if !slices.ContainsFunc(st, func(s ReaderStatus) bool { return s.Name == name }) {
+				t.Fatalf("reader %q not listed: %+v", name, st)
+			}
+		}
+		if !slices.ContainsFunc(st, func(s ReaderStatus) bool { return s.Present }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a vpcd reader reports a card before any tap: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond) // polling pcscd's view, bounded
+	}
+
+	rg := newRig(t, be)
+	card := &responder{}
+	rg.slot.Present(card)
+	ev := rg.next(reader.CardPresent)
+	if ev.Reader != "pcsc:"+vpcdReader {
+		t.Errorf("event reader %q", ev.Reader)
+	}
+	if !bytes.Equal(ev.ATR, testATR) {
+		t.Errorf("ATR % X, want % X", ev.ATR, testATR)
+	}
+	if ev.Tech != reader.TechISO14443A {
+		t.Errorf("tech %v, want %v", ev.Tech, reader.TechISO14443A)
+	}
+	if !bytes.Equal(ev.UID, testUID) {
+		t.Errorf("UID % X, want % X", ev.UID, testUID)
+	}
+	pc, ok := ev.Card.(*Card)
+	if !ok {
+		t.Fatalf("Card is %T", ev.Card)
+	}
+
+	// The reader lists the card while it is in the field.
+	st, err = ListReaders(ctx, Options{Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(st, func(s ReaderStatus) bool { return s.Name == vpcdReader }); i < 0 || !st[i].Present || !bytes.Equal(st[i].ATR, testATR) || !st[i].InUse {
+		t.Errorf("listed while tapped: %+v", st)
+	}
+
+	// APDUs reach the responder and its answers come back.
+	for p := byte(0); p < 3; p++ {
+		rsp, err := pc.Transmit(ctx, []byte{0x00, 0xB0, p, 0x10, 0x00})
+		if err != nil {
+			t.Fatalf("Transmit: %v", err)
+		}
+		if want := []byte{p, 0x10, 0x90, 0x00}; !bytes.Equal(rsp, want) {
+			t.Fatalf("response % X, want % X", rsp, want)
+		}
+	}
+	// Through the shared APDU helpers too: a status word is no error.
+	resp, err := reader.Exchange(ctx, pc, reader.Command{CLA: 0x80, INS: 0x10})
+	if err != nil || resp.SW != reader.SWInsNotSupported {
+		t.Fatalf("Exchange = %v, %v; want SW 6D00", resp, err)
+	}
+
+	// Removal: event, then ErrCardRemoved on the old card.
+	rg.slot.Remove()
+	rm := rg.next(reader.CardRemoved)
+	if rm.Reader != "pcsc:"+vpcdReader {
+		t.Errorf("removal reader %q", rm.Reader)
+	}
+	if _, err := pc.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
+		t.Fatalf("Transmit after removal = %v, want ErrCardRemoved", err)
+	}
+
+	// Tap again: a fresh card handle that works.
+	rg.slot.Present(card)
+	ev = rg.next(reader.CardPresent)
+	if _, err := ev.Card.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x01, 0x00}); err != nil {
+		t.Fatalf("Transmit after re-tap: %v", err)
+	}
+
+	// Torn mid-command: the exchange fails with ErrCardRemoved and the
+	// reader reports the removal.
+	if _, err := ev.Card.Transmit(ctx, []byte{0x80, 0xDD, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
+		t.Fatalf("Transmit on a torn card = %v, want ErrCardRemoved", err)
+	}
+	rg.next(reader.CardRemoved)
+
+	// And the card comes back after the tear.
+	rg.slot.Present(card)
+	rg.next(reader.CardPresent)
+}
+
+// TestRunStopsOnCancel checks that a Run blocked in a status wait returns
+// promptly when its context ends (SCardCancel / stop waiting).
+func TestRunStopsOnCancel(t *testing.T) {
+	needPCSCD(t)
+	for _, be := range Backends() {
+		t.Run(string(be), func(t *testing.T) {
+			r, err := NewReader(vpcdReader2, Options{Backend: be})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx, make(chan reader.Event)) }()
+			// Let Run reach its wait: pcscd answers its table first.
+			time.Sleep(100 * time.Millisecond) // not synchronising: Run must stop from any point
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Run = %v, want nil", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run did not stop within 5s of cancel")
+			}
+		})
+	}
+}
