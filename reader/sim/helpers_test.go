@@ -140,3 +140,5 @@ func transceive(t *testing.T, card reader.Card, cmd reader.Command) ([]byte, rea
 	}
 	return resp.Data, resp.SW
 }
+
+func epurseDay() time.Time { return time.Date(2026, 10, 8, 0, 0, 0, 0, time.UTC) }
