@@ -1,6 +1,7 @@
 package offline_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -173,5 +174,25 @@ func TestParseReason(t *testing.T) {
 	}
 	if _, err := offline.ParseReason("stolen"); !errors.Is(err, offline.ErrInvalid) {
 		t.Fatalf("ParseReason(stolen) = %v", err)
+	}
+}
+
+// TestStatusDigestVector pins the digest definition the ledger signs:
+// SHA-256("yktd-status-v1") for the empty list, and with one entry
+// SHA-256("yktd-status-v1" ‖ uvarint(1) ‖ "7" ‖ 01 ‖ be64(60)).
+func TestStatusDigestVector(t *testing.T) {
+	tests := []struct {
+		entries []offline.StatusEntry
+		want    string
+	}{
+		{nil, "0c847e37be7b391fa3056829b0e9b313a60f9980db72bb7c6ea50b54b26bde5c"},
+		{[]offline.StatusEntry{{CardNo: "7", Reason: offline.ReasonLost, Since: time.Unix(60, 0)}},
+			"e3c336972bb4cd5ce97ee1996a137a1719910301166758bf739f92afe923c514"},
+	}
+	for _, tt := range tests {
+		d := offline.StatusDigest(tt.entries)
+		if got := hex.EncodeToString(d[:]); got != tt.want {
+			t.Errorf("StatusDigest(%v) = %s, want %s", tt.entries, got, tt.want)
+		}
 	}
 }

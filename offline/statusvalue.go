@@ -109,25 +109,31 @@ func uvarintMinimal(b []byte) (uint64, int) {
 //
 // The entries' versions are not part of it (the version is signed beside
 // it). The empty list's digest is SHA-256("yktd-status-v1").
-type statusDigester struct{ h hash.Hash }
+type statusDigester struct {
+	h   hash.Hash
+	buf []byte // entries are batched: one Write per entry costs more than the hashing
+}
 
-func newStatusDigester() statusDigester {
-	d := statusDigester{h: sha256.New()}
-	d.h.Write([]byte("yktd-status-v1"))
+func newStatusDigester() *statusDigester {
+	d := &statusDigester{h: sha256.New(), buf: make([]byte, 0, 32<<10)}
+	d.buf = append(d.buf, "yktd-status-v1"...)
 	return d
 }
 
-func (d statusDigester) add(card []byte, r Reason, since int64) {
-	var b [binary.MaxVarintLen64 + 9]byte
-	n := binary.PutUvarint(b[:], uint64(len(card)))
-	d.h.Write(b[:n])
-	d.h.Write(card)
-	b[0] = byte(r)
-	binary.BigEndian.PutUint64(b[1:], uint64(since))
-	d.h.Write(b[:9])
+func (d *statusDigester) add(card []byte, r Reason, since int64) {
+	if len(d.buf) > cap(d.buf)-(binary.MaxVarintLen64+len(card)+9) {
+		d.h.Write(d.buf)
+		d.buf = d.buf[:0]
+	}
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(card)))
+	d.buf = append(d.buf, card...)
+	d.buf = append(d.buf, byte(r))
+	d.buf = binary.BigEndian.AppendUint64(d.buf, uint64(since))
 }
 
-func (d statusDigester) sum() (out [sha256.Size]byte) {
+func (d *statusDigester) sum() (out [sha256.Size]byte) {
+	d.h.Write(d.buf)
+	d.buf = d.buf[:0]
 	d.h.Sum(out[:0])
 	return out
 }
