@@ -59,8 +59,29 @@ type rig struct {
 	events chan reader.Event
 }
 
+// waitEmpty waits (bounded) until pcscd reports no card in the vpcd
+// readers: pcscd notices a removal at its next 400 ms presence poll, and a
+// new connection on the slot before that poll would look like the old card.
+func waitEmpty(t *testing.T, be Backend) []ReaderStatus {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		st, err := ListReaders(context.Background(), Options{Backend: be})
+		if err != nil {
+			t.Fatalf("ListReaders: %v", err)
+		}
+		if !slices.ContainsFunc(st, func(s ReaderStatus) bool { return s.Present }) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a vpcd reader still reports a card: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond) // polling pcscd's view, bounded
+	}
+}
+
 func newRig(t *testing.T, be Backend) *rig {
 	t.Helper()
+	waitEmpty(t, be)
 	ctx, cancel := context.WithCancel(context.Background())
 	slot := &vpcd.Slot{Addr: vpcdAddr}
 	r, err := NewReader(vpcdReader, Options{Backend: be})
@@ -109,27 +130,12 @@ func TestConformance(t *testing.T) {
 func testConformance(t *testing.T, be Backend) {
 	ctx := context.Background()
 
-	// Both vpcd readers are listed, empty (pcscd may still be noticing
-	// the removal at the end of an earlier test: its poll is 400 ms).
-	var st []ReaderStatus
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		st, err = ListReaders(ctx, Options{Backend: be})
-		if err != nil {
-			t.Fatalf("ListReaders: %v", err)
+	// Both vpcd readers are listed, empty.
+	st := waitEmpty(t, be)
+	for _, name := range []string{vpcdReader, vpcdReader2} {
+		if !slices.ContainsFunc(st, func(s ReaderStatus) bool { return s.Name == name }) {
+			t.Fatalf("reader %q not listed: %+v", name, st)
 		}
-		for _, name := range []string{vpcdReader, vpcdReader2} {
-			if !slices.ContainsFunc(st, func(s ReaderStatus) bool { return s.Name == name }) {
-				t.Fatalf("reader %q not listed: %+v", name, st)
-			}
-		}
-		if !slices.ContainsFunc(st, func(s ReaderStatus) bool { return s.Present }) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a vpcd reader reports a card before any tap: %+v", st)
-		}
-		time.Sleep(50 * time.Millisecond) // polling pcscd's view, bounded
 	}
 
 	rg := newRig(t, be)
@@ -154,7 +160,7 @@ func testConformance(t *testing.T, be Backend) {
 	}
 
 	// The reader lists the card while it is in the field.
-	st, err = ListReaders(ctx, Options{Backend: be})
+	st, err := ListReaders(ctx, Options{Backend: be})
 	if err != nil {
 		t.Fatal(err)
 	}
