@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/openykt/yktd/reader/sim"
+	"github.com/openykt/yktd/reader/vpcd"
+)
+
+func init() {
+	register(command{
+		name:    "rig",
+		summary: "test-rig tools: put a virtual card into pcscd through vpcd",
+		run:     runRig,
+	})
+}
+
+const rigUsage = `usage: yktd rig vcard (--state FILE | --demo NAME | --psam) [--port 35963]
+
+vcard  connects a virtual card to vpcd (pcscd's virtual reader) until SIGINT
+       or SIGTERM. --state FILE loads a card saved by reader/sim (every change
+       is written back to FILE); --demo NAME issues a demo card (see below;
+       with --state and a missing FILE it is saved there); --psam presents the
+       demo PSAM. --port picks the vpcd slot: 35963 is "Virtual PCD 00 00",
+       35964 "Virtual PCD 00 01".`
+
+func runRig(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("missing subcommand\n%s", rigUsage)
+	}
+	switch args[0] {
+	case "vcard":
+		return rigVCard(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stderr, rigUsage)
+		printCatalogue(stderr)
+		return nil
+	}
+	return usageError("unknown subcommand %q\n%s", args[0], rigUsage)
+}
+
+func printCatalogue(w io.Writer) {
+	fmt.Fprintln(w, "\ndemo cards:")
+	for _, d := range sim.Catalogue() {
+		fmt.Fprintf(w, "  %-10s %s\n", d.Name, d.Note)
+	}
+}
+
+func rigVCard(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rig vcard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, rigUsage); printCatalogue(stderr) }
+	state := fs.String("state", "", "card state `FILE` (reader/sim format)")
+	demo := fs.String("demo", "", "demo card `NAME` from the catalogue")
+	psam := fs.Bool("psam", false, "present the demo PSAM instead of a purse card")
+	port := fs.Int("port", 35963, "vpcd TCP `PORT` on 127.0.0.1")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() != 0 {
+		return usageError("unexpected arguments %q", fs.Args())
+	}
+	if *port <= 0 || *port > 65535 {
+		return usageError("--port %d out of range", *port)
+	}
+	var card vpcd.Card
+	var what string
+	switch {
+	case *psam && (*state != "" || *demo != ""):
+		return usageError("--psam excludes --state and --demo")
+	case *psam:
+		card, what = sim.NewDemoPSAM(), "demo PSAM"
+	case *state == "" && *demo == "":
+		return usageError("give --state FILE, --demo NAME or --psam\n%s", rigUsage)
+	default:
+		c, err := loadOrIssue(*state, *demo)
+		if err != nil {
+			return err
+		}
+		card, what = c, fmt.Sprintf("card %s", c.Profile().CardNo)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	addr := "127.0.0.1:" + strconv.Itoa(*port)
+	slot := &vpcd.Slot{
+		Addr: addr,
+		Log:  slog.New(slog.NewTextHandler(stderr, nil)),
+		OnChange: func(s vpcd.State) {
+			fmt.Fprintf(stdout, "%s: %s\n", addr, s)
+		},
+	}
+	slot.Present(card)
+	fmt.Fprintf(stderr, "presenting %s on vpcd %s until interrupted\n", what, addr)
+	return slot.Run(ctx)
+}
+
+// loadOrIssue loads the state file, or issues the demo card (saving it to
+// the state file when one was named).
+func loadOrIssue(state, demo string) (*sim.Card, error) {
+	if state != "" {
+		c, err := sim.LoadCard(state)
+		if err == nil {
+			if demo != "" {
+				return nil, usageError("--state %s exists; drop --demo to use it", state)
+			}
+			return c, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) || demo == "" {
+			return nil, fmt.Errorf("rig vcard: %w", err)
+		}
+	}
+	c, err := sim.NewDemoCard(demo)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	if state != "" {
+		if err := c.Save(state); err != nil {
+			return nil, fmt.Errorf("rig vcard: %w", err)
+		}
+	}
+	return c, nil
+}
