@@ -30,7 +30,14 @@ func Example() {
 	if _, err := s.Append(protocol.Record{Kind: protocol.KindGatePass, CardNo: "2024000001", Credential: "card"}); err != nil {
 		log.Fatal(err)
 	}
-	in, err := s.OpenIntent(offline.PurchaseIntent{CardNo: "2024000001", Amount: 1250, BalanceBefore: 5000, CardCounter: 3})
+	// Before DEBIT FOR PURCHASE: what INITIALIZE, the SAM and DEBIT's data say.
+	in, err := s.OpenIntent(offline.PurchaseIntent{
+		CardNo: "2024000001", Amount: 1250, BalanceBefore: 5000, CardCounter: 3,
+		TerminalID: []byte{0, 0, 0x12, 0x34, 0x56, 0x78}, TerminalSeq: 1001,
+		TxTime:     []byte{0x20, 0x24, 0x09, 0x01, 0x12, 0x00, 0x00},
+		CardSerial: []byte{0x10, 0, 0, 0, 0, 0, 0x01, 0x23}, KeyIndex: 1, KeyVersion: 1,
+		MAC1: []byte{0xA1, 0xA2, 0xA3, 0xA4},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,7 +10,9 @@ import (
 )
 
 // PurchaseIntent is what the terminal knows before DEBIT FOR PURCHASE
-// (DESIGN.md 3.1 step 4): enough to recover the outcome from the card later.
+// (DESIGN.md 3.1 step 4): everything reader/epurse.Recover needs to resolve
+// the outcome from the card after a restart (its Pending), and everything
+// the ledger needs, with the TAC of the completion, to verify the purchase.
 type PurchaseIntent struct {
 	CardNo        string
 	Amount        int64  // fen
@@ -18,6 +20,59 @@ type PurchaseIntent struct {
 	CardCounter   uint32 // offline counter N from INITIALIZE FOR PURCHASE
 	TerminalID    []byte // PSAM terminal id, 6 bytes
 	TerminalSeq   uint32 // PSAM terminal sequence from INIT SAM FOR PURCHASE
+	TxTime        []byte // the 7-byte BCD date ‖ time sent in DEBIT, exactly
+	CardSerial    []byte // the card's 8-byte key diversification factor
+	KeyIndex      uint8  // DPK index sent in INITIALIZE FOR PURCHASE
+	KeyVersion    uint8  // key version INITIALIZE FOR PURCHASE returned
+	Algorithm     uint8  // algorithm byte INITIALIZE FOR PURCHASE returned
+	MAC1          []byte // the SAM's MAC1 sent in DEBIT, 4 bytes
+}
+
+// validate refuses an intent that could not be recovered from the card: a
+// purchase whose outcome cannot be resolved must not be started.
+func (p *PurchaseIntent) validate() error {
+	switch {
+	case p.CardNo == "" || p.Amount <= 0:
+		return fmt.Errorf("card number and a positive amount needed: %w", ErrInvalid)
+	case len(p.TerminalID) != protocol.TerminalIDSize:
+		return fmt.Errorf("terminal id is %d bytes, want %d: %w", len(p.TerminalID), protocol.TerminalIDSize, ErrInvalid)
+	case len(p.TxTime) != protocol.TxTimeSize:
+		return fmt.Errorf("tx time is %d bytes, want %d: %w", len(p.TxTime), protocol.TxTimeSize, ErrInvalid)
+	case len(p.CardSerial) != protocol.CardSerialSize:
+		return fmt.Errorf("card serial is %d bytes, want %d: %w", len(p.CardSerial), protocol.CardSerialSize, ErrInvalid)
+	case len(p.MAC1) != protocol.CryptogramSize:
+		return fmt.Errorf("mac1 is %d bytes, want %d: %w", len(p.MAC1), protocol.CryptogramSize, ErrInvalid)
+	}
+	return nil
+}
+
+// Recoverable reports whether the intent holds what recovery from the card
+// needs. Intents opened by this version always do; one written before the
+// recovery fields existed (an unreleased schema) does not and must be
+// resolved by hand (or voided once the card shows an unchanged counter).
+func (p *PurchaseIntent) Recoverable() bool {
+	return len(p.TxTime) == protocol.TxTimeSize && len(p.CardSerial) == protocol.CardSerialSize &&
+		len(p.MAC1) == protocol.CryptogramSize && len(p.TerminalID) == protocol.TerminalIDSize
+}
+
+// record returns the purchase fields as a record of kind k.
+func (p *PurchaseIntent) record(k protocol.Kind) protocol.Record {
+	return protocol.Record{
+		Kind: k, CardNo: p.CardNo, Amount: p.Amount,
+		BalanceBefore: p.BalanceBefore, CardCounter: p.CardCounter,
+		TerminalID: p.TerminalID, TerminalSeq: p.TerminalSeq,
+		TxTime: p.TxTime, CardSerial: p.CardSerial,
+		KeyIndex: p.KeyIndex, KeyVersion: p.KeyVersion, Algorithm: p.Algorithm, MAC1: p.MAC1,
+	}
+}
+
+func intentFromRecord(r *protocol.Record) PurchaseIntent {
+	return PurchaseIntent{
+		CardNo: r.CardNo, Amount: r.Amount, BalanceBefore: r.BalanceBefore,
+		CardCounter: r.CardCounter, TerminalID: r.TerminalID, TerminalSeq: r.TerminalSeq,
+		TxTime: r.TxTime, CardSerial: r.CardSerial,
+		KeyIndex: r.KeyIndex, KeyVersion: r.KeyVersion, Algorithm: r.Algorithm, MAC1: r.MAC1,
+	}
 }
 
 // IntentState is where an intent stands.
@@ -57,19 +112,17 @@ type Completion struct {
 }
 
 // OpenIntent journals a purchase intent and stores it as open in one fsync'd
-// commit, before the card is debited. It returns ErrStorageFull when new
-// purchases no longer fit.
+// commit, before the card is debited. Every field but the key index, key
+// version and algorithm (whose zero is a valid value) is required: an intent
+// that could not be recovered from the card is refused with ErrInvalid. It
+// returns ErrStorageFull when new purchases no longer fit.
 func (s *Store) OpenIntent(p PurchaseIntent) (Intent, error) {
-	if p.CardNo == "" || p.Amount <= 0 {
-		return Intent{}, fmt.Errorf("offline: open intent: card number and a positive amount needed: %w", ErrInvalid)
+	if err := p.validate(); err != nil {
+		return Intent{}, fmt.Errorf("offline: open intent: %w", err)
 	}
 	var in Intent
 	err := s.update("open intent", func(tx *bolt.Tx) error {
-		e, err := s.appendTx(tx, protocol.Record{
-			Kind: protocol.KindPurchaseIntent, CardNo: p.CardNo, Amount: p.Amount,
-			BalanceBefore: p.BalanceBefore, CardCounter: p.CardCounter,
-			TerminalID: p.TerminalID, TerminalSeq: p.TerminalSeq,
-		}, classNew)
+		e, err := s.appendTx(tx, p.record(protocol.KindPurchaseIntent), classNew)
 		if err != nil {
 			return err
 		}
@@ -164,12 +217,12 @@ func (s *Store) resolve(op string, id uint64, mk func(Intent) (protocol.Record, 
 	return seq, err
 }
 
+// intentRecord is the resolution record of kind k: all of the intent's
+// fields, so that the ledger checks the TAC from this one record.
 func intentRecord(k protocol.Kind, in Intent) protocol.Record {
-	return protocol.Record{
-		Kind: k, IntentID: in.ID, CardNo: in.CardNo, Amount: in.Amount,
-		BalanceBefore: in.BalanceBefore, CardCounter: in.CardCounter,
-		TerminalID: in.TerminalID, TerminalSeq: in.TerminalSeq,
-	}
+	r := in.record(k)
+	r.IntentID = in.ID
+	return r
 }
 
 // Intents lists the open and uncertain intents in the order they were
@@ -214,7 +267,10 @@ func (s *Store) recordBytes(tx *bolt.Tx, seq uint64) ([]byte, error) {
 }
 
 // An intent is stored as state(1) ‖ the exact bytes of its intent record, so
-// it stays self-contained even after the journal record is purged.
+// it stays self-contained even after the journal record is purged. Adding the
+// recovery fields (record keys 20..25) did not change this format: a value
+// written before them is still a canonical record and decodes, with those
+// fields empty (Recoverable reports false), so no migration is needed.
 func putIntent(tx *bolt.Tx, id uint64, st IntentState, raw []byte) error {
 	v := make([]byte, 1+len(raw))
 	v[0] = byte(st)
@@ -242,11 +298,5 @@ func decodeIntent(k, v []byte) (Intent, error) {
 	if err != nil || r.Kind != protocol.KindPurchaseIntent {
 		return Intent{}, fmt.Errorf("offline: intent %x: %w: %v", k, ErrCorrupt, err)
 	}
-	return Intent{
-		ID: r.Seq, State: IntentState(v[0]), Time: r.WallTime(),
-		PurchaseIntent: PurchaseIntent{
-			CardNo: r.CardNo, Amount: r.Amount, BalanceBefore: r.BalanceBefore,
-			CardCounter: r.CardCounter, TerminalID: r.TerminalID, TerminalSeq: r.TerminalSeq,
-		},
-	}, nil
+	return Intent{ID: r.Seq, State: IntentState(v[0]), Time: r.WallTime(), PurchaseIntent: intentFromRecord(&r)}, nil
 }

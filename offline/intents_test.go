@@ -9,10 +9,25 @@ import (
 	"github.com/openykt/yktd/protocol"
 )
 
-var tid = []byte{0x01, 0x02, 0x03, 0x04, 0x05, 0x06}
+var (
+	tid    = []byte{0x01, 0x02, 0x03, 0x04, 0x05, 0x06}
+	txTime = []byte{0x20, 0x24, 0x09, 0x01, 0x12, 0x30, 0x05} // 2024-09-01 12:30:05, BCD
+	serial = []byte{0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x23}
+	mac1   = []byte{0xA1, 0xA2, 0xA3, 0xA4}
+)
 
 func purchase(card string, amount int64) offline.PurchaseIntent {
-	return offline.PurchaseIntent{CardNo: card, Amount: amount, BalanceBefore: 10_000, CardCounter: 7, TerminalID: tid, TerminalSeq: 99}
+	return offline.PurchaseIntent{
+		CardNo: card, Amount: amount, BalanceBefore: 10_000, CardCounter: 7, TerminalID: tid, TerminalSeq: 99,
+		TxTime: txTime, CardSerial: serial, KeyIndex: 1, KeyVersion: 2, Algorithm: 4, MAC1: mac1,
+	}
+}
+
+// hasRecoveryFields reports whether r carries every field of purchase().
+func hasRecoveryFields(r protocol.Record) bool {
+	return string(r.TerminalID) == string(tid) && r.TerminalSeq == 99 && string(r.TxTime) == string(txTime) &&
+		string(r.CardSerial) == string(serial) && r.KeyIndex == 1 && r.KeyVersion == 2 && r.Algorithm == 4 &&
+		string(r.MAC1) == string(mac1) && r.BalanceBefore == 10_000 && r.CardCounter == 7
 }
 
 var done = offline.Completion{BalanceAfter: 8_750, TAC: []byte{1, 2, 3, 4}, MAC2: []byte{5, 6, 7, 8}}
@@ -69,6 +84,11 @@ func TestIntentLifecycle(t *testing.T) {
 				if r.Kind != tt.wantKinds[i] || r.CardNo != "2024000001" || r.Amount != 1250 || r.CardCounter != 7 || r.TerminalSeq != 99 {
 					t.Fatalf("record %d = %+v", i, r)
 				}
+				// Every record of the purchase is self-contained: the
+				// ledger checks the TAC without joining on the intent.
+				if !hasRecoveryFields(r) {
+					t.Fatalf("record %d lacks purchase fields: %+v", i, r)
+				}
 				if i > 0 && r.IntentID != in.ID {
 					t.Fatalf("record %d intent id %d, want %d", i, r.IntentID, in.ID)
 				}
@@ -113,6 +133,30 @@ func TestIntentErrors(t *testing.T) {
 		{"open bad terminal id", func() error {
 			p := purchase("c1", 1)
 			p.TerminalID = []byte{1}
+			_, err := s.OpenIntent(p)
+			return err
+		}, offline.ErrInvalid},
+		{"open without tx time", func() error {
+			p := purchase("c1", 1)
+			p.TxTime = nil
+			_, err := s.OpenIntent(p)
+			return err
+		}, offline.ErrInvalid},
+		{"open short card serial", func() error {
+			p := purchase("c1", 1)
+			p.CardSerial = serial[:7]
+			_, err := s.OpenIntent(p)
+			return err
+		}, offline.ErrInvalid},
+		{"open without mac1", func() error {
+			p := purchase("c1", 1)
+			p.MAC1 = nil
+			_, err := s.OpenIntent(p)
+			return err
+		}, offline.ErrInvalid},
+		{"open without terminal id", func() error {
+			p := purchase("c1", 1)
+			p.TerminalID = nil
 			_, err := s.OpenIntent(p)
 			return err
 		}, offline.ErrInvalid},
@@ -163,5 +207,18 @@ func TestIntentsSurviveRestart(t *testing.T) {
 	if ins[0].ID != a.ID || ins[0].State != offline.IntentOpen || ins[1].ID != b.ID || ins[1].State != offline.IntentUncertain ||
 		ins[1].Amount != 200 || string(ins[1].TerminalID) != string(tid) {
 		t.Fatalf("Intents after restart = %+v", ins)
+	}
+	// What recovery needs comes back exactly, from Intents and FindUncertain.
+	want := purchase("c2", 200)
+	got, err := s2.FindUncertain("c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []offline.PurchaseIntent{ins[1].PurchaseIntent, got.PurchaseIntent} {
+		if string(p.TxTime) != string(want.TxTime) || string(p.CardSerial) != string(want.CardSerial) ||
+			string(p.MAC1) != string(want.MAC1) || p.KeyIndex != 1 || p.KeyVersion != 2 || p.Algorithm != 4 ||
+			p.TerminalSeq != 99 || p.CardCounter != 7 || p.BalanceBefore != 10_000 || !p.Recoverable() {
+			t.Fatalf("recovered intent = %+v, want %+v", p, want)
+		}
 	}
 }

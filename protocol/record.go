@@ -67,9 +67,16 @@ const MaxRecordSize = 1024
 // fen. There are no names, ID numbers or PINs, by design.
 //
 // Payload fields are optional (omitted when zero) and each kind uses the ones
-// it needs: purchases use IntentID (the sequence of the intent record), CardNo,
-// Amount, BalanceBefore, CardCounter, TerminalID, TerminalSeq, and on completion
-// BalanceAfter, TAC and MAC2.
+// it needs. A purchase intent carries everything the terminal knew before
+// DEBIT FOR PURCHASE (DESIGN.md 3.1, 4): CardNo, CardSerial, Amount,
+// BalanceBefore, CardCounter, TerminalID, TerminalSeq, TxTime, KeyIndex,
+// KeyVersion, Algorithm and MAC1, so that the outcome can be recovered from
+// the card after a restart. The purchase-completed, -voided and -uncertain
+// records repeat all of them plus IntentID (the sequence of the intent
+// record), and the completed record adds BalanceAfter, TAC and MAC2: a
+// ledger verifies the purchase TAC from one record, without a join —
+// TAC over be32(Amount) ‖ 06 ‖ TerminalID ‖ be32(TerminalSeq) ‖ TxTime under
+// the TAC key diversified by CardSerial, with the algorithm Algorithm names.
 type Record struct {
 	Seq  uint64 `cbor:"1,keyasint" json:"seq"`            // 1, 2, 3, ... without gaps
 	Time int64  `cbor:"2,keyasint" json:"time"`           // wall clock, Unix milliseconds
@@ -91,7 +98,21 @@ type Record struct {
 	OldTime       int64  `cbor:"17,keyasint,omitempty" json:"old_time,omitempty"`      // clock-changed: the time before the jump, Unix ms
 	Version       uint64 `cbor:"18,keyasint,omitempty" json:"version,omitempty"`       // config-applied: version of what was applied
 	Digest        []byte `cbor:"19,keyasint,omitempty" json:"digest,omitempty"`        // config-applied: digest of what was applied
+	TxTime        []byte `cbor:"20,keyasint,omitempty" json:"tx_time,omitempty"`       // purchase: the 7-byte BCD date ‖ time sent in DEBIT, exactly
+	CardSerial    []byte `cbor:"21,keyasint,omitempty" json:"card_serial,omitempty"`   // purchase: 8-byte key diversification factor of the card
+	KeyIndex      uint8  `cbor:"22,keyasint,omitempty" json:"key_index,omitempty"`     // purchase: DPK index sent in INITIALIZE
+	KeyVersion    uint8  `cbor:"23,keyasint,omitempty" json:"key_version,omitempty"`   // purchase: key version the card returned
+	Algorithm     uint8  `cbor:"24,keyasint,omitempty" json:"algorithm,omitempty"`     // purchase: algorithm byte the card returned (00 DES, 04 SM4)
+	MAC1          []byte `cbor:"25,keyasint,omitempty" json:"mac1,omitempty"`          // purchase: the SAM's MAC1 sent in DEBIT, 4 bytes
 }
+
+// Sizes of the fixed-size purchase fields.
+const (
+	TerminalIDSize = 6
+	TxTimeSize     = 7
+	CardSerialSize = 8
+	CryptogramSize = 4 // TAC, MAC1, MAC2
+)
 
 // WallTime returns Time as a time.Time.
 func (r *Record) WallTime() time.Time { return time.UnixMilli(r.Time).UTC() }
@@ -134,7 +155,8 @@ func init() {
 
 // Validate checks the rules every record obeys: a known kind, a sequence from
 // 1, a 32-byte link, non-negative amounts and the fixed sizes of the card
-// cryptograms.
+// cryptograms, terminal id, transaction time and card serial (each either
+// absent or exactly its size; an empty byte string is encoded as absent).
 func (r *Record) Validate() error {
 	switch {
 	case !r.Kind.Valid():
@@ -145,12 +167,18 @@ func (r *Record) Validate() error {
 		return fmt.Errorf("%w: prev hash is %d bytes", ErrInvalidRecord, len(r.Prev))
 	case r.Amount < 0 || r.BalanceBefore < 0 || r.BalanceAfter < 0:
 		return fmt.Errorf("%w: negative amount or balance", ErrInvalidRecord)
-	case r.TerminalID != nil && len(r.TerminalID) != 6:
+	case r.TerminalID != nil && len(r.TerminalID) != TerminalIDSize:
 		return fmt.Errorf("%w: terminal id is %d bytes", ErrInvalidRecord, len(r.TerminalID))
-	case r.TAC != nil && len(r.TAC) != 4:
+	case r.TAC != nil && len(r.TAC) != CryptogramSize:
 		return fmt.Errorf("%w: tac is %d bytes", ErrInvalidRecord, len(r.TAC))
-	case r.MAC2 != nil && len(r.MAC2) != 4:
+	case r.MAC2 != nil && len(r.MAC2) != CryptogramSize:
 		return fmt.Errorf("%w: mac2 is %d bytes", ErrInvalidRecord, len(r.MAC2))
+	case r.MAC1 != nil && len(r.MAC1) != CryptogramSize:
+		return fmt.Errorf("%w: mac1 is %d bytes", ErrInvalidRecord, len(r.MAC1))
+	case r.TxTime != nil && len(r.TxTime) != TxTimeSize:
+		return fmt.Errorf("%w: tx time is %d bytes", ErrInvalidRecord, len(r.TxTime))
+	case r.CardSerial != nil && len(r.CardSerial) != CardSerialSize:
+		return fmt.Errorf("%w: card serial is %d bytes", ErrInvalidRecord, len(r.CardSerial))
 	case len(r.CardNo) > 32 || len(r.Reason) > 64 || len(r.Credential) > 16 || len(r.Digest) > 64:
 		return fmt.Errorf("%w: field too long", ErrInvalidRecord)
 	}

@@ -14,6 +14,8 @@ func testRecord() Record {
 		IntentID: 1, CardNo: "2024000123", Amount: 1250, BalanceBefore: 5000, BalanceAfter: 3750,
 		CardCounter: 7, TerminalSeq: 42, TerminalID: []byte{0, 0, 0, 0, 0, 1},
 		TAC: []byte{1, 2, 3, 4}, MAC2: []byte{5, 6, 7, 8},
+		TxTime: []byte{0x20, 0x24, 0x09, 0x01, 0x12, 0x30, 0x05}, CardSerial: []byte{0x10, 0, 0, 0, 0, 0, 0x01, 0x23},
+		KeyIndex: 1, KeyVersion: 2, Algorithm: 4, MAC1: []byte{9, 10, 11, 12},
 	}
 }
 
@@ -57,6 +59,32 @@ func TestRecordVector(t *testing.T) {
 	}
 }
 
+// TestPurchaseRecordVector pins a purchase-completed record with every
+// purchase field, the new ones (keys 20..25) included.
+func TestPurchaseRecordVector(t *testing.T) {
+	r := testRecord()
+	b, err := EncodeRecord(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "b4" + "0101" + "021b0000018bcfe56800" + "0302" +
+		"045820704886b6f84bdc2d79af2226b18466fe3520d7581d24f362cae794ff19da0baa" +
+		"0501" + "066a32303234303030313233" + "071904e2" + "08191388" + "09190ea6" + "0a07" + "0b182a" +
+		"0c46000000000001" + "0d4401020304" + "0e4405060708" +
+		"1447202409011230" + "05" + "15481000000000000123" + "1601" + "1702" + "1818" + "04" + "1819" + "44090a0b0c"
+	if got := hex.EncodeToString(b); got != want {
+		t.Fatalf("encoding = %s\nwant       %s", got, want)
+	}
+	got, err := DecodeRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.TxTime) != string(r.TxTime) || string(got.CardSerial) != string(r.CardSerial) ||
+		got.KeyIndex != 1 || got.KeyVersion != 2 || got.Algorithm != 4 || string(got.MAC1) != string(r.MAC1) {
+		t.Fatalf("decoded = %+v", got)
+	}
+}
+
 func TestDecodeRecordRefuses(t *testing.T) {
 	good, _ := EncodeRecord(&Record{Seq: 1, Time: 1000, Kind: KindAlarm, Prev: make([]byte, 32)})
 	zero32 := "5820" + hex.EncodeToString(make([]byte, 32))
@@ -80,6 +108,11 @@ func TestDecodeRecordRefuses(t *testing.T) {
 		{"seq zero", "a401000219" + "03e8030804" + zero32, ErrInvalidRecord},
 		{"negative amount", "a501010219" + "03e8030804" + zero32 + "0720", ErrInvalidRecord},
 		{"bad tac", "a501010219" + "03e8030804" + zero32 + "0d4101", ErrInvalidRecord},
+		{"short tx time", "a501010219" + "03e8030804" + zero32 + "14" + "46202409011230", ErrInvalidRecord},
+		{"long card serial", "a501010219" + "03e8030804" + zero32 + "15" + "49000000000000000000", ErrInvalidRecord},
+		{"empty mac1", "a501010219" + "03e8030804" + zero32 + "1819" + "40", ErrInvalidRecord},
+		{"key index not a byte", "a501010219" + "03e8030804" + zero32 + "16" + "190100", ErrInvalidRecord},
+		{"unknown field after the purchase fields", "a501010219" + "03e8030804" + zero32 + "181a" + "01", ErrInvalidRecord},
 		{"oversized", hex.EncodeToString(make([]byte, MaxRecordSize+1)), ErrInvalidRecord},
 	}
 	for _, tt := range tests {
@@ -107,6 +140,9 @@ func TestEncodeRecordRefusesInvalid(t *testing.T) {
 		{"negative balance", func(r *Record) { r.BalanceAfter = -1 }},
 		{"terminal id size", func(r *Record) { r.TerminalID = []byte{1} }},
 		{"mac2 size", func(r *Record) { r.MAC2 = []byte{1, 2, 3} }},
+		{"mac1 size", func(r *Record) { r.MAC1 = []byte{1, 2, 3, 4, 5} }},
+		{"tx time size", func(r *Record) { r.TxTime = []byte{0x20, 0x24} }},
+		{"card serial size", func(r *Record) { r.CardSerial = []byte{} }},
 		{"long card number", func(r *Record) { r.CardNo = string(make([]byte, 33)) }},
 	}
 	for _, tt := range tests {

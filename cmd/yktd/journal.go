@@ -168,6 +168,15 @@ func formatRecord(r *protocol.Record) string {
 	if r.CardCounter != 0 {
 		field("counter", r.CardCounter)
 	}
+	if len(r.CardSerial) > 0 {
+		field("serial", hex.EncodeToString(r.CardSerial))
+	}
+	if len(r.TerminalID) > 0 {
+		field("terminal", fmt.Sprintf("%x/%d", r.TerminalID, r.TerminalSeq))
+	}
+	if len(r.TxTime) > 0 {
+		field("txtime", hex.EncodeToString(r.TxTime))
+	}
 	if len(r.TAC) > 0 {
 		field("tac", hex.EncodeToString(r.TAC))
 	}
@@ -270,6 +279,9 @@ func journalDemo(path, device string, stdout io.Writer) error {
 		in, err := s.OpenIntent(offline.PurchaseIntent{
 			CardNo: card, Amount: amount, BalanceBefore: balance[card],
 			CardCounter: uint32(10 + i), TerminalID: tid, TerminalSeq: uint32(1000 + i),
+			TxTime:     []byte{0x20, 0x24, 0x09, 0x01, 0x12, byte(i), 0x00}, // BCD 2024-09-01 12:0i:00
+			CardSerial: []byte{0x10, 0, 0, 0, 0, 0x01, 0x01, byte(i + 1)},
+			KeyIndex:   1, KeyVersion: 1, MAC1: []byte{0x4D, 0x41, 0x43, byte(i)},
 		})
 		if err != nil {
 			return err
