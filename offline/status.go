@@ -53,16 +53,15 @@ type StatusInfo struct {
 	ByReason map[Reason]uint64
 }
 
-// StatusDigest computes the canonical digest of a list (see the format on
-// statusDigester): what the ledger signs and what the store keeps.
+// StatusDigest computes the canonical digest of a list, protocol.StatusDigest
+// (defined there, so that the ledger computes the same): what the ledger
+// signs and what the store keeps.
 func StatusDigest(entries []StatusEntry) [sha256.Size]byte {
-	es := slices.Clone(entries)
-	slices.SortFunc(es, func(a, b StatusEntry) int { return strings.Compare(a.CardNo, b.CardNo) })
-	d := newStatusDigester()
-	for _, e := range es {
-		d.add([]byte(e.CardNo), e.Reason, sinceUnix(e.Since))
+	pe := make([]protocol.StatusEntry, len(entries))
+	for i, e := range entries {
+		pe[i] = protocol.StatusEntry{CardNo: e.CardNo, Reason: uint8(e.Reason), Since: sinceUnix(e.Since)}
 	}
-	return d.sum()
+	return protocol.StatusDigest(pe)
 }
 
 // Lookup returns the card's status entry and true, or false if the card is
@@ -162,7 +161,7 @@ func (s *Store) ApplySnapshot(snap StatusSnapshot) error {
 			return fmt.Errorf("offline: status snapshot: %w", err)
 		}
 		b.FillPercent = 1.0 // keys arrive sorted: pack the pages
-		d := newStatusDigester()
+		d := protocol.NewStatusDigester()
 		var counts [numReasons]uint64
 		// bbolt keeps the value slices until commit: carve them from one
 		// arena instead of reusing a buffer.
@@ -175,10 +174,10 @@ func (s *Store) ApplySnapshot(snap StatusSnapshot) error {
 			if err := b.Put([]byte(e.CardNo), val); err != nil {
 				return fmt.Errorf("offline: status snapshot: %w", err)
 			}
-			d.add([]byte(e.CardNo), e.Reason, since)
+			d.Add([]byte(e.CardNo), uint8(e.Reason), since)
 			counts[e.Reason]++
 		}
-		return s.finishApply(tx, "status-snapshot", snap.Version, d.sum(), snap.Digest, &counts)
+		return s.finishApply(tx, "status-snapshot", snap.Version, d.Sum(), snap.Digest, &counts)
 	})
 }
 
@@ -240,16 +239,16 @@ func (s *Store) ApplyDelta(delta StatusDelta) error {
 // digestBucket computes the list digest over the bucket, in key order (which
 // is the canonical order).
 func digestBucket(b *bolt.Bucket) ([sha256.Size]byte, error) {
-	d := newStatusDigester()
+	d := protocol.NewStatusDigester()
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		r, since, _, err := decodeStatusValue(v)
 		if err != nil {
 			return [sha256.Size]byte{}, err
 		}
-		d.add(k, r, since)
+		d.Add(k, uint8(r), since)
 	}
-	return d.sum(), nil
+	return d.Sum(), nil
 }
 
 func (s *Store) finishApply(tx *bolt.Tx, what string, version uint64, got [sha256.Size]byte, want []byte, counts *[numReasons]uint64) error {

@@ -4,9 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"math"
 	"time"
+
+	"github.com/openykt/yktd/protocol"
 )
 
 // Reason is why a card is on the status list.
@@ -101,44 +102,7 @@ func uvarintMinimal(b []byte) (uint64, int) {
 	return v, n
 }
 
-// StatusDigest is the canonical digest of a status list, the value the
-// ledger signs with each version:
-//
-//	SHA-256( "yktd-status-v1" ‖ for each entry, sorted by card number bytes:
-//	         uvarint(len(card)) ‖ card ‖ reason(1) ‖ be64(since, Unix seconds) )
-//
-// The entries' versions are not part of it (the version is signed beside
-// it). The empty list's digest is SHA-256("yktd-status-v1").
-type statusDigester struct {
-	h   hash.Hash
-	buf []byte // entries are batched: one Write per entry costs more than the hashing
-}
-
-func newStatusDigester() *statusDigester {
-	d := &statusDigester{h: sha256.New(), buf: make([]byte, 0, 32<<10)}
-	d.buf = append(d.buf, "yktd-status-v1"...)
-	return d
-}
-
-func (d *statusDigester) add(card []byte, r Reason, since int64) {
-	if len(d.buf) > cap(d.buf)-(binary.MaxVarintLen64+len(card)+9) {
-		d.h.Write(d.buf)
-		d.buf = d.buf[:0]
-	}
-	d.buf = binary.AppendUvarint(d.buf, uint64(len(card)))
-	d.buf = append(d.buf, card...)
-	d.buf = append(d.buf, byte(r))
-	d.buf = binary.BigEndian.AppendUint64(d.buf, uint64(since))
-}
-
-func (d *statusDigester) sum() (out [sha256.Size]byte) {
-	d.h.Write(d.buf)
-	d.buf = d.buf[:0]
-	d.h.Sum(out[:0])
-	return out
-}
-
-func emptyStatusDigest() [sha256.Size]byte { return newStatusDigester().sum() }
+func emptyStatusDigest() [sha256.Size]byte { return protocol.NewStatusDigester().Sum() }
 
 // sinceUnix stores times at second resolution; the zero time is 0.
 func sinceUnix(t time.Time) int64 {
