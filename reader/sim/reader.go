@@ -30,7 +30,8 @@ type exchanger interface {
 // or a tear fault fired) that handle's Transmit returns an error wrapping
 // reader.ErrCardRemoved; a new Tap gives a new handle.
 //
-// Events queue while Run is not running and are delivered when it runs.
+// Events queue while Run is not running and are delivered when it runs;
+// run one Run at a time (as reader.Manager does).
 type Reader struct {
 	name string
 	tech reader.Technology
