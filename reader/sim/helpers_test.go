@@ -106,7 +106,11 @@ func cardKeys(t *testing.T, factor [8]byte) epurse.CardKeys {
 // wantTAC recomputes the purchase TAC the ledger would check.
 func wantTAC(t *testing.T, p epurse.Pending) [4]byte {
 	t.Helper()
-	tac, err := epurse.PurchaseTAC(p.Algorithm, cardKeys(t, p.CardSerial).DTK, p.Amount, p.TermID, p.TermSeq, p.Time)
+	ck, err := sam.TestKeys().Keys[p.KeyVersion].ForCard(p.Algorithm, p.CardSerial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tac, err := epurse.PurchaseTAC(p.Algorithm, ck.DTK, p.Amount, p.TermID, p.TermSeq, p.Time)
 	if err != nil {
 		t.Fatal(err)
 	}
