@@ -107,7 +107,7 @@ func TestCatalogue(t *testing.T) {
 			t.Fatalf("%s: serial %s reused", d.Name, st.Serial)
 		}
 		seen[st.Serial] = true
-		if st.Balance != d.Balance || st.CardNo != d.Profile.CardNo {
+		if st.Balance != d.Balance || st.CardNo != d.Profile.CardNo || d.Profile.CardNumber() != d.Profile.CardNo {
 			t.Fatalf("%s: %+v", d.Name, st)
 		}
 	}

@@ -20,6 +20,11 @@ const (
 // BCD application serial number (epurse.PublicData.Factor).
 func (p Profile) Factor() [8]byte { return p.PublicData().Factor() }
 
+// CardNumber returns the card number as a terminal reads it from file
+// 0x15: the 20 BCD digits of the application serial number
+// (epurse.PublicData.CardNumber), CardNo left-padded with 0.
+func (p Profile) CardNumber() string { return p.PublicData().CardNumber() }
+
 // PublicData returns the content of file 0x15 in the layout of
 // epurse.PublicData: application type 02 (e-purse), version 01, the card
 // number as the BCD application serial, left-padded with 0.
