@@ -45,8 +45,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || *price == 0 || *price > 1<<31 {
-		return usageError("demo takes only --dir and --price (1..%d fen)", 1<<31)
+	const maxPrice = 100000 // 1000 yuan: far above any canteen price
+	if fs.NArg() != 0 || *price == 0 || *price > maxPrice {
+		return usageError("demo takes only --dir and --price (1..%d fen)", maxPrice)
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "yktd-demo-")
