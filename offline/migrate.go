@@ -1,8 +1,12 @@
 package offline
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
+
+	"github.com/openykt/yktd/protocol"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -10,7 +14,7 @@ import (
 // schemaVersion is the schema this program writes. Each migration moves a
 // store from version-1 to version; they run in order in one transaction at
 // Open, so a crash mid-migration leaves the old schema intact.
-const schemaVersion = 3
+const schemaVersion = 4
 
 type migration struct {
 	version uint64
@@ -39,6 +43,58 @@ var migrations = []migration{
 	{3, "rules, pending loads, QR nonces", func(tx *bolt.Tx) error {
 		return createBuckets(tx, bucketRules, bucketPending, bucketQRNonce)
 	}},
+	{4, "status list in digest partitions", migrateStatusPartitions},
+}
+
+// migrateStatusPartitions rewrites a status bucket of one key per card
+// (schema 3) into one value per digest partition (statuspart.go) and
+// replaces the stored v1 digest by the v2 digest of the same list. The
+// list's version and counts do not change.
+func migrateStatusPartitions(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketStatus)
+	var es []keyedItem
+	if err := old.ForEach(func(k, v []byte) error {
+		r, since, ver, err := decodeStatusValue(v)
+		if err != nil {
+			return err
+		}
+		if !validCardNo(string(k)) {
+			return fmt.Errorf("offline: status card %q: %w", k, ErrCorrupt)
+		}
+		card := bytes.Clone(k)
+		es = append(es, keyedItem{p: protocol.StatusPartition(card), statusItem: statusItem{card: card, reason: r, since: since, version: ver}})
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.SortFunc(es, cmpKeyed)
+	if err := tx.DeleteBucket(bucketStatus); err != nil {
+		return err
+	}
+	b, err := tx.CreateBucket(bucketStatus)
+	if err != nil {
+		return err
+	}
+	b.FillPercent = snapshotFill
+	var (
+		pd    protocol.StatusPartitionDigester
+		items []statusItem
+	)
+	for i, e := range es {
+		items = append(items, e.statusItem)
+		if i < len(es)-1 && es[i+1].p == e.p {
+			continue
+		}
+		if err := b.Put(partitionKey(e.p), encodePartition(nil, items, &pd)); err != nil {
+			return err
+		}
+		items = items[:0]
+	}
+	d, err := digestPartitions(b)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketStatusMeta).Put(keyDigest, d[:])
 }
 
 func createBuckets(tx *bolt.Tx, names ...[]byte) error {

@@ -2,8 +2,10 @@ package offline
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -55,6 +57,16 @@ func TestMigrations(t *testing.T) {
 				if tx.Bucket(b) == nil {
 					return errors.New("missing bucket " + string(b))
 				}
+			}
+			return nil
+		}},
+		{4, func(tx *bolt.Tx) error {
+			si, err := readStatusInfo(tx)
+			if err != nil {
+				return err
+			}
+			if si.Digest != emptyStatusDigest() || tx.Bucket(bucketStatus).Stats().KeyN != 0 {
+				return errors.New("empty status list not migrated")
 			}
 			return nil
 		}},
@@ -116,5 +128,51 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		if !errors.Is(err, ErrSchemaTooNew) {
 			t.Fatalf("read-only=%v: Open = %v, want ErrSchemaTooNew", ro, err)
 		}
+	}
+}
+
+// TestMigrateStatusPartitions fills a schema-3 status bucket (one key per
+// card) and checks that migration 4 keeps every entry, version and count
+// and stores the v2 digest of the same list.
+func TestMigrateStatusPartitions(t *testing.T) {
+	db, path := openAt(t, 3)
+	since := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	var entries []StatusEntry
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketStatus)
+		var counts [numReasons]uint64
+		for i := 0; i < 500; i++ {
+			e := StatusEntry{CardNo: fmt.Sprintf("2024%06d", i*7), Reason: Reason(1 + i%5), Since: since.Add(time.Duration(i) * time.Minute), Version: uint64(3 + i%2)}
+			if i == 499 {
+				e.CardNo = "X-77"
+			}
+			entries = append(entries, e)
+			counts[e.Reason]++
+			if err := b.Put([]byte(e.CardNo), encodeStatusValue(nil, e.Reason, e.Since.Unix(), e.Version)); err != nil {
+				return err
+			}
+		}
+		return writeStatusInfo(tx, 4, [32]byte{1}, &counts)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path, Options{DeviceID: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	si, err := s.StatusInfo()
+	if err != nil || si.Version != 4 || si.Count != 500 || si.ByReason[ReasonLost] != 100 || si.Digest != StatusDigest(entries) {
+		t.Fatalf("StatusInfo after migration = %+v, %v", si, err)
+	}
+	for _, e := range entries {
+		got, found, err := s.Lookup(e.CardNo)
+		if err != nil || !found || got != e {
+			t.Fatalf("Lookup(%s) = %+v %v %v, want %+v", e.CardNo, got, found, err, e)
+		}
+	}
+	if err := s.CheckConsistency(); err != nil {
+		t.Fatal(err)
 	}
 }

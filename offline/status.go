@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/openykt/yktd/protocol"
@@ -65,20 +64,28 @@ func StatusDigest(entries []StatusEntry) [sha256.Size]byte {
 }
 
 // Lookup returns the card's status entry and true, or false if the card is
-// not listed. It is the hot path of every tap: one read transaction, one
-// B-tree lookup, no allocation beyond the key.
+// not listed. It is the hot path of every tap: one SHA-256 of the card
+// number for its partition, one read transaction, one B-tree lookup and a
+// scan of the partition's few entries, with no allocation beyond the key.
 func (s *Store) Lookup(cardNo string) (StatusEntry, bool, error) {
+	if !validCardNo(cardNo) {
+		return StatusEntry{}, false, nil // never listed
+	}
 	var (
 		e     StatusEntry
 		found bool
+		key   [2]byte
+		want  [1 + maxCardNo]byte
 	)
+	binary.BigEndian.PutUint16(key[:], protocol.StatusPartition([]byte(cardNo)))
+	field := appendCard(want[:0], []byte(cardNo))
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketStatus).Get([]byte(cardNo))
+		v := tx.Bucket(bucketStatus).Get(key[:])
 		if v == nil {
 			return nil
 		}
-		r, since, ver, err := decodeStatusValue(v)
-		if err != nil {
+		r, since, ver, ok, err := findInPartition(v, field)
+		if err != nil || !ok {
 			return err
 		}
 		e, found = StatusEntry{CardNo: cardNo, Reason: r, Since: time.Unix(since, 0).UTC(), Version: ver}, true
@@ -130,19 +137,39 @@ func writeStatusInfo(tx *bolt.Tx, version uint64, digest [sha256.Size]byte, coun
 	return sm.Put(keyCounts, c)
 }
 
+// keyedItem is a status item with its partition, for sorting.
+type keyedItem struct {
+	p      uint16
+	remove bool // delta: remove the card
+	statusItem
+}
+
+func cmpKeyed(a, b keyedItem) int {
+	if a.p != b.p {
+		return int(a.p) - int(b.p)
+	}
+	return bytes.Compare(a.card, b.card)
+}
+
 // ApplySnapshot replaces the list atomically (one transaction: the old
 // bucket is dropped and the new one built) and journals a config-applied
 // record. A version older than the current one is refused with
 // ErrStaleVersion; a Digest that does not match with ErrDigestMismatch.
 func (s *Store) ApplySnapshot(snap StatusSnapshot) error {
-	es := slices.Clone(snap.Entries)
-	slices.SortFunc(es, func(a, b StatusEntry) int { return strings.Compare(a.CardNo, b.CardNo) })
-	for i, e := range es {
+	es := make([]keyedItem, len(snap.Entries))
+	for i, e := range snap.Entries {
 		if !validCardNo(e.CardNo) || !e.Reason.Valid() {
 			return fmt.Errorf("offline: status snapshot: entry %q: %w", e.CardNo, ErrInvalid)
 		}
-		if i > 0 && es[i-1].CardNo == e.CardNo {
-			return fmt.Errorf("offline: status snapshot: card %s listed twice: %w", e.CardNo, ErrInvalid)
+		card := []byte(e.CardNo)
+		es[i] = keyedItem{p: protocol.StatusPartition(card), statusItem: statusItem{
+			card: card, reason: e.Reason, since: sinceUnix(e.Since), version: snap.Version,
+		}}
+	}
+	slices.SortFunc(es, cmpKeyed)
+	for i := 1; i < len(es); i++ {
+		if cmpKeyed(es[i-1], es[i]) == 0 {
+			return fmt.Errorf("offline: status snapshot: card %s listed twice: %w", es[i].card, ErrInvalid)
 		}
 	}
 	return s.update("status snapshot", func(tx *bolt.Tx) error {
@@ -160,36 +187,66 @@ func (s *Store) ApplySnapshot(snap StatusSnapshot) error {
 		if err != nil {
 			return fmt.Errorf("offline: status snapshot: %w", err)
 		}
-		b.FillPercent = 1.0 // keys arrive sorted: pack the pages
-		d := protocol.NewStatusDigester()
-		var counts [numReasons]uint64
+		b.FillPercent = snapshotFill
+		list := protocol.NewStatusListDigester()
+		var (
+			pd     protocol.StatusPartitionDigester
+			counts [numReasons]uint64
+			items  []statusItem
+		)
 		// bbolt keeps the value slices until commit: carve them from one
 		// arena instead of reusing a buffer.
-		arena := make([]byte, 0, len(es)*maxStatusValue)
-		for _, e := range es {
-			since := sinceUnix(e.Since)
+		arena := make([]byte, 0, len(es)*12+min(len(es), protocol.StatusPartitions)*(digestLen+16))
+		for i, e := range es {
+			items = append(items, e.statusItem)
+			counts[e.reason]++
+			if i < len(es)-1 && es[i+1].p == e.p {
+				continue
+			}
 			n := len(arena)
-			arena = encodeStatusValue(arena, e.Reason, since, snap.Version)
+			arena = encodePartition(arena, items, &pd)
 			val := arena[n:len(arena):len(arena)]
-			if err := b.Put([]byte(e.CardNo), val); err != nil {
+			if err := b.Put(partitionKey(e.p), val); err != nil {
 				return fmt.Errorf("offline: status snapshot: %w", err)
 			}
-			d.Add([]byte(e.CardNo), uint8(e.Reason), since)
-			counts[e.Reason]++
+			list.Add(e.p, [digestLen]byte(val[:digestLen]))
+			items = items[:0]
 		}
-		return s.finishApply(tx, "status-snapshot", snap.Version, d.Sum(), snap.Digest, &counts)
+		return s.finishApply(tx, "status-snapshot", snap.Version, list.Sum(), snap.Digest, &counts)
 	})
 }
 
+// Fill factors of the status bucket's pages: a snapshot packs them but
+// leaves room for deltas to grow partitions without splitting every page.
+const (
+	snapshotFill = 0.95
+	deltaFill    = 0.9
+)
+
 // ApplyDelta applies the changes from version From to To atomically. It is
-// refused with ErrVersionGap unless From is the current version.
+// refused with ErrVersionGap unless From is the current version, and with
+// ErrInvalid if it names a card twice. Only the partitions the delta touches
+// are rewritten and rehashed; the list digest is recomputed from the stored
+// partition digests.
 func (s *Store) ApplyDelta(delta StatusDelta) error {
 	if delta.To <= delta.From {
 		return fmt.Errorf("offline: status delta %d→%d: %w", delta.From, delta.To, ErrInvalid)
 	}
-	for _, c := range delta.Changes {
+	cs := make([]keyedItem, len(delta.Changes))
+	for i, c := range delta.Changes {
 		if !validCardNo(c.CardNo) || (!c.Remove && !c.Reason.Valid()) {
 			return fmt.Errorf("offline: status delta: change %q: %w", c.CardNo, ErrInvalid)
+		}
+		card := []byte(c.CardNo)
+		cs[i] = keyedItem{p: protocol.StatusPartition(card), remove: c.Remove, statusItem: statusItem{
+			card: card, reason: c.Reason, since: sinceUnix(c.Since), version: delta.To,
+		}}
+	}
+	// Sorted, the changes walk the B-tree once, partition by partition.
+	slices.SortFunc(cs, cmpKeyed)
+	for i := 1; i < len(cs); i++ {
+		if cmpKeyed(cs[i-1], cs[i]) == 0 {
+			return fmt.Errorf("offline: status delta: card %s changed twice: %w", cs[i].card, ErrInvalid)
 		}
 	}
 	return s.update("status delta", func(tx *bolt.Tx) error {
@@ -205,30 +262,52 @@ func (s *Store) ApplyDelta(delta StatusDelta) error {
 			counts[r] = n
 		}
 		b := tx.Bucket(bucketStatus)
-		arena := make([]byte, 0, len(delta.Changes)*maxStatusValue)
-		for _, c := range delta.Changes {
-			key := []byte(c.CardNo)
-			if old := b.Get(key); old != nil {
-				r, _, _, err := decodeStatusValue(old)
-				if err != nil {
-					return err
-				}
-				counts[r]--
+		b.FillPercent = deltaFill
+		var (
+			pd          protocol.StatusPartitionDigester
+			old, merged []statusItem
+			scratch     []byte
+			arena       []byte
+		)
+		for i := 0; i < len(cs); {
+			j := i + 1
+			for j < len(cs) && cs[j].p == cs[i].p {
+				j++
 			}
-			if c.Remove {
+			// bbolt keeps key and value slices until commit: carve them
+			// from chunks that are never reused.
+			need := 2 + digestLen + (j-i)*maxStatusEntry
+			v := b.Get(binary.BigEndian.AppendUint16(scratch[:0], cs[i].p))
+			need += len(v)
+			if cap(arena)-len(arena) < need {
+				arena = make([]byte, 0, max(need, 1<<20))
+			}
+			arena = binary.BigEndian.AppendUint16(arena, cs[i].p)
+			key := arena[len(arena)-2 : len(arena) : len(arena)]
+			old, scratch = old[:0], scratch[:0]
+			if v != nil {
+				// The old entries are not rehashed against the stored
+				// P(i): a damaged entry changes the recomputed digest, and
+				// the ledger's signed digest then refuses the delta.
+				if _, old, scratch, err = decodePartition(v, old, scratch); err != nil {
+					return fmt.Errorf("offline: status delta: partition %d: %w", cs[i].p, err)
+				}
+			}
+			merged = mergePartition(merged[:0], old, cs[i:j], &counts)
+			if len(merged) == 0 {
 				if err := b.Delete(key); err != nil {
 					return fmt.Errorf("offline: status delta: %w", err)
 				}
-				continue
+			} else {
+				n := len(arena)
+				arena = encodePartition(arena, merged, &pd)
+				if err := b.Put(key, arena[n:len(arena):len(arena)]); err != nil {
+					return fmt.Errorf("offline: status delta: %w", err)
+				}
 			}
-			n := len(arena)
-			arena = encodeStatusValue(arena, c.Reason, sinceUnix(c.Since), delta.To)
-			if err := b.Put(key, arena[n:len(arena):len(arena)]); err != nil {
-				return fmt.Errorf("offline: status delta: %w", err)
-			}
-			counts[c.Reason]++
+			i = j
 		}
-		digest, err := digestBucket(b)
+		digest, err := digestPartitions(b)
 		if err != nil {
 			return err
 		}
@@ -236,19 +315,41 @@ func (s *Store) ApplyDelta(delta StatusDelta) error {
 	})
 }
 
-// digestBucket computes the list digest over the bucket, in key order (which
-// is the canonical order).
-func digestBucket(b *bolt.Bucket) ([sha256.Size]byte, error) {
-	d := protocol.NewStatusDigester()
+// mergePartition merges a partition's sorted entries with its sorted
+// changes into dst, keeping the per-reason counts. Entries are copied (the
+// old ones point into a scratch buffer reused for the next partition, which
+// is fine: dst is encoded before that).
+func mergePartition(dst, old []statusItem, changes []keyedItem, counts *[numReasons]uint64) []statusItem {
+	i := 0
+	for _, c := range changes {
+		for i < len(old) && bytes.Compare(old[i].card, c.card) < 0 {
+			dst = append(dst, old[i])
+			i++
+		}
+		if i < len(old) && bytes.Equal(old[i].card, c.card) {
+			counts[old[i].reason]--
+			i++
+		}
+		if !c.remove {
+			dst = append(dst, c.statusItem)
+			counts[c.reason]++
+		}
+	}
+	return append(dst, old[i:]...)
+}
+
+// digestPartitions computes the list digest from the stored partition
+// digests, in key (partition) order.
+func digestPartitions(b *bolt.Bucket) ([digestLen]byte, error) {
+	list := protocol.NewStatusListDigester()
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		r, since, _, err := decodeStatusValue(v)
-		if err != nil {
-			return [sha256.Size]byte{}, err
+		if len(k) != 2 || len(v) <= digestLen {
+			return [digestLen]byte{}, fmt.Errorf("offline: status partition %x: %w", k, ErrCorrupt)
 		}
-		d.Add(k, uint8(r), since)
+		list.Add(binary.BigEndian.Uint16(k), [digestLen]byte(v[:digestLen]))
 	}
-	return d.Sum(), nil
+	return list.Sum(), nil
 }
 
 func (s *Store) finishApply(tx *bolt.Tx, what string, version uint64, got [sha256.Size]byte, want []byte, counts *[numReasons]uint64) error {

@@ -3,6 +3,8 @@ package offline_test
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -177,22 +179,110 @@ func TestParseReason(t *testing.T) {
 	}
 }
 
-// TestStatusDigestVector pins the digest definition the ledger signs:
-// SHA-256("yktd-status-v1") for the empty list, and with one entry
-// SHA-256("yktd-status-v1" ‖ uvarint(1) ‖ "7" ‖ 01 ‖ be64(60)).
+// TestStatusDigestVector checks that the store's digest is protocol's (the
+// definition and its independent vectors live in protocol/status_test.go).
 func TestStatusDigestVector(t *testing.T) {
 	tests := []struct {
 		entries []offline.StatusEntry
 		want    string
 	}{
-		{nil, "0c847e37be7b391fa3056829b0e9b313a60f9980db72bb7c6ea50b54b26bde5c"},
+		{nil, "045c3dd7157950d44b161b3bbce1d18737bafcbc978fed475be589432ce6bb6b"},
 		{[]offline.StatusEntry{{CardNo: "7", Reason: offline.ReasonLost, Since: time.Unix(60, 0)}},
-			"e3c336972bb4cd5ce97ee1996a137a1719910301166758bf739f92afe923c514"},
+			"ee07f5fdace196dc843ebefd5e7186184ff6d37b6b6dddd4b600d90c221a6b64"},
 	}
 	for _, tt := range tests {
 		d := offline.StatusDigest(tt.entries)
 		if got := hex.EncodeToString(d[:]); got != tt.want {
 			t.Errorf("StatusDigest(%v) = %s, want %s", tt.entries, got, tt.want)
 		}
+	}
+}
+
+// TestStatusDeltaMatchesModel applies random deltas (cards chosen from a
+// small range, so that partitions hold several cards and cards come and
+// go) and checks after each that the incrementally kept digest, counts and
+// lookups equal a recomputation from a plain map.
+func TestStatusDeltaMatchesModel(t *testing.T) {
+	s, _ := offlinetest.Open(t, offline.Options{})
+	model := map[string]offline.StatusEntry{}
+	rng := rand.New(rand.NewPCG(7, 8))
+	card := func() string {
+		// 2024000006 and 2024000029 share a partition; numbers and
+		// non-digit cards of odd and even length mix.
+		switch n := rng.IntN(60); {
+		case n < 2:
+			return []string{"2024000006", "2024000029"}[n]
+		case n < 4:
+			return []string{"X-77", "123"}[n-2]
+		default:
+			return fmt.Sprintf("20240%05d", n)
+		}
+	}
+	version := uint64(1)
+	if err := s.ApplySnapshot(offline.StatusSnapshot{Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 40; round++ {
+		d := offline.StatusDelta{From: version, To: version + 1}
+		seen := map[string]bool{}
+		for k := rng.IntN(30); k >= 0; k-- {
+			c := card()
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			ch := offline.StatusChange{CardNo: c, Reason: offline.Reason(1 + rng.IntN(5)), Since: since.Add(time.Duration(rng.IntN(1000)) * time.Second), Remove: rng.IntN(3) == 0}
+			d.Changes = append(d.Changes, ch)
+			if ch.Remove {
+				delete(model, c)
+			} else {
+				model[c] = offline.StatusEntry{CardNo: c, Reason: ch.Reason, Since: ch.Since, Version: d.To}
+			}
+		}
+		var all []offline.StatusEntry
+		counts := map[offline.Reason]uint64{}
+		for _, e := range model {
+			all = append(all, e)
+			counts[e.Reason]++
+		}
+		want := offline.StatusDigest(all)
+		d.Digest = want[:]
+		if err := s.ApplyDelta(d); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		version = d.To
+		si, err := s.StatusInfo()
+		if err != nil || si.Digest != want || si.Count != uint64(len(model)) {
+			t.Fatalf("round %d: StatusInfo = %+v, %v; want %d entries", round, si, err, len(model))
+		}
+		for r, n := range counts {
+			if si.ByReason[r] != n {
+				t.Fatalf("round %d: %v count %d, want %d", round, r, si.ByReason[r], n)
+			}
+		}
+		for i := 0; i < 60; i++ {
+			c := fmt.Sprintf("20240%05d", i)
+			got, found, err := s.Lookup(c)
+			w, listed := model[c]
+			if err != nil || found != listed || (listed && (got.Reason != w.Reason || !got.Since.Equal(w.Since) || got.Version != w.Version)) {
+				t.Fatalf("round %d: Lookup(%s) = %+v %v %v, want %+v %v", round, c, got, found, err, w, listed)
+			}
+		}
+	}
+	if _, found, _ := s.Lookup(string(make([]byte, 40))); found {
+		t.Fatal("invalid card number found")
+	}
+}
+
+func TestStatusDeltaRefusesDuplicateCard(t *testing.T) {
+	s, _ := offlinetest.Open(t, offline.Options{})
+	if err := s.ApplySnapshot(snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	err := s.ApplyDelta(offline.StatusDelta{From: 10, To: 11, Changes: []offline.StatusChange{
+		{CardNo: "2024000001", Remove: true}, {CardNo: "2024000001", Reason: offline.ReasonLost},
+	}})
+	if !errors.Is(err, offline.ErrInvalid) {
+		t.Fatalf("ApplyDelta with a card twice = %v, want ErrInvalid", err)
 	}
 }

@@ -61,11 +61,9 @@ func validCardNo(c string) bool {
 	return true
 }
 
-// A status value is compact binary, not CBOR, because the lookup on every
-// tap decodes it: reason(1) ‖ uvarint(since, Unix seconds) ‖ uvarint(version),
-// each varint minimal, nothing after.
-const maxStatusValue = 1 + 2*binary.MaxVarintLen64
-
+// A status value of schema 3 and before (one key per card, read only by
+// migration 4) is compact binary: reason(1) ‖ uvarint(since, Unix seconds) ‖
+// uvarint(version), each varint minimal, nothing after.
 func encodeStatusValue(dst []byte, r Reason, since int64, version uint64) []byte {
 	dst = append(dst, byte(r))
 	dst = binary.AppendUvarint(dst, uint64(since))
@@ -102,7 +100,7 @@ func uvarintMinimal(b []byte) (uint64, int) {
 	return v, n
 }
 
-func emptyStatusDigest() [sha256.Size]byte { return protocol.NewStatusDigester().Sum() }
+func emptyStatusDigest() [sha256.Size]byte { return protocol.NewStatusListDigester().Sum() }
 
 // sinceUnix stores times at second resolution; the zero time is 0.
 func sinceUnix(t time.Time) int64 {
