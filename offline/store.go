@@ -58,7 +58,14 @@ type Options struct {
 	Clock Clock
 	// ClockStep is how far the wall clock may move against the monotonic
 	// clock between two records before a clock-changed record is written;
-	// default 2s. A clock going backwards is always recorded.
+	// default 2s. A clock going backwards is always recorded, across a
+	// restart too (a record older than the head). A forward jump across a
+	// restart is not: the monotonic clock restarts with the process, so
+	// the store has no reference for how long it was down, and a wall
+	// clock set ahead while the terminal was off (or that reads ahead on
+	// boot) gives records a plausible but wrong time with no clock-changed
+	// record. Only an outside reference can tell (the ledger's time at the
+	// next sync, or a trusted RTC or time source on the board).
 	ClockStep time.Duration
 	// LockTimeout is how long Open waits for another process's lock before
 	// ErrStoreInUse; default 500ms.
