@@ -73,7 +73,7 @@ func (m *Manager) supervise(ctx context.Context, r Reader, events chan<- Event) 
 	}
 	sleep := m.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = SleepContext
 	}
 	now := m.Now
 	if now == nil {
@@ -108,7 +108,10 @@ func (m *Manager) supervise(ctx context.Context, r Reader, events chan<- Event) 
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// SleepContext waits for d or until ctx is done, returning ctx's error in
+// that case. It is the default Sleep of the drivers that take an injectable
+// one.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/openykt/yktd/internal/atomicfile"
 )
 
 // ErrSequenceExhausted: the terminal transaction sequence reached its
@@ -50,46 +51,10 @@ func (s *seqStore) next() (uint32, error) {
 	}
 	n := s.last + 1
 	if s.path != "" {
-		if err := writeFileAtomic(s.path, []byte(strconv.FormatUint(uint64(n), 10)+"\n"), 0o600); err != nil {
+		if err := atomicfile.Write(s.path, []byte(strconv.FormatUint(uint64(n), 10)+"\n"), 0o600); err != nil {
 			return 0, fmt.Errorf("sam: sequence file: %w", err)
 		}
 	}
 	s.last = n
 	return n, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory: write, fsync, rename, fsync the directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

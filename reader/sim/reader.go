@@ -180,22 +180,11 @@ func (p *presence) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if delay > 0 {
 		sleep := r.Sleep
 		if sleep == nil {
-			sleep = sleepCtx
+			sleep = reader.SleepContext
 		}
 		if err := sleep(ctx, delay); err != nil {
 			return nil, fmt.Errorf("sim: %s: %w: %w", r.name, reader.ErrTimeout, err)
 		}
 	}
 	return resp, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
