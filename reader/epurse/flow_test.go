@@ -294,3 +294,46 @@ func TestPIN(t *testing.T) {
 // firstRandom is the random the test card answers to its first
 // INITIALIZE (it draws them in sequence).
 func firstRandom() [4]byte { return [4]byte{0xA5, 0xA5, 0x00, 0x01} }
+
+// TestRecoverVoidNeedsConsistentBalance: an unchanged offline counter voids
+// the purchase only when the balance is the one the intent saw; a card whose
+// balance moved anyway (a load elsewhere, or a card that took the money
+// without counting) stays uncertain for the ledger to settle.
+func TestRecoverVoidNeedsConsistentBalance(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCard(AlgDES, 11, 1000)
+	card := &readertest.Card{Handler: tc.handle, RemoveAfter: debitIndex - 1}
+	out := Pay(ctx, card, newSoftSAM(), purchaseReq(tc, 300), nil)
+	if out.Kind != Uncertain {
+		t.Fatalf("removed: %v %v", out.Kind, out.Err)
+	}
+	for _, bal := range []uint32{700, 1500} {
+		tc.balance = bal
+		if rec := Recover(ctx, fake(tc), out.Pending); rec.Kind != Uncertain || rec.Err == nil {
+			t.Fatalf("counter unchanged, balance %d (was 1000): %v %v", bal, rec.Kind, rec.Err)
+		}
+	}
+	tc.balance = 1000
+	if rec := Recover(ctx, fake(tc), out.Pending); rec.Kind != Void {
+		t.Fatalf("counter and balance unchanged: %v %v", rec.Kind, rec.Err)
+	}
+}
+
+func TestRecoverLoadVoidNeedsConsistentBalance(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCard(AlgDES, 12, 100)
+	req := LoadRequest{Amount: 5000, Time: testTime, TermID: testTermID, CardSerial: tc.pub.Factor()}
+	card := &readertest.Card{Handler: tc.handle, RemoveAfter: 1}
+	out := Load(ctx, card, &softHost{keys: testMaster}, req)
+	if out.Kind != Uncertain {
+		t.Fatalf("removed: %v %v", out.Kind, out.Err)
+	}
+	tc.balance = 5100
+	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Uncertain || rec.Err == nil {
+		t.Fatalf("online counter unchanged, balance moved: %v %v", rec.Kind, rec.Err)
+	}
+	tc.balance = 100
+	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Void {
+		t.Fatalf("counter and balance unchanged: %v %v", rec.Kind, rec.Err)
+	}
+}

@@ -96,7 +96,8 @@ func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest)
 // re-runs INITIALIZE FOR LOAD (amount 1 fen: a load of 0 is refused by some
 // card OSes; the initialisation itself changes nothing) and compares the
 // online counter: +1 → GET TRANSACTION PROVE (type 02) gives MAC2 and TAC
-// → Done; unchanged → Void; otherwise Uncertain.
+// → Done; unchanged with the balance the load saw → Void; otherwise
+// Uncertain.
 func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, keyIndex byte) LoadOutcome {
 	out := LoadOutcome{Kind: Uncertain, Auth: auth}
 	pub, err := ReadPublicData(ctx, card)
@@ -118,6 +119,10 @@ func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, 
 	}
 	switch in.OnlineCounter {
 	case auth.OnlineCounter:
+		if in.Balance != auth.BalanceBefore {
+			out.Err = fmt.Errorf("epurse: recover load: online counter unchanged but balance %d, was %d before the credit: cannot tell", in.Balance, auth.BalanceBefore)
+			return out
+		}
 		out.Kind = Void
 	case auth.OnlineCounter + 1:
 		_, tac, err := GetTransactionProve(ctx, card, TxLoad, in.OnlineCounter)

@@ -194,10 +194,12 @@ func Pay(ctx context.Context, card reader.Card, sam SAM, req PurchaseRequest, in
 //
 //   - advanced by one: the debit happened; GET TRANSACTION PROVE for the
 //     post-debit counter gives MAC2 and TAC → Done;
-//   - unchanged: the debit did not happen → Void;
-//   - anything else (the card was used elsewhere since, or the counter went
-//     back) or an error: still Uncertain, with the reason in Err; the ledger
-//     settles it from the card's counter sequence.
+//   - unchanged, and the balance is the one the intent saw: the debit did
+//     not happen → Void;
+//   - anything else (the card was used elsewhere since, the counter went
+//     back, the balance moved without the counter) or an error: still
+//     Uncertain, with the reason in Err; the ledger settles it from the
+//     card's counter sequence.
 //
 // A card other than the pending one returns Uncertain with ErrWrongCard.
 func Recover(ctx context.Context, card reader.Card, p Pending) PurchaseOutcome {
@@ -222,6 +224,10 @@ func Recover(ctx context.Context, card reader.Card, p Pending) PurchaseOutcome {
 	}
 	switch in.OfflineCounter {
 	case p.OfflineCounter:
+		if in.Balance != p.BalanceBefore {
+			out.Err = fmt.Errorf("epurse: recover: offline counter unchanged but balance %d, was %d before the debit: cannot tell", in.Balance, p.BalanceBefore)
+			return out
+		}
 		out.Kind = Void
 		return out
 	case p.OfflineCounter + 1:
