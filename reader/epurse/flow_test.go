@@ -337,3 +337,32 @@ func TestRecoverLoadVoidNeedsConsistentBalance(t *testing.T) {
 		t.Fatalf("counter and balance unchanged: %v %v", rec.Kind, rec.Err)
 	}
 }
+
+// TestRequestTimeMustBeBCD: the date and time go into MAC1, the TAC, the
+// card's log and the durable intent; a value that is not a BCD date-time is
+// refused before anything is sent.
+func TestRequestTimeMustBeBCD(t *testing.T) {
+	ctx := context.Background()
+	for _, dt := range []DateTime{
+		{},                                   // unset
+		{0x20, 0x25, 0x13, 0x01, 0, 0, 0},    // month 13
+		{0x20, 0x25, 0x02, 0x30, 0, 0, 0},    // 30 February
+		{0x20, 0x25, 0x03, 0x14, 0x24, 0, 0}, // hour 24
+		{0x20, 0x2A, 0x03, 0x14, 0x11, 0, 0}, // not BCD
+	} {
+		tc := newTestCard(AlgDES, 13, 1000)
+		sam := newSoftSAM()
+		req := purchaseReq(tc, 100)
+		req.Time = dt
+		if _, err := PreparePurchase(ctx, fake(tc), sam, req); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("purchase at %X: %v, want ErrBadRequest", dt[:], err)
+		}
+		if sam.seq != 0x100 || tc.rnd != 0 {
+			t.Errorf("purchase at %X: the SAM or the card was used", dt[:])
+		}
+		lr := LoadRequest{Amount: 100, Time: dt, TermID: testTermID, CardSerial: tc.pub.Factor()}
+		if out := Load(ctx, fake(tc), &softHost{keys: testMaster}, lr); out.Kind != Refused || !errors.Is(out.Err, ErrBadRequest) || tc.rnd != 0 {
+			t.Errorf("load at %X: %v %v", dt[:], out.Kind, out.Err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openykt/yktd/reader"
 )
@@ -61,6 +62,9 @@ type LoadOutcome struct {
 func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest) LoadOutcome {
 	if req.Amount == 0 {
 		return LoadOutcome{Kind: Refused, Err: fmt.Errorf("epurse: load: %w: zero amount", ErrBadRequest)}
+	}
+	if _, err := req.Time.In(time.UTC); err != nil {
+		return LoadOutcome{Kind: Refused, Err: fmt.Errorf("epurse: load: %w: %w", ErrBadRequest, err)}
 	}
 	if req.KeyIndex == 0 {
 		req.KeyIndex = DefaultKeyIndex

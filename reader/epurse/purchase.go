@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openykt/yktd/reader"
 )
@@ -99,6 +100,9 @@ type Purchase struct {
 func PreparePurchase(ctx context.Context, card reader.Card, sam SAM, req PurchaseRequest) (*Purchase, error) {
 	if req.Amount == 0 {
 		return nil, fmt.Errorf("epurse: purchase: %w: zero amount", ErrBadRequest)
+	}
+	if _, err := req.Time.In(time.UTC); err != nil {
+		return nil, fmt.Errorf("epurse: purchase: %w: %w", ErrBadRequest, err)
 	}
 	if req.KeyIndex == 0 {
 		req.KeyIndex = DefaultKeyIndex
