@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/reader/epurse"
@@ -32,7 +33,8 @@ func pendingOf(in offline.Intent) (epurse.Pending, error) {
 	var p epurse.Pending
 	if len(in.TerminalID) != len(p.TermID) || len(in.TxTime) != len(p.Time) ||
 		len(in.CardSerial) != len(p.CardSerial) || len(in.MAC1) != len(p.MAC1) ||
-		in.CardCounter > 0xFFFF || in.Amount < 0 || in.BalanceBefore < 0 {
+		in.CardCounter > math.MaxUint16 || in.Amount <= 0 || in.Amount > math.MaxUint32 ||
+		in.BalanceBefore < 0 || in.BalanceBefore > math.MaxUint32 {
 		return p, fmt.Errorf("intent %d: incomplete or out of range for recovery", in.ID)
 	}
 	copy(p.TermID[:], in.TerminalID)
