@@ -85,11 +85,37 @@ func newDemo(ctx context.Context, path string, out io.Writer) (*demo, error) {
 		store.Close()
 		return nil, fmt.Errorf("demo: software SAM: %w", err)
 	}
+	if err := takeOverOpenIntents(store, out); err != nil {
+		store.Close()
+		return nil, err
+	}
 	d := &demo{out: out, store: store, sam: sw, rdr: sim.NewReader("sim:canteen-1", reader.TechISO14443A),
 		events: make(chan reader.Event, 8), now: time.Now}
 	go d.rdr.Run(ctx, d.events)
 	fmt.Fprintf(out, "store %s (device %s)\n", path, store.DeviceID())
 	return d, nil
+}
+
+// takeOverOpenIntents marks uncertain the intents a previous run left open
+// (it stopped between the intent and its outcome, or the group commit of a
+// completion was lost): DEBIT may have been sent, so the card's next tap
+// must resolve them (DESIGN.md 3.1 step 7: on restart, uncertain intents
+// are listed and resolved the same way).
+func takeOverOpenIntents(store *offline.Store, out io.Writer) error {
+	ins, err := store.Intents()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	for _, in := range ins {
+		if in.State != offline.IntentOpen {
+			continue
+		}
+		if _, err := store.MarkUncertain(in.ID, "restart"); err != nil {
+			return fmt.Errorf("demo: mark intent %d uncertain: %w", in.ID, err)
+		}
+		fmt.Fprintf(out, "intent #%d of card %s was left open: uncertain until the card returns\n", in.ID, in.CardNo)
+	}
+	return nil
 }
 
 func (d *demo) run(ctx context.Context, price uint32) error {
@@ -223,8 +249,12 @@ func (d *demo) book(in offline.Intent, out epurse.PurchaseOutcome) error {
 		d.show(fmt.Sprintf("消费 %s 元，余额 %s 元", yuan(int64(out.Pending.Amount)), yuan(int64(out.BalanceAfter))),
 			fmt.Sprintf("paid %s, balance %s (TAC %X, journal #%d)", yuan(int64(out.Pending.Amount)), yuan(int64(out.BalanceAfter)), out.TAC, in.ID), nil)
 	case epurse.Uncertain:
-		if _, err := d.store.MarkUncertain(in.ID, reasonCode(out.Err)); err != nil {
-			return fmt.Errorf("demo: mark intent %d uncertain: %w", in.ID, err)
+		// A recovery that still cannot tell leaves the intent uncertain
+		// as it is: it was journaled uncertain once already.
+		if in.State != offline.IntentUncertain {
+			if _, err := d.store.MarkUncertain(in.ID, reasonCode(out.Err)); err != nil {
+				return fmt.Errorf("demo: mark intent %d uncertain: %w", in.ID, err)
+			}
 		}
 		d.show("交易未完成，请重新放卡", "sale not finished, tap the card again", out.Err)
 	case epurse.Void:
