@@ -72,7 +72,9 @@ func (s *Store) capacity(tx *bolt.Tx, headSeq uint64) Capacity {
 		Reserve:    s.opts.Reserve,
 		MaxBytes:   int64(s.opts.MaxSize),
 	}
-	soft := c.MaxUnacked - c.Reserve
+	// A reserve at or above the cap (a misconfiguration) leaves no room for
+	// new purchases; it must not wrap around to no limit at all.
+	soft := c.MaxUnacked - min(c.Reserve, c.MaxUnacked)
 	full := c.Unacked >= soft
 	nearly := c.Unacked >= soft/10*8
 	if c.MaxBytes > 0 {

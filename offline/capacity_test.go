@@ -139,3 +139,22 @@ func TestFullDiskLeavesStoreConsistent(t *testing.T) {
 		t.Fatalf("Verify after reopen = %+v, %v", res, err)
 	}
 }
+
+// TestReserveNotBelowCap: a reserve as large as the cap must not let new
+// purchases past the hard cap while their outcomes would be refused.
+func TestReserveNotBelowCap(t *testing.T) {
+	s, _ := offlinetest.Open(t, offline.Options{MaxUnacked: 4, Reserve: 8})
+	var opened int
+	for i := 0; i < 10; i++ {
+		if _, err := s.OpenIntent(purchase("c1", 100)); err != nil {
+			if !errors.Is(err, offline.ErrStorageFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+		opened++
+	}
+	if c, _ := s.Capacity(); c.Level != offline.LevelFull || opened > 4 {
+		t.Fatalf("opened %d intents with a cap of 4; capacity %+v", opened, c)
+	}
+}
