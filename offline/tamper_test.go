@@ -137,3 +137,77 @@ func TestFailedCommitLeavesNoGap(t *testing.T) {
 		t.Fatalf("Verify = %+v, %v", res, err)
 	}
 }
+
+// TestFullFileLeavesNoGap: a commit refused by bbolt's MaxSize rolls the
+// sequence back with it: once room is made, the next record follows the
+// last committed one.
+func TestFullFileLeavesNoGap(t *testing.T) {
+	clock := offlinetest.NewClock(time.Unix(1e9, 0))
+	path := filepath.Join(t.TempDir(), "full.db")
+	s, err := offline.Open(path, offline.Options{DeviceID: "d", Clock: clock, MaxSize: 256 << 10, ReserveBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offlinetest.CheckAndClose(t, s)
+	big := protocol.Record{Kind: protocol.KindAlarm, Reason: string(make([]byte, 64)), CardNo: "01234567890123456789012345678901"}
+	var lastOK uint64
+	for i := 0; ; i++ {
+		seq, err := s.Append(big)
+		if err != nil {
+			if !errors.Is(err, offline.ErrStorageFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+		if i > 100_000 {
+			t.Fatal("the file never filled")
+		}
+		lastOK = seq
+	}
+	h, _ := s.Head()
+	if h.Seq != lastOK {
+		t.Fatalf("head %d after the refused commit, last committed %d", h.Seq, lastOK)
+	}
+	if err := s.Ack(h.Seq, h.Hash); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(100 * 24 * time.Hour)
+	if n, err := s.Purge(); err != nil || n == 0 {
+		t.Fatalf("Purge = %d, %v", n, err)
+	}
+	seq, err := s.Append(protocol.Record{Kind: protocol.KindAlarm, Reason: "after-full"})
+	if err != nil || seq != lastOK+1 {
+		t.Fatalf("append after making room = %d, %v; want %d", seq, err, lastOK+1)
+	}
+	if _, err := s.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConcurrentCompletionsJournalOnce: completions of one intent racing
+// through the group commit journal exactly one record; the others fail.
+func TestConcurrentCompletionsJournalOnce(t *testing.T) {
+	s, _ := offlinetest.Open(t, offline.Options{})
+	in, err := s.OpenIntent(purchase("c1", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, 2*n)
+	for i := 0; i < n; i++ {
+		go func() { _, err := s.CompleteIntent(in.ID, done); errs <- err }()
+		go func() { _, err := s.VoidIntent(in.ID, "x"); errs <- err }()
+	}
+	ok := 0
+	for i := 0; i < 2*n; i++ {
+		if err := <-errs; err == nil {
+			ok++
+		} else if !errors.Is(err, offline.ErrNotFound) {
+			t.Errorf("losing resolution: %v, want ErrNotFound", err)
+		}
+	}
+	es, _ := s.Records(0, 100)
+	if ok != 1 || len(es) != 2 {
+		t.Fatalf("%d resolutions succeeded, %d records; want 1 and 2", ok, len(es))
+	}
+}
