@@ -366,3 +366,24 @@ func TestRequestTimeMustBeBCD(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoverDoneOnlyForOurDebit: the card's counter advanced by one, but
+// by another terminal's purchase of the same amount (ours never reached
+// the card). PROVE answers for that counter; it is not our debit.
+func TestRecoverDoneOnlyForOurDebit(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCard(AlgDES, 14, 1000)
+	card := &readertest.Card{Handler: tc.handle, RemoveAfter: debitIndex - 1}
+	out := Pay(ctx, card, newSoftSAM(), purchaseReq(tc, 300), nil)
+	if out.Kind != Uncertain || tc.balance != 1000 {
+		t.Fatalf("removed before DEBIT: %v %v, balance %d", out.Kind, out.Err, tc.balance)
+	}
+	other := newSoftSAM()
+	other.termID = [6]byte{0x00, 0x99, 0x99, 0x99, 0x99, 0x99}
+	if o := Pay(ctx, fake(tc), other, purchaseReq(tc, 300), nil); o.Kind != Done {
+		t.Fatalf("sale at the other terminal: %v %v", o.Kind, o.Err)
+	}
+	if rec := Recover(ctx, fake(tc), out.Pending); rec.Kind == Done {
+		t.Fatalf("recover took the other terminal's debit (TAC %X) as ours", rec.TAC)
+	}
+}

@@ -196,8 +196,10 @@ func Pay(ctx context.Context, card reader.Card, sam SAM, req PurchaseRequest, in
 // (file 0x15), re-runs INITIALIZE FOR PURCHASE with amount 0 and compares
 // the offline counter with the one before the debit:
 //
-//   - advanced by one: the debit happened; GET TRANSACTION PROVE for the
-//     post-debit counter gives MAC2 and TAC → Done;
+//   - advanced by one: a debit happened; GET TRANSACTION PROVE for the
+//     post-debit counter gives MAC2 and TAC → Done, unless the card's log
+//     shows that purchase was another terminal's (ours never reached the
+//     card and the card was used elsewhere once): then Uncertain;
 //   - unchanged, and the balance is the one the intent saw: the debit did
 //     not happen → Void;
 //   - anything else (the card was used elsewhere since, the counter went
@@ -240,10 +242,39 @@ func Recover(ctx context.Context, card reader.Card, p Pending) PurchaseOutcome {
 			out.Err = fmt.Errorf("epurse: recover: %w", err)
 			return out
 		}
+		if err := checkLoggedDebit(ctx, card, p); err != nil {
+			out.Err = fmt.Errorf("epurse: recover: %w", err)
+			return out
+		}
 		out.Kind, out.MAC2, out.TAC, out.BalanceAfter = Done, mac, tac, in.Balance
 		return out
 	default:
 		out.Err = fmt.Errorf("epurse: recover: offline counter %d, was %d before the debit: cannot tell", in.OfflineCounter, p.OfflineCounter)
 		return out
 	}
+}
+
+// checkLoggedDebit reads the card's transaction log after the offline
+// counter was found advanced by exactly one since p, and fails when the
+// purchase logged at that counter is not p's (terminal id, amount, date and
+// time): the one purchase since p was made elsewhere. Card operating systems
+// log the counter before or after the transaction; with exactly one
+// purchase since p, either value names it. A log without that purchase
+// (rotated out by loads) cannot tell and does not fail; a log that cannot
+// be read does, so the card is asked again on its next tap.
+func checkLoggedDebit(ctx context.Context, card reader.Card, p Pending) error {
+	recs, err := ReadLog(ctx, card, 0)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Type != TxPurchase || (r.Counter != p.OfflineCounter && r.Counter != p.OfflineCounter+1) {
+			continue
+		}
+		if r.TermID != p.TermID || r.Amount != p.Amount || r.Time != p.Time {
+			return fmt.Errorf("the purchase at offline counter %d was made by terminal %X (%d fen at %s), not this one", r.Counter, r.TermID[:], r.Amount, r.Time)
+		}
+		return nil
+	}
+	return nil
 }
