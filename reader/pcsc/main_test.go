@@ -14,11 +14,31 @@ import (
 	"time"
 )
 
-// All tests that need pcscd live in this package: pcscd's socket is
-// fixed, so only one package may run it at a time. TestMain starts
-// `pcscd --foreground` once (unless one already answers) and stops it.
+// All tests that need pcscd live in this package: pcscd's socket and
+// vpcd's TCP ports are fixed, so only one test process on the machine may
+// use them at a time. TestMain takes a machine-wide lock (rigLockPath),
+// starts `pcscd --foreground` once (unless one already answers), and stops
+// it before releasing the lock.
+//
+// Without the lock, a second test process (another `go test` of this
+// package, or of ./... , running at the same time) finds the first one's
+// pcscd answering, uses it, and dials the same vpcd slots: vpcd serves one
+// card connection per slot, both processes' Readers watch "Virtual PCD 00
+// 00", and each one's APDUs reach the other's card. That showed up as
+// SELECT answered 6D00 (the conformance responder), 6985 at DEBIT (the
+// other process reset or re-selected the card between INITIALIZE FOR
+// PURCHASE and DEBIT), 0-byte responses and SCARD_E_NOT_TRANSACTED (the
+// other process's torn card), a purchase debiting the wrong card, and
+// SCARD_F_COMM_ERROR when the first process stopped the shared pcscd.
 
 const (
+	// rigLockPath serialises the processes that use pcscd and the vpcd
+	// slots. It is under /tmp rather than os.TempDir(): pcscd is one per
+	// machine, whatever TMPDIR each test process has.
+	rigLockPath = "/tmp/yktd-pcscd-rig.lock"
+	// rigLockWait bounds the wait for another test process to finish.
+	rigLockWait = 5 * time.Minute
+
 	vpcdDriver  = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 	vpcdReader  = "Virtual PCD 00 00" // Debian's vpcd slot 0, TCP 35963
 	vpcdAddr    = "127.0.0.1:35963"
@@ -45,7 +65,11 @@ func needPCSCD(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	stop, err := startPCSCD()
+	var stop func()
+	unlock, err := lockRig()
+	if err == nil {
+		stop, err = startPCSCD()
+	}
 	if err != nil {
 		pcscdUnavailable = err.Error()
 	}
@@ -53,7 +77,48 @@ func TestMain(m *testing.M) {
 	if stop != nil {
 		stop()
 	}
+	if unlock != nil {
+		unlock()
+	}
 	os.Exit(code)
+}
+
+// lockRig takes the machine-wide rig lock (flock on rigLockPath), waiting
+// up to rigLockWait while another test process holds it. The lock goes
+// with the process, so a crashed run never leaves it stuck.
+func lockRig() (unlock func(), err error) {
+	if testing.Short() {
+		return nil, errors.New("-short")
+	}
+	f, err := os.OpenFile(rigLockPath, os.O_RDONLY|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("rig lock: %w", err)
+	}
+	fd := int(f.Fd())
+	deadline := time.Now().Add(rigLockWait)
+	for waited := false; ; {
+		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("rig lock %s: %w", rigLockPath, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("rig lock %s: another test process has held it for %v", rigLockPath, rigLockWait)
+		}
+		if !waited {
+			fmt.Fprintf(os.Stderr, "pcsc tests: waiting for another test process to release %s\n", rigLockPath)
+			waited = true
+		}
+		time.Sleep(100 * time.Millisecond) // polling the lock, bounded
+	}
+	return func() {
+		_ = syscall.Flock(fd, syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // startPCSCD starts pcscd in the foreground with APDU and debug logging,
@@ -143,7 +208,11 @@ func readersUp(limit time.Duration) error {
 // dumpLog shows the tail of pcscd's log when a test failed.
 func dumpLog(t *testing.T) {
 	t.Helper()
-	if !t.Failed() || pcscdLog == "" {
+	if !t.Failed() {
+		return
+	}
+	if pcscdLog == "" {
+		t.Log("pcscd was already running when the tests started (not ours, no log): check that nothing else uses the vpcd slots")
 		return
 	}
 	b, err := os.ReadFile(pcscdLog)
