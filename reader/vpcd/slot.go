@@ -101,24 +101,18 @@ func (s *Slot) init() {
 // Present taps card on the reader: Run connects to vpcd (the card enters
 // the field). Presenting while another card is in the field replaces it:
 // the old connection is closed first, so pcscd sees a removal.
-func (s *Slot) Present(card Card) {
-	s.mu.Lock()
-	s.init()
-	s.card = card
-	s.gen++
-	if s.conn != nil {
-		_ = s.conn.Close()
-	}
-	s.mu.Unlock()
-	s.poke()
-}
+func (s *Slot) Present(card Card) { s.set(card) }
 
 // Remove takes the card away: the connection is closed and pcscd reports
 // the card removed at its next poll.
-func (s *Slot) Remove() {
+func (s *Slot) Remove() { s.set(nil) }
+
+// set puts card (nil: none) in the field, closing the connection of the
+// card that was there.
+func (s *Slot) set(card Card) {
 	s.mu.Lock()
 	s.init()
-	s.card = nil
+	s.card = card
 	s.gen++
 	if s.conn != nil {
 		_ = s.conn.Close()
