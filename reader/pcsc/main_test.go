@@ -63,6 +63,22 @@ func needPCSCD(t *testing.T) {
 	t.Skipf("pcscd tests skipped: %s", pcscdUnavailable)
 }
 
+// needOwnPCSCD returns the pcscd TestMain started, for tests that kill and
+// restart it. With a daemon that was already running (not ours to kill)
+// it skips, and fails in CI, where TestMain always starts its own.
+func needOwnPCSCD(t *testing.T) *pcscdProc {
+	t.Helper()
+	needPCSCD(t)
+	if rigPCSCD != nil {
+		return rigPCSCD
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("pcscd was already running when the tests started: cannot kill and restart it in CI")
+	}
+	t.Skip("pcscd was already running when the tests started: not ours to kill and restart")
+	return nil
+}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	var stop func()
@@ -122,7 +138,8 @@ func lockRig() (unlock func(), err error) {
 }
 
 // startPCSCD starts pcscd in the foreground with APDU and debug logging,
-// and waits (bounded) until its socket answers with both vpcd readers.
+// and waits (bounded) until its socket answers with both vpcd readers. It
+// leaves the daemon in rigPCSCD so that tests can kill and restart it.
 func startPCSCD() (stop func(), err error) {
 	if testing.Short() {
 		return nil, errors.New("-short")
@@ -152,33 +169,79 @@ func startPCSCD() (stop func(), err error) {
 	pcscdLog = filepath.Join(dir, "pcscd.log")
 	logf, err := os.Create(pcscdLog)
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(path, "--foreground", "--debug", "--apdu")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start pcscd: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	d := &pcscdProc{path: path, logf: logf}
 	stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		_ = d.kill(syscall.SIGTERM)
 		logf.Close()
 		os.RemoveAll(dir)
 	}
-	if err := readersUp(10 * time.Second); err != nil {
+	if err := d.start(); err != nil {
 		stop()
-		return nil, fmt.Errorf("pcscd started but not ready: %w", err)
+		return nil, err
 	}
+	rigPCSCD = d
 	return stop, nil
+}
+
+// rigPCSCD is the pcscd TestMain started; nil when the tests use a daemon
+// that was already running (or none).
+var rigPCSCD *pcscdProc
+
+// pcscdProc is a pcscd run in the foreground by this test process. The
+// rig lock is held throughout, so killing and restarting it disturbs no
+// other test process.
+type pcscdProc struct {
+	path string
+	logf *os.File // one log across restarts
+
+	cmd    *exec.Cmd
+	exited chan error // receives Wait's result once; nil when not running
+}
+
+// start runs pcscd and waits (bounded) until it answers with both vpcd
+// readers.
+func (d *pcscdProc) start() error {
+	if d.exited != nil {
+		return errors.New("pcscd already running")
+	}
+	fmt.Fprintf(d.logf, "--- test: starting pcscd\n")
+	cmd := exec.Command(d.path, "--foreground", "--debug", "--apdu")
+	cmd.Stdout, cmd.Stderr = d.logf, d.logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start pcscd: %w", err)
+	}
+	d.cmd = cmd
+	d.exited = make(chan error, 1)
+	go func() { d.exited <- cmd.Wait() }()
+	if err := readersUp(10 * time.Second); err != nil {
+		_ = d.kill(syscall.SIGKILL)
+		return fmt.Errorf("pcscd started but not ready: %w", err)
+	}
+	return nil
+}
+
+// kill sends sig to pcscd and waits for it to exit, escalating to SIGKILL
+// after 5 s. SIGKILL leaves pcscd's socket and pid file behind, as a crash
+// does; the next start copes with them.
+func (d *pcscdProc) kill(sig syscall.Signal) error {
+	if d.exited == nil {
+		return nil
+	}
+	fmt.Fprintf(d.logf, "--- test: sending %v to pcscd\n", sig)
+	_ = d.cmd.Process.Signal(sig)
+	defer func() { d.exited = nil }()
+	select {
+	case <-d.exited: // its exit status says nothing we need
+		return nil
+	case <-time.After(5 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		return fmt.Errorf("pcscd ignored %v for 5s, killed", sig)
+	}
 }
 
 // readersUp polls the socket until pcscd answers with both vpcd readers.
