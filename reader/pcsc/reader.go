@@ -40,8 +40,9 @@ type Options struct {
 // For each card that enters a matching reader, Run connects (shared mode,
 // T=0|T=1), asks the reader for the UID (FF CA 00 00 00), guesses the
 // technology from the ATR and sends CardPresent with a *Card; when the card
-// leaves (or its reader is unplugged) it sends CardRemoved and closes the
-// Card, whose Transmit then fails with reader.ErrCardRemoved.
+// leaves (or its reader is unplugged, or pcscd fails and Run returns an
+// error) it sends CardRemoved and closes the Card, whose Transmit then fails
+// with reader.ErrCardRemoved.
 type Reader struct {
 	match string
 	opts  Options
@@ -92,7 +93,8 @@ type tracked struct {
 
 // Run watches the matching readers until ctx is done (then it returns nil)
 // or pcscd fails (an error wrapping reader.ErrTransport; reader.Manager
-// restarts it). It never closes events.
+// restarts it). Before returning an error it sends CardRemoved for every
+// card it handed out. It never closes events.
 func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 	s, err := r.be.open(ctx)
 	if err != nil {
@@ -105,8 +107,14 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 	cards := map[string]*tracked{}
 	skipped := map[string]uint32{} // present cards we could not open, by event counter
 	defer func() {
-		for _, t := range cards {
+		for name, t := range cards {
 			t.card.Close()
+			if ctx.Err() == nil {
+				// Run fails (pcscd died or restarted): the card went with
+				// the connection. Say so, so that every CardPresent has its
+				// CardRemoved also across a restart by reader.Manager.
+				r.send(ctx, events, reader.Event{Reader: "pcsc:" + name, Kind: reader.CardRemoved, Time: r.now(), Tech: t.card.tech})
+			}
 		}
 	}()
 	for {

@@ -19,8 +19,8 @@ import (
 // and plugged in again that the rig can inject (vpcd readers cannot be
 // hot-plugged): pcscd dies (stopped, or killed as in a crash) and comes
 // back. A Reader run by a reader.Manager must report the failure (Run
-// returns an error, the Manager logs it), invalidate the card it handed
-// out (the old Card fails with ErrCardRemoved), and once
+// returns an error, the Manager logs it), take back the card it handed
+// out (CardRemoved, the old Card fails with ErrCardRemoved), and once
 // pcscd is back the Manager's restart must see the next tap with working
 // APDUs, and say so in the log.
 func TestRecoversFromPCSCDRestart(t *testing.T) {
@@ -144,6 +144,9 @@ func testRecovery(t *testing.T, d *pcscdProc, be Backend, sig syscall.Signal) {
 		t.Fatal(err)
 	}
 	at := logged(0, `msg="reader failed, will retry" reader="pcsc:`+vpcdReader+`"`)
+	if rm := next(reader.CardRemoved); rm.Reader != ev.Reader {
+		t.Errorf("removal from %q, want %q", rm.Reader, ev.Reader)
+	}
 	if err := read(ev.Card, 2); !errors.Is(err, reader.ErrCardRemoved) {
 		t.Fatalf("Transmit on the card of the dead pcscd = %v, want ErrCardRemoved", err)
 	}
