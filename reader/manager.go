@@ -84,17 +84,24 @@ func (m *Manager) supervise(ctx context.Context, r Reader, events chan<- Event) 
 		stable = time.Minute
 	}
 	failures := 0
+	var downSince time.Time
 	for {
 		started := now()
+		var err error
 		if failures > 0 {
 			log.Info("reader restarting", "attempt", failures+1)
+			err = m.runWatched(ctx, r, events, log, failures, now().Sub(downSince))
+		} else {
+			err = r.Run(ctx, events)
 		}
-		err := r.Run(ctx, events)
 		if ctx.Err() != nil {
 			return
 		}
 		if now().Sub(started) >= stable {
 			failures = 0
+		}
+		if failures == 0 {
+			downSince = now()
 		}
 		failures++
 		d := bo.delay(failures, rand.Float64)
@@ -106,6 +113,32 @@ func (m *Manager) supervise(ctx context.Context, r Reader, events chan<- Event) 
 			return
 		}
 	}
+}
+
+// runWatched runs a reader that failed before, passing its events through so
+// that the first one is logged as its recovery: a technician reading the log
+// sees when the reader worked again, not only that it was retried.
+func (m *Manager) runWatched(ctx context.Context, r Reader, events chan<- Event, log *slog.Logger, failures int, down time.Duration) error {
+	ch := make(chan Event)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		first := true
+		for e := range ch {
+			if first {
+				log.Info("reader recovered", "failures", failures, "down_for", down.Round(time.Millisecond))
+				first = false
+			}
+			select {
+			case events <- e:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	err := r.Run(ctx, ch)
+	close(ch)
+	<-done
+	return err
 }
 
 // SleepContext waits for d or until ctx is done, returning ctx's error in

@@ -105,7 +105,19 @@ func TestManagerRestartsFailedReaders(t *testing.T) {
 		t.Errorf("log does not tell the technician about the failures:\n%s", out)
 	}
 	if !strings.Contains(out, "reader restarting") {
-		t.Errorf("log does not tell about the recovery:\n%s", out)
+		t.Errorf("log does not tell about the restarts:\n%s", out)
+	}
+	var recovered []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "reader=qr") {
+			t.Errorf("the healthy reader was logged: %s", line)
+		}
+		if strings.Contains(line, `msg="reader recovered"`) {
+			recovered = append(recovered, line)
+		}
+	}
+	if len(recovered) != 1 || !strings.Contains(recovered[0], "reader=rf") || !strings.Contains(recovered[0], "failures=3") {
+		t.Errorf("want one line saying reader rf recovered after 3 failures, got %q", recovered)
 	}
 }
 
