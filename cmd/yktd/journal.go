@@ -24,10 +24,11 @@ func init() {
 	})
 }
 
-const journalUsage = `usage: yktd journal <verify|tail|export|demo> --db FILE [flags]
+const journalUsage = `usage: yktd journal <verify|tail|intents|export|demo> --db FILE [flags]
 
   verify  --db FILE                       walk the hash chain; exit 1 at the first broken record
   tail    --db FILE [-n N]                print the last N records
+  intents --db FILE                       list purchases still open or uncertain (exit 3 if any)
   export  --db FILE [--format cbor|json] [-o FILE]
                                           write every record (CBOR sequence or JSON lines)
   demo    --db FILE [--device ID]         create a demo store to try the tools on`
@@ -54,6 +55,11 @@ func runJournal(args []string, stdout, stderr io.Writer) error {
 			return usageError("-n must be positive")
 		}
 		return journalTail(*db, *n, stdout)
+	case "intents":
+		if err := parse(fs, args[1:], db); err != nil {
+			return err
+		}
+		return journalIntents(*db, stdout)
 	case "export":
 		format := fs.String("format", "cbor", "cbor (a CBOR sequence of the exact records) or json (JSON lines)")
 		out := fs.String("o", "-", "output file, - for stdout")

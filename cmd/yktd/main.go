@@ -94,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errIntentsPending):
+		return 3
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "yktd %s: %s\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
 		return 2
