@@ -81,9 +81,14 @@ func needOwnPCSCD(t *testing.T) *pcscdProc {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var stop func()
-	unlock, err := lockRig()
-	if err == nil {
+	var stop, unlock func()
+	var err error
+	if fuzzing() {
+		// A fuzz run (coordinator and each worker process run TestMain)
+		// needs no pcscd: its targets fake the daemon. Taking the rig lock
+		// here would make the workers wait for their own coordinator.
+		err = errors.New("fuzzing: the pcscd tests do not run")
+	} else if unlock, err = lockRig(); err == nil {
 		stop, err = startPCSCD()
 	}
 	if err != nil {
@@ -97,6 +102,16 @@ func TestMain(m *testing.M) {
 		unlock()
 	}
 	os.Exit(code)
+}
+
+// fuzzing reports whether this process is a fuzzing coordinator or worker.
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }
 
 // lockRig takes the machine-wide rig lock (flock on rigLockPath), waiting
