@@ -1,0 +1,82 @@
+package config
+
+import "path/filepath"
+
+// Device kinds.
+const (
+	KindPOS   = "pos"   // canteen POS, shower or hot-water meter
+	KindGate  = "gate"  // turnstile, dorm door, library gate
+	KindKiosk = "kiosk" // 圈存 load kiosk
+)
+
+// Device says what this terminal is and where it keeps its state.
+type Device struct {
+	// ID is the device id the ledger enrolled (also the journal's genesis input).
+	ID string `toml:"id"`
+	// Kind is pos, gate or kiosk.
+	Kind string `toml:"kind"`
+	// DataDir holds the store, the device key and the SAM sequence file.
+	DataDir string `toml:"data_dir"`
+	// Store is the bbolt file; default DataDir/yktd.db.
+	Store string `toml:"store"`
+	// SAM selects the PSAM: "pcsc:<reader name>" for a PSAM card in a
+	// PC/SC slot, or "soft:<key file>" for the software SAM (rig, development).
+	SAM string `toml:"sam"`
+	// Timezone for card dates, meal periods and time profiles; default Asia/Shanghai.
+	Timezone string `toml:"timezone"`
+	// Language of the customer display first line: "zh" (default) or "en";
+	// the display always carries both.
+	Language string `toml:"language"`
+	// LogFormat is "json" (default, for the field) or "text" (console).
+	LogFormat string `toml:"log_format"`
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string `toml:"log_level"`
+}
+
+func (d *Device) defaults() {
+	if d.Store == "" && d.DataDir != "" {
+		d.Store = filepath.Join(d.DataDir, "yktd.db")
+	}
+	if d.Timezone == "" {
+		d.Timezone = "Asia/Shanghai"
+	}
+	if d.Language == "" {
+		d.Language = "zh"
+	}
+	if d.LogFormat == "" {
+		d.LogFormat = "json"
+	}
+	if d.LogLevel == "" {
+		d.LogLevel = "info"
+	}
+}
+
+func (d *Device) validate() error {
+	if d.ID == "" {
+		return invalid("device.id is required")
+	}
+	switch d.Kind {
+	case KindPOS, KindGate, KindKiosk:
+	default:
+		return invalid("device.kind %q: want pos, gate or kiosk", d.Kind)
+	}
+	if d.Store == "" {
+		return invalid("device.data_dir or device.store is required")
+	}
+	switch d.Language {
+	case "zh", "en":
+	default:
+		return invalid("device.language %q: want zh or en", d.Language)
+	}
+	switch d.LogFormat {
+	case "json", "text":
+	default:
+		return invalid("device.log_format %q: want json or text", d.LogFormat)
+	}
+	switch d.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return invalid("device.log_level %q: want debug, info, warn or error", d.LogLevel)
+	}
+	return nil
+}
