@@ -28,7 +28,9 @@ const (
 	KindAlarm             Kind = 8  // door forced or held open, tamper, fire input
 	KindConfigApplied     Kind = 9  // a signed configuration (status list, rules, prices) was applied
 	KindClockChanged      Kind = 10 // the wall clock jumped: OldTime says from where
-	kindMax                    = KindClockChanged
+	KindPurchaseReversed  Kind = 11 // the cashier cancelled a completed sale: IntentID names it, Amount is owed back to the card (the ledger settles it as a pending load)
+	KindGatePassNotTaken  Kind = 12 // a gate granted a pass but nobody passed within the passage window
+	kindMax                    = KindGatePassNotTaken
 )
 
 var kindNames = [...]string{
@@ -42,6 +44,8 @@ var kindNames = [...]string{
 	KindAlarm:             "alarm",
 	KindConfigApplied:     "config-applied",
 	KindClockChanged:      "clock-changed",
+	KindPurchaseReversed:  "purchase-reversed",
+	KindGatePassNotTaken:  "gate-pass-not-taken",
 }
 
 // String returns the kind's stable name, used in tools and JSON export.
