@@ -23,6 +23,9 @@ type Gate struct {
 	// (RelayOut may be empty for a one-way door).
 	RelayIn  string `toml:"relay_in"`
 	RelayOut string `toml:"relay_out"`
+	// ReadersOut names the readers on the exit side; every other reader is
+	// on the entry side.
+	ReadersOut []string `toml:"readers_out"`
 	// Pulse is how long a relay is energised to release the arm (>= 100 ms).
 	Pulse Duration `toml:"pulse"`
 	// PassageWindow is how long a granted pass waits for the passage sensor.
