@@ -14,7 +14,7 @@ import (
 // schemaVersion is the schema this program writes. Each migration moves a
 // store from version-1 to version; they run in order in one transaction at
 // Open, so a crash mid-migration leaves the old schema intact.
-const schemaVersion = 4
+const schemaVersion = 5
 
 type migration struct {
 	version uint64
@@ -44,6 +44,7 @@ var migrations = []migration{
 		return createBuckets(tx, bucketRules, bucketPending, bucketQRNonce)
 	}},
 	{4, "status list in digest partitions", migrateStatusPartitions},
+	{5, "signed rules and QR nonce cache", migrateRulesNonces},
 }
 
 // migrateStatusPartitions rewrites a status bucket of one key per card
@@ -95,6 +96,24 @@ func migrateStatusPartitions(tx *bolt.Tx) error {
 		return err
 	}
 	return tx.Bucket(bucketStatusMeta).Put(keyDigest, d[:])
+}
+
+// migrateRulesNonces gives the rules and qrnonce buckets (created empty by
+// migration 3 and never written before this schema) their schema-5 layout:
+// rules.go and qrnonce.go. It recreates both empty and adds the nonce
+// expiry index and the nonce count.
+func migrateRulesNonces(tx *bolt.Tx) error {
+	for _, n := range [][]byte{bucketRules, bucketQRNonce, bucketQRExpiry} {
+		if tx.Bucket(n) != nil {
+			if err := tx.DeleteBucket(n); err != nil {
+				return err
+			}
+		}
+	}
+	if err := createBuckets(tx, bucketRules, bucketQRNonce, bucketQRExpiry); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Put(keyNonceCount, be64(0))
 }
 
 func createBuckets(tx *bolt.Tx, names ...[]byte) error {

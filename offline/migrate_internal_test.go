@@ -70,6 +70,17 @@ func TestMigrations(t *testing.T) {
 			}
 			return nil
 		}},
+		{5, func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketRules, bucketQRNonce, bucketQRExpiry} {
+				if tx.Bucket(b) == nil || tx.Bucket(b).Stats().KeyN != 0 {
+					return errors.New("missing or non-empty bucket " + string(b))
+				}
+			}
+			if n, err := readNonceCount(tx); err != nil || n != 0 {
+				return fmt.Errorf("nonce count %d, %v", n, err)
+			}
+			return nil
+		}},
 	}
 	if len(tests) != len(migrations) || migrations[len(migrations)-1].version != schemaVersion {
 		t.Fatalf("%d migrations, %d tests, schema %d: add a test per migration", len(migrations), len(tests), schemaVersion)
