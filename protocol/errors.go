@@ -1,0 +1,191 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable error code of the wire protocol: the ledger sends it in an
+// Error body, and every error this package returns for a message carries
+// one. The numbers are part of the wire format: never renumber, only add.
+type Code uint16
+
+// Error codes.
+const (
+	CodeMalformed      Code = 1  // the bytes do not decode as the message the receiver expects
+	CodeBadSignature   Code = 2  // the COSE signature does not verify (wrong key, forged, wrong device in the AAD)
+	CodeUnknownDevice  Code = 3  // no key is known under the message's kid
+	CodeRevoked        Code = 4  // the device (or key) was revoked
+	CodeTokenInvalid   Code = 5  // the enrolment token is unknown, used or expired
+	CodeGap            Code = 6  // a batch starts after the high-water mark + 1: Expected says where to start
+	CodeFork           Code = 7  // a batch overlaps held records with different bytes: refused, alert recorded
+	CodeChainBroken    Code = 8  // PrevHead or a record's Prev does not link to the previous record
+	CodeStaleVersion   Code = 9  // a version older than the one held
+	CodeTooLarge       Code = 10 // the message exceeds its size bound
+	CodeNoPendingLoad  Code = 11 // the card has no pending load matching the request
+	CodeMACInvalid     Code = 12 // a card MAC1 or TAC does not verify
+	CodeInternal       Code = 13 // the server failed: retry later
+	CodeUnsupportedAlg Code = 14 // the signature algorithm is not registered, or not the one of the key
+	CodeRateLimited    Code = 15 // too many requests: retry later
+	codeMax                 = CodeRateLimited
+)
+
+var codeNames = [...]string{
+	CodeMalformed:      "malformed",
+	CodeBadSignature:   "bad-signature",
+	CodeUnknownDevice:  "unknown-device",
+	CodeRevoked:        "revoked",
+	CodeTokenInvalid:   "token-invalid",
+	CodeGap:            "gap",
+	CodeFork:           "fork",
+	CodeChainBroken:    "chain-broken",
+	CodeStaleVersion:   "stale-version",
+	CodeTooLarge:       "too-large",
+	CodeNoPendingLoad:  "no-pending-load",
+	CodeMACInvalid:     "mac-invalid",
+	CodeInternal:       "internal",
+	CodeUnsupportedAlg: "unsupported-alg",
+	CodeRateLimited:    "rate-limited",
+}
+
+// String returns the code's stable name ("gap", "bad-signature", ...).
+func (c Code) String() string {
+	if c.Valid() {
+		return codeNames[c]
+	}
+	return fmt.Sprintf("code(%d)", uint16(c))
+}
+
+// Valid reports whether c is a code this version knows.
+func (c Code) Valid() bool { return c >= CodeMalformed && c <= codeMax }
+
+// sentinel is the comparable value behind the Err* variables: errors.Is
+// matches an *Error against the sentinel of its code.
+type sentinel Code
+
+func (s sentinel) Error() string { return "protocol: " + Code(s).String() }
+
+// Sentinels, one per code, for errors.Is. Every *Error matches the sentinel
+// of its Code, whether it was made here or decoded from a ledger's answer.
+var (
+	ErrMalformed     error = sentinel(CodeMalformed)
+	ErrBadSignature  error = sentinel(CodeBadSignature)
+	ErrUnknownDevice error = sentinel(CodeUnknownDevice)
+	// ErrUnknownKey is ErrUnknownDevice: code 3 covers every kid the
+	// verifier has no key for, a device's or a ledger key's.
+	ErrUnknownKey           = ErrUnknownDevice
+	ErrRevoked        error = sentinel(CodeRevoked)
+	ErrTokenInvalid   error = sentinel(CodeTokenInvalid)
+	ErrGap            error = sentinel(CodeGap)
+	ErrFork           error = sentinel(CodeFork)
+	ErrChainBroken    error = sentinel(CodeChainBroken)
+	ErrStale          error = sentinel(CodeStaleVersion)
+	ErrTooLarge       error = sentinel(CodeTooLarge)
+	ErrNoPendingLoad  error = sentinel(CodeNoPendingLoad)
+	ErrMACInvalid     error = sentinel(CodeMACInvalid)
+	ErrInternal       error = sentinel(CodeInternal)
+	ErrUnsupportedAlg error = sentinel(CodeUnsupportedAlg)
+	ErrRateLimited    error = sentinel(CodeRateLimited)
+)
+
+// Error is both the wire Error message (the CBOR body of an HTTP 4xx/5xx
+// answer, unsigned, Content-Type application/cbor) and the Go error this
+// package returns for a refused message. errors.Is(err, ErrGap) and the
+// other sentinels match on Code; errors.As gives Expected.
+type Error struct {
+	Code Code `cbor:"1,keyasint" json:"code"`
+	// Message is a short English explanation for logs; receivers decide on
+	// Code only.
+	Message string `cbor:"2,keyasint,omitempty" json:"message,omitempty"`
+	// Expected is, for CodeGap, the sequence the ledger wants next
+	// (its high-water mark + 1).
+	Expected uint64 `cbor:"3,keyasint,omitempty" json:"expected,omitempty"`
+
+	err error // the cause, when made locally; not on the wire
+}
+
+// Errorf returns an *Error of code c with a formatted message; a %w verb in
+// format makes the wrapped error its cause (errors.Is and errors.As see it).
+func Errorf(c Code, format string, args ...any) *Error {
+	w := fmt.Errorf(format, args...)
+	return &Error{Code: c, Message: w.Error(), err: errors.Unwrap(w)}
+}
+
+// Error returns "protocol: <code name>: <message>".
+func (e *Error) Error() string {
+	s := "protocol: " + e.Code.String()
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Code == CodeGap && e.Expected != 0 {
+		s += fmt.Sprintf(" (expected %d)", e.Expected)
+	}
+	return s
+}
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.err }
+
+// Is reports whether target is the sentinel of e's code.
+func (e *Error) Is(target error) bool {
+	s, ok := target.(sentinel)
+	return ok && Code(s) == e.Code
+}
+
+// CodeOf returns the code of the first *Error in err's chain, CodeInternal
+// for any other non-nil error, and 0 for nil: what a ledger puts in its
+// Error answer.
+func CodeOf(err error) Code {
+	if err == nil {
+		return 0
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// MaxErrorSize bounds an encoded Error.
+const MaxErrorSize = 1024
+
+// maxErrorMessage bounds Error.Message (bytes).
+const maxErrorMessage = 512
+
+// EncodeError returns the canonical encoding of the wire Error: Code,
+// Message (cut to 512 bytes on a UTF-8 boundary) and Expected. The cause is
+// not sent.
+func EncodeError(e *Error) ([]byte, error) {
+	if e == nil || !e.Code.Valid() {
+		return nil, fmt.Errorf("protocol: encode error: invalid code")
+	}
+	out := Error{Code: e.Code, Message: truncateUTF8(e.Message, maxErrorMessage), Expected: e.Expected}
+	return encode("error", &out, MaxErrorSize)
+}
+
+// DecodeError decodes an Error body from a ledger. A code this version does
+// not know is kept (Code.Valid reports false) so that a newer ledger's
+// answer still reads as an error.
+func DecodeError(b []byte) (*Error, error) {
+	var e Error
+	if err := decodeStrict("error", b, &e, smallDec, MaxErrorSize); err != nil {
+		return nil, err
+	}
+	if e.Code == 0 {
+		return nil, Errorf(CodeMalformed, "error: code 0")
+	}
+	if len(e.Message) > maxErrorMessage {
+		return nil, Errorf(CodeMalformed, "error: message of %d bytes", len(e.Message))
+	}
+	return &e, nil
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 { // do not cut inside a rune
+		n--
+	}
+	return s[:n]
+}
