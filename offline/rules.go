@@ -18,8 +18,9 @@ var ErrRulesStale = errors.New("offline: rules version is not newer than the one
 
 // Limits of the rules kept in the store.
 const (
-	// MaxRulesSize bounds the canonical CBOR of one Rules.
-	MaxRulesSize = 1 << 20
+	// MaxRulesSize bounds the canonical CBOR of one Rules: the bound of
+	// the signed Rules message (protocol.MaxRulesSize, 4 MiB).
+	MaxRulesSize = 4 << 20
 	// MaxSignedRulesSize bounds the signed message kept beside the rules.
 	MaxSignedRulesSize = MaxRulesSize + 4<<10
 )
