@@ -1,0 +1,186 @@
+package pn532_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openykt/yktd/internal/ptytest"
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/pn532"
+	"github.com/openykt/yktd/reader/pn532/pn532sim"
+)
+
+// waitLimit bounds every wait of these tests; it only fails a test that
+// hangs.
+const waitLimit = 10 * time.Second
+
+// rig is a simulated module on a pseudo-terminal and a pn532.Reader
+// running on its slave through go.bug.st/serial.
+type rig struct {
+	t      *testing.T
+	pty    *ptytest.PTY
+	mod    *pn532sim.Module
+	r      *pn532.Reader
+	events chan reader.Event
+	logs   *logSink
+}
+
+// fastOptions poll quickly and time out quickly enough for fault tests.
+func fastOptions(logs *logSink) pn532.Options {
+	return pn532.Options{
+		PollInterval: 5 * time.Millisecond,
+		Timeouts:     pn532.Timeouts{ACK: 100 * time.Millisecond, Response: 300 * time.Millisecond, Exchange: 300 * time.Millisecond},
+		Log:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+}
+
+func newPTYModule(t *testing.T) (*ptytest.PTY, *pn532sim.Module) {
+	t.Helper()
+	p, err := ptytest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := pn532sim.New(p.Master)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); mod.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		p.Close()
+	})
+	return p, mod
+}
+
+func newRig(t *testing.T, opts *pn532.Options) *rig {
+	t.Helper()
+	p, mod := newPTYModule(t)
+	logs := &logSink{}
+	o := fastOptions(logs)
+	if opts != nil {
+		o = *opts
+		if o.Log == nil {
+			o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	}
+	rg := &rig{t: t, pty: p, mod: mod, r: pn532.New(p.SlavePath, o), events: make(chan reader.Event, 16), logs: logs}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- rg.r.Run(ctx, rg.events) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-runErr:
+			if err != nil {
+				t.Errorf("Run after cancel = %v, want nil", err)
+			}
+		case <-time.After(waitLimit):
+			t.Error("Run did not stop after cancel")
+		}
+		if t.Failed() {
+			t.Logf("driver log:\n%s", logs.String())
+		}
+	})
+	return rg
+}
+
+func (rg *rig) next(want reader.EventKind) reader.Event {
+	rg.t.Helper()
+	return nextEvent(rg.t, rg.events, want)
+}
+
+func nextEvent(t *testing.T, events <-chan reader.Event, want reader.EventKind) reader.Event {
+	t.Helper()
+	select {
+	case ev := <-events:
+		if ev.Kind != want {
+			t.Fatalf("event %v, want %v", ev, want)
+		}
+		return ev
+	case <-time.After(waitLimit):
+		t.Fatalf("no %v event within %v", want, waitLimit)
+	}
+	return reader.Event{}
+}
+
+// logSink collects log output and lets a test wait for a line.
+type logSink struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{}
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+	return s.b.Write(p)
+}
+
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor waits until the log contains substr.
+func (s *logSink) waitFor(t *testing.T, substr string) {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), substr) {
+			s.mu.Unlock()
+			return
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("log never said %q:\n%s", substr, s.String())
+		}
+	}
+}
+
+// echoCard is a test card: 00 B0 answers P1 P2 9000; 00 CA answers Le
+// bytes (0 meaning 256) of 0xA5 with 9000; everything else 6D00.
+type echoCard struct{}
+
+func (echoCard) ATR() []byte {
+	atr := []byte{0x3B, 0x8A, 0x80, 0x01, 0x00, 0x31, 0xC1, 0x64, 0x08, 0x60, 0x32, 0x06, 0x07, 0x00}
+	var x byte
+	for _, c := range atr[1:] {
+		x ^= c
+	}
+	return append(atr, x)
+}
+func (echoCard) Reset()      {}
+func (echoCard) UID() []byte { return []byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6} }
+func (echoCard) Respond(cmd []byte) ([]byte, error) {
+	switch {
+	case len(cmd) >= 4 && cmd[1] == 0xB0:
+		return []byte{cmd[2], cmd[3], 0x90, 0x00}, nil
+	case len(cmd) == 5 && cmd[1] == 0xCA:
+		n := int(cmd[4])
+		if n == 0 {
+			n = 256
+		}
+		return append(bytes.Repeat([]byte{0xA5}, n), 0x90, 0x00), nil
+	case len(cmd) >= 2 && cmd[1] == 0xDD:
+		return nil, errors.New("torn away")
+	}
+	return []byte{0x6D, 0x00}, nil
+}
