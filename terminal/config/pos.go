@@ -37,6 +37,18 @@ type POS struct {
 	KeyIndex int `toml:"key_index"`
 	// MaxSaleFen refuses keyed amounts above it (a slip of the cashier's finger).
 	MaxSaleFen int64 `toml:"max_sale_fen"`
+	// PriceCode names the price in the ledger's signed rules that replaces
+	// PriceFen (fixed and per-use modes); "" keeps PriceFen.
+	PriceCode string `toml:"price_code"`
+	// RetryWindow: a torn sale that recovery finds completed when the card
+	// is tapped again within it, for the same amount, counts as the sale
+	// then asked for (the customer is not charged twice).
+	RetryWindow Duration `toml:"retry_window"`
+	// MaxSession ends a metered (shower) session that was not stopped by a
+	// second tap; its charge is capped at this time.
+	MaxSession Duration `toml:"max_session"`
+	// PINTimeout is how long the keypad waits for a PIN.
+	PINTimeout Duration `toml:"pin_timeout"`
 }
 
 func (p *POS) defaults() {
@@ -54,6 +66,15 @@ func (p *POS) defaults() {
 	}
 	if p.MaxSaleFen == 0 {
 		p.MaxSaleFen = 100000
+	}
+	if p.RetryWindow == 0 {
+		p.RetryWindow = Duration(2 * time.Minute)
+	}
+	if p.MaxSession == 0 {
+		p.MaxSession = Duration(30 * time.Minute)
+	}
+	if p.PINTimeout == 0 {
+		p.PINTimeout = Duration(30 * time.Second)
 	}
 	if (p.Mode == ModePerUse || p.Mode == ModeMetered) && p.MinBalanceFen == 0 {
 		p.MinBalanceFen = 500

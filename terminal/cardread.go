@@ -1,0 +1,81 @@
+package terminal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/epurse"
+)
+
+// CardInfo is what a POS reads from a card before any decision: the public
+// data of file 0x15 and the balance. Holder data (file 0x16) is never read.
+type CardInfo struct {
+	Public  epurse.PublicData
+	CardNo  string // Public.CardNumber()
+	Balance int64  // fen, from GET BALANCE
+}
+
+// DefaultAIDs are the e-purse applications ReadCard selects, in order, when
+// the caller names none: the campus (Kingstar) ADF and the city-card ADF;
+// after them ReadCard tries SELECT 1001 (the EP ADF of PBOC cards).
+var DefaultAIDs = [][]byte{epurse.AIDKingstar, epurse.AIDCityCard}
+
+// ErrNoPurse is returned by ReadCard for a card without an e-purse
+// application this terminal knows (every SELECT answered "not found").
+var ErrNoPurse = errors.New("terminal: no e-purse application on the card")
+
+// ReadCard selects the e-purse application (the first of aids the card
+// has, or DefaultAIDs when aids is empty, then the EP ADF by file id),
+// reads file 0x15 and the balance.
+func ReadCard(ctx context.Context, card reader.Card, aids [][]byte) (CardInfo, error) {
+	if err := selectPurse(ctx, card, aids); err != nil {
+		return CardInfo{}, err
+	}
+	pub, err := epurse.ReadPublicData(ctx, card)
+	if err != nil {
+		return CardInfo{}, fmt.Errorf("terminal: read card: %w", err)
+	}
+	bal, err := epurse.GetBalance(ctx, card)
+	if err != nil {
+		return CardInfo{}, fmt.Errorf("terminal: read card: %w", err)
+	}
+	return CardInfo{Public: pub, CardNo: pub.CardNumber(), Balance: int64(bal)}, nil
+}
+
+func selectPurse(ctx context.Context, card reader.Card, aids [][]byte) error {
+	if len(aids) == 0 {
+		aids = DefaultAIDs
+	}
+	for _, aid := range aids {
+		_, err := epurse.Select(ctx, card, aid)
+		if err == nil {
+			return nil
+		}
+		if !notFound(err) {
+			return fmt.Errorf("terminal: read card: %w", err)
+		}
+	}
+	if _, err := epurse.SelectFile(ctx, card, epurse.FIDEPADF); err != nil {
+		if notFound(err) {
+			return fmt.Errorf("terminal: read card: %w", ErrNoPurse)
+		}
+		return fmt.Errorf("terminal: read card: %w", err)
+	}
+	return nil
+}
+
+// notFound reports a SELECT refused because the card has no such file or
+// application (6A82, or 6A81/6A86 from cards that do not select by name).
+func notFound(err error) bool {
+	var se *reader.StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.SW {
+	case reader.SWFileNotFound, reader.SWFuncNotSupported, reader.SWWrongP1P2:
+		return true
+	}
+	return false
+}

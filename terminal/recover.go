@@ -1,0 +1,135 @@
+package terminal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/terminal/policy"
+)
+
+// Startup prepares the POS after a start: it lists in the log the intents
+// a previous run left, marks uncertain those still open (the terminal
+// stopped between the intent and its outcome, or the completion's group
+// commit was lost: the card may or may not have been debited), and rebuilds
+// the per-card usage and the last sale from today's journal. Each intent is
+// resolved when its card is next presented (HandleCard).
+func (p *POS) Startup() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ins, err := p.store.Intents()
+	if err != nil {
+		return fmt.Errorf("terminal: startup: %w", err)
+	}
+	for _, in := range ins {
+		p.log.Warn("pos: sale waiting for its card", "intent", in.ID, "card", in.CardNo, "amount", in.Amount,
+			"state", in.State.String(), "opened", in.Time)
+		if in.State != offline.IntentOpen {
+			continue
+		}
+		if _, err := p.store.MarkUncertain(in.ID, "restart"); err != nil {
+			return fmt.Errorf("terminal: startup: mark intent %d uncertain: %w", in.ID, err)
+		}
+	}
+	if err := p.rebuildUsage(); err != nil {
+		return fmt.Errorf("terminal: startup: %w", err)
+	}
+	return nil
+}
+
+// resolveCard settles, before anything else, the open and uncertain
+// intents this terminal holds for the card in the field (DESIGN.md 3.1
+// step 7), oldest first. It returns the intents found completed; ok is
+// false when the card failed or left during recovery (tap again), and err
+// reports a store failure. After a recovery it reads the balance again.
+//
+// An intent recovery cannot settle from this card (the card was used
+// elsewhere since, its log names another terminal, or the intent lacks the
+// recovery fields) stays uncertain for the ledger to settle and is not
+// tried again by this POS: it must not block the card.
+func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *CardInfo) (done []offline.Intent, ok bool, err error) {
+	ins, err := p.store.Intents()
+	if err != nil {
+		return nil, false, fmt.Errorf("terminal: intents: %w", err)
+	}
+	touched := false
+	for _, in := range ins {
+		if in.CardNo != info.CardNo || p.handOff[in.ID] {
+			continue
+		}
+		pend, perr := PendingOf(in)
+		if perr != nil {
+			p.log.Error("pos: intent cannot be recovered from the card: settle it by hand", "intent", in.ID, "card", in.CardNo, "err", perr)
+			p.handOff[in.ID] = true
+			if in.State == offline.IntentOpen {
+				if _, err := p.store.MarkUncertain(in.ID, "not-recoverable"); err != nil {
+					return done, false, fmt.Errorf("terminal: mark intent %d uncertain: %w", in.ID, err)
+				}
+			}
+			continue
+		}
+		touched = true
+		out := epurse.Recover(ctx, card, pend)
+		p.log.Info("pos: recovered intent", "intent", in.ID, "card", in.CardNo, "outcome", out.Kind.String(), "err", out.Err)
+		if out.Kind == epurse.Uncertain && !transient(out.Err) {
+			p.log.Error("pos: card cannot settle the intent: left uncertain for the ledger", "intent", in.ID, "card", in.CardNo, "err", out.Err)
+			p.handOff[in.ID] = true
+		}
+		if _, err := p.book(in, out); err != nil {
+			return done, false, err
+		}
+		switch {
+		case out.Kind == epurse.Done:
+			done = append(done, in)
+			d := policy.Decision{Allow: true, Amount: in.Amount, Meal: p.mealAt(in.Time)}
+			p.usage[in.CardNo] = p.usage[in.CardNo].Add(d, in.Time, p.loc)
+		case out.Kind == epurse.Uncertain && transient(out.Err):
+			return done, false, nil
+		}
+	}
+	if touched {
+		bal, err := epurse.GetBalance(ctx, card)
+		if err != nil {
+			return done, false, nil
+		}
+		info.Balance = int64(bal)
+	}
+	return done, true, nil
+}
+
+// transient reports a recovery that failed because of the card's link
+// (removed, timeout, garbled answer): the next tap tries again.
+func transient(err error) bool {
+	return errors.Is(err, reader.ErrCardRemoved) || errors.Is(err, reader.ErrTimeout) ||
+		errors.Is(err, reader.ErrTransport) || errors.Is(err, reader.ErrMalformed)
+}
+
+// recoveredSale reports whether a sale just found completed by recovery is
+// the sale now asked for: the same amount (priced for the card's class), opened within the retry
+// window. The customer who taps again after a torn sale has paid already
+// and is not charged twice; a voided sale is not in done and is paid anew.
+func (p *POS) recoveredSale(info CardInfo, done []offline.Intent, priced int64) (Result, bool) {
+	now := p.now()
+	for i := len(done) - 1; i >= 0; i-- {
+		in := done[i]
+		age := now.Sub(in.Time)
+		if in.Amount != priced || age < -p.cfg.RetryWindow.D() || age > p.cfg.RetryWindow.D() {
+			continue
+		}
+		return p.recovered(info, in), true
+	}
+	return Result{}, false
+}
+
+// recovered is the result of a sale found completed by recovery; it
+// becomes the last sale (the cashier may cancel it).
+func (p *POS) recovered(info CardInfo, in offline.Intent) Result {
+	p.last = &lastSale{IntentID: in.ID, CardNo: in.CardNo, Amount: in.Amount, At: in.Time}
+	r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: info.CardNo, Amount: in.Amount,
+		Balance: info.Balance, IntentID: in.ID, Recovered: true}
+	r.Message = paidMessage(r.Amount, r.Balance)
+	return r
+}
