@@ -1,0 +1,99 @@
+package pn532_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/pn532"
+)
+
+// TestConformance walks the reader.Reader and reader.Card contract as the
+// PC/SC driver's conformance test does: tap, APDUs, status words, removal,
+// re-tap, a card torn mid-command.
+func TestConformance(t *testing.T) {
+	ctx := context.Background()
+	rg := newRig(t, nil)
+	card := echoCard{}
+	rg.mod.Tap(card)
+	ev := rg.next(reader.CardPresent)
+	if ev.Reader != "pn532:"+rg.pty.SlavePath || rg.r.Name() != ev.Reader {
+		t.Errorf("event reader %q, Name %q", ev.Reader, rg.r.Name())
+	}
+	if !bytes.Equal(ev.ATR, card.ATR()) || ev.Tech != reader.TechISO14443A || !bytes.Equal(ev.UID, card.UID()) {
+		t.Errorf("present: %v, want ATR % X UID % X", ev, card.ATR(), card.UID())
+	}
+	pc, ok := ev.Card.(*pn532.Card)
+	if !ok {
+		t.Fatalf("Card is %T", ev.Card)
+	}
+	if tg := pc.Target(); tg.Tg != 1 || !tg.ISO14443_4() || tg.SensRes != [2]byte{0x00, 0x04} {
+		t.Errorf("target %+v", tg)
+	}
+
+	for p := byte(0); p < 3; p++ {
+		rsp, err := pc.Transmit(ctx, []byte{0x00, 0xB0, p, 0x10, 0x00})
+		if err != nil {
+			t.Fatalf("Transmit: %v", err)
+		}
+		if want := []byte{p, 0x10, 0x90, 0x00}; !bytes.Equal(rsp, want) {
+			t.Fatalf("response % X, want % X", rsp, want)
+		}
+	}
+	resp, err := reader.Exchange(ctx, pc, reader.Command{CLA: 0x80, INS: 0x10})
+	if err != nil || resp.SW != reader.SWInsNotSupported {
+		t.Fatalf("Exchange = %v, %v; want SW 6D00", resp, err)
+	}
+
+	// Long answers come in extended frames: 256 data bytes + SW.
+	rsp, err := pc.Transmit(ctx, []byte{0x00, 0xCA, 0x00, 0x00, 0x00})
+	if err != nil || len(rsp) != 258 || !bytes.Equal(rsp[256:], []byte{0x90, 0x00}) {
+		t.Fatalf("long response: %d bytes, %v", len(rsp), err)
+	}
+	// The longest APDU InDataExchange carries goes out (extended frame);
+	// one byte more is refused before anything is sent.
+	long := append([]byte{0x00, 0xB0, 0x01, 0x02}, make([]byte, pn532.MaxAPDU-4)...)
+	if rsp, err := pc.Transmit(ctx, long); err != nil || !bytes.Equal(rsp, []byte{0x01, 0x02, 0x90, 0x00}) {
+		t.Fatalf("%d-byte APDU: % X, %v", len(long), rsp, err)
+	}
+	before := rg.mod.Stats().Commands[pn532.CmdInDataExchange]
+	if _, err := pc.Transmit(ctx, append(long, 0x00)); !errors.Is(err, pn532.ErrTooLong) {
+		t.Fatalf("%d-byte APDU: %v, want ErrTooLong", len(long)+1, err)
+	}
+	if got := rg.mod.Stats().Commands[pn532.CmdInDataExchange]; got != before {
+		t.Fatalf("a refused APDU reached the module (%d exchanges, was %d)", got, before)
+	}
+
+	// Removal: event, then ErrCardRemoved on the old card.
+	rg.mod.Remove()
+	rg.next(reader.CardRemoved)
+	if _, err := pc.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
+		t.Fatalf("Transmit after removal = %v, want ErrCardRemoved", err)
+	}
+
+	// Tap again: a fresh card handle that works.
+	rg.mod.Tap(card)
+	ev = rg.next(reader.CardPresent)
+	if _, err := ev.Card.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x01, 0x00}); err != nil {
+		t.Fatalf("Transmit after re-tap: %v", err)
+	}
+
+	// Torn mid-command: ErrCardRemoved and the reader reports the removal.
+	if _, err := ev.Card.Transmit(ctx, []byte{0x80, 0xDD, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
+		t.Fatalf("Transmit on a torn card = %v, want ErrCardRemoved", err)
+	}
+	rg.next(reader.CardRemoved)
+	rg.mod.Tap(card)
+	rg.next(reader.CardPresent)
+
+	// The module was woken with 55 55 and set to normal mode.
+	st := rg.mod.Stats()
+	if st.Wakeups != 1 || st.Commands[pn532.CmdSAMConfiguration] != 1 || st.Commands[pn532.CmdRFConfiguration] != 1 {
+		t.Errorf("module stats %+v", st)
+	}
+	if st.Commands[pn532.CmdInRelease] < 2 || st.Commands[pn532.CmdDiagnose] == 0 {
+		t.Errorf("released %d cards, %d presence checks", st.Commands[pn532.CmdInRelease], st.Commands[pn532.CmdDiagnose])
+	}
+}
