@@ -39,8 +39,9 @@ type Credential struct {
 	// Kind is KindCard, KindQR, KindPhone, KindRecogniser or KindVisitor.
 	Kind string
 	// ID is the card number (or UID), recogniser id or visitor document
-	// number the status list and access groups know. For KindQR, ID and
-	// Class are taken from QR.
+	// number the status list and access groups know; for cards and phones
+	// an empty ID takes Card.No. For KindQR, ID and Class are taken from QR
+	// (the flow looks the subject up in the status list).
 	ID    string
 	Class uint8
 	// Card is file 0x15 as read from a card or phone (status byte,
@@ -86,10 +87,7 @@ func DecideGate(in GateInput) Decision {
 	}
 	dev, r, cred := &in.Device, in.Rules, &in.Credential
 	now := local(in.Now, dev.Location)
-	id, class := cred.ID, cred.Class
-	if cred.Kind == KindQR {
-		id, class = cred.QR.Subject, cred.QR.Class
-	}
+	id, class := credentialID(cred)
 
 	if !slices.Contains(accepts(r, dev.Door, dev.Accept), cred.Kind) {
 		return refuse(CodeNotAccepted)
@@ -101,7 +99,7 @@ func DecideGate(in GateInput) Decision {
 	if c := CheckStatus(in.Listed, status); c != CodeOK {
 		return refuse(c)
 	}
-	if c := credentialValid(cred, now, dev.QRSkew); c != CodeOK {
+	if c := credentialValid(cred, id, now, dev.QRSkew); c != CodeOK {
 		return refuse(c)
 	}
 	if r == nil {
@@ -130,19 +128,31 @@ func DecideGate(in GateInput) Decision {
 	return d
 }
 
+// credentialID returns the id and class the status list and the access
+// groups know the credential by.
+func credentialID(c *Credential) (string, uint8) {
+	switch {
+	case c.Kind == KindQR:
+		return c.QR.Subject, c.QR.Class
+	case c.ID == "" && (c.Kind == KindCard || c.Kind == KindPhone):
+		return c.Card.No, c.Class
+	}
+	return c.ID, c.Class
+}
+
 // credentialValid checks the credential itself: a non-empty id, card
 // validity dates for cards and phones, the claims of a QR token.
-func credentialValid(c *Credential, now time.Time, skew time.Duration) Code {
+func credentialValid(c *Credential, id string, now time.Time, skew time.Duration) Code {
 	switch c.Kind {
 	case KindQR:
 		return CheckQRClaims(c.QR, c.NonceSeen, now, skew)
 	case KindCard, KindPhone:
-		if c.ID == "" {
+		if id == "" {
 			return CodeNoCredential
 		}
 		return CheckValidity(c.Card.ValidFrom, c.Card.ValidTo, DateOf(now))
 	}
-	if c.ID == "" {
+	if id == "" {
 		return CodeNoCredential
 	}
 	return CodeOK

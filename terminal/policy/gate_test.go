@@ -83,7 +83,12 @@ func TestDecideGate(t *testing.T) {
 		{"UID-only card without dates", func(in *policy.GateInput) {
 			in.Credential.Card = policy.Card{}
 		}, policy.CodeOK, false},
-		{"card without a number", func(in *policy.GateInput) { in.Credential.ID = "" }, policy.CodeNoCredential, false},
+		{"card without a number", func(in *policy.GateInput) { in.Credential.ID, in.Credential.Card.No = "", "" }, policy.CodeNoCredential, false},
+		{"card number from file 0x15", func(in *policy.GateInput) {
+			staffAt(doorDorm)(in)
+			in.Credential.ID = ""
+			in.Now = at(2026, 11, 23, 3, 0, 0) // only the staff card's "always" group is open
+		}, policy.CodeOK, false},
 		{"recogniser without an id", func(in *policy.GateInput) {
 			in.Credential = policy.Credential{Kind: policy.KindRecogniser, Class: classStudent}
 		}, policy.CodeNoCredential, false},
