@@ -172,3 +172,16 @@ func TestMealAtAndProfileOpen(t *testing.T) {
 		t.Error("all-day Monday window is open on Tuesday")
 	}
 }
+
+func TestPricingFor(t *testing.T) {
+	r := canteenRules()
+	if p := policy.PricingFor(r, classStaff); p == nil || p.Percent != 90 || p.SurchargeFen != 100 {
+		t.Errorf("staff pricing %+v", p)
+	}
+	if p := policy.PricingFor(r, classNobody); p != nil {
+		t.Errorf("pricing for a class without one: %+v", p)
+	}
+	if p := policy.PricingFor(nil, classStaff); p != nil {
+		t.Errorf("pricing without rules: %+v", p)
+	}
+}

@@ -152,7 +152,7 @@ func DecidePOS(in POSInput) Decision {
 	if c != CodeOK {
 		return refuse(c)
 	}
-	amount, ok := ClassPrice(list, classPricing(r, in.Card.Class), canteen)
+	amount, ok := ClassPrice(list, PricingFor(r, in.Card.Class), canteen)
 	if !ok {
 		return refuse(CodeInvalidAmount)
 	}

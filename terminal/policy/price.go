@@ -2,8 +2,11 @@ package policy
 
 import "github.com/openykt/yktd/protocol"
 
-// classPricing returns the pricing of class in r, or nil.
-func classPricing(r *protocol.Rules, class uint8) *protocol.ClassPricing {
+// PricingFor returns the pricing of a card class in r, or nil when r is nil
+// or has none for the class (the list price applies). A metered session's
+// flow prices its settlement with ClassPrice(minutes × rate, PricingFor(...),
+// false).
+func PricingFor(r *protocol.Rules, class uint8) *protocol.ClassPricing {
 	if r == nil {
 		return nil
 	}
