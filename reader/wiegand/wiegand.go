@@ -179,6 +179,16 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 		case <-ctx.Done():
 			return nil
 		case b := <-bits:
+			// The silence may have ended the frame while this bit was
+			// on its way: the timer wins over the bit.
+			select {
+			case <-end:
+				if !r.frame(ctx, events, frame, received) {
+					return nil
+				}
+				frame, received = frame[:0], 0
+			default:
+			}
 			if received < r.maxBits {
 				frame = append(frame, b)
 			}
@@ -243,11 +253,12 @@ func (r *Reader) frame(ctx context.Context, events chan<- reader.Event, frame []
 		Number: c.Number(),
 		Bits:   c.Bits,
 	}
+	r.delivered.Add(1) // before the send: a receiver reading Stats sees it
 	select {
 	case events <- ev:
-		r.delivered.Add(1)
 		return true
 	case <-ctx.Done():
+		r.delivered.Add(^uint64(0))
 		return false
 	}
 }
