@@ -1,6 +1,10 @@
 package policy
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+	"time"
+)
 
 func TestParseDate(t *testing.T) {
 	tests := []struct {
@@ -28,4 +32,26 @@ func TestParseDate(t *testing.T) {
 			t.Errorf("parseDate(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+// FuzzParseDate checks the holiday date parser of signed rules against
+// time.Parse: every date time.Parse accepts parses to the same day, and
+// whatever parseDate accepts is canonical YYYY-MM-DD.
+func FuzzParseDate(f *testing.F) {
+	for _, s := range []string{"2026-10-01", "2026-02-29", "2026-02-31", "0000-01-01", "9999-12-31", "2026-1-1", "-026-10-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := parseDate(s)
+		if tm, err := time.Parse(time.DateOnly, s); err == nil {
+			if !ok || d != DateOf(tm) {
+				t.Fatalf("parseDate(%q) = %d, %v; time.Parse says %s", s, d, ok, tm.Format(time.DateOnly))
+			}
+		}
+		if ok {
+			if got := fmt.Sprintf("%04d-%02d-%02d", d/10000, d/100%100, d%100); got != s {
+				t.Fatalf("parseDate(%q) = %d, which prints as %s", s, d, got)
+			}
+		}
+	})
 }
