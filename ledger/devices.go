@@ -1,0 +1,266 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Device kinds a token may be issued for.
+var deviceKinds = []string{"pos", "gate", "kiosk"}
+
+// Device is a device as the ledger knows it: identity, enrolment and its
+// journal's state at the ledger.
+type Device struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	PublicKey []byte    `json:"public_key,omitempty"` // nil until enrolled
+	Alg       int64     `json:"alg,omitempty"`        // COSE algorithm of PublicKey
+	Firmware  string    `json:"firmware,omitempty"`
+	Enrolled  time.Time `json:"enrolled,omitzero"`
+	Revoked   time.Time `json:"revoked,omitzero"` // zero while not revoked
+	// HighWater is the last sequence held; Head is its record hash (the
+	// genesis value while HighWater is 0).
+	HighWater uint64      `json:"high_water"`
+	Head      []byte      `json:"head"`
+	Stats     DeviceStats `json:"stats"`
+}
+
+// DeviceStats are a device's running totals at the ledger. Amounts in fen.
+type DeviceStats struct {
+	Records         uint64    `json:"records"`
+	Batches         uint64    `json:"batches"`
+	Debits          int64     `json:"debits"`           // sum of purchase-completed amounts
+	DebitCount      uint64    `json:"debit_count"`      //
+	Loads           int64     `json:"loads"`            // sum of load record amounts
+	LoadCount       uint64    `json:"load_count"`       //
+	Reversals       int64     `json:"reversals"`        // sum of purchase-reversed amounts
+	ReversalCount   uint64    `json:"reversal_count"`   //
+	OpenIntents     uint64    `json:"open_intents"`     // intents with no outcome record yet
+	Uncertain       uint64    `json:"uncertain"`        // intents whose last record says uncertain
+	Gaps            uint64    `json:"gaps"`             // batches refused for a gap
+	ChainBroken     uint64    `json:"chain_broken"`     // batches refused for a broken chain
+	Forks           uint64    `json:"forks"`            // batches refused as a fork
+	TACVerified     uint64    `json:"tac_verified"`     //
+	TACBad          uint64    `json:"tac_bad"`          // TAC present and wrong: flagged
+	TACUnverifiable uint64    `json:"tac_unverifiable"` // missing fields or unknown key version: flagged
+	LastBatch       time.Time `json:"last_batch,omitzero"`
+}
+
+// Active reports whether the device is enrolled and not revoked.
+func (d *Device) Active() bool { return d.PublicKey != nil && d.Revoked.IsZero() }
+
+type token struct {
+	Device  string    `json:"device"`
+	Kind    string    `json:"kind"`
+	Expires time.Time `json:"expires"`
+	Used    time.Time `json:"used,omitzero"`
+	UsedKey []byte    `json:"used_key,omitempty"` // the key enrolled with it
+}
+
+func tokenKey(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// NewToken issues a one-time enrolment token for device id of kind ("pos",
+// "gate" or "kiosk"), valid for Options.TokenTTL. Only its hash is stored;
+// the token itself is shown once. A revoked device gets no token.
+func (l *Ledger) NewToken(id, kind string) (string, time.Time, error) {
+	if !protocol.ValidDeviceID(id) {
+		return "", time.Time{}, fmt.Errorf("ledger: token: device id %q: %w", id, ErrInvalid)
+	}
+	if !slices.Contains(deviceKinds, kind) {
+		return "", time.Time{}, fmt.Errorf("ledger: token: kind %q, want one of %v: %w", kind, deviceKinds, ErrInvalid)
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("ledger: token: %w", err)
+	}
+	tok := "ykt1-" + hex.EncodeToString(raw[:])
+	exp := l.now().Add(l.opts.TokenTTL).UTC().Truncate(time.Second)
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		if d, err := getDevice(tx, id); err == nil && !d.Revoked.IsZero() {
+			return fmt.Errorf("ledger: token: device %s: %w", id, ErrRevoked)
+		}
+		return putJSON(tx.Bucket(bucketTokens), tokenKey(tok), token{Device: id, Kind: kind, Expires: exp})
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	l.log.Info("enrolment token issued", "device", id, "kind", kind, "expires", exp)
+	return tok, exp, nil
+}
+
+// EnrolParams is what a device sends to enrol (the server has already
+// checked that the request is signed by PublicKey: proof of possession).
+type EnrolParams struct {
+	DeviceID  string
+	Token     string
+	PublicKey []byte
+	Alg       int64
+	Kind      string
+	Firmware  string
+}
+
+// Enrol binds the device's public key using a one-time token. The token
+// must exist, be unexpired, unused and issued for this device id (and
+// kind, when the request names one). The same device retrying with the same
+// token and key (its answer was lost) succeeds again; any other second use
+// fails with ErrTokenInvalid. A revoked device gets ErrRevoked.
+func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
+	var out Device
+	now := l.now().UTC()
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		tb := tx.Bucket(bucketTokens)
+		var t token
+		if err := getJSON(tb, tokenKey(p.Token), &t); err != nil {
+			return fmt.Errorf("ledger: enrol %s: unknown token: %w", p.DeviceID, ErrTokenInvalid)
+		}
+		switch {
+		case t.Device != p.DeviceID:
+			return fmt.Errorf("ledger: enrol %s: token issued for another device: %w", p.DeviceID, ErrTokenInvalid)
+		case p.Kind != "" && p.Kind != t.Kind:
+			return fmt.Errorf("ledger: enrol %s: token is for a %s, not a %s: %w", p.DeviceID, t.Kind, p.Kind, ErrTokenInvalid)
+		case !t.Used.IsZero() && !bytes.Equal(t.UsedKey, p.PublicKey):
+			return fmt.Errorf("ledger: enrol %s: token already used: %w", p.DeviceID, ErrTokenInvalid)
+		case t.Used.IsZero() && !now.Before(t.Expires):
+			return fmt.Errorf("ledger: enrol %s: token expired %s: %w", p.DeviceID, t.Expires.Format(time.RFC3339), ErrTokenInvalid)
+		}
+		d, err := getDevice(tx, p.DeviceID)
+		switch {
+		case err == nil && !d.Revoked.IsZero():
+			return fmt.Errorf("ledger: enrol %s: %w", p.DeviceID, ErrRevoked)
+		case err == nil && d.PublicKey != nil && !bytes.Equal(d.PublicKey, p.PublicKey) && !t.Used.IsZero():
+			return fmt.Errorf("ledger: enrol %s: token already used: %w", p.DeviceID, ErrTokenInvalid)
+		case err != nil:
+			g := protocol.GenesisHash(p.DeviceID)
+			d = Device{ID: p.DeviceID, Head: g[:]}
+		}
+		if t.Used.IsZero() {
+			t.Used, t.UsedKey = now, p.PublicKey
+			if err := putJSON(tb, tokenKey(p.Token), t); err != nil {
+				return err
+			}
+			// A fresh token rebinds the key (device replaced its key);
+			// the journal state stays: the new key continues the chain.
+			d.PublicKey, d.Alg, d.Kind, d.Firmware, d.Enrolled = p.PublicKey, p.Alg, t.Kind, p.Firmware, now
+			if err := putDevice(tx, d); err != nil {
+				return err
+			}
+		}
+		out = d
+		return nil
+	})
+	if err != nil {
+		return Device{}, err
+	}
+	l.log.Info("device enrolled", "device", p.DeviceID, "kind", out.Kind, "firmware", p.Firmware)
+	return out, nil
+}
+
+// Revoke revokes a device: from now on it gets nothing (ErrRevoked). Its
+// records stay.
+func (l *Ledger) Revoke(id string) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		d, err := getDevice(tx, id)
+		if err != nil {
+			return fmt.Errorf("ledger: revoke %s: %w", id, err)
+		}
+		if d.Revoked.IsZero() {
+			d.Revoked = l.now().UTC()
+		}
+		return putDevice(tx, d)
+	})
+	if err == nil {
+		l.log.Warn("device revoked", "device", id)
+	}
+	return err
+}
+
+// Device returns one device (ErrNotFound).
+func (l *Ledger) Device(id string) (Device, error) {
+	var d Device
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		d, err = getDevice(tx, id)
+		return err
+	})
+	return d, err
+}
+
+// ActiveDevice returns an enrolled, not revoked device, or ErrUnknownDevice
+// or ErrRevoked.
+func (l *Ledger) ActiveDevice(id string) (Device, error) {
+	d, err := l.Device(id)
+	switch {
+	case err != nil || d.PublicKey == nil:
+		return Device{}, fmt.Errorf("ledger: device %q: %w", id, ErrUnknownDevice)
+	case !d.Revoked.IsZero():
+		return Device{}, fmt.Errorf("ledger: device %q: %w", id, ErrRevoked)
+	}
+	return d, nil
+}
+
+// Devices lists every device known to the ledger, by id.
+func (l *Ledger) Devices() ([]Device, error) {
+	var out []Device
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
+			var d Device
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("ledger: device %q: %w: %w", k, ErrCorrupt, err)
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func getDevice(tx *bolt.Tx, id string) (Device, error) {
+	var d Device
+	if err := getJSON(tx.Bucket(bucketDevices), []byte(id), &d); err != nil {
+		return Device{}, fmt.Errorf("ledger: device %q: %w", id, err)
+	}
+	return d, nil
+}
+
+func putDevice(tx *bolt.Tx, d Device) error {
+	return putJSON(tx.Bucket(bucketDevices), []byte(d.ID), d)
+}
+
+// getJSON decodes the JSON value at k; ErrNotFound when absent.
+func getJSON(b *bolt.Bucket, k []byte, v any) error {
+	raw := b.Get(k)
+	if raw == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, k []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("ledger: encode: %w", err)
+	}
+	return b.Put(k, raw)
+}
+
+func getJSONBytes(raw []byte, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// KeyID returns the key id of a ledger public key: "ledger-" and the first
+// 8 bytes of SHA-256(key) in hex. Devices pin it with the key at enrolment.
+func KeyID(pub ed25519.PublicKey) string {
+	h := sha256.Sum256(pub)
+	return "ledger-" + hex.EncodeToString(h[:8])
+}
+
+// PublicKey returns the ledger's Ed25519 public key.
+func (l *Ledger) PublicKey() ed25519.PublicKey { return l.key.Public().(ed25519.PublicKey) }
+
+// KeyID returns the ledger key's id (the kid of everything it signs).
+func (l *Ledger) KeyID() string { return l.kid }
+
+// loadOrCreateKey reads the hex Ed25519 seed at path, or makes a new key and
+// writes it there atomically with mode 0600. A key file readable by group
+// or others is refused.
+func loadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: key: %w", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("ledger: key %s has mode %04o, group or others may access it; run chmod 600 %s: %w", path, st.Mode().Perm(), path, ErrInvalid)
+		}
+		seed, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("ledger: key %s: not a hex Ed25519 seed: %w", path, ErrCorrupt)
+		}
+		return ed25519.NewKeyFromSeed(seed), nil
+	}
+	if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("ledger: key: %w", err)
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, fmt.Errorf("ledger: key: %w", err)
+	}
+	if err := writeFileAtomic(path, []byte(hex.EncodeToString(seed)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("ledger: key: %w", err)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// writeFileAtomic writes data to path through a temporary file, fsync and
+// rename, so that a crash leaves the old file or the new one.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,400 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader/epurse"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Load states.
+const (
+	LoadPending    = "pending"    // money waits at the ledger for the card
+	LoadAuthorised = "authorised" // MAC2 given for one card session; the credit may have happened
+	LoadDone       = "done"       // the card's TAC was checked (or its counter proves the credit)
+)
+
+// Load is money waiting at the ledger for a card (圈存), and its fate.
+type Load struct {
+	ID      uint64    `json:"id"`
+	CardNo  string    `json:"card_no"`
+	Amount  int64     `json:"amount"` // fen
+	Created time.Time `json:"created"`
+	Source  string    `json:"source,omitempty"` // "operator", "reversal DEVICE/SEQ", ...
+	State   string    `json:"state"`
+
+	// Set when authorised (LoadInit).
+	Device        string `json:"device,omitempty"`
+	OnlineCounter uint16 `json:"online_counter,omitempty"`
+	BalanceBefore uint32 `json:"balance_before,omitempty"`
+	TerminalID    []byte `json:"terminal_id,omitempty"`
+	TxTime        []byte `json:"tx_time,omitempty"`
+	CardSerial    []byte `json:"card_serial,omitempty"`
+	KeyVersion    byte   `json:"key_version,omitempty"`
+	Algorithm     byte   `json:"algorithm,omitempty"`
+
+	// Set when done.
+	TAC          []byte    `json:"tac,omitempty"`
+	BalanceAfter uint32    `json:"balance_after,omitempty"`
+	Finished     time.Time `json:"finished,omitzero"`
+	// Inferred: done because the card's online counter moved past the
+	// authorised session without a confirmation (no TAC held).
+	Inferred bool `json:"inferred,omitempty"`
+}
+
+// Card is what the ledger knows of a card's purse, from verified
+// evidence: purchase-completed records with a good TAC and confirmed loads.
+type Card struct {
+	No             string    `json:"no"`
+	Balance        int64     `json:"balance"`         // fen, after the last evidence
+	OfflineCounter uint32    `json:"offline_counter"` // after the last purchase seen
+	OnlineCounter  uint32    `json:"online_counter"`  // after the last load seen
+	Updated        time.Time `json:"updated,omitzero"`
+}
+
+// ValidCardNo reports whether s is acceptable as a card number: 1 to 32
+// printable ASCII bytes without spaces (as the protocol's messages).
+func ValidCardNo(s string) bool {
+	if len(s) == 0 || len(s) > protocol.MaxCardNoLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func pendingKey(card string, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(card), 0), id)
+}
+
+func loadInitKey(card string, counter uint16) []byte {
+	return binary.BigEndian.AppendUint16(append([]byte(card), 0), counter)
+}
+
+// AddLoad puts amount (fen) in wait for card: the next load at a kiosk or
+// POS claims it. source says where the money came from.
+func (l *Ledger) AddLoad(card string, amount int64, source string) (Load, error) {
+	var ld Load
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		ld, err = addLoadTx(tx, card, amount, source, l.now())
+		return err
+	})
+	if err == nil {
+		l.log.Info("pending load added", "card", card, "amount", amount, "load", ld.ID, "source", source)
+	}
+	return ld, err
+}
+
+func addLoadTx(tx *bolt.Tx, card string, amount int64, source string, now time.Time) (Load, error) {
+	if !ValidCardNo(card) {
+		return Load{}, fmt.Errorf("ledger: load: card %q: %w", card, ErrInvalid)
+	}
+	if amount <= 0 || amount > 0xFFFFFFFF {
+		return Load{}, fmt.Errorf("ledger: load: amount %d: %w", amount, ErrInvalid)
+	}
+	id, err := nextSeq(tx, keyLoadSeq)
+	if err != nil {
+		return Load{}, err
+	}
+	ld := Load{ID: id, CardNo: card, Amount: amount, Created: now.UTC(), Source: source, State: LoadPending}
+	if err := putJSON(tx.Bucket(bucketLoads), be64(id), ld); err != nil {
+		return Load{}, err
+	}
+	return ld, tx.Bucket(bucketPendingIdx).Put(pendingKey(card, id), nil)
+}
+
+// PendingLoads returns the loads waiting for card, oldest first.
+func (l *Ledger) PendingLoads(card string) ([]Load, error) {
+	var out []Load
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = pendingLoads(tx, card)
+		return err
+	})
+	return out, err
+}
+
+func pendingLoads(tx *bolt.Tx, card string) ([]Load, error) {
+	var out []Load
+	prefix := append([]byte(card), 0)
+	c := tx.Bucket(bucketPendingIdx).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := binary.BigEndian.Uint64(k[len(prefix):])
+		var ld Load
+		if err := getJSON(tx.Bucket(bucketLoads), be64(id), &ld); err != nil {
+			return nil, fmt.Errorf("ledger: load %d: %w", id, err)
+		}
+		out = append(out, ld)
+	}
+	return out, nil
+}
+
+// LoadByID returns one load (ErrNotFound).
+func (l *Ledger) LoadByID(id uint64) (Load, error) {
+	var ld Load
+	err := l.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketLoads), be64(id), &ld) })
+	if err != nil {
+		return Load{}, fmt.Errorf("ledger: load %d: %w", id, err)
+	}
+	return ld, nil
+}
+
+// LoadInitParams is a kiosk's INITIALIZE FOR LOAD answer forwarded to the
+// ledger (what epurse.LoadAuthorization holds) with the card number.
+type LoadInitParams struct {
+	DeviceID      string
+	CardNo        string
+	CardSerial    [8]byte
+	TerminalID    [6]byte
+	OnlineCounter uint16
+	BalanceBefore uint32
+	Amount        uint32
+	KeyIndex      byte
+	KeyVersion    byte
+	Algorithm     byte
+	Random        [4]byte
+	MAC1          [4]byte
+}
+
+// LoadInitResult authorises one CREDIT FOR LOAD.
+type LoadInitResult struct {
+	LoadID uint64
+	Amount uint32
+	TxTime [7]byte // BCD date ‖ time the CREDIT FOR LOAD must carry
+	MAC2   [4]byte
+}
+
+type loadInit struct {
+	LoadID uint64 `json:"load_id"`
+	Amount uint32 `json:"amount"`
+	TxTime []byte `json:"tx_time"`
+}
+
+// InitLoad checks the card's load MAC1 with its diversified load key, takes
+// the oldest pending load of the card with the requested amount and returns
+// MAC2 over amount ‖ 02 ‖ terminal id ‖ date ‖ time. It is idempotent by
+// card and online counter: the same init again (or a retry of the same
+// session after a new INITIALIZE) gets the same load and transaction time.
+// A previously authorised load whose counter the card has since passed is
+// marked done (inferred). Errors: ErrMACInvalid (MAC1 wrong or no issuer
+// keys for the key version), ErrUnsupportedAlg, ErrNoPendingLoad.
+func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
+	if !ValidCardNo(p.CardNo) || p.Amount == 0 {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %q amount %d: %w", p.CardNo, p.Amount, ErrMalformed)
+	}
+	alg := epurse.Algorithm(p.Algorithm)
+	if alg != epurse.AlgDES && alg != epurse.AlgSM4 {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: card algorithm %s: %w", alg, ErrUnsupportedAlg)
+	}
+	ck, err := l.cardKeys(p.KeyVersion, alg, p.CardSerial)
+	if err != nil {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w: %w", ErrMACInvalid, err)
+	}
+	sk, err := epurse.LoadSessionKey(alg, ck.DLK, p.Random, p.OnlineCounter)
+	if err != nil {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w: %w", ErrMACInvalid, err)
+	}
+	mac1, err := epurse.LoadMAC1(alg, sk, p.BalanceBefore, p.Amount, p.TerminalID)
+	if err != nil || !epurse.VerifyMAC(mac1, p.MAC1) {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %s: MAC1 does not verify: %w", p.CardNo, ErrMACInvalid)
+	}
+	var res LoadInitResult
+	now := l.now()
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		lb := tx.Bucket(bucketLoads)
+		ib := tx.Bucket(bucketLoadInits)
+		var li loadInit
+		if err := getJSON(ib, loadInitKey(p.CardNo, p.OnlineCounter), &li); err == nil {
+			if li.Amount != p.Amount {
+				return fmt.Errorf("ledger: load init: card %s has load %d of %d fen authorised at counter %d: %w",
+					p.CardNo, li.LoadID, li.Amount, p.OnlineCounter, ErrNoPendingLoad)
+			}
+			res = LoadInitResult{LoadID: li.LoadID, Amount: li.Amount, TxTime: [7]byte(li.TxTime)}
+			return nil
+		}
+		if err := inferEarlierLoads(tx, p.CardNo, p.OnlineCounter, now); err != nil {
+			return err
+		}
+		pend, err := pendingLoads(tx, p.CardNo)
+		if err != nil {
+			return err
+		}
+		var ld *Load
+		for i := range pend {
+			if pend[i].Amount == int64(p.Amount) {
+				ld = &pend[i]
+				break
+			}
+		}
+		if ld == nil {
+			return fmt.Errorf("ledger: load init: card %s: no pending load of %d fen: %w", p.CardNo, p.Amount, ErrNoPendingLoad)
+		}
+		dt := epurse.NewDateTime(now)
+		ld.State, ld.Device, ld.OnlineCounter, ld.BalanceBefore = LoadAuthorised, p.DeviceID, p.OnlineCounter, p.BalanceBefore
+		ld.TerminalID, ld.TxTime, ld.CardSerial = p.TerminalID[:], dt[:], p.CardSerial[:]
+		ld.KeyVersion, ld.Algorithm = p.KeyVersion, p.Algorithm
+		if err := putJSON(lb, be64(ld.ID), ld); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPendingIdx).Delete(pendingKey(p.CardNo, ld.ID)); err != nil {
+			return err
+		}
+		res = LoadInitResult{LoadID: ld.ID, Amount: p.Amount, TxTime: dt}
+		return putJSON(ib, loadInitKey(p.CardNo, p.OnlineCounter), loadInit{LoadID: ld.ID, Amount: p.Amount, TxTime: dt[:]})
+	})
+	if err != nil {
+		return LoadInitResult{}, err
+	}
+	res.MAC2, err = epurse.LoadMAC2(alg, sk, p.Amount, p.TerminalID, epurse.DateTime(res.TxTime))
+	if err != nil {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w", err)
+	}
+	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID, "counter", p.OnlineCounter)
+	return res, nil
+}
+
+// inferEarlierLoads marks done the card's authorised loads of an online
+// counter below counter: only the ledger gives MAC2, so the card's counter
+// passing an authorised session means that session's credit happened.
+func inferEarlierLoads(tx *bolt.Tx, card string, counter uint16, now time.Time) error {
+	ib := tx.Bucket(bucketLoadInits)
+	prefix := append([]byte(card), 0)
+	c := ib.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ctr := binary.BigEndian.Uint16(k[len(prefix):])
+		if ctr >= counter {
+			break
+		}
+		var li loadInit
+		if err := getJSONBytes(v, &li); err != nil {
+			return err
+		}
+		var ld Load
+		if err := getJSON(tx.Bucket(bucketLoads), be64(li.LoadID), &ld); err != nil {
+			return err
+		}
+		if ld.State != LoadAuthorised || ld.OnlineCounter != ctr {
+			continue
+		}
+		ld.State, ld.Inferred, ld.Finished = LoadDone, true, now.UTC()
+		ld.BalanceAfter = ld.BalanceBefore + uint32(ld.Amount)
+		if err := putJSON(tx.Bucket(bucketLoads), be64(ld.ID), ld); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadConfirmParams is the card's answer to CREDIT FOR LOAD.
+type LoadConfirmParams struct {
+	DeviceID      string
+	LoadID        uint64
+	CardNo        string
+	OnlineCounter uint16 // the counter of the authorised session (before the credit)
+	TAC           [4]byte
+	BalanceAfter  uint32
+}
+
+// ConfirmLoad checks the card's load TAC (epurse.LoadTAC under the card's
+// DTK) for an authorised load and records it: the load is done and the
+// card's balance known. Confirming again with the same TAC answers the
+// same; a wrong TAC is ErrMACInvalid and changes nothing; an unknown load or
+// one of another card or counter is ErrNoPendingLoad.
+func (l *Ledger) ConfirmLoad(p LoadConfirmParams) (Load, error) {
+	var out Load
+	now := l.now().UTC()
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		var ld Load
+		if err := getJSON(tx.Bucket(bucketLoads), be64(p.LoadID), &ld); err != nil {
+			return fmt.Errorf("ledger: load confirm %d: %w", p.LoadID, ErrNoPendingLoad)
+		}
+		if ld.CardNo != p.CardNo || ld.State == LoadPending || ld.OnlineCounter != p.OnlineCounter {
+			return fmt.Errorf("ledger: load confirm %d: not authorised for card %s at counter %d: %w", p.LoadID, p.CardNo, p.OnlineCounter, ErrNoPendingLoad)
+		}
+		if ld.State == LoadDone && !ld.Inferred {
+			if !bytes.Equal(ld.TAC, p.TAC[:]) || ld.BalanceAfter != p.BalanceAfter {
+				return fmt.Errorf("ledger: load confirm %d: a different TAC was confirmed: %w", p.LoadID, ErrMACInvalid)
+			}
+			out = ld
+			return nil
+		}
+		alg := epurse.Algorithm(ld.Algorithm)
+		ck, err := l.cardKeys(ld.KeyVersion, alg, [8]byte(ld.CardSerial))
+		if err != nil {
+			return fmt.Errorf("ledger: load confirm %d: %w: %w", p.LoadID, ErrMACInvalid, err)
+		}
+		want, err := epurse.LoadTAC(alg, ck.DTK, p.BalanceAfter, ld.OnlineCounter, uint32(ld.Amount), [6]byte(ld.TerminalID), epurse.DateTime(ld.TxTime))
+		if err != nil || !epurse.VerifyMAC(want, p.TAC) {
+			return fmt.Errorf("ledger: load confirm %d: TAC does not verify: %w", p.LoadID, ErrMACInvalid)
+		}
+		if uint64(p.BalanceAfter) != uint64(ld.BalanceBefore)+uint64(ld.Amount) {
+			return fmt.Errorf("ledger: load confirm %d: balance after %d is not %d + %d: %w", p.LoadID, p.BalanceAfter, ld.BalanceBefore, ld.Amount, ErrMalformed)
+		}
+		ld.State, ld.Inferred, ld.TAC, ld.BalanceAfter, ld.Finished = LoadDone, false, p.TAC[:], p.BalanceAfter, now
+		if err := putJSON(tx.Bucket(bucketLoads), be64(ld.ID), ld); err != nil {
+			return err
+		}
+		if err := updateCard(tx, ld.CardNo, now, func(c *Card) bool {
+			if uint32(ld.OnlineCounter)+1 < c.OnlineCounter {
+				return false
+			}
+			c.Balance, c.OnlineCounter = int64(p.BalanceAfter), uint32(ld.OnlineCounter)+1
+			return true
+		}); err != nil {
+			return err
+		}
+		out = ld
+		return nil
+	})
+	if err != nil {
+		return Load{}, err
+	}
+	l.log.Info("load confirmed", "card", p.CardNo, "load", p.LoadID, "balance", p.BalanceAfter)
+	return out, nil
+}
+
+// noteCardPurchase updates the card's known balance from a verified
+// purchase-completed record, unless newer evidence is held.
+func noteCardPurchase(tx *bolt.Tx, r *protocol.Record) error {
+	if !ValidCardNo(r.CardNo) {
+		return nil
+	}
+	return updateCard(tx, r.CardNo, r.WallTime(), func(c *Card) bool {
+		if r.CardCounter+1 < c.OfflineCounter {
+			return false
+		}
+		c.Balance, c.OfflineCounter = r.BalanceAfter, r.CardCounter+1
+		return true
+	})
+}
+
+func updateCard(tx *bolt.Tx, no string, at time.Time, f func(*Card) bool) error {
+	b := tx.Bucket(bucketCards)
+	c := Card{No: no}
+	if err := getJSON(b, []byte(no), &c); err != nil && err != ErrNotFound {
+		return err
+	}
+	if !f(&c) {
+		return nil
+	}
+	c.Updated = at.UTC()
+	return putJSON(b, []byte(no), c)
+}
+
+// CardInfo returns what the ledger knows of a card (ErrNotFound).
+func (l *Ledger) CardInfo(no string) (Card, error) {
+	var c Card
+	err := l.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bucketCards), []byte(no), &c) })
+	if err != nil {
+		return Card{}, fmt.Errorf("ledger: card %s: %w", no, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,236 @@
+// Package ledger is the reference central ledger of yktd (DESIGN.md 2, 3.3,
+// 3.4): the server side of the protocol. It keeps, in one bbolt file in its
+// data directory, the device registry with one-time enrolment tokens, every
+// device's journal records exactly once (hash chain checked, forks refused
+// and alerted), the purchase TAC checks, card balances as the ledger knows
+// them, pending loads (圈存) with their MAC2 authorisations, versioned status
+// lists (deltas and snapshots) and versioned rules. Server serves it over
+// HTTP with the /v1/ endpoints of the wire contract; cmd/ledgerd runs it.
+//
+// A Ledger is safe for concurrent use by the goroutines of one process; a
+// second process opening the same data directory gets ErrInUse.
+package ledger
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader/epurse"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Files in the data directory.
+const (
+	DBFile  = "ledger.db"  // the bbolt database
+	KeyFile = "ledger.key" // the ledger's Ed25519 signing key (0600)
+)
+
+const schemaVersion = 1
+
+// Bucket names.
+var (
+	bucketMeta        = []byte("meta")
+	bucketDevices     = []byte("devices")     // device id → JSON Device
+	bucketTokens      = []byte("tokens")      // SHA-256(token) → JSON token
+	bucketJournal     = []byte("journal")     // device id → (be64 seq → raw record)
+	bucketAcks        = []byte("acks")        // device id → (be64 batch no → JSON Ack)
+	bucketIntents     = []byte("intents")     // device id → (be64 intent id → state)
+	bucketTAC         = []byte("tac")         // device id → (be64 seq → JSON TACResult), flagged ones
+	bucketAlerts      = []byte("alerts")      // be64 n → JSON Alert
+	bucketCards       = []byte("cards")       // card no → JSON Card
+	bucketStatus      = []byte("status")      // be16 partition ‖ card → reason ‖ be64 since ‖ be64 version
+	bucketStatusParts = []byte("statusparts") // be16 partition → P(i)
+	bucketStatusLog   = []byte("statuslog")   // be64 version → JSON statusVersion
+	bucketRules       = []byte("rules")       // be64 version → JSON protocol.Rules
+	bucketLoads       = []byte("loads")       // be64 load id → JSON Load
+	bucketPendingIdx  = []byte("pendingidx")  // card ‖ 0 ‖ be64 load id → nil, loads still claimable
+	bucketLoadInits   = []byte("loadinits")   // card ‖ 0 ‖ be16 online counter → JSON loadInit
+)
+
+var allBuckets = [][]byte{
+	bucketMeta, bucketDevices, bucketTokens, bucketJournal, bucketAcks, bucketIntents, bucketTAC,
+	bucketAlerts, bucketCards, bucketStatus, bucketStatusParts, bucketStatusLog, bucketRules,
+	bucketLoads, bucketPendingIdx, bucketLoadInits,
+}
+
+// Keys in meta.
+var (
+	keySchema        = []byte("schema")
+	keyStatusVersion = []byte("statusversion")
+	keyRulesVersion  = []byte("rulesversion")
+	keyAlertSeq      = []byte("alertseq")
+	keyLoadSeq       = []byte("loadseq")
+	keyStatusDigest  = []byte("statusdigest")
+)
+
+// Options configure Open. The zero value of each field is a sensible default.
+type Options struct {
+	// Now is the ledger's clock; default time.Now.
+	Now func() time.Time
+	// IssuerKeys are the issuer master key sets by key version (the same
+	// keys the SAMs hold), for TAC checks and load MAC1/MAC2. Without them
+	// TACs are reported unverifiable and loads refused.
+	IssuerKeys map[byte]epurse.Keys
+	// Logger receives the ledger's logs; default slog.Default().
+	Logger *slog.Logger
+	// LockTimeout is how long Open waits for another process's lock before
+	// ErrInUse; default 500ms.
+	LockTimeout time.Duration
+	// TokenTTL is the validity of a new enrolment token; default 24h.
+	TokenTTL time.Duration
+	// MaxBatchRecords caps the records of one batch; default
+	// protocol.MaxBatchRecords.
+	MaxBatchRecords int
+	// SnapshotAfter: a status request more than this many changes behind
+	// the current version gets a snapshot instead of a delta; default 50000.
+	SnapshotAfter int
+	// StatusHistory is how many status-list versions keep their change
+	// log (older devices get a snapshot); default 10000.
+	StatusHistory int
+	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
+	NoSync bool
+}
+
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = 500 * time.Millisecond
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.MaxBatchRecords == 0 {
+		o.MaxBatchRecords = protocol.MaxBatchRecords
+	}
+	if o.SnapshotAfter == 0 {
+		o.SnapshotAfter = 50000
+	}
+	if o.StatusHistory == 0 {
+		o.StatusHistory = 10000
+	}
+}
+
+// Ledger is an open ledger: its database and signing key.
+type Ledger struct {
+	db   *bolt.DB
+	dir  string
+	opts Options
+	log  *slog.Logger
+	key  ed25519.PrivateKey
+	kid  string
+
+	tacMu    sync.Mutex
+	tacCache map[tacCacheKey]epurse.CardKeys // diversified card keys
+}
+
+// Open opens (creating if needed) the ledger in data directory dir: the
+// database dir/ledger.db and the signing key dir/ledger.key, made at the
+// first start. A second open of the same directory, in this process or
+// another, fails with ErrInUse.
+func Open(dir string, opts Options) (*Ledger, error) {
+	opts.defaults()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ledger: open: %w", err)
+	}
+	key, err := loadOrCreateKey(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, DBFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("ledger: open %s: %w (is ledgerd running?)", path, ErrInUse)
+		}
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	l := &Ledger{db: db, dir: dir, opts: opts, log: opts.Logger, key: key, kid: KeyID(key.Public().(ed25519.PublicKey)),
+		tacCache: map[tacCacheKey]epurse.CardKeys{}}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := getU64(meta, keySchema); {
+		case v == 0:
+			return meta.Put(keySchema, be64(schemaVersion))
+		case v > schemaVersion:
+			return fmt.Errorf("ledger: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrCorrupt)
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: open: %w", err)
+	}
+	return l, nil
+}
+
+// Close closes the database. Everything committed is on disk.
+func (l *Ledger) Close() error {
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("ledger: close: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the data directory.
+func (l *Ledger) Dir() string { return l.dir }
+
+// now returns the ledger clock's time.
+func (l *Ledger) now() time.Time { return l.opts.Now() }
+
+// CheckConsistency runs bbolt's page-level consistency check.
+func (l *Ledger) CheckConsistency() error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("ledger: consistency check: %w", errors.Join(errs...))
+		}
+		return nil
+	})
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func getU64(b *bolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// nextSeq increments the counter at meta key k and returns the new value.
+func nextSeq(tx *bolt.Tx, k []byte) (uint64, error) {
+	meta := tx.Bucket(bucketMeta)
+	n := getU64(meta, k) + 1
+	return n, meta.Put(k, be64(n))
+}
+
+// sub returns the nested bucket name of parent, creating it when create.
+func sub(tx *bolt.Tx, parent []byte, name string, create bool) (*bolt.Bucket, error) {
+	p := tx.Bucket(parent)
+	if b := p.Bucket([]byte(name)); b != nil || !create {
+		return b, nil
+	}
+	return p.CreateBucket([]byte(name))
+}
