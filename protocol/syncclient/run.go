@@ -1,0 +1,95 @@
+package syncclient
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+)
+
+// Run syncs until ctx ends: each round uploads the journal (SyncOnce) and
+// pulls the status list and the rules, then waits Options.Interval; after a
+// failed round it waits a backoff (growing, jittered, capped at
+// BackoffMax) instead. An upload FatalError (fork, broken chain, ledger
+// behind or ahead) halts uploading for good (Halted reports it, logged
+// at every round) while downloads continue, so that a gate keeps
+// receiving lost-card lists; the ledger refusing the device itself
+// (revoked, unknown) ends Run with that FatalError. Run returns ctx's
+// error when ctx ends.
+func (c *Client) Run(ctx context.Context) error {
+	for {
+		err := c.round(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var wait time.Duration
+		switch {
+		case err != nil && IsFatal(err):
+			return err
+		case err != nil:
+			wait = c.boff.next()
+			c.log.Warn("sync round failed; will retry", "err", err, "retry_in", wait.Round(time.Millisecond).String())
+		default:
+			c.boff.reset()
+			wait = c.o.Interval
+		}
+		if err := sleep(ctx, c.o.Clock, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// Halted returns the error that halted uploading, or nil.
+func (c *Client) Halted() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.halted
+}
+
+func (c *Client) halt(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.halted = err
+}
+
+// isDeviceRefused: a FatalError because the ledger refuses the device.
+func isDeviceRefused(err error) bool {
+	return IsFatal(err) && (errors.Is(err, protocol.ErrRevoked) || errors.Is(err, protocol.ErrUnknownDevice))
+}
+
+// round runs one upload and the downloads. It returns a FatalError only
+// for the device being refused; other errors are joined.
+func (c *Client) round(ctx context.Context) error {
+	var errs []error
+	if c.Halted() == nil {
+		res, err := c.SyncOnce(ctx)
+		if res.Records > 0 {
+			c.log.Info("journal uploaded", "records", res.Records, "batches", res.Batches, "acked_through", res.Cursor, "head", res.Head)
+		}
+		switch {
+		case err == nil:
+		case isDeviceRefused(err):
+			return err
+		case IsFatal(err):
+			c.halt(err)
+		default:
+			errs = append(errs, err)
+		}
+	}
+	if h := c.Halted(); h != nil {
+		c.log.Error("journal upload halted: the ledger and this journal disagree; call the operator", "err", h)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	for _, pull := range []func(context.Context) (PullResult, error){c.PullStatus, c.PullRules} {
+		if _, err := pull(ctx); err != nil {
+			if IsFatal(err) {
+				return err
+			}
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,37 @@
+package syncclient
+
+import "github.com/openykt/yktd/protocol"
+
+// Journal is the device journal as the client uploads it. *offline.Store's
+// SyncSource satisfies it.
+type Journal interface {
+	// Cursor returns the sequence the ledger acknowledged through and
+	// that record's hash (the genesis value at 0).
+	Cursor() (seq uint64, hash [protocol.HashSize]byte, err error)
+	// Head returns the last record's sequence and hash.
+	Head() (seq uint64, hash [protocol.HashSize]byte, err error)
+	// RawRecords returns the exact bytes of up to n records with sequence
+	// > after, in order.
+	RawRecords(after uint64, n int) ([][]byte, error)
+	// Ack moves the cursor to seq, whose record must hash to hash.
+	Ack(seq uint64, hash [protocol.HashSize]byte) error
+}
+
+// StatusSink receives verified status lists.
+type StatusSink interface {
+	// StatusVersion returns the version held (0 = none).
+	StatusVersion() (uint64, error)
+	// ApplyStatusSnapshot and ApplyStatusDelta apply atomically or not at
+	// all; they refuse an older version and a digest mismatch.
+	ApplyStatusSnapshot(protocol.StatusSnapshot) error
+	ApplyStatusDelta(protocol.StatusDelta) error
+}
+
+// RulesSink receives verified rules.
+type RulesSink interface {
+	// RulesVersion returns the version in force (0 = none).
+	RulesVersion() (uint64, error)
+	// PutRules stores rules with the signed message they came in; it
+	// refuses a version not newer than the one held.
+	PutRules(version uint64, signedRaw []byte, rules protocol.Rules) error
+}
