@@ -74,8 +74,9 @@ func New() (*PTY, error) {
 	return p, nil
 }
 
-// Close closes the master (a reader of the slave then sees the device
-// gone: EIO) and the pair's own slave descriptor. It is safe to call twice.
+// Close closes the master and the pair's own slave descriptor: a reader of
+// the slave then sees the device gone (end of file, which go.bug.st/serial
+// reports as PortClosed). It is safe to call twice.
 func (p *PTY) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nil

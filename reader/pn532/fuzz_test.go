@@ -54,3 +54,33 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTargets checks that InListPassiveTarget's response parser never
+// panics, returns typed errors, and keeps its lengths within the input.
+func FuzzParseTargets(f *testing.F) {
+	f.Add([]byte{0x00})
+	f.Add([]byte{0x01, 0x01, 0x00, 0x04, 0x20, 0x04, 0x08, 0x12, 0x34, 0x56, 0x06, 0x78, 0x80, 0x70, 0x02, 0x41})
+	f.Add([]byte{0x01, 0x01, 0x00, 0x44, 0x08, 0x07, 0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ts, err := ParseTargets(b)
+		if err != nil {
+			if !errors.Is(err, ErrFrame) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		total := 1
+		for _, tg := range ts {
+			total += 5 + len(tg.UID) + len(tg.ATS)
+			if tg.ISO14443_4() != (tg.ATS != nil) {
+				t.Fatalf("target %+v: ATS without ISO 14443-4 or the reverse", tg)
+			}
+			if atr := ATRFromATS(tg.ATS); len(atr) > 20 {
+				t.Fatalf("ATR of %d bytes", len(atr))
+			}
+		}
+		if total != len(b) {
+			t.Fatalf("parsed %d of %d bytes", total, len(b))
+		}
+	})
+}

@@ -92,7 +92,7 @@ func (l *link) readLoop() {
 			select {
 			case l.in <- item{f: f, err: err}:
 			default:
-				l.log.Debug("pn532: unsolicited frame dropped", "reader", l.name, "kind", f.Kind, "err", err)
+				l.log.Debug("pn532: unsolicited frame dropped", "device", l.name, "kind", f.Kind, "err", err)
 			}
 		}
 	}
@@ -178,7 +178,7 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 					return nil, fmt.Errorf("pn532: %s: response still bad after %d NACKs: %w", name, nacks, it.err)
 				}
 				nacks++
-				l.log.Debug("pn532: bad frame, sending NACK", "reader", l.name, "cmd", name, "err", it.err)
+				l.log.Debug("pn532: bad frame, sending NACK", "device", l.name, "cmd", name, "err", it.err)
 				if err := l.write(NACKFrame); err != nil {
 					return nil, err
 				}
@@ -203,14 +203,14 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 			case KindInfo:
 				if !acked && !sawBad {
 					// Before our ACK: the leftover of an earlier command.
-					l.log.Debug("pn532: stale response dropped", "reader", l.name, "cmd", name)
+					l.log.Debug("pn532: stale response dropped", "device", l.name, "cmd", name)
 					continue
 				}
 				if it.f.TFI != TFIModule {
 					return nil, fmt.Errorf("pn532: %s: frame identifier 0x%02X: %w", name, it.f.TFI, ErrFrame)
 				}
 				if it.f.Data[0] != want {
-					l.log.Debug("pn532: response to another command dropped", "reader", l.name, "cmd", name, "code", it.f.Data[0])
+					l.log.Debug("pn532: response to another command dropped", "device", l.name, "cmd", name, "code", it.f.Data[0])
 					continue
 				}
 				return it.f.Data[1:], nil
@@ -224,7 +224,7 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 func (l *link) abort() {
 	l.awake = false
 	if err := l.write(ACKFrame); err != nil {
-		l.log.Debug("pn532: abort", "reader", l.name, "err", err)
+		l.log.Debug("pn532: abort", "device", l.name, "err", err)
 	}
 }
 

@@ -116,7 +116,7 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 	if err := port.ResetInputBuffer(); err != nil {
 		r.opts.Log.Debug("pn532: reset input buffer", "reader", r.Name(), "err", err)
 	}
-	l := newLink(port, r.Name(), r.t, r.opts.Log, r.opts.Now)
+	l := newLink(port, r.device, r.t, r.opts.Log, r.opts.Now)
 	defer l.close()
 	fw, err := r.setup(ctx, l)
 	if err != nil {
