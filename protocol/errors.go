@@ -132,7 +132,7 @@ func (e *Error) Is(target error) bool {
 	return ok && Code(s) == e.Code
 }
 
-// CodeOf returns the code of the first *Error in err's chain, CodeInternal
+// CodeOf returns the code of the first *Error (or sentinel) in err's chain, CodeInternal
 // for any other non-nil error, and 0 for nil: what a ledger puts in its
 // Error answer.
 func CodeOf(err error) Code {
@@ -142,6 +142,10 @@ func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	var s sentinel
+	if errors.As(err, &s) {
+		return Code(s)
 	}
 	return CodeInternal
 }

@@ -57,8 +57,8 @@ func testMessages(t testing.TB) []Message {
 	b := testBatch(t, 3)
 	s := testSnapshot()
 	return []Message{
-		&EnrolRequest{DeviceID: testDevice, Token: "tok-123", PublicKey: bytes.Repeat([]byte{1}, 32), Alg: -8, Kind: DevicePOS, Firmware: "1.2.0"},
-		&EnrolResponse{DeviceID: testDevice, LedgerKeyID: "ledger-2026", LedgerKey: bytes.Repeat([]byte{2}, 32), LedgerAlg: -8, ServerTime: 1_725_177_600_000},
+		&EnrolRequest{DeviceID: testDevice, Token: "tok-123", PublicKey: bytes.Repeat([]byte{1}, 32), Alg: AlgEd25519, Kind: DevicePOS, Firmware: "1.2.0"},
+		&EnrolResponse{DeviceID: testDevice, LedgerKeyID: "ledger-2026", LedgerKey: bytes.Repeat([]byte{2}, 32), LedgerAlg: AlgEd25519, ServerTime: 1_725_177_600_000},
 		&b,
 		&Ack{DeviceID: testDevice, BatchNo: 7, AckedThrough: 3, Head: h, ServerTime: 1_725_177_601_000},
 		&StatusRequest{DeviceID: testDevice, Have: 11},
@@ -66,7 +66,7 @@ func testMessages(t testing.TB) []Message {
 		&StatusDelta{From: 11, To: 12, Changes: []StatusItem{{Card: "2024000001", Reason: 1, Since: 1_725_000_000}, {Card: "2024000009"}}, Digest: h},
 		&RulesRequest{DeviceID: testDevice, Have: 3},
 		&Rules{Version: 4, Issued: 1_725_177_600_000, Prices: map[string]int64{"set-meal": 1200, "noodles": 800},
-			QRIssuers: []IssuerKey{{KeyID: "qr-1", Alg: -8, Key: bytes.Repeat([]byte{3}, 32)}}},
+			QRIssuers: []IssuerKey{{KeyID: "qr-1", Alg: AlgEd25519, Key: bytes.Repeat([]byte{3}, 32)}}},
 		&PendingRequest{DeviceID: testDevice, CardNo: "2024000123"},
 		&Pending{CardNo: "2024000123", Loads: []PendingLoad{{LoadID: "L-1", Amount: 10000, Created: 1_725_177_000_000}}},
 		&LoadInit{DeviceID: testDevice, CardNo: "2024000123", CardSerial: make([]byte, 8), TerminalID: make([]byte, 6),
