@@ -15,7 +15,7 @@ import (
 // re-tap, a card torn mid-command.
 func TestConformance(t *testing.T) {
 	ctx := context.Background()
-	rg := newRig(t, nil)
+	rg := newRig(t)
 	card := echoCard{}
 	rg.mod.Tap(card)
 	ev := rg.next(reader.CardPresent)

@@ -16,7 +16,7 @@ var readCmd = []byte{0x00, 0xB0, 0x00, 0x07, 0x00}
 // tapped is a rig with the echo card announced.
 func tapped(t *testing.T) (*rig, *pn532.Card) {
 	t.Helper()
-	rg := newRig(t, nil)
+	rg := newRig(t)
 	rg.mod.Tap(echoCard{})
 	ev := rg.next(reader.CardPresent)
 	return rg, ev.Card.(*pn532.Card)
@@ -30,10 +30,11 @@ func TestLinkFaults(t *testing.T) {
 	tests := []struct {
 		name      string
 		fault     pn532sim.Fault
-		wantErr   error // nil: the driver recovers
-		wantNACKs int   // NACKs the module must have received
-		wantCmds  int   // InDataExchange frames the module must have taken
-		removed   bool  // a CardRemoved event follows
+		wantErr   error         // nil: the driver recovers
+		wantNACKs int           // NACKs the module must have received
+		wantCmds  int           // InDataExchange frames the module must have taken
+		removed   bool          // a CardRemoved event follows
+		expire    time.Duration // the timeout that expires
 	}{
 		{name: "garbled once", fault: pn532sim.Fault{Kind: pn532sim.Garble, Cmd: x}, wantNACKs: 1, wantCmds: 1},
 		{name: "bad checksum once", fault: pn532sim.Fault{Kind: pn532sim.BadChecksum, Cmd: x}, wantNACKs: 1, wantCmds: 1},
@@ -42,8 +43,8 @@ func TestLinkFaults(t *testing.T) {
 		{name: "garbled persists", fault: pn532sim.Fault{Kind: pn532sim.Garble, Cmd: x, Times: 3}, wantErr: reader.ErrMalformed, wantNACKs: 2, wantCmds: 1},
 		{name: "module NACKs the frame once", fault: pn532sim.Fault{Kind: pn532sim.RefuseFrame, Cmd: x}, wantCmds: 2},
 		{name: "module NACKs the frame always", fault: pn532sim.Fault{Kind: pn532sim.RefuseFrame, Cmd: x, Times: 3}, wantErr: pn532.ErrNACK, wantCmds: 3},
-		{name: "silent module", fault: pn532sim.Fault{Kind: pn532sim.Silent, Cmd: x}, wantErr: reader.ErrTimeout, wantCmds: 1},
-		{name: "ACK but no response", fault: pn532sim.Fault{Kind: pn532sim.NoResponse, Cmd: x}, wantErr: reader.ErrTimeout, wantCmds: 1},
+		{name: "silent module", fault: pn532sim.Fault{Kind: pn532sim.Silent, Cmd: x}, wantErr: reader.ErrTimeout, wantCmds: 1, expire: ackTimeout},
+		{name: "ACK but no response", fault: pn532sim.Fault{Kind: pn532sim.NoResponse, Cmd: x}, wantErr: reader.ErrTimeout, wantCmds: 1, expire: exchangeTimeout},
 		{name: "card removed mid-exchange", fault: pn532sim.Fault{Kind: pn532sim.RemoveCard, Cmd: x}, wantErr: reader.ErrCardRemoved, wantCmds: 1, removed: true},
 	}
 	for _, tt := range tests {
@@ -52,7 +53,33 @@ func TestLinkFaults(t *testing.T) {
 			ctx := context.Background()
 			before := rg.mod.Stats()
 			rg.mod.Arm(tt.fault)
-			rsp, err := card.Transmit(ctx, readCmd)
+			type result struct {
+				rsp []byte
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				rsp, err := card.Transmit(ctx, readCmd)
+				done <- result{rsp, err}
+			}()
+			if tt.expire != 0 {
+				// Once the module has the command, the pending timer is
+				// this exchange's (commands hold the link one at a time).
+				wctx, cancel := context.WithTimeout(ctx, waitLimit)
+				defer cancel()
+				if err := rg.mod.WaitFor(wctx, func(s pn532sim.Stats) bool { return s.Commands[x] > before.Commands[x] }); err != nil {
+					t.Fatal(err)
+				}
+				rg.timers.fire(t, tt.expire)
+			}
+			var rsp []byte
+			var err error
+			select {
+			case res := <-done:
+				rsp, err = res.rsp, res.err
+			case <-time.After(waitLimit):
+				t.Fatal("Transmit did not return")
+			}
 			if tt.wantErr == nil {
 				if err != nil || len(rsp) != 4 || rsp[1] != 0x07 {
 					t.Fatalf("Transmit = % X, %v; want a recovered exchange", rsp, err)
@@ -82,9 +109,7 @@ func TestLinkFaults(t *testing.T) {
 // TestTransmitCancel: a Transmit waiting for a module that never answers
 // returns when its context is cancelled, long before the exchange timeout.
 func TestTransmitCancel(t *testing.T) {
-	o := fastOptions(&logSink{})
-	o.Timeouts.Exchange = time.Hour
-	rg := newRig(t, &o)
+	rg := newRig(t)
 	rg.mod.Tap(echoCard{})
 	card := rg.next(reader.CardPresent).Card
 	rg.mod.Arm(pn532sim.Fault{Kind: pn532sim.NoResponse, Cmd: pn532.CmdInDataExchange})
@@ -125,15 +150,18 @@ func TestTransmitCancel(t *testing.T) {
 func TestSilentModule(t *testing.T) {
 	p, mod := newPTYModule(t)
 	mod.Arm(pn532sim.Fault{Kind: pn532sim.Silent, Cmd: pn532sim.AnyCommand, Times: -1})
-	r := pn532.New(p.SlavePath, fastOptions(&logSink{}))
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	err := r.Run(ctx, make(chan reader.Event))
-	if !errors.Is(err, reader.ErrTransport) || !errors.Is(err, reader.ErrTimeout) {
-		t.Fatalf("Run = %v, want ErrTransport and ErrTimeout", err)
-	}
-	if ctx.Err() != nil {
-		t.Fatal("Run waited for the test deadline")
+	o, timers := fastOptions(&logSink{})
+	r := pn532.New(p.SlavePath, o)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), make(chan reader.Event)) }()
+	timers.fire(t, ackTimeout)
+	select {
+	case err := <-done:
+		if !errors.Is(err, reader.ErrTransport) || !errors.Is(err, reader.ErrTimeout) {
+			t.Fatalf("Run = %v, want ErrTransport and ErrTimeout", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not fail")
 	}
 }
 
@@ -152,7 +180,8 @@ func TestNoPort(t *testing.T) {
 func TestUnplugged(t *testing.T) {
 	p, mod := newPTYModule(t)
 	mod.Tap(echoCard{})
-	r := pn532.New(p.SlavePath, fastOptions(&logSink{}))
+	o, _ := fastOptions(&logSink{})
+	r := pn532.New(p.SlavePath, o)
 	events := make(chan reader.Event, 4)
 	runErr := make(chan error, 1)
 	go func() { runErr <- r.Run(context.Background(), events) }()

@@ -29,14 +29,84 @@ type rig struct {
 	r      *pn532.Reader
 	events chan reader.Event
 	logs   *logSink
+	timers *testTimers
 }
 
-// fastOptions poll quickly and time out quickly enough for fault tests.
-func fastOptions(logs *logSink) pn532.Options {
+// Protocol timeouts of the tests: distinct, so that a test fires the one
+// it means; they only expire when a test fires them.
+const (
+	ackTimeout      = time.Hour + 1
+	responseTimeout = time.Hour + 2
+	exchangeTimeout = time.Hour + 3
+)
+
+// fastOptions poll quickly, log to logs and use test timers.
+func fastOptions(logs *logSink) (pn532.Options, *testTimers) {
+	tt := &testTimers{pending: map[*testTimer]bool{}}
 	return pn532.Options{
 		PollInterval: 5 * time.Millisecond,
-		Timeouts:     pn532.Timeouts{ACK: 100 * time.Millisecond, Response: 300 * time.Millisecond, Exchange: 300 * time.Millisecond},
+		Timeouts:     pn532.Timeouts{ACK: ackTimeout, Response: responseTimeout, Exchange: exchangeTimeout},
 		Log:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		NewTimer:     tt.NewTimer,
+	}, tt
+}
+
+// testTimers stand in for the driver's protocol timers: they fire only
+// when the test calls fire.
+type testTimers struct {
+	mu      sync.Mutex
+	pending map[*testTimer]bool
+	changed chan struct{}
+}
+
+type testTimer struct {
+	d time.Duration
+	c chan time.Time
+}
+
+// NewTimer is the Options.NewTimer of the tests.
+func (tt *testTimers) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	tm := &testTimer{d: d, c: make(chan time.Time, 1)}
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	tt.pending[tm] = true
+	if tt.changed != nil {
+		close(tt.changed)
+		tt.changed = nil
+	}
+	return tm.c, func() bool {
+		tt.mu.Lock()
+		defer tt.mu.Unlock()
+		was := tt.pending[tm]
+		delete(tt.pending, tm)
+		return was
+	}
+}
+
+// fire waits until a timer of duration d is pending and fires it.
+func (tt *testTimers) fire(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		tt.mu.Lock()
+		for tm := range tt.pending {
+			if tm.d == d {
+				delete(tt.pending, tm)
+				tt.mu.Unlock()
+				tm.c <- time.Now()
+				return
+			}
+		}
+		if tt.changed == nil {
+			tt.changed = make(chan struct{})
+		}
+		ch := tt.changed
+		tt.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no %v timer started within %v", d, waitLimit)
+		}
 	}
 }
 
@@ -58,18 +128,12 @@ func newPTYModule(t *testing.T) (*ptytest.PTY, *pn532sim.Module) {
 	return p, mod
 }
 
-func newRig(t *testing.T, opts *pn532.Options) *rig {
+func newRig(t *testing.T) *rig {
 	t.Helper()
 	p, mod := newPTYModule(t)
 	logs := &logSink{}
-	o := fastOptions(logs)
-	if opts != nil {
-		o = *opts
-		if o.Log == nil {
-			o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		}
-	}
-	rg := &rig{t: t, pty: p, mod: mod, r: pn532.New(p.SlavePath, o), events: make(chan reader.Event, 16), logs: logs}
+	o, timers := fastOptions(logs)
+	rg := &rig{t: t, pty: p, mod: mod, r: pn532.New(p.SlavePath, o), events: make(chan reader.Event, 16), logs: logs, timers: timers}
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- rg.r.Run(ctx, rg.events) }()

@@ -53,6 +53,8 @@ type link struct {
 	log  *slog.Logger
 	now  func() time.Time
 
+	newTimer func(time.Duration) (<-chan time.Time, func() bool)
+
 	in      chan item
 	dead    chan struct{} // closed when the read loop stopped
 	deadErr error         // why, set before dead is closed
@@ -63,8 +65,8 @@ type link struct {
 	closeOne sync.Once
 }
 
-func newLink(port serial.Port, name string, t Timeouts, log *slog.Logger, now func() time.Time) *link {
-	l := &link{port: port, name: name, t: t, log: log, now: now,
+func newLink(port serial.Port, name string, opts Options) *link {
+	l := &link{port: port, name: name, t: opts.Timeouts.withDefaults(), log: opts.Log, now: opts.Now, newTimer: opts.NewTimer,
 		in: make(chan item, inboxCapacity), dead: make(chan struct{}), sem: make(chan struct{}, 1)}
 	go l.readLoop()
 	return l
@@ -139,6 +141,15 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 	defer func() { <-l.sem }()
 	l.drain()
 
+	// The first timer exists before the module can see the command, so a
+	// test clock that fires it once the module received the command hits it.
+	expired, stop := l.newTimer(l.t.ACK)
+	defer func() { stop() }()
+	rearm := func(d time.Duration) {
+		stop()
+		expired, stop = l.newTimer(d)
+	}
+
 	out := frame
 	if !l.awake || l.now().Sub(l.lastCmd) >= l.t.Idle {
 		out = append(bytes.Clone(wakeUp), frame...)
@@ -149,8 +160,6 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 	l.awake = true
 	l.lastCmd = l.now()
 
-	timer := time.NewTimer(l.t.ACK)
-	defer timer.Stop()
 	var acked, sawBad bool
 	var nacks, resends int
 	want := data[0] + 1
@@ -161,7 +170,7 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 			return nil, fmt.Errorf("pn532: %s: %w: %w", name, reader.ErrTimeout, ctx.Err())
 		case <-l.dead:
 			return nil, l.deadErr
-		case <-timer.C:
+		case <-expired:
 			l.abort()
 			if !acked && !sawBad {
 				return nil, fmt.Errorf("pn532: %s: no ACK within %v: %w", name, l.t.ACK, reader.ErrTimeout)
@@ -182,13 +191,13 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 				if err := l.write(NACKFrame); err != nil {
 					return nil, err
 				}
-				timer.Reset(timeout)
+				rearm(timeout)
 				continue
 			}
 			switch it.f.Kind {
 			case KindACK:
 				acked = true
-				timer.Reset(timeout)
+				rearm(timeout)
 			case KindNACK:
 				if resends >= maxResends {
 					return nil, fmt.Errorf("pn532: %s: %w", name, ErrNACK)
@@ -197,7 +206,7 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 				if err := l.write(frame); err != nil {
 					return nil, err
 				}
-				timer.Reset(l.t.ACK)
+				rearm(l.t.ACK)
 			case KindError:
 				return nil, fmt.Errorf("pn532: %s: %w", name, ErrSyntax)
 			case KindInfo:

@@ -28,9 +28,7 @@ func TestPurchase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := fastOptions(&logSink{})
-	o.Timeouts.Exchange = 5 * time.Second
-	rg := newRig(t, &o)
+	rg := newRig(t)
 	now := epurse.NewDateTime(time.Date(2026, 10, 8, 11, 45, 30, 0, time.UTC))
 
 	tap := func() (reader.Card, epurse.PublicData) {

@@ -61,6 +61,15 @@ type Options struct {
 	Now func() time.Time
 	// Open opens the serial port; nil means serial.Open (go.bug.st/serial).
 	Open func(path string, mode *serial.Mode) (serial.Port, error)
+	// NewTimer starts the timers of the protocol's timeouts (Timeouts) and
+	// returns the channel that fires at expiry and a stop function; nil
+	// means time.NewTimer. Tests inject timers they fire themselves.
+	NewTimer func(d time.Duration) (expired <-chan time.Time, stop func() bool)
+}
+
+func realTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // Reader is a PN532 on a serial port, as a reader.Reader. Run opens the
@@ -69,7 +78,6 @@ type Options struct {
 type Reader struct {
 	device string
 	opts   Options
-	t      Timeouts
 }
 
 // New returns a Reader for the module on device (e.g. /dev/ttyUSB0 or a
@@ -94,7 +102,11 @@ func New(device string, opts Options) *Reader {
 	if opts.Open == nil {
 		opts.Open = serial.Open
 	}
-	return &Reader{device: device, opts: opts, t: opts.Timeouts.withDefaults()}
+	if opts.NewTimer == nil {
+		opts.NewTimer = realTimer
+	}
+	opts.Timeouts = opts.Timeouts.withDefaults()
+	return &Reader{device: device, opts: opts}
 }
 
 // Name returns the reader's name.
@@ -116,7 +128,7 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 	if err := port.ResetInputBuffer(); err != nil {
 		r.opts.Log.Debug("pn532: reset input buffer", "reader", r.Name(), "err", err)
 	}
-	l := newLink(port, r.device, r.t, r.opts.Log, r.opts.Now)
+	l := newLink(port, r.device, r.opts)
 	defer l.close()
 	fw, err := r.setup(ctx, l)
 	if err != nil {

@@ -25,7 +25,7 @@ func TestRecoversFromUnplug(t *testing.T) {
 	p1, mod1 := newPTYModule(t)
 	link := ptytest.Link(t, p1.SlavePath)
 
-	o := fastOptions(logs)
+	o, _ := fastOptions(logs)
 	o.Log = log
 	r := pn532.New(link, o)
 	m := &reader.Manager{
