@@ -90,3 +90,18 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// ReadPublicKey returns the key id and public key of the ledger in data
+// directory dir without opening its database (it may be serving), making
+// the key first if the directory has none yet.
+func ReadPublicKey(dir string) (string, ed25519.PublicKey, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("ledger: key: %w", err)
+	}
+	k, err := loadOrCreateKey(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return "", nil, err
+	}
+	pub := k.Public().(ed25519.PublicKey)
+	return KeyID(pub), pub, nil
+}

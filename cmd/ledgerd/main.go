@@ -1,0 +1,144 @@
+// Command ledgerd is the reference central ledger of yktd: it serves the
+// /v1/ protocol endpoints to enrolled terminals (package ledger) and gives
+// the operator its tools: enrolment tokens, devices, status lists, pending
+// loads, rules, the settlement report and the ledger key for provisioning.
+//
+// While "ledgerd serve" runs it holds the database; the other commands then
+// reach it through the admin socket in the data directory.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// errUsage marks wrong command-line use: exit code 2.
+var errUsage = errors.New("usage")
+
+func usageError(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+const usageText = `usage: ledgerd <command> [flags] [arguments]
+
+commands:
+  serve         --data DIR [--listen 127.0.0.1:8470] [--issuer-keys FILE] [--tls-cert F --tls-key F]
+                serve the /v1/ protocol endpoints and the admin socket
+  keys          --data DIR                    print the ledger key id and public key (for provisioning)
+  token new     --data DIR --device ID [--kind pos|gate|kiosk]
+                print a one-time enrolment token for a device
+  device list   --data DIR [--json]           list devices
+  device revoke --data DIR ID                 revoke a device: it gets nothing from now on
+  status add    --data DIR CARD REASON        list a card (lost, frozen, dormant, cancelled, expired)
+  status remove --data DIR CARD               take a card off the status list
+  load add      --data DIR CARD AMOUNT        money waiting for a card (AMOUNT in fen)
+  rules set     --data DIR FILE               make the rules JSON file the next rules version
+  report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, forks
+  version                                     print the version
+
+Exit codes: 0 success, 1 failure, 2 wrong usage.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	err := dispatch(args, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "ledgerd: %v\n\n%s", err, usageText)
+		return 2
+	}
+	fmt.Fprintf(stderr, "ledgerd: %v\n", err)
+	return 1
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usageText)
+		if len(args) == 0 {
+			return usageError("no command")
+		}
+		return nil
+	}
+	two := func(sub string) (string, []string, error) {
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			return "", nil, usageError("%s needs a subcommand", args[0])
+		}
+		return args[0] + " " + args[1], args[2:], nil
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "token", "device", "status", "load", "rules":
+		var err error
+		if name, rest, err = two(name); err != nil {
+			return err
+		}
+	}
+	switch name {
+	case "serve":
+		return cmdServe(rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(rest, stdout, stderr)
+	case "token new":
+		return cmdTokenNew(rest, stdout, stderr)
+	case "device list":
+		return cmdDeviceList(rest, stdout, stderr)
+	case "device revoke":
+		return cmdDeviceRevoke(rest, stdout, stderr)
+	case "status add", "status remove":
+		return cmdStatus(name == "status add", rest, stdout, stderr)
+	case "load add":
+		return cmdLoadAdd(rest, stdout, stderr)
+	case "rules set":
+		return cmdRulesSet(rest, stdout, stderr)
+	case "report":
+		return cmdReport(rest, stdout, stderr)
+	case "version":
+		if len(rest) != 0 {
+			return usageError("version takes no arguments")
+		}
+		fmt.Fprintf(stdout, "ledgerd %s\n", version)
+		return nil
+	}
+	return usageError("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
+}
+
+// newFlags returns a flag set for a command with the --data flag.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "data directory of the ledger (required)")
+	return fs, data
+}
+
+// parse parses args, mapping flag errors to usage errors, and checks the
+// data flag and the number of positional arguments.
+func parse(fs *flag.FlagSet, data *string, args []string, nargs int, what string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("%s: %v", fs.Name(), err)
+	}
+	if *data == "" {
+		return usageError("%s: --data DIR is required", fs.Name())
+	}
+	if fs.NArg() != nargs {
+		return usageError("%s: want %s", fs.Name(), what)
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/openykt/yktd/ledger"
+)
+
+// openAdmin opens the ledger in dir directly or, while ledgerd serves it,
+// reaches it through the admin socket. close releases it.
+func openAdmin(dir string) (ledger.Admin, func(), error) {
+	if _, err := os.Stat(filepath.Join(dir, ledger.DBFile)); err != nil {
+		return nil, nil, fmt.Errorf("no ledger in %s: %w", dir, err)
+	}
+	l, err := ledger.Open(dir, ledger.Options{LockTimeout: 200 * time.Millisecond, Logger: quietLogger()})
+	if err == nil {
+		return l, func() { l.Close() }, nil
+	}
+	if !errors.Is(err, ledger.ErrInUse) {
+		return nil, nil, err
+	}
+	sock := filepath.Join(dir, ledger.AdminSocket)
+	if _, serr := os.Stat(sock); serr != nil {
+		return nil, nil, fmt.Errorf("%w, and no admin socket %s", err, sock)
+	}
+	return ledger.NewAdminClient(sock), func() {}, nil
+}
+
+func cmdKeys(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("keys", stderr)
+	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	kid, pub, err := ledger.ReadPublicKey(*data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "kid %s\nalg -8 (Ed25519)\npublic %s\n", kid, base64.StdEncoding.EncodeToString(pub))
+	return nil
+}
+
+func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("token new", stderr)
+	dev := fs.String("device", "", "device id the token enrols (required)")
+	kind := fs.String("kind", "pos", "device kind: pos, gate or kiosk")
+	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *dev == "" {
+		return usageError("token new: --device ID is required")
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	tok, exp, err := a.NewToken(*dev, *kind)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	fmt.Fprintf(os.Stderr, "token for %s (%s), single use, valid until %s\n", *dev, *kind, exp.Format(time.RFC3339))
+	return nil
+}
+
+func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("device list", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	devs, err := a.Devices()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, devs)
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tHIGH-WATER\tRECORDS\tLAST BATCH")
+	for _, d := range devs {
+		state := "token issued"
+		switch {
+		case !d.Revoked.IsZero():
+			state = "revoked " + d.Revoked.Format(time.RFC3339)
+		case d.PublicKey != nil:
+			state = "enrolled"
+		}
+		last := "-"
+		if !d.Stats.LastBatch.IsZero() {
+			last = d.Stats.LastBatch.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Kind, state, d.HighWater, d.Stats.Records, last)
+	}
+	return tw.Flush()
+}
+
+func cmdDeviceRevoke(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("device revoke", stderr)
+	if err := parse(fs, data, args, 1, "a device id"); err != nil {
+		return err
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := a.Revoke(fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "device %s revoked\n", fs.Arg(0))
+	return nil
+}
+
+func cmdStatus(add bool, args []string, stdout, stderr io.Writer) error {
+	name, n, what := "status remove", 1, "a card number"
+	if add {
+		name, n, what = "status add", 2, "a card number and a reason"
+	}
+	fs, data := newFlags(name, stderr)
+	if err := parse(fs, data, args, n, what); err != nil {
+		return err
+	}
+	var reason uint8
+	if add {
+		var err error
+		if reason, err = ledger.ParseReason(fs.Arg(1)); err != nil {
+			return usageError("%s: %v", name, err)
+		}
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var v uint64
+	if add {
+		v, err = a.SetStatus(fs.Arg(0), reason)
+	} else {
+		v, err = a.RemoveStatus(fs.Arg(0))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "status list version %d\n", v)
+	return nil
+}
+
+func cmdLoadAdd(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("load add", stderr)
+	source := fs.String("source", "operator", "where the money came from")
+	if err := parse(fs, data, args, 2, "a card number and an amount in fen"); err != nil {
+		return err
+	}
+	amount, err := strconv.ParseInt(fs.Arg(1), 10, 64)
+	if err != nil || amount <= 0 {
+		return usageError("load add: amount %q: want a positive number of fen", fs.Arg(1))
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ld, err := a.AddLoad(fs.Arg(0), amount, *source)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "load %d: %d fen waiting for card %s\n", ld.ID, ld.Amount, ld.CardNo)
+	return nil
+}
+
+func cmdRulesSet(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("rules set", stderr)
+	if err := parse(fs, data, args, 1, "a rules JSON file"); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if _, err := ledger.ParseRules(b); err != nil {
+		return err
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	v, err := a.SetRulesJSON(b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rules version %d\n", v)
+	return nil
+}
+
+func cmdReport(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("report", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rep, err := a.Report()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tKIND\tRECORDS\tDEBITS\tLOADS\tREVERSALS\tOPEN\tUNCERTAIN\tGAPS\tCHAIN\tFORKS\tTAC OK\tTAC BAD\tTAC ?")
+	for _, d := range rep.Devices {
+		s := d.Stats
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s (%d)\t%s (%d)\t%s (%d)\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", d.ID, d.Kind, s.Records,
+			yuan(s.Debits), s.DebitCount, yuan(s.Loads), s.LoadCount, yuan(s.Reversals), s.ReversalCount,
+			s.OpenIntents, s.Uncertain, s.Gaps, s.ChainBroken, s.Forks, s.TACVerified, s.TACBad, s.TACUnverifiable)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, d := range rep.Devices {
+		for _, f := range d.Flagged {
+			fmt.Fprintf(stdout, "TAC %s: %s seq %d card %s %s: %s\n", f.Result, f.Device, f.Seq, f.CardNo, yuan(f.Amount), f.Reason)
+		}
+		if len(d.UncertainIntents) > 0 {
+			fmt.Fprintf(stdout, "uncertain intents: %s %v\n", d.ID, d.UncertainIntents)
+		}
+	}
+	for _, a := range rep.Alerts {
+		fmt.Fprintf(stdout, "FORK alert %d: device %s seq %d batch %d at %s\n", a.N, a.Device, a.Seq, a.BatchNo, a.Time.Format(time.RFC3339))
+	}
+	fmt.Fprintf(stdout, "status list version %d\n", rep.StatusVersion)
+	return nil
+}
+
+func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

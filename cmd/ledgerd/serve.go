@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/openykt/yktd/ledger"
+)
+
+// quietLogger logs warnings and errors of the operator commands to stderr.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("serve", stderr)
+	listen := fs.String("listen", "127.0.0.1:8470", "address of the /v1/ endpoints")
+	keys := fs.String("issuer-keys", "", "issuer master key file (JSON, mode 0600; the SAM key file format) for TAC and load MAC checks")
+	cert := fs.String("tls-cert", "", "TLS certificate file (with --tls-key)")
+	key := fs.String("tls-key", "", "TLS key file (with --tls-cert)")
+	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if (*cert == "") != (*key == "") {
+		return usageError("serve: --tls-cert and --tls-key go together")
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	opts := ledger.Options{Logger: log}
+	if *keys != "" {
+		k, err := ledger.ReadIssuerKeys(*keys)
+		if err != nil {
+			return err
+		}
+		opts.IssuerKeys = k
+	} else {
+		log.Warn("no --issuer-keys: purchase TACs are reported unverifiable and loads refused")
+	}
+	l, err := ledger.Open(*data, opts)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	srv, err := ledger.NewServer(l)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	sockPath := filepath.Join(*data, ledger.AdminSocket)
+	_ = os.Remove(sockPath) // a stale socket of a previous run: we hold the database lock
+	old := syscall.Umask(0o077)
+	adm, err := net.Listen("unix", sockPath)
+	syscall.Umask(old)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("serve: admin socket: %w", err)
+	}
+	defer os.Remove(sockPath)
+
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	as := &http.Server{Handler: ledger.AdminHandler(l), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() {
+		if *cert != "" {
+			errc <- hs.ServeTLS(ln, *cert, *key)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	go func() { errc <- as.Serve(adm) }()
+	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(), "admin", sockPath, "version", version)
+	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\n", ln.Addr(), l.KeyID())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		log.Info("ledger stopping")
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	_ = as.Shutdown(sctx)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/openykt/yktd/protocol"
+)
+
+// Content types of the HTTP bodies.
+const (
+	ContentTypeCOSE  = `application/cose; cose-type="cose-sign1"`
+	ContentTypeError = "application/cbor"
+)
+
+// maxSmallBody bounds the body of every request but a batch.
+const maxSmallBody = 8 << 10
+
+// Server serves the ledger's /v1/ endpoints (all POST, bodies COSE_Sign1;
+// see the wire contract in docs/protocol.md): enrol, batches, status,
+// rules, pending, loads/init, loads/confirm. Requests are signed by the
+// device key (kid = device id, external AAD = device id); answers are
+// signed by the ledger key with the same AAD; errors are an unsigned CBOR
+// protocol.Error with an HTTP 4xx/5xx status.
+type Server struct {
+	l      *Ledger
+	signer *protocol.Signer
+	mux    *http.ServeMux
+	log    *slog.Logger
+}
+
+// NewServer returns the HTTP handler of l.
+func NewServer(l *Ledger) (*Server, error) {
+	signer, err := protocol.NewSigner(l.kid, protocol.AlgEd25519, l.key.Seed())
+	if err != nil {
+		return nil, fmt.Errorf("ledger: server: %w", err)
+	}
+	s := &Server{l: l, signer: signer, mux: http.NewServeMux(), log: l.log}
+	s.mux.HandleFunc("POST /v1/enrol", s.enrol)
+	s.mux.HandleFunc("POST /v1/batches", s.batches)
+	s.mux.HandleFunc("POST /v1/status", s.status)
+	s.mux.HandleFunc("POST /v1/rules", s.rules)
+	s.mux.HandleFunc("POST /v1/pending", s.pending)
+	s.mux.HandleFunc("POST /v1/loads/init", s.loadInit)
+	s.mux.HandleFunc("POST /v1/loads/confirm", s.loadConfirm)
+	return s, nil
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// deviceKeys is the KeySet of enrolled, not revoked devices.
+type deviceKeys struct{ l *Ledger }
+
+func (k deviceKeys) PublicKey(kid string) (protocol.PublicKey, error) {
+	d, err := k.l.ActiveDevice(kid)
+	if err != nil {
+		return protocol.PublicKey{}, wireError(err)
+	}
+	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
+}
+
+// readBody reads at most max bytes of the request body; more is too-large.
+func readBody(w http.ResponseWriter, r *http.Request, max int) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(max)))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, protocol.Errorf(protocol.CodeTooLarge, "body above %d bytes", max)
+		}
+		return nil, protocol.Errorf(protocol.CodeMalformed, "read body: %v", err)
+	}
+	return b, nil
+}
+
+// reply seals m for device (signed by the ledger key, AAD = device id) and
+// writes it with status 200.
+func (s *Server) reply(w http.ResponseWriter, device string, m protocol.Message) {
+	msg, err := protocol.Seal(s.signer, m, device)
+	if err != nil {
+		s.fail(w, device, fmt.Errorf("ledger: seal %s: %w", m.ContentType(), err))
+		return
+	}
+	w.Header().Set("Content-Type", ContentTypeCOSE)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(msg)
+}
+
+// fail writes err as a protocol Error with its HTTP status.
+func (s *Server) fail(w http.ResponseWriter, device string, err error) {
+	pe := wireError(err)
+	status := httpStatus(pe.Code)
+	if status >= 500 {
+		s.log.Error("request failed", "device", device, "err", err)
+		pe = &protocol.Error{Code: protocol.CodeInternal, Message: "internal error"}
+	} else {
+		s.log.Info("request refused", "device", device, "code", pe.Code.String(), "err", pe.Message)
+	}
+	body, eerr := protocol.EncodeError(pe)
+	if eerr != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ContentTypeError)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
+	b, err := readBody(w, r, protocol.MaxEnrolSize+protocol.MaxEnvelopeOverhead)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	// Proof of possession: signed by the key it enrols, kid = AAD = device id.
+	req, err := protocol.OpenEnrolRequest(b)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	if _, err := s.l.Enrol(EnrolParams{DeviceID: req.DeviceID, Token: req.Token, PublicKey: req.PublicKey, Alg: req.Alg, Kind: req.Kind.String(), Firmware: req.Firmware}); err != nil {
+		s.fail(w, req.DeviceID, err)
+		return
+	}
+	s.reply(w, req.DeviceID, &protocol.EnrolResponse{
+		DeviceID: req.DeviceID, LedgerKeyID: s.l.kid, LedgerKey: s.l.PublicKey(), LedgerAlg: protocol.AlgEd25519,
+		ServerTime: s.l.now().UnixMilli(),
+	})
+}
+
+func (s *Server) batches(w http.ResponseWriter, r *http.Request) {
+	raw, err := readBody(w, r, protocol.MaxBatchSize+protocol.MaxEnvelopeOverhead)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	b, dev, err := protocol.OpenFromDevice[protocol.Batch](deviceKeys{s.l}, raw)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	ack, err := s.l.Intake(b)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &ack)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	raw, err := readBody(w, r, maxSmallBody)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	req, dev, err := protocol.OpenFromDevice[protocol.StatusRequest](deviceKeys{s.l}, raw)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	ans, err := s.l.Status(req.Have)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	items := make([]protocol.StatusItem, len(ans.Entries))
+	for i, e := range ans.Entries {
+		items[i] = protocol.StatusItem{Card: e.CardNo, Reason: e.Reason, Since: e.Since}
+	}
+	switch {
+	case ans.Version == 0 || (!ans.Snapshot && ans.From == ans.Version):
+		w.WriteHeader(http.StatusNoContent) // nothing newer than what the device holds
+	case ans.Snapshot:
+		s.reply(w, dev, &protocol.StatusSnapshot{Version: ans.Version, Entries: items, Digest: ans.Digest[:]})
+	default:
+		s.reply(w, dev, &protocol.StatusDelta{From: ans.From, To: ans.Version, Changes: items, Digest: ans.Digest[:]})
+	}
+}
+
+func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
+	raw, err := readBody(w, r, maxSmallBody)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	req, dev, err := protocol.OpenFromDevice[protocol.RulesRequest](deviceKeys{s.l}, raw)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	rules, current, err := s.l.Rules(req.Have)
+	if errors.Is(err, ErrNotFound) || (err == nil && current) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &rules)
+}
+
+func (s *Server) pending(w http.ResponseWriter, r *http.Request) {
+	raw, err := readBody(w, r, maxSmallBody)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	req, dev, err := protocol.OpenFromDevice[protocol.PendingRequest](deviceKeys{s.l}, raw)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	loads, err := s.l.PendingLoads(req.CardNo)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	out := protocol.Pending{CardNo: req.CardNo, Loads: []protocol.PendingLoad{}}
+	for _, ld := range loads[:min(len(loads), protocol.MaxPendingLoads)] {
+		out.Loads = append(out.Loads, protocol.PendingLoad{LoadID: loadID(ld.ID), Amount: ld.Amount, Created: ld.Created.UnixMilli()})
+	}
+	s.reply(w, dev, &out)
+}
+
+func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
+	raw, err := readBody(w, r, maxSmallBody)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	req, dev, err := protocol.OpenFromDevice[protocol.LoadInit](deviceKeys{s.l}, raw)
+	if err == nil && (req.Amount > 0xFFFFFFFF || req.BalanceBefore > 0xFFFFFFFF) {
+		err = protocol.Errorf(protocol.CodeMalformed, "load init: amount or balance beyond 32 bits")
+	}
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	res, err := s.l.InitLoad(LoadInitParams{
+		DeviceID: dev, CardNo: req.CardNo, CardSerial: [8]byte(req.CardSerial), TerminalID: [6]byte(req.TerminalID),
+		OnlineCounter: req.OnlineCounter, BalanceBefore: uint32(req.BalanceBefore), Amount: uint32(req.Amount),
+		KeyIndex: req.KeyIndex, KeyVersion: req.KeyVersion, Algorithm: req.Algorithm,
+		Random: [4]byte(req.Random), MAC1: [4]byte(req.MAC1),
+	})
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &protocol.LoadInitResponse{LoadID: loadID(res.LoadID), Amount: int64(res.Amount), TxTime: res.TxTime[:], MAC2: res.MAC2[:]})
+}
+
+func (s *Server) loadConfirm(w http.ResponseWriter, r *http.Request) {
+	raw, err := readBody(w, r, maxSmallBody)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	req, dev, err := protocol.OpenFromDevice[protocol.LoadConfirm](deviceKeys{s.l}, raw)
+	var id uint64
+	if err == nil {
+		id, err = parseLoadID(req.LoadID)
+	}
+	if err == nil && req.BalanceAfter > 0xFFFFFFFF {
+		err = protocol.Errorf(protocol.CodeMalformed, "load confirm: balance beyond 32 bits")
+	}
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	ld, err := s.l.ConfirmLoad(LoadConfirmParams{DeviceID: dev, LoadID: id, CardNo: req.CardNo, OnlineCounter: req.OnlineCounter,
+		TAC: [4]byte(req.TAC), BalanceAfter: uint32(req.BalanceAfter)})
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &protocol.LoadConfirmResponse{LoadID: loadID(ld.ID), State: wireLoadState(ld.State)})
+}
+
+func loadID(id uint64) string { return strconv.FormatUint(id, 10) }
+
+func parseLoadID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, protocol.Errorf(protocol.CodeNoPendingLoad, "unknown load id %q", s)
+	}
+	return id, nil
+}
+
+func wireLoadState(s string) protocol.LoadState {
+	switch s {
+	case LoadPending:
+		return protocol.LoadPending
+	case LoadAuthorised:
+		return protocol.LoadInitiated
+	default:
+		return protocol.LoadCompleted
+	}
+}
