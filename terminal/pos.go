@@ -14,6 +14,7 @@ import (
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/ui"
 )
 
 // Store is what the POS needs of the offline store; *offline.Store
@@ -33,26 +34,15 @@ type Store interface {
 
 var _ Store = (*offline.Store)(nil)
 
-// Display is the customer display as the POS uses it: one message (Chinese
-// and English) at a time.
-type Display interface {
-	Show(ctx context.Context, m policy.Message) error
-}
-
-// Keypad is the POS keypad: the holder's PIN and the cashier's amount. A
-// cancelled entry returns an error (ctx's error when ctx ends).
-type Keypad interface {
-	ReadPIN(ctx context.Context) (string, error)
-	ReadAmount(ctx context.Context) (int64, error)
-}
-
 // Options configure a POS. Store, SAM and Display are required; Keypad is
 // required in keyed mode and whenever a sale may need the PIN.
 type Options struct {
 	Store   Store
 	SAM     epurse.SAM
-	Display Display
-	Keypad  Keypad
+	Display ui.Display
+	Keypad  ui.Keypad
+	// Buzzer, if set, beeps the outcome of each tap.
+	Buzzer ui.Buzzer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Location is the device time zone for the card's date and time, days
@@ -76,8 +66,9 @@ type Options struct {
 type POS struct {
 	store   Store
 	sam     epurse.SAM
-	display Display
-	keypad  Keypad
+	display ui.Display
+	keypad  ui.Keypad
+	buzzer  ui.Buzzer
 	now     func() time.Time
 	loc     *time.Location
 	cfg     config.POS
@@ -135,7 +126,7 @@ func New(opts Options) (*POS, error) {
 		cfg.PINTimeout = config.Duration(DefaultPINTimeout)
 	}
 	p := &POS{
-		store: opts.Store, sam: opts.SAM, display: opts.Display, keypad: opts.Keypad,
+		store: opts.Store, sam: opts.SAM, display: opts.Display, keypad: opts.Keypad, buzzer: opts.Buzzer,
 		now: opts.Now, loc: opts.Location, cfg: cfg, rules: opts.Rules, aids: opts.AIDs, log: opts.Logger,
 		usage: map[string]policy.Usage{}, sessions: map[string]*session{}, handOff: map[uint64]bool{},
 	}
@@ -204,7 +195,7 @@ func (o Outcome) String() string {
 type Result struct {
 	Outcome Outcome
 	Code    policy.Code // policy.CodeOK when paid, else the reason
-	Message policy.Message
+	Message ui.Message
 	CardNo  string
 	Amount  int64 // fen charged (Paid, Cancelled) or authorised (SessionStarted)
 	Balance int64 // fen on the card after the sale, when known
@@ -225,6 +216,7 @@ func (p *POS) HandleCard(ctx context.Context, card reader.Card, amount int64) (R
 	defer p.mu.Unlock()
 	res, err := p.handle(ctx, card, amount)
 	p.show(ctx, res.Message)
+	p.beep(res.Outcome)
 	p.log.Info("pos: tap", "card", res.CardNo, "outcome", res.Outcome.String(), "code", res.Code.String(),
 		"amount", res.Amount, "balance", res.Balance, "intent", res.IntentID, "recovered", res.Recovered)
 	if err != nil {
@@ -279,9 +271,7 @@ func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list in
 		return refused(info.CardNo, CodeStoreFault), err
 	}
 	if !d.Allow {
-		r := refused(info.CardNo, d.Code)
-		r.Message, r.Balance = d.Message, info.Balance
-		return r, nil
+		return refusedBy(info, d), nil
 	}
 	if d.NeedPIN {
 		if r, ok := p.checkPIN(ctx, card, info, d.Amount); !ok {
@@ -337,10 +327,32 @@ func (p *POS) booked(cardNo string, d policy.Decision, res Result, at time.Time)
 	p.last = &lastSale{IntentID: res.IntentID, CardNo: cardNo, Amount: res.Amount, At: at}
 }
 
-func (p *POS) show(ctx context.Context, m policy.Message) {
+func (p *POS) show(ctx context.Context, m ui.Message) {
 	if err := p.display.Show(ctx, m); err != nil {
 		p.log.Warn("pos: display", "err", err)
 	}
+}
+
+// beep sounds the outcome: one beep for a sale or a started session, the
+// refusal beeps otherwise.
+func (p *POS) beep(o Outcome) {
+	if p.buzzer == nil {
+		return
+	}
+	if err := p.buzzer.Beep(o == Paid || o == SessionStarted || o == Cancelled); err != nil {
+		p.log.Warn("pos: buzzer", "err", err)
+	}
+}
+
+// refusedBy is the result of a policy refusal, with the balance shown
+// where it explains the refusal.
+func refusedBy(info CardInfo, d policy.Decision) Result {
+	r := Result{Outcome: Refused, Code: d.Code, CardNo: info.CardNo, Balance: info.Balance}
+	r.Message = policyMessage(d.Code, d.Message)
+	if d.Code == policy.CodeInsufficient || d.Code == policy.CodeMinBalance {
+		r.Message.Balance, r.Message.HasBalance = info.Balance, true
+	}
+	return r
 }
 
 func refused(cardNo string, c policy.Code) Result {

@@ -1,96 +1,78 @@
 package terminal
 
 import (
-	"fmt"
+	"strings"
 
 	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/ui"
 )
 
 // Codes of the POS flow beyond the policy's: card, store and SAM faults and
-// the steps of the sale. Like policy codes they are stable strings.
+// the steps of the sale. Like policy codes they are stable strings; where
+// terminal/ui has a message of the same meaning the code has its string.
 const (
-	CodeCardUnreadable policy.Code = "card_unreadable" // the card left or failed before anything moved: tap again
-	CodeNoPurse        policy.Code = "no_purse"        // no e-purse application this terminal knows
-	CodeUncertain      policy.Code = "uncertain"       // DEBIT sent, answer lost: tap again to settle
-	CodeVoided         policy.Code = "voided"          // recovery found the debit did not happen
-	CodeCardRefused    policy.Code = "card_refused"    // the card refused the purchase (locked, MAC, ...)
-	CodePINLocked      policy.Code = "pin_locked"      // the card's PIN is blocked
-	CodeEntryCancelled policy.Code = "entry_cancelled" // keypad entry cancelled or timed out
-	CodeStorageFull    policy.Code = "storage_full"    // the journal is full: collect it
-	CodeStoreFault     policy.Code = "store_fault"     // the store failed: see the log
-	CodeSAMFault       policy.Code = "sam_fault"       // the PSAM failed: see the log
-	CodeMeterBusy      policy.Code = "meter_busy"      // a metered session of another card runs
-	CodeNothingToUndo  policy.Code = "nothing_to_cancel"
+	CodeCardUnreadable policy.Code = "tap_again"         // the card left or failed before anything moved (ui.CodeTapAgain)
+	CodeNoPurse        policy.Code = "no_purse"          // no e-purse application this terminal knows
+	CodeUncertain      policy.Code = "card_removed"      // DEBIT sent, answer lost: tap again to settle (ui.CodeCardRemoved)
+	CodeVoided         policy.Code = "voided"            // recovery found the debit did not happen
+	CodeCardRefused    policy.Code = "card_refused"      // the card refused the purchase (MAC, conditions ...)
+	CodePINLocked      policy.Code = "pin_locked"        // the card's PIN is blocked (ui.CodePINLocked)
+	CodeEntryCancelled policy.Code = "entry_cancelled"   // keypad entry cancelled or timed out (ui.CodeEntryCancelled)
+	CodeStorageFull    policy.Code = "storage_full"      // the journal is full: collect it
+	CodeStoreFault     policy.Code = "store_fault"       // the store failed: see the log
+	CodeSAMFault       policy.Code = "sam_fault"         // the PSAM failed: see the log
+	CodeMeterBusy      policy.Code = "meter_busy"        // a metered session of another card runs
+	CodeNothingToUndo  policy.Code = "nothing_to_cancel" // CancelLast with no sale
 	CodeCancelExpired  policy.Code = "cancel_expired"    // the cancel window has passed
 	CodeAlreadyUndone  policy.Code = "already_cancelled" // the last sale was cancelled already
 	CodeSaleCancelled  policy.Code = "sale_cancelled"    // the cashier reversed the last sale
+	CodeSessionStarted policy.Code = "session_started"   // a metered session began
 )
 
-var posMessages = map[policy.Code]policy.Message{
-	CodeCardUnreadable: {ZH: "读卡失败 请重新刷卡", EN: "Card not read, tap again"},
-	CodeNoPurse:        {ZH: "不支持此卡", EN: "Card not supported"},
-	CodeUncertain:      {ZH: "交易未完成 请重新刷卡", EN: "Sale not finished, tap the card again"},
-	CodeVoided:         {ZH: "交易未扣款", EN: "Nothing was debited"},
-	CodeCardRefused:    {ZH: "卡片拒绝交易", EN: "Card refused the sale"},
-	CodePINLocked:      {ZH: "密码已锁定 请到服务点解锁", EN: "PIN locked, see the service desk"},
-	CodeEntryCancelled: {ZH: "已取消", EN: "Cancelled"},
-	CodeStorageFull:    {ZH: "存储已满 请联系管理员", EN: "Storage full, call the operator"},
-	CodeStoreFault:     {ZH: "设备故障 请联系管理员", EN: "Terminal fault, call the operator"},
-	CodeSAMFault:       {ZH: "安全模块故障 请联系管理员", EN: "SAM fault, call the operator"},
-	CodeMeterBusy:      {ZH: "设备使用中", EN: "In use by another card"},
-	CodeNothingToUndo:  {ZH: "没有可撤销的交易", EN: "No sale to cancel"},
-	CodeCancelExpired:  {ZH: "已超过撤销时限", EN: "Too late to cancel"},
-	CodeAlreadyUndone:  {ZH: "该交易已撤销", EN: "Sale already cancelled"},
+// texts of the POS codes terminal/ui's catalogue does not have.
+var posTexts = map[policy.Code][2]string{
+	CodeNoPurse:       {"不支持此卡", "Card not supported"},
+	CodeVoided:        {"交易未扣款", "Nothing was debited"},
+	CodeCardRefused:   {"卡片拒绝交易", "Card refused the sale"},
+	CodeStorageFull:   {"存储已满 请联系管理员", "Storage full, call the operator"},
+	CodeStoreFault:    {"设备故障 请联系管理员", "Terminal fault, call the operator"},
+	CodeSAMFault:      {"安全模块故障 请联系管理员", "SAM fault, call the operator"},
+	CodeMeterBusy:     {"设备使用中", "In use by another card"},
+	CodeNothingToUndo: {"没有可撤销的交易", "No sale to cancel"},
+	CodeCancelExpired: {"已超过撤销时限", "Too late to cancel"},
+	CodeAlreadyUndone: {"该交易已撤销", "Sale already cancelled"},
 }
 
-// message is the display text of a code.
-func message(c policy.Code) policy.Message {
-	if m, ok := posMessages[c]; ok {
-		return m
+// message is the display message of a code: the POS's own text, else
+// terminal/ui's catalogue, else the policy's text.
+func message(c policy.Code) ui.Message {
+	if t, ok := posTexts[c]; ok {
+		return ui.Custom(ui.Code(c), t[0], t[1])
 	}
-	return c.Message()
+	return policyMessage(c, c.Message())
 }
 
-// yuan formats fen as yuan with two decimals.
-func yuan(fen int64) string {
-	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
+// policyMessage shows a policy code with terminal/ui's catalogue text when
+// it has one (same code strings), else with the policy's own text.
+func policyMessage(c policy.Code, m policy.Message) ui.Message {
+	if t := ui.Text(ui.Code(c)); !strings.HasPrefix(t.EN, "Refused: ") {
+		return t
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
+	return ui.Custom(ui.Code(c), m.ZH, m.EN)
 }
 
-func paidMessage(amount, balance int64) policy.Message {
-	return policy.Message{
-		ZH: fmt.Sprintf("消费 %s元 余额 %s元", yuan(amount), yuan(balance)),
-		EN: fmt.Sprintf("Paid %s, balance %s", yuan(amount), yuan(balance)),
-	}
-}
-
-func wrongPINMessage(left int) policy.Message {
-	return policy.Message{
-		ZH: fmt.Sprintf("密码错误 还可输入%d次", left),
-		EN: fmt.Sprintf("Wrong PIN, %d tries left", left),
+func sessionStartedMessage(preauth, balance int64) ui.Message {
+	return ui.Message{
+		Code: ui.Code(CodeSessionStarted),
+		ZH:   "开始计费 再次刷卡结束", EN: "Started: tap again to stop",
+		Amount: preauth, HasAmount: true, Balance: balance, HasBalance: true,
 	}
 }
 
-func enterPINMessage(amount int64) policy.Message {
-	return policy.Message{
-		ZH: fmt.Sprintf("消费 %s元 请输入密码", yuan(amount)),
-		EN: fmt.Sprintf("%s: enter your PIN", yuan(amount)),
-	}
-}
-
-func sessionStartedMessage(balance int64) policy.Message {
-	return policy.Message{
-		ZH: fmt.Sprintf("开始计费 余额 %s元 再次刷卡结束", yuan(balance)),
-		EN: fmt.Sprintf("Started, balance %s; tap again to stop", yuan(balance)),
-	}
-}
-
-func cancelledMessage(amount int64) policy.Message {
-	return policy.Message{
-		ZH: fmt.Sprintf("已撤销 %s元 圈存时退回卡内", yuan(amount)),
-		EN: fmt.Sprintf("Sale of %s cancelled, refunded at the next load", yuan(amount)),
+func cancelledMessage(amount int64) ui.Message {
+	return ui.Message{
+		Code: ui.Code(CodeSaleCancelled),
+		ZH:   "已撤销 " + ui.Yuan(amount) + "元 圈存时退回卡内", EN: "Sale of " + ui.Yuan(amount) + " cancelled, refunded at the next load",
+		Amount: amount, HasAmount: true,
 	}
 }

@@ -124,9 +124,7 @@ func (p *POS) startSession(ctx context.Context, card reader.Card, info CardInfo)
 		return refused(info.CardNo, CodeStoreFault), err
 	}
 	if !d.Allow {
-		r := refused(info.CardNo, d.Code)
-		r.Message, r.Balance = d.Message, info.Balance
-		return r, nil
+		return refusedBy(info, d), nil
 	}
 	if d.NeedPIN {
 		if r, ok := p.checkPIN(ctx, card, info, d.Amount); !ok {
@@ -136,7 +134,7 @@ func (p *POS) startSession(ctx context.Context, card reader.Card, info CardInfo)
 	preauth := min(p.cfg.PreauthFen, info.Balance)
 	p.sessions[info.CardNo] = &session{CardNo: info.CardNo, Start: now, Preauth: preauth, Meal: d.Meal}
 	p.log.Info("pos: metered session started", "card", info.CardNo, "preauth", preauth)
-	return Result{Outcome: SessionStarted, Code: policy.CodeOK, Message: sessionStartedMessage(info.Balance),
+	return Result{Outcome: SessionStarted, Code: policy.CodeOK, Message: sessionStartedMessage(preauth, info.Balance),
 		CardNo: info.CardNo, Amount: preauth, Balance: info.Balance}, nil
 }
 

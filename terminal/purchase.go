@@ -10,6 +10,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/ui"
 )
 
 // pay runs the money-moving part of a sale of amount fen (DESIGN.md 3.1
@@ -75,7 +76,7 @@ func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error
 		}
 		r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: cardNo, Amount: in.Amount,
 			Balance: int64(out.BalanceAfter), IntentID: in.ID}
-		r.Message = paidMessage(r.Amount, r.Balance)
+		r.Message = ui.Approved(r.Amount, r.Balance)
 		if _, err := p.store.CompleteIntent(in.ID, offline.Completion{
 			BalanceAfter: int64(out.BalanceAfter), TAC: out.TAC[:], MAC2: out.MAC2[:],
 		}); err != nil {

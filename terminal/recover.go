@@ -9,6 +9,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/ui"
 )
 
 // Startup prepares the POS after a start: it lists in the log the intents
@@ -130,6 +131,6 @@ func (p *POS) recovered(info CardInfo, in offline.Intent) Result {
 	p.last = &lastSale{IntentID: in.ID, CardNo: in.CardNo, Amount: in.Amount, At: in.Time}
 	r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: info.CardNo, Amount: in.Amount,
 		Balance: info.Balance, IntentID: in.ID, Recovered: true}
-	r.Message = paidMessage(r.Amount, r.Balance)
+	r.Message = ui.Approved(r.Amount, r.Balance)
 	return r
 }

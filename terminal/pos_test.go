@@ -1,0 +1,376 @@
+package terminal_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader/sim"
+	"github.com/openykt/yktd/terminal"
+	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/ui"
+)
+
+func count(codes []ui.Code, c ui.Code) int {
+	n := 0
+	for _, x := range codes {
+		if x == c {
+			n++
+		}
+	}
+	return n
+}
+
+func fixed(price int64) config.POS {
+	return config.POS{Mode: config.ModeFixed, PriceFen: price, RepeatGuard: config.Duration(3 * time.Second)}
+}
+
+// wantPaid checks a paid result against the card and the journal.
+func (r *rig) wantPaid(res terminal.Result, card *sim.Card, amount, before int64) {
+	r.t.Helper()
+	if res.Outcome != terminal.Paid || res.Amount != amount || res.Code != policy.CodeOK {
+		r.t.Fatalf("result %+v, want paid %d", res, amount)
+	}
+	if got := balance(card); got != before-amount || res.Balance != got {
+		r.t.Fatalf("card balance %d, result %d, want %d", got, res.Balance, before-amount)
+	}
+	if m := r.last(); m.Code != ui.CodeApproved || m.Amount != amount || m.Balance != before-amount {
+		r.t.Fatalf("display %v", m)
+	}
+	r.noIntents()
+}
+
+func TestFixedSale(t *testing.T) {
+	r := newRig(t, fixed(1250))
+	card := demoCard(t, "student", "", 0)
+	res := r.handle(card, 0)
+	r.wantPaid(res, card, 1250, 10000)
+	k := r.kinds()
+	if k[protocol.KindPurchaseIntent] != 1 || k[protocol.KindPurchaseCompleted] != 1 {
+		t.Fatalf("journal %v", k)
+	}
+	for _, rec := range r.records() {
+		if rec.Kind == protocol.KindPurchaseCompleted {
+			if rec.IntentID != res.IntentID || rec.Amount != 1250 || rec.BalanceAfter != 8750 || len(rec.TAC) != 4 {
+				t.Fatalf("completed record %+v", rec)
+			}
+		}
+	}
+}
+
+func TestKeyedSale(t *testing.T) {
+	r := newRig(t, config.POS{Mode: config.ModeKeyed})
+	card := demoCard(t, "staff", "", 0)
+	r.wantPaid(r.handle(card, 830), card, 830, 50000)
+	r.clock.Advance(time.Minute)
+	r.ui.QueueAmount(1520) // the cashier keys it while the card waits
+	r.wantPaid(r.handle(card, 0), card, 1520, 50000-830)
+	r.clock.Advance(time.Minute)
+	r.ui.QueueCancel()
+	if res := r.handle(card, 0); res.Outcome != terminal.Refused || res.Code != terminal.CodeEntryCancelled {
+		t.Fatalf("amount entry cancelled: %+v", res)
+	}
+}
+
+func TestClassPricing(t *testing.T) {
+	r := newRig(t, fixed(1000))
+	r.rules = &protocol.Rules{Version: 1, Classes: []protocol.ClassPricing{{Class: sim.ClassStaff, Percent: 100, SurchargeFen: 150}}}
+	card := demoCard(t, "staff", "", 0)
+	r.wantPaid(r.handle(card, 0), card, 1150, 50000)
+}
+
+func TestPerUse(t *testing.T) {
+	r := newRig(t, config.POS{Mode: config.ModePerUse, PriceFen: 50, MinBalanceFen: 500})
+	low := demoCard(t, "low", "", 0) // 5.00 yuan
+	if res := r.handle(low, 0); res.Outcome != terminal.Refused || res.Code != policy.CodeMinBalance {
+		t.Fatalf("hot water at 5.00: %+v", res)
+	}
+	card := demoCard(t, "student", "", 0)
+	r.wantPaid(r.handle(card, 0), card, 50, 10000)
+	if k := r.kinds(); k[protocol.KindPurchaseIntent] != 1 {
+		t.Fatalf("journal %v: the refused card must not open an intent", k)
+	}
+}
+
+func shower(preauth int64) config.POS {
+	return config.POS{Mode: config.ModeMetered, PerMinuteFen: 100, PreauthFen: preauth, MinBalanceFen: 500,
+		MaxSession: config.Duration(20 * time.Minute)}
+}
+
+func TestShowerMinimumBalance(t *testing.T) {
+	// A session needs a balance of at least the pre-authorisation and above
+	// the 5-yuan minimum.
+	r := newRig(t, shower(500))
+	at500 := demoCard(t, "low", "", 0)
+	if res := r.handle(at500, 0); res.Outcome != terminal.Refused || res.Code != policy.CodeMinBalance {
+		t.Fatalf("shower at 5.00: %+v", res)
+	}
+	at501 := demoCard(t, "low", "10012026090100000013", 501)
+	res := r.handle(at501, 0)
+	if res.Outcome != terminal.SessionStarted || res.Amount != 500 {
+		t.Fatalf("shower at 5.01: %+v", res)
+	}
+	if balance(at501) != 501 {
+		t.Fatal("starting a session debited the card")
+	}
+	// Another card cannot use the running meter.
+	if res := r.handle(demoCard(t, "student", "", 0), 0); res.Code != terminal.CodeMeterBusy {
+		t.Fatalf("second card: %+v", res)
+	}
+	r.clock.Advance(3*time.Minute + 20*time.Second) // 4 started minutes
+	res = r.handle(at501, 0)
+	r.wantPaid(res, at501, 400, 501)
+	if len(r.pos.Sessions()) != 0 {
+		t.Fatal("session not ended")
+	}
+}
+
+func TestShowerCapsAndTimeout(t *testing.T) {
+	r := newRig(t, shower(1000))
+	if res := r.handle(demoCard(t, "low", "10012026090100000013", 999), 0); res.Code != policy.CodeInsufficient {
+		t.Fatalf("balance below the pre-authorisation: %+v", res)
+	}
+	card := demoCard(t, "student", "", 0)
+	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted || res.Amount != 1000 {
+		t.Fatalf("start: %+v", res)
+	}
+	r.clock.Advance(19 * time.Minute)
+	if got := r.pos.ExpireSessions(); len(got) != 0 {
+		t.Fatalf("expired early: %+v", got)
+	}
+	r.clock.Advance(2 * time.Minute)
+	got := r.pos.ExpireSessions()
+	if len(got) != 1 || !got[0].Stopped || got[0].Charge != 1000 {
+		t.Fatalf("expired %+v, want one stopped at the 10.00 pre-authorisation", got)
+	}
+	r.clock.Advance(time.Hour) // the customer comes back later: the charge does not grow
+	r.wantPaid(r.handle(card, 0), card, 1000, 10000)
+	if k := r.kinds(); k[protocol.KindPurchaseIntent] != 1 || k[protocol.KindPurchaseCompleted] != 1 {
+		t.Fatalf("journal %v: only the final debit is journaled", k)
+	}
+}
+
+func TestCancelLast(t *testing.T) {
+	r := newRig(t, fixed(1250))
+	if res, err := r.pos.CancelLast(r.ctx); err != nil || res.Code != terminal.CodeNothingToUndo {
+		t.Fatalf("nothing to cancel: %+v %v", res, err)
+	}
+	card := demoCard(t, "student", "", 0)
+	sale := r.handle(card, 0)
+	r.clock.Advance(time.Minute)
+	res, err := r.pos.CancelLast(r.ctx)
+	if err != nil || res.Outcome != terminal.Cancelled || res.Amount != 1250 || res.IntentID != sale.IntentID {
+		t.Fatalf("cancel: %+v %v", res, err)
+	}
+	if m := r.last(); m.Code != ui.Code(terminal.CodeSaleCancelled) || !strings.Contains(m.ZH, "已撤销 12.50元") {
+		t.Fatalf("display %v", m)
+	}
+	if res, _ := r.pos.CancelLast(r.ctx); res.Outcome != terminal.Refused || res.Code != terminal.CodeAlreadyUndone {
+		t.Fatalf("second cancel: %+v", res)
+	}
+	var reversed []protocol.Record
+	for _, rec := range r.records() {
+		if rec.Kind == protocol.KindPurchaseReversed {
+			reversed = append(reversed, rec)
+		}
+	}
+	if len(reversed) != 1 || reversed[0].IntentID != sale.IntentID || reversed[0].Amount != 1250 || reversed[0].CardNo != sale.CardNo {
+		t.Fatalf("reversed records %+v", reversed)
+	}
+
+	// A restart keeps the cancellation: still refused.
+	r.reopen()
+	if res, _ := r.pos.CancelLast(r.ctx); res.Code != terminal.CodeAlreadyUndone {
+		t.Fatalf("cancel after restart: %+v", res)
+	}
+
+	// After the window: refused, nothing journaled.
+	r.clock.Advance(time.Minute)
+	r.handle(card, 0)
+	r.clock.Advance(2*time.Minute + time.Second)
+	before := len(r.records())
+	if res, _ := r.pos.CancelLast(r.ctx); res.Outcome != terminal.Refused || res.Code != terminal.CodeCancelExpired {
+		t.Fatalf("cancel after the window: %+v", res)
+	}
+	if len(r.records()) != before {
+		t.Fatal("a refused cancel journaled something")
+	}
+}
+
+func TestRefusedCards(t *testing.T) {
+	const dormantNo = "10012026090100000021"
+	r := newRig(t, fixed(1250))
+	since := testNow.Add(-24 * time.Hour)
+	r.listed(
+		offline.StatusEntry{CardNo: sim.DemoLostNo, Reason: offline.ReasonLost, Since: since},
+		offline.StatusEntry{CardNo: dormantNo, Reason: offline.ReasonDormant, Since: since},
+	)
+	cases := []struct {
+		name string
+		card *sim.Card
+		want policy.Code
+	}{
+		{"lost", demoCard(t, "lost", "", 0), policy.CodeLost},
+		{"dormant", demoCard(t, "student", dormantNo, 0), policy.CodeDormant},
+		{"expired", demoCard(t, "expired", "", 0), policy.CodeExpired},
+		{"insufficient", demoCard(t, "low", "", 0), policy.CodeInsufficient},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := balance(c.card)
+			res := r.handle(c.card, 0)
+			if res.Outcome != terminal.Refused || res.Code != c.want {
+				t.Fatalf("result %+v, want refused %s", res, c.want)
+			}
+			if m := r.last(); m.Code != ui.Code(c.want) || m.ZH == "" || m.EN == "" {
+				t.Fatalf("display %v, want %v", m, c.want)
+			}
+			if balance(c.card) != before {
+				t.Fatal("balance changed")
+			}
+		})
+	}
+	if k := r.kinds(); k[protocol.KindPurchaseIntent] != 0 {
+		t.Fatalf("journal %v: refused cards opened intents", k)
+	}
+}
+
+func TestRepeatTap(t *testing.T) {
+	r := newRig(t, fixed(1250))
+	card := demoCard(t, "student", "", 0)
+	r.wantPaid(r.handle(card, 0), card, 1250, 10000)
+	r.clock.Advance(time.Second)
+	if res := r.handle(card, 0); res.Outcome != terminal.Refused || res.Code != policy.CodeRepeatTap {
+		t.Fatalf("repeat tap: %+v", res)
+	}
+	if balance(card) != 8750 {
+		t.Fatal("charged twice")
+	}
+	r.clock.Advance(3 * time.Second)
+	r.wantPaid(r.handle(card, 0), card, 1250, 8750)
+}
+
+func TestDailyLimitSurvivesRestart(t *testing.T) {
+	cfg := fixed(1250)
+	cfg.DailyLimitFen = 3000
+	r := newRig(t, cfg)
+	card := demoCard(t, "student", "", 0)
+	r.handle(card, 0)
+	r.clock.Advance(time.Minute)
+	r.handle(card, 0)
+	r.reopen() // usage is rebuilt from today's journal
+	r.clock.Advance(time.Minute)
+	if res := r.handle(card, 0); res.Code != policy.CodeDailyLimit {
+		t.Fatalf("third meal over the daily limit: %+v", res)
+	}
+	r.clock.Advance(24 * time.Hour) // a new day
+	if res := r.handle(card, 0); res.Outcome != terminal.Paid {
+		t.Fatalf("next day: %+v", res)
+	}
+}
+
+func TestPIN(t *testing.T) {
+	cfg := config.POS{Mode: config.ModeKeyed} // PIN limit defaults to 50 yuan
+	t.Run("right", func(t *testing.T) {
+		r := newRig(t, cfg)
+		card := demoCard(t, "staff", "", 0)
+		r.ui.QueuePIN("123456")
+		r.wantPaid(r.handle(card, 6000), card, 6000, 50000)
+		if n := count(r.ui.Codes(), ui.CodeEnterPIN); n != 1 {
+			t.Fatalf("PIN asked %d times", n)
+		}
+		r.clock.Advance(time.Minute)
+		r.wantPaid(r.handle(card, 5000), card, 5000, 44000) // at the limit: no PIN
+		if n := count(r.ui.Codes(), ui.CodeEnterPIN); n != 1 {
+			t.Fatal("PIN asked at the limit")
+		}
+	})
+	t.Run("wrong then right", func(t *testing.T) {
+		r := newRig(t, cfg)
+		card := demoCard(t, "staff", "", 0)
+		r.ui.QueuePIN("000000")
+		r.ui.QueuePIN("123456")
+		r.wantPaid(r.handle(card, 6000), card, 6000, 50000)
+		found := false
+		for _, m := range r.ui.Shown() {
+			found = found || (m.Code == ui.CodeWrongPIN && m.Retries == 2)
+		}
+		if !found || card.Status().PINTries != 3 {
+			t.Fatalf("display %v, tries %d", r.ui.Shown(), card.Status().PINTries)
+		}
+	})
+	t.Run("wrong and given up", func(t *testing.T) {
+		r := newRig(t, cfg)
+		card := demoCard(t, "staff", "", 0)
+		r.ui.QueuePIN("000000")
+		r.ui.QueueTimeout() // the holder walks away
+		res := r.handle(card, 6000)
+		if res.Outcome != terminal.Refused || res.Code != terminal.CodeEntryCancelled || balance(card) != 50000 {
+			t.Fatalf("result %+v", res)
+		}
+		if card.Status().PINTries != 2 {
+			t.Fatalf("tries %d", card.Status().PINTries)
+		}
+	})
+	t.Run("locked", func(t *testing.T) {
+		r := newRig(t, cfg)
+		card := demoCard(t, "staff", "", 0)
+		r.ui.QueuePIN("000000")
+		r.ui.QueuePIN("111111")
+		r.ui.QueuePIN("222222")
+		res := r.handle(card, 6000)
+		if res.Outcome != terminal.Refused || res.Code != terminal.CodePINLocked || r.last().Code != ui.CodePINLocked {
+			t.Fatalf("result %+v", res)
+		}
+		r.clock.Advance(time.Minute)
+		r.ui.QueuePIN("123456")
+		res = r.handle(card, 6000)
+		if res.Code != terminal.CodePINLocked || balance(card) != 50000 {
+			t.Fatalf("locked card with the right PIN: %+v", res)
+		}
+		if k := r.kinds(); k[protocol.KindPurchaseIntent] != 0 {
+			t.Fatalf("journal %v", k)
+		}
+	})
+}
+
+func TestTornSaleNotChargedTwice(t *testing.T) {
+	r := newRig(t, fixed(1250))
+	card := demoCard(t, "student", "", 0)
+	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
+		t.Fatal(err)
+	}
+	res := r.handle(card, 0)
+	if res.Outcome != terminal.TapAgain || res.Code != terminal.CodeUncertain {
+		t.Fatalf("torn: %+v", res)
+	}
+	if m := r.last(); m.Code != ui.CodeCardRemoved || !strings.Contains(m.ZH, "请重新刷卡") {
+		t.Fatalf("display %v", m)
+	}
+	r.clock.Advance(10 * time.Second)
+	res = r.handle(card, 0)
+	if res.Outcome != terminal.Paid || !res.Recovered || balance(card) != 8750 {
+		t.Fatalf("again: %+v, balance %d", res, balance(card))
+	}
+	r.noIntents()
+
+	// Torn before the card executed DEBIT: voided, then paid.
+	r.clock.Advance(time.Minute)
+	if err := card.Arm(sim.Fault{Kind: sim.TearBefore, INS: sim.InsDebitForPurchase}); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.handle(card, 0); res.Outcome != terminal.TapAgain {
+		t.Fatalf("torn before: %+v", res)
+	}
+	res = r.handle(card, 0)
+	if res.Outcome != terminal.Paid || res.Recovered || balance(card) != 7500 {
+		t.Fatalf("retried: %+v, balance %d", res, balance(card))
+	}
+	k := r.kinds()
+	if k[protocol.KindPurchaseCompleted] != 2 || k[protocol.KindPurchaseVoided] != 1 || k[protocol.KindPurchaseUncertain] != 2 {
+		t.Fatalf("journal %v", k)
+	}
+}
