@@ -19,7 +19,9 @@
 // within Timeouts.ACK; the response within Timeouts.Response
 // (Timeouts.Exchange for InDataExchange). A garbled response is answered
 // with NACK (the module resends its last response) at most twice, then the
-// error wraps reader.ErrMalformed. A NACK from the module makes the driver
+// error wraps reader.ErrMalformed. A garbled frame before the ACK is taken
+// for the ACK and not NACKed: a NACK then could bring back the previous
+// command's response. A NACK from the module makes the driver
 // resend the command frame, at most twice (ErrNACK). A timeout or a
 // cancelled context aborts the command with an ACK frame and returns an
 // error wrapping reader.ErrTimeout (and ctx.Err()).

@@ -37,6 +37,7 @@ func TestLinkFaults(t *testing.T) {
 		expire    time.Duration // the timeout that expires
 	}{
 		{name: "garbled once", fault: pn532sim.Fault{Kind: pn532sim.Garble, Cmd: x}, wantNACKs: 1, wantCmds: 1},
+		{name: "garbled ACK", fault: pn532sim.Fault{Kind: pn532sim.GarbleACK, Cmd: x}, wantCmds: 1},
 		{name: "bad checksum once", fault: pn532sim.Fault{Kind: pn532sim.BadChecksum, Cmd: x}, wantNACKs: 1, wantCmds: 1},
 		{name: "bad checksum twice", fault: pn532sim.Fault{Kind: pn532sim.BadChecksum, Cmd: x, Times: 2}, wantNACKs: 2, wantCmds: 1},
 		{name: "bad checksum persists", fault: pn532sim.Fault{Kind: pn532sim.BadChecksum, Cmd: x, Times: 3}, wantErr: pn532.ErrChecksum, wantNACKs: 2, wantCmds: 1},
@@ -186,7 +187,9 @@ func TestUnplugged(t *testing.T) {
 	runErr := make(chan error, 1)
 	go func() { runErr <- r.Run(context.Background(), events) }()
 	card := nextEvent(t, events, reader.CardPresent).Card
-	p.Close()
+	if err := mod.Unplug(); err != nil {
+		t.Fatal(err)
+	}
 	nextEvent(t, events, reader.CardRemoved)
 	select {
 	case err := <-runErr:

@@ -23,7 +23,7 @@ const waitLimit = 10 * time.Second
 // rig is a simulated module on a pseudo-terminal and a pn532.Reader
 // running on its slave through go.bug.st/serial.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	pty    *ptytest.PTY
 	mod    *pn532sim.Module
 	r      *pn532.Reader
@@ -84,7 +84,7 @@ func (tt *testTimers) NewTimer(d time.Duration) (<-chan time.Time, func() bool) 
 }
 
 // fire waits until a timer of duration d is pending and fires it.
-func (tt *testTimers) fire(t *testing.T, d time.Duration) {
+func (tt *testTimers) fire(t testing.TB, d time.Duration) {
 	t.Helper()
 	deadline := time.After(waitLimit)
 	for {
@@ -110,7 +110,7 @@ func (tt *testTimers) fire(t *testing.T, d time.Duration) {
 	}
 }
 
-func newPTYModule(t *testing.T) (*ptytest.PTY, *pn532sim.Module) {
+func newPTYModule(t testing.TB) (*ptytest.PTY, *pn532sim.Module) {
 	t.Helper()
 	p, err := ptytest.New()
 	if err != nil {
@@ -128,7 +128,7 @@ func newPTYModule(t *testing.T) (*ptytest.PTY, *pn532sim.Module) {
 	return p, mod
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	p, mod := newPTYModule(t)
 	logs := &logSink{}
@@ -159,7 +159,7 @@ func (rg *rig) next(want reader.EventKind) reader.Event {
 	return nextEvent(rg.t, rg.events, want)
 }
 
-func nextEvent(t *testing.T, events <-chan reader.Event, want reader.EventKind) reader.Event {
+func nextEvent(t testing.TB, events <-chan reader.Event, want reader.EventKind) reader.Event {
 	t.Helper()
 	select {
 	case ev := <-events:
@@ -197,7 +197,7 @@ func (s *logSink) String() string {
 }
 
 // waitFor waits until the log contains substr.
-func (s *logSink) waitFor(t *testing.T, substr string) {
+func (s *logSink) waitFor(t testing.TB, substr string) {
 	t.Helper()
 	deadline := time.After(waitLimit)
 	for {

@@ -131,6 +131,9 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 	if err != nil {
 		return nil, fmt.Errorf("pn532: %s: %w", name, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pn532: %s: %w: %w", name, reader.ErrTimeout, err)
+	}
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -178,10 +181,15 @@ func (l *link) command(ctx context.Context, name string, data []byte, timeout ti
 			return nil, fmt.Errorf("pn532: %s: no response within %v: %w", name, timeout, reader.ErrTimeout)
 		case it := <-l.in:
 			if it.err != nil {
-				// A garbled frame: maybe our ACK, maybe the response. Ask
-				// for the response again (the module resends its last
-				// response on NACK), a bounded number of times.
 				sawBad = true
+				if !acked {
+					// Maybe our ACK, garbled. A NACK now could bring back
+					// the previous command's response: wait for this one.
+					l.log.Debug("pn532: bad frame before the ACK", "device", l.name, "cmd", name, "err", it.err)
+					continue
+				}
+				// A garbled response: ask for it again (the module resends
+				// its last response on NACK), a bounded number of times.
 				if nacks >= maxNACKSent {
 					l.abort()
 					return nil, fmt.Errorf("pn532: %s: response still bad after %d NACKs: %w", name, nacks, it.err)

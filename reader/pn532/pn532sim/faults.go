@@ -17,6 +17,9 @@ const (
 	// BadChecksum: the response frame's data checksum is wrong; a NACK from
 	// the host gets the good response.
 	BadChecksum FaultKind = "bad-checksum"
+	// GarbleACK: the module's ACK frame arrives with a broken checksum;
+	// the response follows intact.
+	GarbleACK FaultKind = "garble-ack"
 	// Silent: the module neither ACKs nor answers (a hung or unpowered
 	// module).
 	Silent FaultKind = "silent"

@@ -8,7 +8,7 @@
 // ACKs every good command frame before answering, ignores frames with a
 // bad checksum, answers a host NACK by resending its last response, and
 // drops the command in progress on a host ACK. Faults (Arm) garble
-// responses, break checksums, keep it silent, make it refuse a frame or
+// responses or ACKs, break checksums, keep it silent, make it refuse a frame or
 // take the card away mid-exchange; closing the master is "unplugged".
 package pn532sim
 
@@ -81,6 +81,20 @@ func (m *Module) Remove() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.card, m.active = nil, false
+}
+
+// Unplug closes the port when it can be closed (an *os.File master): the
+// host's port fails as when the module's USB adapter is pulled, and Serve
+// returns.
+func (m *Module) Unplug() error {
+	c, ok := m.port.(io.Closer)
+	if !ok {
+		return fmt.Errorf("pn532sim: unplug: %T cannot be closed", m.port)
+	}
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("pn532sim: unplug: %w", err)
+	}
+	return nil
 }
 
 // Arm adds a fault to the module's script.
@@ -202,7 +216,11 @@ func (m *Module) handle(f pn532.Frame, derr error) error {
 	case fired[RefuseFrame]:
 		return m.write(pn532.NACKFrame)
 	}
-	if err := m.write(pn532.ACKFrame); err != nil {
+	ack := pn532.ACKFrame
+	if fired[GarbleACK] {
+		ack = []byte{0x00, 0x00, 0xFF, 0x00, 0xFE, 0x00}
+	}
+	if err := m.write(ack); err != nil {
 		return err
 	}
 	if fired[NoResponse] {
