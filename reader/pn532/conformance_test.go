@@ -8,6 +8,7 @@ import (
 
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/pn532"
+	"github.com/openykt/yktd/reader/pn532/pn532sim"
 )
 
 // TestConformance walks the reader.Reader and reader.Card contract as the
@@ -96,4 +97,36 @@ func TestConformance(t *testing.T) {
 	if st.Commands[pn532.CmdInRelease] < 2 || st.Commands[pn532.CmdDiagnose] == 0 {
 		t.Errorf("released %d cards, %d presence checks", st.Commands[pn532.CmdInRelease], st.Commands[pn532.CmdDiagnose])
 	}
+}
+
+// TestMifareClassic: a card without ISO 14443-4 is announced by UID (for
+// identity-only gates), refuses APDUs, and its removal is seen by listing
+// it again.
+func TestMifareClassic(t *testing.T) {
+	rg := newRig(t)
+	rg.mod.Tap(mifareCard{})
+	ev := rg.next(reader.CardPresent)
+	if ev.Tech != reader.TechMifare || !bytes.Equal(ev.UID, mifareCard{}.UID()) || ev.ATR != nil {
+		t.Fatalf("present: %v", ev)
+	}
+	if _, err := ev.Card.Transmit(context.Background(), readCmd); !errors.Is(err, reader.ErrTransport) {
+		t.Fatalf("APDU to a MIFARE Classic card: %v, want ErrTransport", err)
+	}
+	if got := rg.mod.Stats().Commands[pn532.CmdInDataExchange]; got != 0 {
+		t.Fatalf("%d InDataExchange sent to a MIFARE Classic card", got)
+	}
+	// Still there across several presence checks.
+	before := rg.mod.Stats().Commands[pn532.CmdInListPassiveTarget]
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := rg.mod.WaitFor(ctx, func(s pn532sim.Stats) bool { return s.Commands[pn532.CmdInListPassiveTarget] >= before+3 }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-rg.events:
+		t.Fatalf("event %v while the card stays", ev)
+	default:
+	}
+	rg.mod.Remove()
+	rg.next(reader.CardRemoved)
 }

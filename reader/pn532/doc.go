@@ -39,7 +39,12 @@
 // supported.
 //
 // The CardPresent event carries the ATR a PC/SC reader would build from
-// the ATS (ATRFromATS), so a card looks the same through both drivers.
+// the ATS (ATRFromATS), so a card looks the same through both drivers. A
+// card without ISO 14443-4 (SAK bit 0x20 clear, e.g. MIFARE Classic) is
+// announced as reader.TechMifare with its UID and no ATR, for
+// identity-only use; its Transmit fails (reader.ErrTransport), and since
+// Diagnose's presence test only covers ISO 14443-4, its presence is
+// checked by InRelease and InListPassiveTarget finding the same UID.
 //
 // # go.bug.st/serial on a pseudo-terminal
 //

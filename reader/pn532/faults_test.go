@@ -46,6 +46,7 @@ func TestLinkFaults(t *testing.T) {
 		{name: "module NACKs the frame always", fault: pn532sim.Fault{Kind: pn532sim.RefuseFrame, Cmd: x, Times: 3}, wantErr: pn532.ErrNACK, wantCmds: 3},
 		{name: "silent module", fault: pn532sim.Fault{Kind: pn532sim.Silent, Cmd: x}, wantErr: reader.ErrTimeout, wantCmds: 1, expire: ackTimeout},
 		{name: "ACK but no response", fault: pn532sim.Fault{Kind: pn532sim.NoResponse, Cmd: x}, wantErr: reader.ErrTimeout, wantCmds: 1, expire: exchangeTimeout},
+		{name: "card mute once", fault: pn532sim.Fault{Kind: pn532sim.MuteCard, Cmd: x}, wantErr: reader.ErrTimeout, wantCmds: 1},
 		{name: "card removed mid-exchange", fault: pn532sim.Fault{Kind: pn532sim.RemoveCard, Cmd: x}, wantErr: reader.ErrCardRemoved, wantCmds: 1, removed: true},
 	}
 	for _, tt := range tests {
@@ -87,6 +88,9 @@ func TestLinkFaults(t *testing.T) {
 				}
 			} else if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Transmit = % X, %v; want %v", rsp, err, tt.wantErr)
+			}
+			if !tt.removed && errors.Is(err, reader.ErrCardRemoved) {
+				t.Fatalf("Transmit = %v: the card did not leave", err)
 			}
 			st := rg.mod.Stats()
 			if got := st.NACKs - before.NACKs; got != tt.wantNACKs {

@@ -248,3 +248,14 @@ func (echoCard) Respond(cmd []byte) ([]byte, error) {
 	}
 	return []byte{0x6D, 0x00}, nil
 }
+
+// mifareCard stands in for a MIFARE Classic 1K: SAK 08, no ISO 14443-4.
+type mifareCard struct{}
+
+func (mifareCard) ATR() []byte { return nil }
+func (mifareCard) Reset()      {}
+func (mifareCard) UID() []byte { return []byte{0xDE, 0xAD, 0xBE, 0xEF} }
+func (mifareCard) SAK() byte   { return 0x08 }
+func (mifareCard) Respond([]byte) ([]byte, error) {
+	return nil, errors.New("mifareCard: no APDUs")
+}

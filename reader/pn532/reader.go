@@ -1,6 +1,7 @@
 package pn532
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -194,7 +195,7 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 		}
 		gone := cur.isGone()
 		if !gone {
-			ok, err := l.present(ctx)
+			ok, err := r.stillThere(ctx, l, cur)
 			switch {
 			case err != nil:
 				if ferr := fault(err); ferr != nil || ctx.Err() != nil {
@@ -235,6 +236,24 @@ func (r *Reader) setup(ctx context.Context, l *link) (Firmware, error) {
 		return fw, err
 	}
 	return fw, nil
+}
+
+// stillThere checks that the card c is still in the field: Diagnose's
+// presence test for an ISO 14443-4 card; for other cards (MIFARE Classic),
+// which that test does not cover, releasing and listing it again and
+// comparing the UID.
+func (r *Reader) stillThere(ctx context.Context, l *link, c *Card) (bool, error) {
+	if c.target.ISO14443_4() {
+		return l.present(ctx)
+	}
+	if err := l.release(ctx, c.target.Tg); err != nil {
+		return false, err
+	}
+	t, err := l.listTarget(ctx)
+	if err != nil {
+		return false, err
+	}
+	return t != nil && bytes.Equal(t.UID, c.target.UID), nil
 }
 
 // pause waits PollInterval, or until gone is closed; false when ctx ended

@@ -32,6 +32,10 @@ const (
 	// InDataExchange answers status 01 (timeout) without the card having
 	// executed anything, and the card is gone.
 	RemoveCard FaultKind = "remove-card"
+	// MuteCard: the card stays in the field but does not answer this
+	// command: InDataExchange answers status 01 (timeout) without the card
+	// having executed anything.
+	MuteCard FaultKind = "mute-card"
 )
 
 // AnyCommand in Fault.Cmd matches every command.

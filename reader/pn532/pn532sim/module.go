@@ -9,7 +9,9 @@
 // bad checksum, answers a host NACK by resending its last response, and
 // drops the command in progress on a host ACK. Faults (Arm) garble
 // responses or ACKs, break checksums, keep it silent, make it refuse a frame or
-// take the card away mid-exchange; closing the master is "unplugged".
+// take the card away or mute it mid-exchange; Unplug (closing the master)
+// is the USB adapter pulled. A card with a SAK() method other than 0x20
+// (ISO 14443-4) is listed without ATS and takes no APDUs.
 package pn532sim
 
 import (
@@ -226,7 +228,7 @@ func (m *Module) handle(f pn532.Frame, derr error) error {
 	if fired[NoResponse] {
 		return nil
 	}
-	data := m.execute(f.Data, fired[RemoveCard])
+	data := m.execute(f.Data, fired)
 	if data == nil {
 		m.last, m.lastCmd = pn532.ErrorFrame, cmd
 		return m.write(pn532.ErrorFrame)
@@ -263,7 +265,7 @@ func (m *Module) write(b []byte) error {
 
 // execute runs one command and returns the response data (response code
 // first), or nil for the error frame.
-func (m *Module) execute(data []byte, removeCard bool) []byte {
+func (m *Module) execute(data []byte, fired map[FaultKind]bool) []byte {
 	cmd, p := data[0], data[1:]
 	rc := cmd + 1
 	switch cmd {
@@ -284,7 +286,7 @@ func (m *Module) execute(data []byte, removeCard bool) []byte {
 		if len(p) < 1 || p[0] != pn532.DiagPresence {
 			return nil
 		}
-		if m.card != nil && m.active {
+		if m.card != nil && m.active && sak(m.card)&0x20 != 0 {
 			return []byte{rc, 0x00}
 		}
 		return []byte{rc, 0x01}
@@ -292,7 +294,7 @@ func (m *Module) execute(data []byte, removeCard bool) []byte {
 		if len(p) < 2 || p[0] < 1 || p[0] > 2 {
 			return nil
 		}
-		if removeCard {
+		if fired[RemoveCard] {
 			m.card, m.active = nil, false
 		}
 		if m.card == nil || p[1] != 0x00 || m.samMode != 0x01 {
@@ -305,14 +307,17 @@ func (m *Module) execute(data []byte, removeCard bool) []byte {
 		if len(p) < 1 {
 			return nil
 		}
-		if removeCard {
+		if fired[RemoveCard] {
 			m.card, m.active = nil, false
 		}
-		if m.card == nil {
+		if m.card == nil || fired[MuteCard] {
 			return []byte{rc, 0x01} // the card does not answer
 		}
 		if !m.active || p[0] != 0x01 {
 			return []byte{rc, 0x27}
+		}
+		if sak(m.card)&0x20 == 0 {
+			return []byte{rc, 0x27} // not an ISO 14443-4 card: no APDUs
 		}
 		rsp, err := m.card.Respond(bytes.Clone(p[1:]))
 		if err != nil {
@@ -331,16 +336,29 @@ func (m *Module) execute(data []byte, removeCard bool) []byte {
 	return nil
 }
 
+// sak is the card's SEL_RES: the card's SAK() when it has one (a MIFARE
+// Classic stand-in answers 08), else 20 (ISO 14443-4).
+func sak(card sim.Presentable) byte {
+	if s, ok := card.(interface{ SAK() byte }); ok {
+		return s.SAK()
+	}
+	return 0x20
+}
+
 // targetData is InListPassiveTarget's entry for card: Tg 1, ATQA 0004,
-// SAK 20 (ISO 14443-4), the UID, and an ATS carrying the historical bytes
-// of the card's ATR.
+// its SAK, the UID, and for an ISO 14443-4 card an ATS carrying the
+// historical bytes of the card's ATR.
 func targetData(card sim.Presentable) []byte {
 	uid := []byte{0x08, 0x12, 0x34, 0x56} // random-UID style, for cards without one
 	if u, ok := card.(interface{ UID() []byte }); ok && len(u.UID()) > 0 {
 		uid = u.UID()
 	}
-	out := []byte{0x01, 0x00, 0x04, 0x20, byte(len(uid))}
+	s := sak(card)
+	out := []byte{0x01, 0x00, 0x04, s, byte(len(uid))}
 	out = append(out, uid...)
+	if s&0x20 == 0 {
+		return out // no ATS: not ISO 14443-4
+	}
 	hist := historical(card.ATR())
 	// TL, T0 (TA TB TC present, FSCI 8: 256 bytes), TA, TB (FWI 7), TC.
 	ats := []byte{byte(5 + len(hist)), 0x78, 0x80, 0x70, 0x02}
