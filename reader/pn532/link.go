@@ -65,8 +65,8 @@ type link struct {
 	closeOne sync.Once
 }
 
-func newLink(port serial.Port, name string, opts Options) *link {
-	l := &link{port: port, name: name, t: opts.Timeouts.withDefaults(), log: opts.Log, now: opts.Now, newTimer: opts.NewTimer,
+func newLink(port serial.Port, name string, opts Options, log *slog.Logger) *link {
+	l := &link{port: port, name: name, t: opts.Timeouts.withDefaults(), log: log, now: opts.Now, newTimer: opts.NewTimer,
 		in: make(chan item, inboxCapacity), dead: make(chan struct{}), sem: make(chan struct{}, 1)}
 	go l.readLoop()
 	return l

@@ -94,9 +94,6 @@ func New(device string, opts Options) *Reader {
 	if opts.Name == "" {
 		opts.Name = "pn532:" + device
 	}
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -108,6 +105,13 @@ func New(device string, opts Options) *Reader {
 	}
 	opts.Timeouts = opts.Timeouts.withDefaults()
 	return &Reader{device: device, opts: opts}
+}
+
+func (r *Reader) log() *slog.Logger {
+	if r.opts.Log != nil {
+		return r.opts.Log
+	}
+	return slog.Default()
 }
 
 // Name returns the reader's name.
@@ -127,9 +131,9 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 		return fmt.Errorf("pn532: open %s: %w: %w", r.device, reader.ErrTransport, err)
 	}
 	if err := port.ResetInputBuffer(); err != nil {
-		r.opts.Log.Debug("pn532: reset input buffer", "reader", r.Name(), "err", err)
+		r.log().Debug("pn532: reset input buffer", "reader", r.Name(), "err", err)
 	}
-	l := newLink(port, r.device, r.opts)
+	l := newLink(port, r.device, r.opts, r.log())
 	defer l.close()
 	fw, err := r.setup(ctx, l)
 	if err != nil {
@@ -138,7 +142,7 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 		}
 		return transport(fmt.Errorf("pn532: %s: setup: %w", r.device, err))
 	}
-	r.opts.Log.Info("pn532: module ready", "reader", r.Name(), "firmware", fw.String())
+	r.log().Info("pn532: module ready", "reader", r.Name(), "firmware", fw.String())
 
 	var cur *Card
 	defer func() {
@@ -163,7 +167,7 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 		if faults >= maxPollFaults {
 			return transport(fmt.Errorf("pn532: %s: %w", r.device, err))
 		}
-		r.opts.Log.Warn("pn532: poll failed", "reader", r.Name(), "err", err, "in_a_row", faults)
+		r.log().Warn("pn532: poll failed", "reader", r.Name(), "err", err, "in_a_row", faults)
 		return nil
 	}
 	for {
@@ -210,7 +214,7 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 		}
 		if gone {
 			if err := l.release(ctx, cur.target.Tg); err != nil && ctx.Err() == nil {
-				r.opts.Log.Debug("pn532: release", "reader", r.Name(), "err", err)
+				r.log().Debug("pn532: release", "reader", r.Name(), "err", err)
 			}
 			cur = nil
 			if !r.send(ctx, events, r.removed()) {

@@ -6,12 +6,13 @@
 //
 // Like a PN532 in HSU mode it sleeps until a wake-up byte (0x55) arrives,
 // ACKs every good command frame before answering, ignores frames with a
-// bad checksum, answers a host NACK by resending its last response, and
-// drops the command in progress on a host ACK. Faults (Arm) garble
-// responses or ACKs, break checksums, keep it silent, make it refuse a frame or
-// take the card away or mute it mid-exchange; Unplug (closing the master)
-// is the USB adapter pulled. A card with a SAK() method other than 0x20
-// (ISO 14443-4) is listed without ATS and takes no APDUs.
+// bad checksum and answers a host NACK by resending its last response. It
+// runs each command to completion before reading on, so a host ACK (abort)
+// is only counted. Faults (Arm) garble responses or ACKs, break checksums,
+// keep it silent, make it refuse a frame, or take the card away or mute it
+// mid-exchange; Unplug (closing the master) is the USB adapter pulled. A
+// card with a SAK() method other than 0x20 (ISO 14443-4) is listed without
+// ATS and takes no APDUs.
 package pn532sim
 
 import (
