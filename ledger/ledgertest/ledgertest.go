@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -32,7 +33,9 @@ type Options struct {
 	// IssuerKeys default to sam.TestKeys() (the keys of the demo cards and
 	// the software SAM).
 	IssuerKeys map[byte]epurse.Keys
-	// Ledger carries any other ledger option (Now and IssuerKeys above win).
+	// Ledger carries any other ledger option (Now and IssuerKeys above
+	// win). Logs of level warning and above go to the test log unless
+	// Ledger.Logger is set.
 	Ledger ledger.Options
 }
 
@@ -67,6 +70,9 @@ func Start(t testing.TB, opts Options) *Ledger {
 	}
 	if opts.Now != nil {
 		lo.Now = opts.Now
+	}
+	if lo.Logger == nil {
+		lo.Logger = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	lo.IssuerKeys = opts.IssuerKeys
 	if lo.IssuerKeys == nil {
@@ -213,4 +219,13 @@ func ErrorOf(body []byte) *protocol.Error {
 		return nil
 	}
 	return e
+}
+
+// logWriter sends the ledger's logs to the test log.
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
 }
