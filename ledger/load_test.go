@@ -1,0 +1,156 @@
+package ledger_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/openykt/yktd/ledger"
+	"github.com/openykt/yktd/ledger/ledgertest"
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader/epurse"
+)
+
+// kioskHost is the kiosk's side of a load: epurse.LoadHost over the
+// ledger's /v1/loads/init.
+type kioskHost struct {
+	t      *testing.T
+	tl     *ledgertest.Ledger
+	dev    *ledgertest.Device
+	cardNo string
+	// set by AuthorizeLoad
+	sent []byte
+	resp protocol.LoadInitResponse
+}
+
+func (h *kioskHost) AuthorizeLoad(_ context.Context, a epurse.LoadAuthorization) ([4]byte, error) {
+	req := &protocol.LoadInit{DeviceID: h.dev.ID, CardNo: h.cardNo, CardSerial: a.CardSerial[:], TerminalID: a.TermID[:],
+		OnlineCounter: a.OnlineCounter, BalanceBefore: int64(a.BalanceBefore), Amount: int64(a.Amount), KeyIndex: epurse.DefaultKeyIndex,
+		KeyVersion: a.KeyVersion, Algorithm: byte(a.Algorithm), Random: a.Random[:], MAC1: a.MAC1[:]}
+	h.sent = h.dev.Seal(h.t, req)
+	status, body := h.tl.Post(h.t, "/v1/loads/init", h.sent)
+	if status != http.StatusOK {
+		return [4]byte{}, ledgertest.ErrorOf(body)
+	}
+	resp, _, err := protocol.Open[protocol.LoadInitResponse](h.tl.Keys(), body, h.dev.ID)
+	if err != nil {
+		return [4]byte{}, err
+	}
+	// The card will check MAC2 over the time CREDIT FOR LOAD carries.
+	if !bytes.Equal(resp.TxTime, a.Time[:]) {
+		return [4]byte{}, fmt.Errorf("ledger time %X, kiosk time %X", resp.TxTime, a.Time[:])
+	}
+	h.resp = resp
+	return [4]byte(resp.MAC2), nil
+}
+
+func confirm(t *testing.T, tl *ledgertest.Ledger, dev *ledgertest.Device, m *protocol.LoadConfirm) (protocol.LoadConfirmResponse, *protocol.Error) {
+	t.Helper()
+	status, body := tl.Post(t, "/v1/loads/confirm", dev.Seal(t, m))
+	if status != http.StatusOK {
+		return protocol.LoadConfirmResponse{}, ledgertest.ErrorOf(body)
+	}
+	resp, _, err := protocol.Open[protocol.LoadConfirmResponse](tl.Keys(), body, dev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, nil
+}
+
+func TestLoadEndToEnd(t *testing.T) {
+	tl, clk := start(t)
+	dev := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	tm := newTerminal(t, "kiosk-1", "student") // the kiosk's card in the reader
+	cardNo := tm.pub.CardNumber()
+	if _, err := tl.AddLoad(cardNo, 5000, "bank transfer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.AddLoad(cardNo, 300, "refund"); err != nil {
+		t.Fatal(err)
+	}
+
+	status, body := tl.Post(t, "/v1/pending", dev.Seal(t, &protocol.PendingRequest{DeviceID: dev.ID, CardNo: cardNo}))
+	if status != http.StatusOK {
+		t.Fatalf("pending: %d %v", status, ledgertest.ErrorOf(body))
+	}
+	pend, _, err := protocol.Open[protocol.Pending](tl.Keys(), body, dev.ID)
+	if err != nil || len(pend.Loads) != 2 || pend.Total() != 5300 || pend.Loads[0].Amount != 5000 {
+		t.Fatalf("pending %+v %v", pend, err)
+	}
+
+	ctx := context.Background()
+	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo}
+	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x01}
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 5000, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()})
+	if out.Kind != epurse.Done {
+		t.Fatalf("load: %v %v", out.Kind, out.Err)
+	}
+	if bal, err := epurse.GetBalance(ctx, tm.card); err != nil || bal != 15000 {
+		t.Fatalf("card balance %d %v", bal, err)
+	}
+	if ld, _ := tl.LoadByID(mustID(t, host.resp.LoadID)); ld.State != ledger.LoadAuthorised {
+		t.Errorf("before the confirmation: %s", ld.State)
+	}
+
+	// The same init again (a retry after a lost answer): the same answer.
+	status, body = tl.Post(t, "/v1/loads/init", host.sent)
+	again, _, err := protocol.Open[protocol.LoadInitResponse](tl.Keys(), body, dev.ID)
+	if status != http.StatusOK || err != nil || again.LoadID != host.resp.LoadID || !bytes.Equal(again.MAC2, host.resp.MAC2) || !bytes.Equal(again.TxTime, host.resp.TxTime) {
+		t.Fatalf("repeated init: %d %+v %v", status, again, err)
+	}
+
+	cm := &protocol.LoadConfirm{DeviceID: dev.ID, LoadID: host.resp.LoadID, CardNo: cardNo, OnlineCounter: out.Auth.OnlineCounter, TAC: out.TAC[:], BalanceAfter: int64(out.BalanceAfter)}
+	bad := *cm
+	bad.TAC = []byte{0, 0, 0, 0}
+	_, e := confirm(t, tl, dev, &bad)
+	wantCode(t, e, protocol.CodeMACInvalid)
+	for range 2 { // idempotent
+		resp, e := confirm(t, tl, dev, cm)
+		if e != nil || resp.State != protocol.LoadCompleted || resp.LoadID != host.resp.LoadID {
+			t.Fatalf("confirm: %+v %v", resp, e)
+		}
+	}
+	c, err := tl.CardInfo(cardNo)
+	if err != nil || c.Balance != 15000 || c.OnlineCounter != uint32(out.Auth.OnlineCounter)+1 {
+		t.Errorf("card at the ledger %+v %v", c, err)
+	}
+	left, _ := tl.PendingLoads(cardNo)
+	if len(left) != 1 || left[0].Amount != 300 {
+		t.Errorf("pending after the load %+v", left)
+	}
+
+	// No pending load of that amount: refused before CREDIT, the card keeps its money.
+	out = epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 700, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()})
+	if out.Kind != epurse.Refused {
+		t.Fatalf("load without money waiting: %v", out.Kind)
+	}
+	var pe *protocol.Error
+	if !errors.As(out.Err, &pe) || pe.Code != protocol.CodeNoPendingLoad {
+		t.Errorf("refusal %v", out.Err)
+	}
+
+	// A MAC1 that is not the card's.
+	factor := tm.pub.Factor()
+	forged := &protocol.LoadInit{DeviceID: dev.ID, CardNo: cardNo, CardSerial: factor[:], TerminalID: termID[:], OnlineCounter: 7,
+		BalanceBefore: 15000, Amount: 300, KeyIndex: 1, KeyVersion: 1, Random: []byte{1, 2, 3, 4}, MAC1: []byte{1, 2, 3, 4}}
+	status, body = tl.Post(t, "/v1/loads/init", dev.Seal(t, forged))
+	if status != http.StatusUnprocessableEntity {
+		t.Errorf("forged MAC1: HTTP %d", status)
+	}
+	wantCode(t, ledgertest.ErrorOf(body), protocol.CodeMACInvalid)
+	if left, _ := tl.PendingLoads(cardNo); len(left) != 1 {
+		t.Errorf("a forged init took a pending load")
+	}
+}
+
+func mustID(t *testing.T, s string) uint64 {
+	t.Helper()
+	var id uint64
+	if _, err := fmt.Sscan(s, &id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
