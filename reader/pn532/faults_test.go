@@ -207,3 +207,25 @@ func TestUnplugged(t *testing.T) {
 		t.Fatalf("Transmit after unplug = %v, want ErrCardRemoved", err)
 	}
 }
+
+// TestFirmware: the probe of `yktd reader list` wakes the module and
+// reads its version; a silent module is a timeout.
+func TestFirmware(t *testing.T) {
+	p, mod := newPTYModule(t)
+	o, timers := fastOptions(&logSink{})
+	r := pn532.New(p.SlavePath, o)
+	fw, err := r.Firmware(context.Background())
+	if err != nil || fw.IC != 0x32 || fw.String() != "PN532 v1.6 support 07" {
+		t.Fatalf("Firmware = %v, %v", fw, err)
+	}
+	mod.Arm(pn532sim.Fault{Kind: pn532sim.Silent, Cmd: pn532sim.AnyCommand})
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Firmware(context.Background())
+		done <- err
+	}()
+	timers.fire(t, ackTimeout)
+	if err := <-done; !errors.Is(err, reader.ErrTimeout) {
+		t.Fatalf("silent module: %v, want ErrTimeout", err)
+	}
+}

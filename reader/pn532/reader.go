@@ -117,6 +117,23 @@ func (r *Reader) log() *slog.Logger {
 // Name returns the reader's name.
 func (r *Reader) Name() string { return r.opts.Name }
 
+// Firmware opens the port, wakes the module, asks GetFirmwareVersion and
+// closes the port again: a check that the module answers, for tools such
+// as `yktd reader list`. Do not call it while Run holds the port.
+func (r *Reader) Firmware(ctx context.Context) (Firmware, error) {
+	port, err := r.opts.Open(r.device, &serial.Mode{BaudRate: r.opts.Baud})
+	if err != nil {
+		return Firmware{}, fmt.Errorf("pn532: open %s: %w: %w", r.device, reader.ErrTransport, err)
+	}
+	l := newLink(port, r.device, r.opts, r.log())
+	defer l.close()
+	fw, err := l.firmware(ctx)
+	if err != nil {
+		return Firmware{}, fmt.Errorf("pn532: %s: %w", r.device, err)
+	}
+	return fw, nil
+}
+
 // maxPollFaults is how many protocol faults in a row (timeouts, garbled
 // frames) Run tolerates before it gives up and lets its Manager reopen the
 // port.
