@@ -225,7 +225,12 @@ func TestFirmware(t *testing.T) {
 		done <- err
 	}()
 	timers.fire(t, ackTimeout)
-	if err := <-done; !errors.Is(err, reader.ErrTimeout) {
-		t.Fatalf("silent module: %v, want ErrTimeout", err)
+	select {
+	case err := <-done:
+		if !errors.Is(err, reader.ErrTimeout) {
+			t.Fatalf("silent module: %v, want ErrTimeout", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Firmware did not return")
 	}
 }
