@@ -60,6 +60,9 @@ type Options struct {
 	Log *slog.Logger
 }
 
+// noiseBits: a frame shorter than this is line noise, not a cut frame.
+const noiseBits = 4
+
 // Stats counts the frames a Reader saw since it was made.
 type Stats struct {
 	Delivered uint64 // frames decoded and sent as events
@@ -123,7 +126,8 @@ func (r *Reader) Stats() Stats {
 }
 
 // Probe sets both pins up as inputs with pull-ups and no edge detection: it
-// fails, wrapping reader.ErrTransport, when a pin cannot be used.
+// fails, wrapping reader.ErrTransport, when a pin cannot be used. Call it
+// before Run, not while Run runs (it turns edge detection off).
 func (r *Reader) Probe() error {
 	for _, p := range r.pins() {
 		if err := p.pin.In(gpio.PullUp, gpio.NoEdge); err != nil {
@@ -232,6 +236,13 @@ func (r *Reader) frame(ctx context.Context, events chan<- reader.Event, frame []
 	if received > len(frame) {
 		r.badLength.Add(1)
 		log.Warn("wiegand: frame dropped: longer than any format", "max_bits", r.maxBits)
+		return true
+	}
+	if received < noiseBits {
+		// A glitch on a line (a relay switching nearby), not a card:
+		// counted, logged at debug level only so it cannot flood the log.
+		r.badLength.Add(1)
+		log.Debug("wiegand: line noise dropped")
 		return true
 	}
 	c, err := DecodeAny(frame, r.opts.Formats)

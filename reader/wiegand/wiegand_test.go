@@ -326,3 +326,21 @@ func TestReaderRestart(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// A glitch of a bit or two is counted but not logged as a dropped frame.
+func TestReaderLineNoise(t *testing.T) {
+	g := newRig(t, wiegand.Options{})
+	g.send([]bool{true, false})
+	g.end()
+	g.send(encode(t, wiegand.H10301, 1, 1))
+	g.end()
+	if e := g.next(); e.Number != 1<<16|1 {
+		t.Fatalf("number %d", e.Number)
+	}
+	if s := g.r.Stats(); s.BadLength != 1 || s.Delivered != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	if strings.Contains(g.log.String(), "dropped") {
+		t.Errorf("noise logged at info level: %q", g.log.String())
+	}
+}
