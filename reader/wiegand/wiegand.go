@@ -176,7 +176,7 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 	}()
 
 	frame := make([]bool, 0, r.maxBits)
-	received := 0 // bits of the current frame, including those past maxBits
+	received := 0 // bits of the current frame; maxBits+1 means too long
 	var end <-chan time.Time
 	for {
 		select {
@@ -196,7 +196,9 @@ func (r *Reader) Run(ctx context.Context, events chan<- reader.Event) error {
 			if received < r.maxBits {
 				frame = append(frame, b)
 			}
-			received++
+			if received <= r.maxBits { // saturates: a frame of noise never overflows it
+				received++
+			}
 			end = r.opts.After(r.opts.BitTimeout)
 		case <-end:
 			if !r.frame(ctx, events, frame, received) {
