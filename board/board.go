@@ -186,7 +186,10 @@ func (b *Board) Close() error {
 	b.mu.Unlock()
 	err := b.haltOutputs()
 	for _, n := range b.names.Inputs {
-		b.inputs[n].stop()
+		b.inputs[n].signalStop()
+	}
+	for _, n := range b.names.Inputs {
+		b.inputs[n].finishStop()
 	}
 	b.edges.close()
 	return err

@@ -16,6 +16,9 @@ var (
 	// the relay's minimum (a relay that clicks for 5 ms does not open a
 	// turnstile, and a misconfigured 0 must not pass silently).
 	ErrPulseTooShort = errors.New("board: pulse shorter than the relay's minimum")
+	// ErrPulseTooLong is returned by Relay.Pulse for a pulse longer than
+	// MaxPulse: keeping a door open for long is Hold's job.
+	ErrPulseTooLong = errors.New("board: pulse longer than MaxPulse")
 	// ErrBadSpec is returned by New for a Spec that breaks a rule (empty
 	// or duplicate names, a pin used twice, a negative duration).
 	ErrBadSpec = errors.New("board: invalid spec")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -34,7 +33,8 @@ func (e Edge) String() string {
 //
 // A goroutine waits for pin edges with periph's WaitForEdge, which takes no
 // context: it waits at most Options.Poll at a time and is woken by the
-// pin's Halt when the board closes.
+// pin's Halt when the board closes. A pin that cannot detect edges is read
+// every PollFallback instead.
 type Input struct {
 	b    *Board
 	spec InputSpec
@@ -49,12 +49,17 @@ type Input struct {
 	closed bool
 	subs   hub
 
-	stopping atomic.Bool
-	done     chan struct{}
+	polling bool          // the pin has no edge detection: read it every PollFallback
+	quit    chan struct{} // closed to stop the watcher
+	done    chan struct{} // closed when the watcher returned
 }
 
+// PollFallback is how often an input whose pin cannot detect edges (a GPIO
+// expander without an interrupt line, say) is read instead.
+const PollFallback = 5 * time.Millisecond
+
 func newInput(b *Board, spec InputSpec, pin gpio.PinIO) *Input {
-	return &Input{b: b, spec: spec, pin: pin, subs: newHub(), done: make(chan struct{})}
+	return &Input{b: b, spec: spec, pin: pin, subs: newHub(), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Name returns the input's name.
@@ -74,11 +79,16 @@ func (in *Input) Watch(ctx context.Context) <-chan Edge {
 	return in.subs.watch(ctx)
 }
 
-// start configures the pin for both edges, takes its level as the initial
-// stable level and starts the watcher.
+// start configures the pin for both edges (or, when the pin cannot detect
+// edges, for polling), takes its level as the initial stable level and
+// starts the watcher.
 func (in *Input) start() error {
 	if err := in.pin.In(in.spec.Pull.gpio(), gpio.BothEdges); err != nil {
-		return fmt.Errorf("board: input %q: pin %s: edge detection: %w", in.spec.Name, in.spec.Pin, err)
+		if err2 := in.pin.In(in.spec.Pull.gpio(), gpio.NoEdge); err2 != nil {
+			return fmt.Errorf("board: input %q: pin %s: %w", in.spec.Name, in.spec.Pin, err2)
+		}
+		in.polling = true
+		in.b.log.Warn("board: input pin has no edge detection: polling it", "input", in.spec.Name, "pin", in.spec.Pin, "every", PollFallback, "err", err)
 	}
 	lvl := in.read()
 	in.mu.Lock()
@@ -95,10 +105,26 @@ func (in *Input) read() bool {
 
 func (in *Input) watch() {
 	defer close(in.done)
-	for !in.stopping.Load() {
-		in.pin.WaitForEdge(in.b.poll)
-		if in.stopping.Load() {
-			return
+	var tick <-chan time.Time
+	if in.polling {
+		t := time.NewTicker(PollFallback) // hardware cadence: real time, not the board's clock
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		if in.polling {
+			select {
+			case <-tick:
+			case <-in.quit:
+				return
+			}
+		} else {
+			in.pin.WaitForEdge(in.b.poll)
+			select {
+			case <-in.quit:
+				return
+			default:
+			}
 		}
 		// Sample on a timeout too: a missed edge is caught at the next poll.
 		in.sample(in.read())
@@ -164,8 +190,24 @@ func (in *Input) confirm() {
 
 // stop ends the watcher and closes the Watch channels.
 func (in *Input) stop() {
-	in.stopping.Store(true)
+	in.signalStop()
+	in.finishStop()
+}
+
+// signalStop asks the watcher to return; Close signals every input before
+// waiting for any, so that their WaitForEdge timeouts overlap.
+func (in *Input) signalStop() {
+	select {
+	case <-in.quit:
+		return
+	default:
+	}
+	close(in.quit)
 	_ = in.pin.Halt() // wakes WaitForEdge (periph gpioioctl: read deadline)
+}
+
+// finishStop waits for the watcher and closes the Watch channels.
+func (in *Input) finishStop() {
 	<-in.done
 	in.mu.Lock()
 	in.closed = true

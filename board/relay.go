@@ -9,6 +9,9 @@ import (
 	"periph.io/x/conn/v3/gpio"
 )
 
+// MaxPulse is the longest pulse Relay.Pulse accepts.
+const MaxPulse = 24 * time.Hour
+
 // Relay is one relay output. It is active when out of its safe state: a
 // pulse or a hold makes it active, the end of the pulse, Release, Halt and
 // Close make it safe again.
@@ -52,7 +55,7 @@ func (r *Relay) Name() string { return r.spec.Name }
 // Pulse makes the relay active for d and returns at once; the relay goes
 // back to its safe state d later on the board's clock (Wait blocks until
 // then). A pulse shorter than the relay's minimum is refused with
-// ErrPulseTooShort.
+// ErrPulseTooShort, one longer than MaxPulse with ErrPulseTooLong.
 //
 // A pulse while another runs extends it: the relay stays active until the
 // later of the two ends, so a second grant never cuts the first short. A
@@ -69,6 +72,9 @@ func (r *Relay) Pulse(ctx context.Context, d time.Duration) error {
 	}
 	if d <= 0 || d < r.spec.MinPulse {
 		return fmt.Errorf("board: relay %q: pulse of %s, minimum %s: %w", r.spec.Name, d, r.spec.MinPulse, ErrPulseTooShort)
+	}
+	if d > MaxPulse {
+		return fmt.Errorf("board: relay %q: pulse of %s: %w", r.spec.Name, d, ErrPulseTooLong)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

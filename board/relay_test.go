@@ -174,6 +174,9 @@ func TestPulseRefused(t *testing.T) {
 			t.Errorf("Pulse(%s) = %v, want ErrPulseTooShort", d, err)
 		}
 	}
+	if err := r.Pulse(context.Background(), board.MaxPulse+1); !errors.Is(err, board.ErrPulseTooLong) {
+		t.Errorf("Pulse(MaxPulse+1) = %v, want ErrPulseTooLong", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := r.Pulse(ctx, time.Second); !errors.Is(err, context.Canceled) {
