@@ -9,6 +9,10 @@
 // then fold what actually happened back into the state with Usage.Add and
 // Passback.Passed.
 //
+// A campus QR token goes through CheckQRToken first (signature with the
+// rules' issuer keys, then the time window); the flow asks its nonce cache
+// and hands the claims with NonceSeen to DecideGate.
+//
 // Every refusal carries a stable Code with a Chinese and English Message
 // for the customer display. Where a rule a decision needs is missing (no
 // rules held at a gate, an unknown door, a group naming an unknown time
