@@ -130,3 +130,27 @@ func TestCheckQRToken(t *testing.T) {
 		t.Fatalf("gate, nonce seen: %s", d.Code)
 	}
 }
+
+func BenchmarkCheckQRToken(b *testing.B) {
+	now := time.Unix(1_790_000_000, 0)
+	priv, err := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := protocol.NewSigner("campus", protocol.AlgEd25519, priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pk := s.PublicKey()
+	rules := &protocol.Rules{QRIssuers: []protocol.IssuerKey{{KeyID: "campus", Alg: pk.Alg, Key: pk.Key}}}
+	text, err := protocol.SignQRToken(s, qrClaims(now))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, c := policy.CheckQRToken(text, rules, now, 30*time.Second); c != policy.CodeOK {
+			b.Fatal(c)
+		}
+	}
+}
