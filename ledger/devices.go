@@ -88,8 +88,15 @@ func (l *Ledger) NewToken(id, kind string) (string, time.Time, error) {
 	tok := "ykt1-" + hex.EncodeToString(raw[:])
 	exp := l.now().Add(l.opts.TokenTTL).UTC().Truncate(time.Second)
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		if d, err := getDevice(tx, id); err == nil && !d.Revoked.IsZero() {
+		d, err := getDevice(tx, id)
+		switch {
+		case err == nil && !d.Revoked.IsZero():
 			return fmt.Errorf("ledger: token: device %s: %w", id, ErrRevoked)
+		case err != nil: // listed from now on, so that it can be revoked before it enrols
+			g := protocol.GenesisHash(id)
+			if err := putDevice(tx, Device{ID: id, Kind: kind, Head: g[:]}); err != nil {
+				return err
+			}
 		}
 		return putJSON(tx.Bucket(bucketTokens), tokenKey(tok), token{Device: id, Kind: kind, Expires: exp})
 	})

@@ -31,6 +31,7 @@ const usageText = `usage: ledgerd <command> [flags] [arguments]
 commands:
   serve         --data DIR [--listen 127.0.0.1:8470] [--issuer-keys FILE] [--tls-cert F --tls-key F]
                 serve the /v1/ protocol endpoints and the admin socket
+  init          --data DIR                    create the ledger (database and signing key) in DIR
   keys          --data DIR                    print the ledger key id and public key (for provisioning)
   token new     --data DIR --device ID [--kind pos|gate|kiosk]
                 print a one-time enrolment token for a device
@@ -91,6 +92,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	switch name {
 	case "serve":
 		return cmdServe(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
 	case "keys":
 		return cmdKeys(rest, stdout, stderr)
 	case "token new":

@@ -19,7 +19,7 @@ import (
 // reaches it through the admin socket. close releases it.
 func openAdmin(dir string) (ledger.Admin, func(), error) {
 	if _, err := os.Stat(filepath.Join(dir, ledger.DBFile)); err != nil {
-		return nil, nil, fmt.Errorf("no ledger in %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("no ledger in %s (ledgerd init --data %s): %w", dir, dir, err)
 	}
 	l, err := ledger.Open(dir, ledger.Options{LockTimeout: 200 * time.Millisecond, Logger: quietLogger()})
 	if err == nil {
@@ -33,6 +33,20 @@ func openAdmin(dir string) (ledger.Admin, func(), error) {
 		return nil, nil, fmt.Errorf("%w, and no admin socket %s", err, sock)
 	}
 	return ledger.NewAdminClient(sock), func() {}, nil
+}
+
+func cmdInit(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("init", stderr)
+	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	l, err := ledger.Open(*data, ledger.Options{LockTimeout: 200 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Fprintf(stdout, "ledger in %s, kid %s\n", *data, l.KeyID())
+	return nil
 }
 
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
@@ -68,7 +82,7 @@ func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
-	fmt.Fprintf(os.Stderr, "token for %s (%s), single use, valid until %s\n", *dev, *kind, exp.Format(time.RFC3339))
+	fmt.Fprintf(stderr, "token for %s (%s), single use, valid until %s\n", *dev, *kind, exp.Format(time.RFC3339))
 	return nil
 }
 

@@ -23,6 +23,14 @@ func quietLogger() *slog.Logger {
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, stdout, stderr, nil)
+}
+
+// serve runs the ledger until ctx ends; ready, if not nil, is called with
+// the listening address once both listeners are up.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(addr string)) error {
 	fs, data := newFlags("serve", stderr)
 	listen := fs.String("listen", "127.0.0.1:8470", "address of the /v1/ endpoints")
 	keys := fs.String("issuer-keys", "", "issuer master key file (JSON, mode 0600; the SAM key file format) for TAC and load MAC checks")
@@ -83,9 +91,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- as.Serve(adm) }()
 	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(), "admin", sockPath, "version", version)
 	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\n", ln.Addr(), l.KeyID())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	select {
 	case <-ctx.Done():
 		log.Info("ledger stopping")

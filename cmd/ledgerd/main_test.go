@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openykt/yktd/ledger"
+	"github.com/openykt/yktd/ledger/ledgertest"
+	"github.com/openykt/yktd/protocol"
+)
+
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"token"}, 2},
+		{[]string{"token", "new", "--data", dir}, 2},
+		{[]string{"status", "add", "--data", dir, "123", "misplaced"}, 2},
+		{[]string{"load", "add", "--data", dir, "123", "-5"}, 2},
+		{[]string{"report"}, 2},
+		{[]string{"report", "--data", dir, "extra"}, 2},
+		{[]string{"report", "--data", filepath.Join(dir, "none")}, 1},
+		{[]string{"serve", "--data", dir, "--tls-cert", "x"}, 2},
+		{[]string{"version"}, 0},
+		{[]string{"report", "-h"}, 0},
+	} {
+		if code, _, stderr := runCmd(t, tc.args...); code != tc.code {
+			t.Errorf("%q: exit %d, want %d (%s)", tc.args, code, tc.code, stderr)
+		}
+	}
+}
+
+func TestOperatorCommands(t *testing.T) {
+	dir := t.TempDir()
+	if code, out, errs := runCmd(t, "init", "--data", dir); code != 0 || !strings.Contains(out, "kid ledger-") {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	code, out, _ := runCmd(t, "keys", "--data", dir)
+	kid, _, err := ledger.ReadPublicKey(dir)
+	if code != 0 || err != nil || !strings.Contains(out, "kid "+kid) {
+		t.Fatalf("keys: %d %q %v", code, out, err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, ledger.KeyFile)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("key file %v %v", st.Mode(), err)
+	}
+	code, out, _ = runCmd(t, "token", "new", "--data", dir, "--device", "pos-7", "--kind", "pos")
+	if code != 0 || !strings.HasPrefix(out, "ykt1-") {
+		t.Fatalf("token: %d %q", code, out)
+	}
+	steps := [][]string{
+		{"load", "add", "--data", dir, "10012026090100000001", "5000"},
+		{"status", "add", "--data", dir, "10012026090100000002", "lost"},
+		{"status", "add", "--data", dir, "10012026090100000003", "frozen"},
+		{"status", "remove", "--data", dir, "10012026090100000003"},
+		{"rules", "set", "--data", dir, filepath.Join("..", "..", "ledger", "testdata", "rules-example.json")},
+		{"device", "revoke", "--data", dir, "pos-7"},
+	}
+	for _, s := range steps {
+		if code, out, errs := runCmd(t, s...); code != 0 {
+			t.Fatalf("%q: %d %s %s", s, code, out, errs)
+		}
+	}
+	code, out, _ = runCmd(t, "report", "--data", dir, "--json")
+	var rep ledger.Report
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.StatusVersion != 3 || len(rep.Devices) != 1 || rep.Devices[0].Revoked.IsZero() {
+		t.Fatalf("report: %d %s", code, out)
+	}
+	if code, out, _ := runCmd(t, "device", "list", "--data", dir); code != 0 || !strings.Contains(out, "revoked") {
+		t.Errorf("device list: %d %s", code, out)
+	}
+	if code, _, _ := runCmd(t, "status", "remove", "--data", dir, "NOTLISTED"); code != 1 {
+		t.Errorf("removing an unlisted card: exit %d", code)
+	}
+}
+
+// TestServe runs "ledgerd serve" on a loopback port: a device enrols over
+// HTTP with a token made by "ledgerd token new" through the admin socket
+// while the server holds the database.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	var out, errb bytes.Buffer
+	go func() {
+		done <- serve(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0"}, &out, &errb, func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve not ready")
+	}
+	code, tok, errs := runCmd(t, "token", "new", "--data", dir, "--device", "kiosk-1", "--kind", "kiosk")
+	if code != 0 {
+		t.Fatalf("token new while serving: %d %s", code, errs)
+	}
+	d := ledgertest.NewDevice(t, "kiosk-1")
+	req := d.Seal(t, &protocol.EnrolRequest{DeviceID: "kiosk-1", Token: strings.TrimSpace(tok), PublicKey: d.Signer.PublicKey().Key, Alg: protocol.AlgEd25519, Kind: protocol.DeviceKiosk})
+	resp, err := http.Post("http://"+addr+"/v1/enrol", ledger.ContentTypeCOSE, bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("enrol: HTTP %d", resp.StatusCode)
+	}
+	if code, out, _ := runCmd(t, "device", "list", "--data", dir); code != 0 || !strings.Contains(out, "kiosk-1") || !strings.Contains(out, "enrolled") {
+		t.Errorf("device list while serving: %d %s", code, out)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ledger.AdminSocket)); !os.IsNotExist(err) {
+		t.Errorf("admin socket left behind: %v", err)
+	}
+}
