@@ -79,6 +79,7 @@ type GateInput struct {
 // credentials and refuses the others (CodeSecondFactor): the PIN is verified
 // on the card. Every door a gate uses must be listed in Rules.Doors, even
 // without settings: an unknown door fails closed with CodeRuleMissing.
+// Every status-list reason refuses at a gate as at a POS, dormant included.
 func DecideGate(in GateInput) Decision {
 	if in.Emergency {
 		d := allow()
@@ -88,12 +89,14 @@ func DecideGate(in GateInput) Decision {
 	dev, r, cred := &in.Device, in.Rules, &in.Credential
 	now := local(in.Now, dev.Location)
 	id, class := credentialID(cred)
+	// Cards and phones carry file 0x15 (status byte) and can VERIFY a PIN.
+	cardLike := cred.Kind == KindCard || cred.Kind == KindPhone
 
 	if !slices.Contains(accepts(r, dev.Door, dev.Accept), cred.Kind) {
 		return refuse(CodeNotAccepted)
 	}
 	var status byte
-	if cred.Kind == KindCard || cred.Kind == KindPhone {
+	if cardLike {
 		status = cred.Card.Status
 	}
 	if c := CheckStatus(in.Listed, status); c != CodeOK {
@@ -112,8 +115,7 @@ func DecideGate(in GateInput) Decision {
 	if c := checkAccess(r, dev.Door, id, class, now); c != CodeOK {
 		return refuse(c)
 	}
-	pin := cred.Kind == KindCard || cred.Kind == KindPhone
-	if door.SecondFactor && !pin {
+	if door.SecondFactor && !cardLike {
 		return refuse(CodeSecondFactor)
 	}
 	window := time.Duration(door.AntiPassbackSec) * time.Second
