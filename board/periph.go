@@ -10,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/pin"
 	"periph.io/x/host/v3"
 )
 
@@ -79,4 +80,29 @@ func kernelRelease() string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// PinInfo describes a GPIO pin periph.io knows, for the technician choosing
+// pin names for the configuration.
+type PinInfo struct {
+	Name     string
+	Number   int
+	Function string
+}
+
+// PeriphPinList initialises periph.io's host drivers (like PeriphPins) and
+// lists every GPIO pin they registered, sorted by name.
+func PeriphPinList(log *slog.Logger) ([]PinInfo, error) {
+	if _, err := PeriphPins(log); err != nil {
+		return nil, err
+	}
+	all := gpioreg.All()
+	out := make([]PinInfo, len(all))
+	for i, p := range all {
+		out[i] = PinInfo{Name: p.Name(), Number: p.Number(), Function: "?"}
+		if pf, ok := p.(pin.PinFunc); ok {
+			out[i].Function = string(pf.Func())
+		}
+	}
+	return out, nil
 }

@@ -89,3 +89,21 @@ func TestPeriphMissingPin(t *testing.T) {
 		t.Error("a refused board drove a pin")
 	}
 }
+
+func TestPeriphPinList(t *testing.T) {
+	sim := boardtest.NewPins(nil)
+	registerSimPins(t, sim, "YKT_TEST_LISTED")
+	list, err := board.PeriphPinList(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list {
+		if p.Name == "YKT_TEST_LISTED" {
+			if p.Function == "" {
+				t.Errorf("listed pin without a function: %+v", p)
+			}
+			return
+		}
+	}
+	t.Fatalf("registered pin not listed: %+v", list)
+}

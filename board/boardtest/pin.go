@@ -8,6 +8,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/pin"
 )
 
 // Pin is a simulated GPIO pin (a gpio.PinIO). Outputs are recorded by the
@@ -187,3 +188,22 @@ func (p *Pin) Set(l gpio.Level) {
 	case <-halt:
 	}
 }
+
+var _ pin.PinFunc = (*Pin)(nil)
+
+// Func implements pin.PinFunc: gpio.IN or gpio.OUT.
+func (p *Pin) Func() pin.Func {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.driven && p.edge == gpio.NoEdge {
+		return gpio.OUT
+	}
+	return gpio.IN
+}
+
+// SupportedFuncs implements pin.PinFunc.
+func (p *Pin) SupportedFuncs() []pin.Func { return []pin.Func{gpio.IN, gpio.OUT} }
+
+// SetFunc implements pin.PinFunc; the simulated pins change function only
+// through In and Out.
+func (p *Pin) SetFunc(pin.Func) error { return errors.New("boardtest: SetFunc not supported") }

@@ -38,9 +38,12 @@ pulse  makes the relay NAME active for the given time (at least its
        early and leaves the relay safe.`
 
 const boardUsage = `usage: yktd board inputs --config FILE [--watch]
+       yktd board pins
 
 inputs  prints every input's debounced level (active or inactive, after
-        active_low); with --watch it then prints every edge until Ctrl-C.`
+        active_low); with --watch it then prints every edge until Ctrl-C.
+pins    lists the GPIO pins periph.io finds on this machine: the names the
+        configuration's pin keys take.`
 
 // boardEnv is what the board commands take from the process; tests replace
 // it to run them on a fake clock and to reach the simulated pins.
@@ -221,6 +224,8 @@ func runBoard(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "inputs":
 		return boardInputs(args[1:], stdout, stderr)
+	case "pins":
+		return boardPins(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, boardUsage)
 		return nil
@@ -295,4 +300,27 @@ func activeWord(active bool) string {
 		return "active"
 	}
 	return "inactive"
+}
+
+func boardPins(args []string, stdout, stderr io.Writer) error {
+	if len(args) != 0 {
+		if args[0] == "-h" || args[0] == "--help" {
+			fmt.Fprintln(stderr, boardUsage)
+			return flag.ErrHelp
+		}
+		return usageError("board pins takes no arguments\n%s", boardUsage)
+	}
+	list, err := board.PeriphPinList(slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return fmt.Errorf("board pins: %w", err)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "no GPIO pins found (periph.io/x/host >= 3.8.3 needs Linux kernel >= 5.10 for /dev/gpiochip*)")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, p := range list {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", p.Name, p.Number, p.Function)
+	}
+	return tw.Flush()
 }

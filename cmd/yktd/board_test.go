@@ -14,6 +14,7 @@ import (
 	"github.com/openykt/yktd/board"
 	"github.com/openykt/yktd/board/boardtest"
 	"github.com/openykt/yktd/terminal/config"
+	"periph.io/x/conn/v3/gpio/gpioreg"
 )
 
 const fakeGateConfig = `
@@ -265,6 +266,7 @@ func TestBoardCommandsUsage(t *testing.T) {
 		{"board no sub", []string{"board"}, "missing subcommand"},
 		{"board extra", []string{"board", "inputs", "x", "--config", cfg}, "unexpected arguments"},
 		{"board no config", []string{"board", "inputs"}, "--config FILE is required"},
+		{"board pins extra", []string{"board", "pins", "x"}, "takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -350,4 +352,25 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestBoardPinsCommand(t *testing.T) {
+	p := boardtest.NewPins(nil).Get("YKT_CMD_PIN")
+	if err := gpioreg.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gpioreg.Unregister("YKT_CMD_PIN") })
+	var out, errb bytes.Buffer
+	if code := run([]string{"board", "pins"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	found := false
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "YKT_CMD_PIN" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("registered pin not listed: %q", out.String())
+	}
 }
