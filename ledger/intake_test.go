@@ -226,3 +226,32 @@ func TestTACUnverifiableWithoutKeys(t *testing.T) {
 		t.Fatalf("flagged %+v %v", f, err)
 	}
 }
+
+// TestReversalOwesALoad: a cashier's reversal of a completed sale becomes
+// money waiting for the card.
+func TestReversalOwesALoad(t *testing.T) {
+	tl, _ := start(t)
+	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	tm := newTerminal(t, "pos-1", "student")
+	tm.buy(1100, false) // 1, 2
+	if _, err := tm.store.Append(protocol.Record{Kind: protocol.KindPurchaseReversed, IntentID: 1, CardNo: tm.pub.CardNumber(), Amount: 1100, Reason: "cashier"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, e := upload(t, tl, dev, tm.batch(1, 1, 3)); e != nil {
+		t.Fatal(e)
+	}
+	loads, err := tl.PendingLoads(tm.pub.CardNumber())
+	if err != nil || len(loads) != 1 || loads[0].Amount != 1100 || loads[0].Source != "reversal pos-1/3" {
+		t.Fatalf("pending %+v %v", loads, err)
+	}
+	if d := device(t, tl, "pos-1"); d.Stats.Reversals != 1100 || d.Stats.ReversalCount != 1 || d.Stats.Debits != 1100 {
+		t.Errorf("stats %+v", d.Stats)
+	}
+	// A duplicate of the batch owes nothing more.
+	if _, e := upload(t, tl, dev, tm.batch(1, 1, 3)); e != nil {
+		t.Fatal(e)
+	}
+	if loads, _ := tl.PendingLoads(tm.pub.CardNumber()); len(loads) != 1 {
+		t.Errorf("duplicate batch added a load: %d", len(loads))
+	}
+}

@@ -113,6 +113,18 @@ func TestLoadEndToEnd(t *testing.T) {
 			t.Fatalf("confirm: %+v %v", resp, e)
 		}
 	}
+	// The kiosk journals the load; its TAC verifies at the ledger too.
+	if _, err := tm.store.Append(protocol.Record{Kind: protocol.KindLoad, CardNo: cardNo, Amount: 5000, BalanceBefore: int64(out.Auth.BalanceBefore),
+		BalanceAfter: int64(out.BalanceAfter), CardCounter: uint32(out.Auth.OnlineCounter), TerminalID: termID[:], TxTime: host.resp.TxTime,
+		CardSerial: out.Auth.CardSerial[:], KeyVersion: out.Auth.KeyVersion, Algorithm: byte(out.Auth.Algorithm), TAC: out.TAC[:]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, e := upload(t, tl, dev, tm.batch(1, 1, 1)); e != nil {
+		t.Fatal(e)
+	}
+	if d := device(t, tl, dev.ID); d.Stats.Loads != 5000 || d.Stats.TACVerified != 1 || d.Stats.TACBad != 0 {
+		t.Errorf("kiosk stats %+v", d.Stats)
+	}
 	c, err := tl.CardInfo(cardNo)
 	if err != nil || c.Balance != 15000 || c.OnlineCounter != uint32(out.Auth.OnlineCounter)+1 {
 		t.Errorf("card at the ledger %+v %v", c, err)
