@@ -374,3 +374,22 @@ func TestTornSaleNotChargedTwice(t *testing.T) {
 		t.Fatalf("journal %v", k)
 	}
 }
+
+func TestMealPeriods(t *testing.T) {
+	r := newRig(t, fixed(1250))
+	r.rules = &protocol.Rules{Version: 1, Meals: []protocol.MealPeriod{{Name: "lunch", Start: 11 * 60, End: 13*60 + 30, MaxUses: 1}}}
+	card := demoCard(t, "student", "", 0)
+	r.wantPaid(r.handle(card, 0), card, 1250, 10000)
+	r.clock.Advance(time.Minute)
+	if res := r.handle(card, 0); res.Code != policy.CodeMealLimit {
+		t.Fatalf("second lunch: %+v", res)
+	}
+	r.reopen() // the meal's uses are rebuilt from the journal
+	if res := r.handle(card, 0); res.Code != policy.CodeMealLimit {
+		t.Fatalf("second lunch after a restart: %+v", res)
+	}
+	r.clock.Advance(2 * time.Hour) // 13:46
+	if res := r.handle(card, 0); res.Code != policy.CodeNoMealPeriod {
+		t.Fatalf("outside meal times: %+v", res)
+	}
+}

@@ -296,3 +296,44 @@ func TestTearMatrix(t *testing.T) {
 	}
 	t.Logf("%d cases", cases)
 }
+
+// TestStartupMarksOpenIntentsUncertain: a terminal that died between the
+// intent and DEBIT leaves the intent open; the next start marks it
+// uncertain (the card may or may not have been debited) and the card's
+// next tap resolves it.
+func TestStartupMarksOpenIntentsUncertain(t *testing.T) {
+	r := newRig(t, fixed(tearPrice))
+	card := demoCard(t, "student", "", tearBalance)
+	commits, cut := 0, false
+	cs := &cuttingStore{Store: r.store, at: 1, after: true, commits: &commits, cut: &cut}
+	pos, err := terminal.New(terminal.Options{Store: cs, SAM: r.sam, Display: r.ui, Now: r.clock.Now, Location: time.UTC, Config: r.cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !protect(t, func() { _, _ = pos.HandleCard(r.ctx, r.tap(card), 0) }) {
+		t.Fatal("the power was not cut")
+	}
+	r.rdr.Remove()
+	r.reopen() // Startup runs here
+	ins, err := r.store.Intents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 1 || ins[0].State != offline.IntentUncertain {
+		t.Fatalf("intents after restart: %+v", ins)
+	}
+	var reason string
+	for _, rec := range r.records() {
+		if rec.Kind == protocol.KindPurchaseUncertain {
+			reason = rec.Reason
+		}
+	}
+	if reason != "restart" {
+		t.Fatalf("uncertain record reason %q", reason)
+	}
+	res := r.handle(card, 0)
+	if res.Outcome != terminal.Paid || res.Recovered || balance(card) != tearBalance-tearPrice {
+		t.Fatalf("after restart: %+v, balance %d", res, balance(card))
+	}
+	checkTearInvariants(t, r, card, 0)
+}
