@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openykt/yktd/board"
+	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/protocol/syncclient"
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/reader/sam"
+	"github.com/openykt/yktd/terminal"
+	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/readers"
+	"github.com/openykt/yktd/terminal/ui"
+)
+
+func init() {
+	register(command{
+		name:    "run",
+		summary: "run the terminal daemon (--config FILE on a device, --sim for the simulator)",
+		run:     runDaemon,
+	})
+}
+
+const runUsage = `usage: yktd run --config FILE [--enrol TOKEN]
+       yktd run --sim [--kind pos|gate] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
+
+--config  runs the terminal a configuration file describes (docs/config.md).
+--sim     runs the same daemon on the simulator: virtual cards on a virtual
+          reader, a simulated board, the software SAM and the reference ledger
+          in-process. The demo cards tap by themselves every --auto interval
+          (0: never) and when you press Enter (1-5 Enter: tap that card).
+SIGTERM or Ctrl-C stops it cleanly: a tap in progress finishes, the relays go
+to their safe state, the store is closed.`
+
+// runEnv is what run takes from the process; tests replace it.
+var runEnv = struct {
+	stdin     io.Reader
+	interrupt func(context.Context) (context.Context, context.CancelFunc)
+}{
+	stdin: os.Stdin,
+	interrupt: func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	},
+}
+
+type runFlags struct {
+	config, enrol, kind, dir, control string
+	sim, noLedger, printConfig        bool
+	auto                              time.Duration
+}
+
+func runDaemon(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f runFlags
+	fs.StringVar(&f.config, "config", "", "device configuration file")
+	fs.StringVar(&f.enrol, "enrol", "", "one-time enrolment token from the ledger (ledgerd token new)")
+	fs.BoolVar(&f.sim, "sim", false, "run on the simulator")
+	fs.StringVar(&f.kind, "kind", "pos", "simulator: pos or gate")
+	fs.StringVar(&f.dir, "dir", "", "simulator: data directory (default: a new temporary directory)")
+	fs.StringVar(&f.control, "control", "", "simulator: control interface address (default 127.0.0.1:0)")
+	fs.DurationVar(&f.auto, "auto", 4*time.Second, "simulator: tap a demo card every interval (0: only on Enter)")
+	fs.BoolVar(&f.noLedger, "no-ledger", false, "simulator: no in-process ledger (the status list is applied locally)")
+	fs.BoolVar(&f.printConfig, "print-config", false, "simulator: print the demo configuration and exit")
+	fs.Usage = func() { fmt.Fprintln(stderr, runUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 || f.sim == (f.config != "" && !f.sim) && f.config == "" {
+		return usageError("run takes --config FILE or --sim")
+	}
+	if !f.sim && f.config == "" {
+		return usageError("run takes --config FILE or --sim")
+	}
+	if f.sim && f.enrol != "" {
+		return usageError("--enrol is for a device; the simulator enrols with its own ledger")
+	}
+	if f.kind != config.KindPOS && f.kind != config.KindGate {
+		return usageError("--kind %q: want pos or gate", f.kind)
+	}
+	if f.printConfig {
+		if !f.sim {
+			return usageError("--print-config is for --sim")
+		}
+		b, err := simConfigs.ReadFile("simconfig/" + f.kind + ".toml")
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	}
+	ctx, stop := runEnv.interrupt(context.Background())
+	defer stop()
+	if f.sim {
+		return runSim(ctx, f, stdout, stderr)
+	}
+	return runConfigured(ctx, f, stdout, stderr)
+}
+
+// newLogger makes the daemon's logger: JSON for the field, text on a console.
+func newLogger(c config.Device, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// runConfigured runs the daemon on the hardware a configuration describes.
+func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Device, stderr)
+	if cfg.Device.DataDir != "" {
+		if err := os.MkdirAll(cfg.Device.DataDir, 0o700); err != nil {
+			return fmt.Errorf("run: data dir: %w", err)
+		}
+	}
+	store, err := offline.Open(cfg.Device.Store, offline.Options{DeviceID: cfg.Device.ID})
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	deps := terminal.DaemonDeps{Store: store, Logger: log, VerifyQR: protocol.VerifyQRToken}
+	closeAll := func() {
+		if deps.Board != nil {
+			_ = deps.Board.Close()
+		}
+		_ = store.Close()
+	}
+	if deps.Board, err = openBoard(cfg.Board, log); err != nil {
+		closeAll()
+		return fmt.Errorf("run: board: %w", err)
+	}
+	if deps.Readers, err = readers.Build(cfg.Readers, readers.Options{Log: log}); err != nil {
+		closeAll()
+		return fmt.Errorf("run: %w", err)
+	}
+	if cfg.Device.Kind == config.KindPOS {
+		if deps.SAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
+			closeAll()
+			return fmt.Errorf("run: %w", err)
+		}
+	}
+	console := ui.NewConsole(runEnv.stdin, stdout)
+	deps.Display, deps.Keypad = console, console
+	deps.Buzzer = buzzerOf(deps.Board, cfg.Board)
+	if cfg.Sync.Ledger != "" {
+		client, err := newSyncClient(ctx, cfg, store, f.enrol, nil, log)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("run: sync: %w", err)
+		}
+		if client != nil {
+			deps.Sync = client
+		}
+	}
+	d, err := terminal.NewDaemon(cfg, deps)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	return d.Run(ctx)
+}
+
+// buzzerOf returns the board's buzzer indicator, or nil.
+func buzzerOf(b *board.Board, c config.Board) ui.Buzzer {
+	for _, ind := range c.Indicators {
+		if ind.Kind != config.IndicatorBuzzer {
+			continue
+		}
+		if bz, err := b.Indicator(ind.Name); err == nil {
+			return bz
+		}
+	}
+	return nil
+}
+
+// openSAM opens the PSAM the configuration names: "soft:KEYFILE" or
+// "pcsc:READER" (a PSAM card in a PC/SC slot whose name contains READER).
+func openSAM(ctx context.Context, spec string, log *slog.Logger) (epurse.SAM, error) {
+	kind, arg, ok := strings.Cut(spec, ":")
+	switch {
+	case !ok || arg == "":
+		return nil, fmt.Errorf("device.sam %q: want soft:KEYFILE or pcsc:READER", spec)
+	case kind == "soft":
+		s, err := sam.OpenSoftware(arg)
+		if err != nil {
+			return nil, fmt.Errorf("software SAM: %w", err)
+		}
+		log.Warn("using the software SAM: keys are in a file, for the rig and development only", "file", arg)
+		return s, nil
+	case kind == "pcsc":
+		rs, err := readers.Build([]config.Reader{{Name: "sam", Driver: config.DriverPCSC, Match: arg}}, readers.Options{Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("PSAM reader: %w", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		events := make(chan reader.Event, 4)
+		go func() { _ = rs[0].Run(wctx, events) }()
+		for {
+			select {
+			case <-wctx.Done():
+				return nil, fmt.Errorf("PSAM: no card in a PC/SC reader matching %q after 15s", arg)
+			case e := <-events:
+				if e.Kind == reader.CardPresent {
+					log.Info("PSAM found", "reader", e.Reader)
+					return sam.NewCardSAM(e.Card, nil), nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("device.sam %q: want soft:KEYFILE or pcsc:READER", spec)
+}
+
+// Files of a device's identity in its data directory.
+const (
+	deviceKeyFile = "device.key" // the device's Ed25519 key, 0600, made at first start
+	ledgerKeyFile = "ledger.pub" // the ledger's key, pinned at enrolment
+)
+
+// deviceSigner reads the device key from dir, making it at first start.
+func deviceSigner(dir, id string, log *slog.Logger) (*protocol.Signer, error) {
+	path := filepath.Join(dir, deviceKeyFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		priv, gerr := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if b, err = protocol.EncodePrivateKeyPEM(protocol.AlgEd25519, priv); err != nil {
+			return nil, err
+		}
+		if err = writeFile0600(path, b); err != nil {
+			return nil, err
+		}
+		log.Info("device key made", "file", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("device key: %w", err)
+	}
+	alg, priv, err := protocol.DecodePrivateKeyPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("device key %s: %w", path, err)
+	}
+	return protocol.NewSigner(id, alg, priv)
+}
+
+func writeFile0600(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// newSyncClient builds the sync client. With the ledger key not pinned
+// yet it enrols with token; without a token it returns nil: the device
+// runs offline until enrolled (the journal waits).
+func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store, token string, tune func(*syncclient.Options), log *slog.Logger) (*syncclient.Client, error) {
+	dir := cfg.Device.DataDir
+	if dir == "" {
+		dir = filepath.Dir(cfg.Device.Store)
+	}
+	signer, err := deviceSigner(dir, cfg.Device.ID, log)
+	if err != nil {
+		return nil, err
+	}
+	to := syncclient.TransportOptions{}
+	if cfg.Sync.CAFile != "" {
+		if to.CAPEM, err = os.ReadFile(cfg.Sync.CAFile); err != nil {
+			return nil, fmt.Errorf("ledger CA: %w", err)
+		}
+	}
+	hc, err := syncclient.NewHTTPClient(cfg.Sync.Ledger, to)
+	if err != nil {
+		return nil, err
+	}
+	src := store.SyncSource()
+	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
+		BatchSize: cfg.Sync.BatchSize, BackoffMax: cfg.Sync.MaxBackoff.D(), Interval: cfg.Sync.Interval.D(),
+		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
+		Journal: src, Status: src, Rules: src}
+	if tune != nil {
+		tune(&opts)
+	}
+	pinned := filepath.Join(dir, ledgerKeyFile)
+	if b, err := os.ReadFile(pinned); err == nil {
+		pk, err := protocol.DecodePublicKeyPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("pinned ledger key %s: %w", pinned, err)
+		}
+		opts.LedgerKeys = protocol.NewKeys(pk)
+		return syncclient.New(opts)
+	}
+	if token == "" {
+		log.Warn("not enrolled with the ledger: sync is off until `yktd run --enrol TOKEN`", "ledger", cfg.Sync.Ledger)
+		return nil, nil
+	}
+	c, err := syncclient.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Enrol(ctx, token)
+	if err != nil {
+		return nil, fmt.Errorf("enrol: %w", err)
+	}
+	pk := protocol.PublicKey{KeyID: resp.LedgerKeyID, Alg: resp.LedgerAlg, Key: resp.LedgerKey}
+	b, err := protocol.EncodePublicKeyPEM(pk)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile0600(pinned, b); err != nil {
+		return nil, fmt.Errorf("pin ledger key: %w", err)
+	}
+	log.Info("enrolled with the ledger", "ledger", cfg.Sync.Ledger, "ledger_kid", resp.LedgerKeyID)
+	return c, nil
+}
+
+func deviceKind(k string) protocol.DeviceKind {
+	switch k {
+	case config.KindGate:
+		return protocol.DeviceGate
+	case config.KindKiosk:
+		return protocol.DeviceKiosk
+	}
+	return protocol.DevicePOS
+}

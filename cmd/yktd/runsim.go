@@ -1,0 +1,415 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openykt/yktd/board"
+	"github.com/openykt/yktd/board/boardtest"
+	"github.com/openykt/yktd/ledger"
+	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/protocol/syncclient"
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/sam"
+	"github.com/openykt/yktd/reader/sim"
+	"github.com/openykt/yktd/terminal"
+	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/ui"
+)
+
+//go:embed simconfig/*.toml
+var simConfigs embed.FS
+
+// simCards are the demo cards the simulator taps, in rotation.
+var simCards = []string{"student", "lost", "low", "staff", "expired"}
+
+// runSim runs the daemon on the simulator (yktd run --sim).
+func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
+	raw, err := simConfigs.ReadFile("simconfig/" + f.kind + ".toml")
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("run: demo configuration: %w", err)
+	}
+	if f.dir == "" {
+		if f.dir, err = os.MkdirTemp("", "yktd-sim-"); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+	}
+	if f.dir, err = filepath.Abs(f.dir); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(f.dir, "cards"), 0o700); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	cfg.Device.DataDir = f.dir
+	cfg.Device.Store = filepath.Join(f.dir, "yktd.db")
+	if f.control != "" {
+		cfg.Control.Listen = f.control
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg.Device, stderr)
+
+	store, err := offline.Open(cfg.Device.Store, offline.Options{DeviceID: cfg.Device.ID})
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	env := &simEnv{cfg: cfg, dir: f.dir, log: log, store: store, out: stdout}
+	d, err := env.build(ctx, f)
+	if err != nil {
+		env.close()
+		return err
+	}
+	defer env.close()
+	fmt.Fprintf(stdout, "yktd run --sim: %s %s, store %s\n", cfg.Device.Kind, cfg.Device.ID, cfg.Device.Store)
+	if addr := d.ControlAddr(); addr != "" {
+		fmt.Fprintf(stdout, "control: http://%s/\n", addr)
+		if err := writeFile0600(filepath.Join(f.dir, "control.addr"), []byte(addr+"\n")); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+	}
+	if env.ledgerURL != "" {
+		fmt.Fprintf(stdout, "ledger: %s (data %s)\n", env.ledgerURL, filepath.Join(f.dir, "ledger"))
+	}
+	fmt.Fprintf(stdout, "cards: %s (1-%d Enter taps one; Enter alone the next; Ctrl-C stops)\n", strings.Join(simCards, ", "), len(simCards))
+
+	tctx, stopTapper := context.WithCancel(ctx)
+	defer stopTapper()
+	if f.auto > 0 || runEnv.stdin != nil {
+		go env.tapper(tctx, d, f.auto)
+	}
+	return d.Run(ctx)
+}
+
+// simEnv is the simulated world around the daemon.
+type simEnv struct {
+	cfg   *config.Config
+	dir   string
+	log   *slog.Logger
+	out   io.Writer
+	store *offline.Store
+
+	rdr     *sim.Reader
+	cards   map[string]*sim.Card
+	pins    *boardtest.Pins
+	spec    board.Spec
+	console *ui.Console
+
+	ledger    *ledger.Ledger
+	ledgerSrv *http.Server
+	ledgerURL string
+}
+
+func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error) {
+	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken}
+
+	// The software SAM with the test keys; its terminal sequence persists.
+	kf := sam.TestKeys()
+	kf.SequenceFile = filepath.Join(e.dir, "sam.seq")
+	s, err := sam.NewSoftware(kf)
+	if err != nil {
+		return nil, fmt.Errorf("run: software SAM: %w", err)
+	}
+	deps.SAM = s
+
+	// The demo cards, each persisted like a card's EEPROM in dir/cards.
+	e.rdr = sim.NewReader(e.cfg.Readers[0].Name, reader.TechISO14443A)
+	ctl := sim.NewControl()
+	ctl.AddReader(e.rdr)
+	e.cards = map[string]*sim.Card{}
+	for _, name := range simCards {
+		path := filepath.Join(e.dir, "cards", name+".json")
+		c, err := sim.LoadCard(path)
+		if errors.Is(err, os.ErrNotExist) {
+			c, err = loadOrIssue(path, name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.cards[name] = c
+		ctl.AddCard(name, c)
+	}
+	deps.Readers = []reader.Reader{e.rdr}
+	deps.Control = ctl
+
+	// A simulated board on the wall clock.
+	e.spec = boardtest.FillPins(boardSpec(e.cfg.Board))
+	e.pins = boardtest.NewPins(board.SystemClock{})
+	if deps.Board, err = board.New(e.spec, board.Options{Pins: e.pins, Logger: e.log}); err != nil {
+		return nil, fmt.Errorf("run: board: %w", err)
+	}
+	deps.Inputs = e
+	deps.Buzzer = buzzerOf(deps.Board, e.cfg.Board)
+
+	e.console = ui.NewConsole(runEnv.stdin, e.out)
+	deps.Display, deps.Keypad = e.console, e.console
+
+	if f.noLedger {
+		if err := e.localStatusList(); err != nil {
+			return nil, err
+		}
+	} else {
+		client, err := e.startLedger(ctx)
+		if err != nil {
+			return nil, err
+		}
+		deps.Sync = client
+	}
+	d, err := terminal.NewDaemon(e.cfg, deps)
+	if err != nil {
+		_ = deps.Board.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// SetInput drives a simulated board input for the control interface.
+func (e *simEnv) SetInput(name string, active bool) error {
+	for _, in := range e.spec.Inputs {
+		if in.Name == name {
+			e.pins.Set(in.Pin, active != in.ActiveLow)
+			return nil
+		}
+	}
+	return fmt.Errorf("run: %w: input %q", board.ErrUnknown, name)
+}
+
+// localStatusList lists the demo's lost card when no ledger runs.
+func (e *simEnv) localStatusList() error {
+	info, err := e.store.StatusInfo()
+	if err != nil || info.Version > 0 {
+		return err
+	}
+	var entries []offline.StatusEntry
+	for _, c := range sim.Catalogue() {
+		if c.Listed == "" {
+			continue
+		}
+		r, err := offline.ParseReason(c.Listed)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, offline.StatusEntry{CardNo: c.Profile.CardNumber(), Reason: r, Since: time.Now().Add(-24 * time.Hour)})
+	}
+	return e.store.ApplySnapshot(offline.StatusSnapshot{Version: 1, Entries: entries})
+}
+
+// startLedger starts the reference ledger in-process on loopback, gives it
+// the demo's status list and rules, enrols the device and runs a first sync
+// round so that the lost card is listed before the first tap.
+func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
+	l, err := ledger.Open(filepath.Join(e.dir, "ledger"), ledger.Options{IssuerKeys: sam.TestKeys().Keys,
+		Logger: e.log.With("component", "ledger")})
+	if err != nil {
+		return nil, fmt.Errorf("run: ledger: %w", err)
+	}
+	e.ledger = l
+	if err := e.seedLedger(); err != nil {
+		return nil, err
+	}
+	srv, err := ledger.NewServer(l)
+	if err != nil {
+		return nil, fmt.Errorf("run: ledger: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("run: ledger: %w", err)
+	}
+	e.ledgerSrv = &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = e.ledgerSrv.Serve(ln) }()
+	e.ledgerURL = "http://" + ln.Addr().String() + "/"
+	e.cfg.Sync.Ledger = e.ledgerURL
+
+	token := ""
+	if _, err := os.Stat(filepath.Join(e.dir, ledgerKeyFile)); errors.Is(err, os.ErrNotExist) {
+		if token, _, err = l.NewToken(e.cfg.Device.ID, e.cfg.Device.Kind); err != nil {
+			return nil, fmt.Errorf("run: ledger token: %w", err)
+		}
+	}
+	client, err := newSyncClient(ctx, e.cfg, e.store, token, func(o *syncclient.Options) {
+		o.Interval = 5 * time.Second
+		o.BackoffMax = 10 * time.Second
+		o.Logger = e.log.With("component", "sync")
+	}, e.log)
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := client.PullStatus(rctx); err != nil {
+		e.log.Warn("first status download failed; the sync loop retries", "err", err)
+	}
+	if _, err := client.PullRules(rctx); err != nil {
+		e.log.Warn("first rules download failed; the sync loop retries", "err", err)
+	}
+	return client, nil
+}
+
+// seedLedger gives a new ledger the demo's status list and rules.
+func (e *simEnv) seedLedger() error {
+	v, _, err := e.ledger.StatusVersion()
+	if err != nil {
+		return err
+	}
+	if v == 0 {
+		for _, c := range sim.Catalogue() {
+			if c.Listed == "" {
+				continue
+			}
+			r, err := offline.ParseReason(c.Listed)
+			if err != nil {
+				return err
+			}
+			if _, err := e.ledger.SetStatus(c.Profile.CardNumber(), uint8(r)); err != nil {
+				return fmt.Errorf("run: ledger status: %w", err)
+			}
+		}
+	}
+	if r, _, err := e.ledger.Rules(0); err == nil && r.Version > 0 {
+		return nil
+	}
+	if _, err := e.ledger.SetRules(demoRules()); err != nil {
+		return fmt.Errorf("run: ledger rules: %w", err)
+	}
+	return nil
+}
+
+// demoRules lets students and staff through the demo door all day, with a
+// one-minute anti-passback.
+func demoRules() protocol.Rules {
+	return protocol.Rules{
+		Doors:    []protocol.Door{{ID: "dorm-3-east", AntiPassbackSec: 60}},
+		Profiles: []protocol.TimeProfile{{ID: "always", Windows: []protocol.TimeWindow{{Days: 0x7F, Start: 0, End: 1440}}}},
+		Groups: []protocol.AccessGroup{{ID: "residents", Doors: []string{"dorm-3-east"}, Profile: "always",
+			Classes: []uint8{sim.ClassStudent, sim.ClassStaff}}},
+	}
+}
+
+func (e *simEnv) close() {
+	if e.ledgerSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = e.ledgerSrv.Shutdown(sctx)
+		cancel()
+	}
+	if e.ledger != nil {
+		_ = e.ledger.Close()
+	}
+	// The daemon closes the store; closing it twice is harmless.
+	_ = e.store.Close()
+}
+
+// tapper taps the demo cards: every interval, and when Enter is pressed
+// ("3" Enter taps the third card). It waits for each tap's outcome, then
+// takes the card away, so that a PIN prompt gets the keys.
+func (e *simEnv) tapper(ctx context.Context, d *terminal.Daemon, every time.Duration) {
+	next, keysOK := 0, true
+	var seen uint64
+	for ctx.Err() == nil {
+		pick := -1
+		if keysOK {
+			kctx, cancel := ctx, context.CancelFunc(func() {})
+			if every > 0 {
+				kctx, cancel = context.WithTimeout(ctx, every)
+			}
+			n, err := readChoice(kctx, e.console)
+			cancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err == nil:
+				pick = n
+			case errors.Is(err, context.DeadlineExceeded):
+			default:
+				keysOK = false // no console input (EOF): timer only
+			}
+		} else if every > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(every):
+			}
+		} else {
+			<-ctx.Done()
+			return
+		}
+		if pick < 0 || pick >= len(simCards) {
+			pick = next
+			next = (next + 1) % len(simCards)
+		}
+		name := simCards[pick]
+		fmt.Fprintf(e.out, "\n-- tap %s card\n", name)
+		e.rdr.Tap(e.cards[name])
+		if e.cfg.Device.Kind == config.KindGate {
+			e.walkThrough(ctx, d)
+		}
+		if recs := e.await(ctx, d, seen); len(recs) > 0 {
+			seen = recs[len(recs)-1].N
+		}
+		e.rdr.Remove()
+	}
+}
+
+// walkThrough plays the holder walking through the lane after the arm
+// opened: the passage sensor turns active for a moment.
+func (e *simEnv) walkThrough(ctx context.Context, d *terminal.Daemon) {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if e.pins.High(e.spec.Relays[0].Pin) {
+			time.Sleep(300 * time.Millisecond)
+			_ = e.SetInput(e.cfg.Gate.PassageIn, true)
+			time.Sleep(100 * time.Millisecond)
+			_ = e.SetInput(e.cfg.Gate.PassageIn, false)
+			return
+		}
+		if len(d.Taps(0)) > 0 && e.pins.High(e.spec.Relays[0].Pin) == false {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// await waits for the tap records after seen (up to 15 s).
+func (e *simEnv) await(ctx context.Context, d *terminal.Daemon, seen uint64) []terminal.TapRecord {
+	deadline := time.Now().Add(15 * time.Second)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		if recs := d.Taps(seen); len(recs) > 0 {
+			return recs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// readChoice reads digits up to Enter from the console: "3" Enter is 2
+// (the third card), Enter alone -1.
+func readChoice(ctx context.Context, c *ui.Console) (int, error) {
+	n := 0
+	for {
+		k, err := c.NextKey(ctx)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case k >= '0' && k <= '9':
+			n = n*10 + int(k-'0')
+		case k == ui.KeyEnter:
+			return n - 1, nil
+		}
+	}
+}
