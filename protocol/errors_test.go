@@ -1,6 +1,9 @@
 package protocol
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func TestCodeHTTPStatus(t *testing.T) {
 	want := map[Code]int{
@@ -15,5 +18,14 @@ func TestCodeHTTPStatus(t *testing.T) {
 	}
 	if !CodeRateLimited.Retryable() || !CodeInternal.Retryable() || CodeGap.Retryable() {
 		t.Error("Retryable")
+	}
+}
+
+func TestCheckVersion(t *testing.T) {
+	if err := CheckVersion(5, 4); !errors.Is(err, ErrStale) {
+		t.Fatalf("older: %v", err)
+	}
+	if CheckVersion(5, 5) != nil || CheckVersion(5, 6) != nil || CheckVersion(0, 1) != nil {
+		t.Fatal("same or newer refused")
 	}
 }

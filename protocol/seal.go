@@ -197,3 +197,13 @@ func OpenEnrolResponse(pinned KeySet, msg []byte, deviceID string) (EnrolRespons
 	}
 	return resp, nil
 }
+
+// CheckVersion is the receiver's rule for downstream data: a version older
+// than the one held is refused with an error matching ErrStale; the same
+// version (nothing new) and newer ones pass.
+func CheckVersion(held, got uint64) error {
+	if got < held {
+		return Errorf(CodeStaleVersion, "version %d is older than the %d held", got, held)
+	}
+	return nil
+}
