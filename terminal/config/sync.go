@@ -1,6 +1,11 @@
 package config
 
-import "time"
+import (
+	"net/url"
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+)
 
 // Sync says how the terminal reaches the ledger.
 type Sync struct {
@@ -9,6 +14,9 @@ type Sync struct {
 	Ledger string `toml:"ledger"`
 	// CAFile pins the ledger's CA (PEM); required for https.
 	CAFile string `toml:"ca_file"`
+	// ServerName is the name checked in the ledger's certificate when it
+	// is not the host of Ledger (a ledger reached by IP address).
+	ServerName string `toml:"server_name"`
 	// CertFile and KeyFile are a TLS client certificate, where the campus uses one.
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
@@ -17,10 +25,16 @@ type Sync struct {
 	Proxy string `toml:"proxy"`
 	// Interval between sync rounds when there is nothing to send.
 	Interval Duration `toml:"interval"`
-	// BatchSize is the number of journal records per signed batch.
+	// BatchSize is the number of journal records per signed batch
+	// (1..protocol.MaxBatchRecords).
 	BatchSize int `toml:"batch_size"`
+	// MinBackoff is the first wait after a failed attempt; it doubles per
+	// failure (with jitter) up to MaxBackoff.
+	MinBackoff Duration `toml:"min_backoff"`
 	// MaxBackoff caps the wait between failed attempts.
 	MaxBackoff Duration `toml:"max_backoff"`
+	// Timeout bounds one request to the ledger, answer included.
+	Timeout Duration `toml:"timeout"`
 }
 
 func (s *Sync) defaults() {
@@ -30,17 +44,41 @@ func (s *Sync) defaults() {
 	if s.BatchSize == 0 {
 		s.BatchSize = 500
 	}
+	if s.MinBackoff == 0 {
+		s.MinBackoff = Duration(time.Second)
+	}
 	if s.MaxBackoff == 0 {
 		s.MaxBackoff = Duration(10 * time.Minute)
+	}
+	if s.Timeout == 0 {
+		s.Timeout = Duration(60 * time.Second)
 	}
 }
 
 func (s *Sync) validate() error {
-	if s.BatchSize < 1 || s.BatchSize > 10000 {
-		return invalid("sync.batch_size %d: want 1..10000", s.BatchSize)
+	if s.BatchSize < 1 || s.BatchSize > protocol.MaxBatchRecords {
+		return invalid("sync.batch_size %d: want 1..%d", s.BatchSize, protocol.MaxBatchRecords)
 	}
 	if (s.CertFile == "") != (s.KeyFile == "") {
 		return invalid("sync.cert_file and sync.key_file go together")
+	}
+	if s.Interval < 0 || s.MinBackoff < 0 || s.Timeout < 0 || s.MinBackoff > s.MaxBackoff {
+		return invalid("sync: interval, min_backoff and timeout must be positive, min_backoff at most max_backoff")
+	}
+	if s.Ledger != "" {
+		u, err := url.Parse(s.Ledger)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalid("sync.ledger %q: want http(s)://host/", s.Ledger)
+		}
+		if u.Scheme == "https" && s.CAFile == "" {
+			return invalid("sync.ledger is https: sync.ca_file (the pinned CA) is required")
+		}
+	}
+	if s.Proxy != "" {
+		u, err := url.Parse(s.Proxy)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return invalid("sync.proxy %q: want http://host:port", s.Proxy)
+		}
 	}
 	return nil
 }
