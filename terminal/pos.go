@@ -296,13 +296,15 @@ func (p *POS) decide(info CardInfo, list int64, now time.Time) (policy.Decision,
 		reason = e.Reason
 	}
 	return policy.DecidePOS(policy.POSInput{
-		Card: policyCard(info), Listed: reason, Device: p.pol, Rules: p.rules(),
+		Card: policyCard(info, p.loc), Listed: reason, Device: p.pol, Rules: p.rules(),
 		Usage: p.usage[info.CardNo], Amount: list, Now: now,
 	}), nil
 }
 
-// policyCard is the policy's view of a card read.
-func policyCard(info CardInfo) policy.Card {
+// policyCard is the policy's view of a card read. The validity dates of
+// file 0x15 are calendar days already (in the device time zone loc, which
+// the policy compares them in), so loc needs no conversion here.
+func policyCard(info CardInfo, _ *time.Location) policy.Card {
 	return policy.Card{
 		No: info.CardNo, Class: info.Public.CardClass, Status: info.Public.Status,
 		ValidFrom: bcdDate(info.Public.Start), ValidTo: bcdDate(info.Public.End), Balance: info.Balance,
