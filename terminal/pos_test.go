@@ -1,6 +1,8 @@
 package terminal_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -391,5 +393,65 @@ func TestMealPeriods(t *testing.T) {
 	r.clock.Advance(2 * time.Hour) // 13:46
 	if res := r.handle(card, 0); res.Code != policy.CodeNoMealPeriod {
 		t.Fatalf("outside meal times: %+v", res)
+	}
+}
+
+func TestShowerTornFinalDebit(t *testing.T) {
+	r := newRig(t, shower(1000))
+	card := demoCard(t, "student", "", 0)
+	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
+		t.Fatalf("start: %+v", res)
+	}
+	r.clock.Advance(5 * time.Minute)
+	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.handle(card, 0); res.Outcome != terminal.TapAgain {
+		t.Fatalf("torn stop: %+v", res)
+	}
+	if s := r.pos.Sessions(); len(s) != 1 || !s[0].Stopped || s[0].Charge != 500 {
+		t.Fatalf("sessions %+v, want one stopped at 5.00", s)
+	}
+	r.clock.Advance(10 * time.Minute) // later than the retry window: the session still knows its debit
+	res := r.handle(card, 0)
+	if res.Outcome != terminal.Paid || !res.Recovered || res.Amount != 500 || balance(card) != 9500 {
+		t.Fatalf("again: %+v, balance %d", res, balance(card))
+	}
+	if len(r.pos.Sessions()) != 0 {
+		t.Fatal("session not ended")
+	}
+	if k := r.kinds(); k[protocol.KindPurchaseCompleted] != 1 {
+		t.Fatalf("journal %v", k)
+	}
+}
+
+func TestWrongMAC2StillCompletes(t *testing.T) {
+	r := newRig(t, fixed(1250))
+	card := demoCard(t, "student", "", 0)
+	if err := card.Arm(sim.Fault{Kind: sim.WrongMAC2, INS: sim.InsDebitForPurchase}); err != nil {
+		t.Fatal(err)
+	}
+	// The card debited and its TAC proves it; a MAC2 the SAM refuses is
+	// reported in the log, and the sale is journaled as completed.
+	r.wantPaid(r.handle(card, 0), card, 1250, 10000)
+}
+
+// fullStore refuses new purchases as a full store does.
+type fullStore struct{ *offline.Store }
+
+func (fullStore) OpenIntent(offline.PurchaseIntent) (offline.Intent, error) {
+	return offline.Intent{}, fmt.Errorf("offline: open intent: %w", offline.ErrStorageFull)
+}
+
+func TestStorageFullRefusesBeforeDebit(t *testing.T) {
+	r := newRig(t, fixed(1250))
+	r.pos = r.newPOS(fullStore{r.store})
+	card := demoCard(t, "student", "", 0)
+	res, err := r.pos.HandleCard(r.ctx, r.tap(card), 0)
+	if !errors.Is(err, offline.ErrStorageFull) || res.Outcome != terminal.Refused || res.Code != terminal.CodeStorageFull {
+		t.Fatalf("result %+v, err %v", res, err)
+	}
+	if balance(card) != 10000 || card.Status().OfflineCounter != 0 {
+		t.Fatal("the card was debited without a durable intent")
 	}
 }
