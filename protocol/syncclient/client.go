@@ -145,8 +145,9 @@ type answer struct {
 	body   []byte
 }
 
-// errRetry marks failures worth retrying after a backoff (network, 5xx,
-// rate limiting, unusable answers).
+// retryError marks failures of the exchange itself (network, 5xx, rate
+// limiting, unusable or unverifiable answers), as opposed to the ledger's
+// deliberate refusals.
 type retryError struct{ err error }
 
 func (e *retryError) Error() string { return e.err.Error() }

@@ -60,6 +60,7 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 	}
 	res.Cursor, res.Head = cur, headSeq
 	after, prev := cur, curHash // the batch starts after record `after`, whose hash is prev
+	gaps := 0                   // gap answers in a row: an honest ledger needs one
 	for after < headSeq {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -86,6 +87,9 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 		switch {
 		case err == nil:
 		case errors.As(err, &pe) && pe.Code == protocol.CodeGap:
+			if gaps++; gaps > 2 {
+				return res, fmt.Errorf("syncclient: ledger answers gap after gap (expected %d): %w", pe.Expected, err)
+			}
 			cur, _, cerr := c.o.Journal.Cursor()
 			if cerr != nil {
 				return res, fmt.Errorf("syncclient: read cursor: %w", cerr)
@@ -118,6 +122,7 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 		if err := c.o.Journal.Ack(ack.AckedThrough, ack.HeadHash()); err != nil {
 			return res, fmt.Errorf("syncclient: store ack through %d: %w", ack.AckedThrough, err)
 		}
+		gaps = 0
 		res.Records += int(b.LastSeq - res.Cursor)
 		res.Cursor = b.LastSeq
 		res.Batches++
