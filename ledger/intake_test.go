@@ -154,6 +154,15 @@ func TestBatchRefusals(t *testing.T) {
 	if ack, e := upload(t, tl, dev, good); e != nil || ack.AckedThrough != 9 {
 		t.Fatalf("good batch: %+v %v", ack, e)
 	}
+	// Seq 1 must link to this device's genesis value, not another's.
+	d3 := tl.Enrol(t, "pos-3", protocol.DevicePOS)
+	foreign := stranger.batch(1, 1, 2) // chained from the genesis of pos-9
+	foreign.DeviceID = "pos-3"
+	_, e := upload(t, tl, d3, foreign)
+	wantCode(t, e, protocol.CodeChainBroken)
+	if _, err := tl.Record("pos-3", 1); !isNotFound(err) {
+		t.Errorf("record stored from a foreign chain: %v", err)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
