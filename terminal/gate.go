@@ -203,7 +203,10 @@ func (g *Gate) HandleEvent(ctx context.Context, ev reader.Event) (GateResult, er
 	dir := g.Direction(ev.Reader)
 	res, err := g.handle(ctx, ev, dir)
 	res.Direction = dir
-	_ = g.opts.Display.Show(ctx, res.Message)
+	if res.Outcome != Passed || res.Code != policy.CodeOK {
+		// A granted pass showed "please pass" when the arm opened.
+		_ = g.opts.Display.Show(ctx, res.Message)
+	}
 	g.log.Info("gate: credential", "reader", ev.Reader, "kind", res.Kind, "id", res.ID, "direction", dir.String(),
 		"outcome", res.Outcome.String(), "code", res.Code.String(), "seq", res.Seq)
 	if err != nil {

@@ -355,7 +355,7 @@ func (e *simEnv) tapper(ctx context.Context, d *terminal.Daemon, every time.Dura
 		fmt.Fprintf(e.out, "\n-- tap %s card\n", name)
 		e.rdr.Tap(e.cards[name])
 		if e.cfg.Device.Kind == config.KindGate {
-			e.walkThrough(ctx, d)
+			e.walkThrough(ctx, d, seen)
 		}
 		if recs := e.await(ctx, d, seen); len(recs) > 0 {
 			seen = recs[len(recs)-1].N
@@ -365,20 +365,17 @@ func (e *simEnv) tapper(ctx context.Context, d *terminal.Daemon, every time.Dura
 }
 
 // walkThrough plays the holder walking through the lane after the arm
-// opened: the passage sensor turns active for a moment.
-func (e *simEnv) walkThrough(ctx context.Context, d *terminal.Daemon) {
+// opened: the passage sensor turns active for a moment. It gives up when
+// the tap was refused (a tap record after seen) or after 3 s.
+func (e *simEnv) walkThrough(ctx context.Context, d *terminal.Daemon, seen uint64) {
 	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	for time.Now().Before(deadline) && ctx.Err() == nil && len(d.Taps(seen)) == 0 {
 		if e.pins.High(e.spec.Relays[0].Pin) {
 			time.Sleep(300 * time.Millisecond)
 			_ = e.SetInput(e.cfg.Gate.PassageIn, true)
 			time.Sleep(100 * time.Millisecond)
 			_ = e.SetInput(e.cfg.Gate.PassageIn, false)
 			return
-		}
-		if len(d.Taps(0)) > 0 && e.pins.High(e.spec.Relays[0].Pin) == false {
-			time.Sleep(50 * time.Millisecond)
-			continue
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
