@@ -22,6 +22,7 @@ all: build
 ## build: static binary for the host and cross builds for linux/arm (GOARM=7) and linux/arm64 in dist/
 build: cross
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -o $(DIST)/yktd ./cmd/yktd
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_B) -o $(DIST)/ledgerd ./cmd/ledgerd
 
 cross:
 	@mkdir -p $(DIST)
