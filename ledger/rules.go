@@ -42,7 +42,8 @@ func ParseRules(b []byte) (protocol.Rules, error) {
 
 // ValidateRules checks the ranges of a rules set: amounts non-negative,
 // minutes 0..1440 with start before end, weekday masks of 7 bits, dates
-// YYYY-MM-DD, references to known profiles, Ed25519 issuer keys of 32 bytes.
+// YYYY-MM-DD, references to known profiles, QR issuer keys of a registered
+// suite (Ed25519: 32 bytes), and the bounds of the protocol's Rules message.
 func ValidateRules(r *protocol.Rules) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("ledger: rules: "+format+": %w", append(args, ErrInvalid)...)
@@ -96,9 +97,20 @@ func ValidateRules(r *protocol.Rules) error {
 		}
 	}
 	for _, k := range r.QRIssuers {
-		if k.KeyID == "" || k.Alg != -8 || len(k.Key) != 32 {
-			return bad("QR issuer key %q: alg %d with %d bytes, want Ed25519 (-8) of 32", k.KeyID, k.Alg, len(k.Key))
+		if _, err := protocol.LookupSuite(k.Alg); err != nil {
+			return bad("QR issuer key %q: algorithm %d is not a registered signature suite", k.KeyID, k.Alg)
 		}
+		if k.Alg == protocol.AlgEd25519 && len(k.Key) != 32 {
+			return bad("QR issuer key %q: Ed25519 key of %d bytes, want 32", k.KeyID, len(k.Key))
+		}
+	}
+	// What is stored must be servable: the message's own rules and bounds.
+	probe := *r
+	if probe.Version == 0 {
+		probe.Version = 1
+	}
+	if _, err := probe.Encode(); err != nil {
+		return bad("%v", err)
 	}
 	return nil
 }

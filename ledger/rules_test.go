@@ -56,6 +56,7 @@ func TestParseRulesRefuses(t *testing.T) {
 		{"bad holiday date", `{"holidays": [{"date": "2026-13-01"}]}`},
 		{"issuer key not Ed25519", `{"qr_issuers": [{"kid": "k", "alg": -7, "key": "AAAA"}]}`},
 		{"not JSON", `pin_limit_fen = 5`},
+		{"issuer key id the protocol refuses", `{"qr_issuers": [{"kid": "a b", "alg": -8, "key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ledger.ParseRules([]byte(tc.in)); !errors.Is(err, ledger.ErrInvalid) {
