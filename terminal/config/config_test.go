@@ -47,6 +47,7 @@ func TestParseRefuses(t *testing.T) {
 		{"unknown key", "[gate]\n", "[gate]\nrelay_inn = \"x\"\n"},
 		{"short pulse", "door = \"dorm-3-east\"", "door = \"dorm-3-east\"\npulse = \"50ms\""},
 		{"missing relay", "relay_in = \"in\"", "relay_in = \"out\""},
+		{"pulse below the relay's minimum", "[[board.relay]]\nname = \"in\"", "[[board.relay]]\nname = \"in\"\nmin_pulse = \"500ms\""},
 		{"bad kind", "kind = \"gate\"", "kind = \"atm\""},
 		{"bad duration", "door = \"dorm-3-east\"", "door = \"dorm-3-east\"\npulse = \"soon\""},
 	} {

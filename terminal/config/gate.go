@@ -88,6 +88,9 @@ func (g *Gate) validate(kind string, b *Board) error {
 		if r != "" && !b.HasRelay(r) {
 			return invalid("gate: relay %q is not on the board", r)
 		}
+		if r != "" && g.Pulse.D() < b.MinPulseOf(r) {
+			return invalid("gate.pulse %s: below relay %q's min_pulse %s", g.Pulse.D(), r, b.MinPulseOf(r))
+		}
 	}
 	for _, in := range []string{g.PassageIn, g.PassageOut, g.FireAlarm, g.DoorContact, g.Tamper} {
 		if in != "" && !b.HasInput(in) {
