@@ -11,6 +11,7 @@ type Report struct {
 	Devices       []DeviceReport `json:"devices"`
 	Alerts        []Alert        `json:"fork_alerts"`
 	StatusVersion uint64         `json:"status_version"`
+	StatusCards   uint64         `json:"status_cards"`
 }
 
 // DeviceReport is one device's part of a Report: its records, sums of
@@ -61,6 +62,9 @@ func (l *Ledger) Report() (Report, error) {
 		return Report{}, err
 	}
 	if rep.StatusVersion, _, err = l.StatusVersion(); err != nil {
+		return Report{}, err
+	}
+	if rep.StatusCards, err = l.StatusCount(); err != nil {
 		return Report{}, err
 	}
 	return rep, nil

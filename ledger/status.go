@@ -91,7 +91,8 @@ func (l *Ledger) RemoveStatus(card string) (uint64, error) {
 
 // ChangeStatus applies changes (Reason 0 removes a card; a card at most
 // once) as one new status-list version, recomputing the digest of the
-// partitions touched, and returns the new version.
+// partitions touched, and returns the new version. The list holds at most
+// protocol.MaxStatusEntries cards (what one snapshot may carry).
 func (l *Ledger) ChangeStatus(changes []protocol.StatusEntry) (uint64, error) {
 	seen := map[string]bool{}
 	for _, c := range changes {
@@ -112,17 +113,26 @@ func (l *Ledger) ChangeStatus(changes []protocol.StatusEntry) (uint64, error) {
 			return err
 		}
 		version = v
+		meta := tx.Bucket(bucketMeta)
+		count := getU64(meta, keyStatusCount)
 		for _, c := range changes {
 			k := statusKey(c.CardNo)
 			parts[binary.BigEndian.Uint16(k)] = true
+			listed := sb.Get(k) != nil
 			if c.Reason == ReasonRemoved {
-				if sb.Get(k) == nil {
+				if !listed {
 					return fmt.Errorf("ledger: status remove %s: not listed: %w", c.CardNo, ErrNotFound)
 				}
 				if err := sb.Delete(k); err != nil {
 					return err
 				}
+				count--
 				continue
+			}
+			if !listed {
+				if count++; count > protocol.MaxStatusEntries {
+					return fmt.Errorf("ledger: status list full: a snapshot holds at most %d cards: %w", protocol.MaxStatusEntries, ErrInvalid)
+				}
 			}
 			val := append([]byte{c.Reason}, be64(uint64(c.Since))...)
 			if err := sb.Put(k, append(val, be64(v)...)); err != nil {
@@ -135,7 +145,10 @@ func (l *Ledger) ChangeStatus(changes []protocol.StatusEntry) (uint64, error) {
 			}
 		}
 		d := listDigest(pb)
-		if err := tx.Bucket(bucketMeta).Put(keyStatusDigest, d[:]); err != nil {
+		if err := meta.Put(keyStatusDigest, d[:]); err != nil {
+			return err
+		}
+		if err := meta.Put(keyStatusCount, be64(count)); err != nil {
 			return err
 		}
 		sorted := slices.Clone(changes)
@@ -286,4 +299,14 @@ func (l *Ledger) StatusOf(card string) (protocol.StatusEntry, bool, error) {
 		return nil
 	})
 	return e, ok, err
+}
+
+// StatusCount returns how many cards the current status list holds.
+func (l *Ledger) StatusCount() (uint64, error) {
+	var n uint64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		n = getU64(tx.Bucket(bucketMeta), keyStatusCount)
+		return nil
+	})
+	return n, err
 }

@@ -106,6 +106,9 @@ func TestStatusDeltasAndSnapshots(t *testing.T) {
 	if err != nil || info.Version != 6 || info.Count != 3 || !bytes.Equal(info.Digest[:], delta.Digest) {
 		t.Fatalf("terminal after the delta: %+v %v", info, err)
 	}
+	if n, err := tl.StatusCount(); err != nil || n != 3 {
+		t.Errorf("status count %d %v", n, err)
+	}
 	// Up to date: nothing to send.
 	if _, _, code := fetchStatus(t, tl, dev, 6); code != http.StatusNoContent {
 		t.Errorf("current: HTTP %d", code)

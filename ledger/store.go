@@ -70,6 +70,7 @@ var (
 	keyAlertSeq      = []byte("alertseq")
 	keyLoadSeq       = []byte("loadseq")
 	keyStatusDigest  = []byte("statusdigest")
+	keyStatusCount   = []byte("statuscount")
 )
 
 // Options configure Open. The zero value of each field is a sensible default.
