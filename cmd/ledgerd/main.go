@@ -32,7 +32,7 @@ commands:
   serve         --data DIR [--listen 127.0.0.1:8470] [--issuer-keys FILE] [--tls-cert F --tls-key F]
                 serve the /v1/ protocol endpoints and the admin socket
   init          --data DIR                    create the ledger (database and signing key) in DIR
-  keys          --data DIR                    print the ledger key id and public key (for provisioning)
+  keys          --data DIR [--pem]            print the ledger key id and public key (for provisioning)
   token new     --data DIR --device ID [--kind pos|gate|kiosk]
                 print a one-time enrolment token for a device
   device list   --data DIR [--json]           list devices

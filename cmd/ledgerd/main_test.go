@@ -58,6 +58,11 @@ func TestOperatorCommands(t *testing.T) {
 	if code != 0 || err != nil || !strings.Contains(out, "kid "+kid) {
 		t.Fatalf("keys: %d %q %v", code, out, err)
 	}
+	code, out, _ = runCmd(t, "keys", "--data", dir, "--pem")
+	pk, err := protocol.DecodePublicKeyPEM([]byte(out))
+	if code != 0 || err != nil || pk.KeyID != kid || pk.Alg != protocol.AlgEd25519 {
+		t.Errorf("keys --pem: %d %+v %v", code, pk, err)
+	}
 	if st, err := os.Stat(filepath.Join(dir, ledger.KeyFile)); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("key file %v %v", st.Mode(), err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/ledger"
+	"github.com/openykt/yktd/protocol"
 )
 
 // openAdmin opens the ledger in dir directly or, while ledgerd serves it,
@@ -51,11 +52,20 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("keys", stderr)
+	asPEM := fs.Bool("pem", false, "print the public key as PEM (with its key id) for provisioning files")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	kid, pub, err := ledger.ReadPublicKey(*data)
 	if err != nil {
+		return err
+	}
+	if *asPEM {
+		b, err := protocol.EncodePublicKeyPEM(protocol.PublicKey{KeyID: kid, Alg: protocol.AlgEd25519, Key: pub})
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
 		return err
 	}
 	fmt.Fprintf(stdout, "kid %s\nalg -8 (Ed25519)\npublic %s\n", kid, base64.StdEncoding.EncodeToString(pub))
