@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -262,5 +263,51 @@ func TestReversalOwesALoad(t *testing.T) {
 	}
 	if loads, _ := tl.PendingLoads(tm.pub.CardNumber()); len(loads) != 1 {
 		t.Errorf("duplicate batch added a load: %d", len(loads))
+	}
+}
+
+// TestConcurrentDuplicates: the same batch posted at once by several
+// retries is stored once and every retry gets the same ack.
+func TestConcurrentDuplicates(t *testing.T) {
+	tl, _ := start(t)
+	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	tm := newTerminal(t, "pos-1", "student")
+	tm.buy(100, false)
+	tm.gate(8)
+	msg := dev.Seal(t, ptr(tm.batch(1, 1, 10)))
+	type res struct {
+		ack protocol.Ack
+		e   *protocol.Error
+	}
+	out := make(chan res, 8)
+	for range 8 {
+		go func() {
+			status, body := tl.Post(t, "/v1/batches", msg)
+			if status != http.StatusOK {
+				out <- res{e: ledgertest.ErrorOf(body)}
+				return
+			}
+			ack, _, err := protocol.Open[protocol.Ack](tl.Keys(), body, dev.ID)
+			if err != nil {
+				out <- res{e: &protocol.Error{Code: protocol.CodeMalformed, Message: err.Error()}}
+				return
+			}
+			out <- res{ack: ack}
+		}()
+	}
+	var first protocol.Ack
+	for i := range 8 {
+		r := <-out
+		if r.e != nil {
+			t.Fatalf("retry %d: %v", i, r.e)
+		}
+		if i == 0 {
+			first = r.ack
+		} else if r.ack.AckedThrough != first.AckedThrough || r.ack.ServerTime != first.ServerTime || !bytes.Equal(r.ack.Head, first.Head) {
+			t.Errorf("ack %+v, first %+v", r.ack, first)
+		}
+	}
+	if d := device(t, tl, "pos-1"); d.Stats.Records != 10 || d.Stats.Batches != 1 || d.Stats.Debits != 100 {
+		t.Errorf("stats %+v", d.Stats)
 	}
 }

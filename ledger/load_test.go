@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/ledger/ledgertest"
@@ -165,4 +166,38 @@ func mustID(t *testing.T, s string) uint64 {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestLoadInferredFromCounter: a load credited on the card whose
+// confirmation never arrived is settled when the card's online counter
+// shows it moved past that session.
+func TestLoadInferredFromCounter(t *testing.T) {
+	tl, clk := start(t)
+	dev := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	tm := newTerminal(t, "kiosk-1", "low")
+	cardNo := tm.pub.CardNumber()
+	first, _ := tl.AddLoad(cardNo, 1000, "bank")
+	second, _ := tl.AddLoad(cardNo, 2000, "bank")
+	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo}
+	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x02}
+	req := func(amount uint32) epurse.LoadRequest {
+		clk.Advance(time.Minute)
+		return epurse.LoadRequest{Amount: amount, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()}
+	}
+	if out := epurse.Load(context.Background(), tm.card, host, req(1000)); out.Kind != epurse.Done {
+		t.Fatalf("first load: %v %v", out.Kind, out.Err)
+	} // no confirmation: the kiosk lost its link
+	if ld, _ := tl.LoadByID(first.ID); ld.State != ledger.LoadAuthorised {
+		t.Fatalf("first load %s", ld.State)
+	}
+	if out := epurse.Load(context.Background(), tm.card, host, req(2000)); out.Kind != epurse.Done {
+		t.Fatalf("second load: %v %v", out.Kind, out.Err)
+	}
+	ld, err := tl.LoadByID(first.ID)
+	if err != nil || ld.State != ledger.LoadDone || !ld.Inferred || ld.BalanceAfter != 500+1000 {
+		t.Fatalf("first load after the counter moved: %+v %v", ld, err)
+	}
+	if ld, _ := tl.LoadByID(second.ID); ld.State != ledger.LoadAuthorised || ld.BalanceBefore != 1500 {
+		t.Errorf("second load %+v", ld)
+	}
 }
