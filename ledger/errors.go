@@ -54,6 +54,7 @@ type GapError struct {
 	Got      uint64
 }
 
+// Error says where the batch started and where the ledger expected it.
 func (e *GapError) Error() string {
 	return fmt.Sprintf("ledger: sequence gap: batch starts at %d, expected %d", e.Got, e.Expected)
 }

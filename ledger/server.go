@@ -56,6 +56,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // deviceKeys is the KeySet of enrolled, not revoked devices.
 type deviceKeys struct{ l *Ledger }
 
+// PublicKey returns the key of an active device, or the protocol error
+// (unknown-device, revoked) to answer.
 func (k deviceKeys) PublicKey(kid string) (protocol.PublicKey, error) {
 	d, err := k.l.ActiveDevice(kid)
 	if err != nil {

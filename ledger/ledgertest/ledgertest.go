@@ -224,6 +224,7 @@ func ErrorOf(body []byte) *protocol.Error {
 // logWriter sends the ledger's logs to the test log.
 type logWriter struct{ t testing.TB }
 
+// Write logs one record.
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
