@@ -17,7 +17,8 @@ import (
 // stopped between the intent and its outcome, or the completion's group
 // commit was lost: the card may or may not have been debited), and rebuilds
 // the per-card usage and the last sale from today's journal. Each intent is
-// resolved when its card is next presented (HandleCard).
+// resolved when its card is next presented (HandleCard). A store that is
+// nearly full or full (offline.Store.Capacity) is reported in the log.
 func (p *POS) Startup() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -37,6 +38,13 @@ func (p *POS) Startup() error {
 	}
 	if err := p.rebuildUsage(); err != nil {
 		return fmt.Errorf("terminal: startup: %w", err)
+	}
+	if cs, ok := p.store.(interface {
+		Capacity() (offline.Capacity, error)
+	}); ok {
+		if c, err := cs.Capacity(); err == nil && c.Level != offline.LevelOK {
+			p.log.Warn("pos: "+c.Level.String(), "unacked", c.Unacked, "max_unacked", c.MaxUnacked)
+		}
 	}
 	return nil
 }
