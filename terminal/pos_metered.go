@@ -83,6 +83,9 @@ func (p *POS) metered(ctx context.Context, card reader.Card, info CardInfo, done
 	now := p.now()
 	if !s.Stopped {
 		s.Stopped, s.Charge = true, p.meterCharge(s, now, info.Balance)
+	} else if s.IntentID == 0 {
+		// Stopped by the timeout without the card: cap at the balance now.
+		s.Charge = min(s.Charge, info.Balance)
 	}
 	for _, in := range done {
 		if s.IntentID != 0 && in.ID == s.IntentID {
