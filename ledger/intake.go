@@ -123,6 +123,7 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 	for _, f := range flagged {
 		l.log.Warn("TAC flagged", "device", f.Device, "seq", f.Seq, "result", f.Result, "reason", f.Reason)
 	}
+	l.log.Info("batch acknowledged", "device", b.DeviceID, "batch", b.BatchNo, "first", b.FirstSeq, "last", b.LastSeq, "acked_through", ack.AckedThrough)
 	return ack, nil
 }
 
