@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -75,6 +76,7 @@ func tlsServer(t *testing.T, cert tls.Certificate, clientCAs *x509.CertPool) *ht
 		io.WriteString(w, "ledger")
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes refused on purpose
 	if clientCAs != nil {
 		srv.TLS.ClientCAs = clientCAs
 		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert

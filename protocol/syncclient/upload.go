@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openykt/yktd/protocol"
 )
@@ -15,7 +16,14 @@ type UploadResult struct {
 	Records int    // records newly acknowledged
 	Cursor  uint64 // the acknowledged-through sequence afterwards
 	Head    uint64 // the journal head seen
+	// ServerTime is the ledger's clock in the last verified ack (zero if
+	// none): an outside reference for the device's clock.
+	ServerTime time.Time
 }
+
+// maxSkew is how far the device clock may be from the ledger's before the
+// client warns: offline timestamps are evidence.
+const maxSkew = 2 * time.Minute
 
 // SyncOnce uploads the journal from the cursor to the head in batches and
 // moves the cursor on each verified acknowledgement. It returns when
@@ -123,6 +131,11 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 			return res, fmt.Errorf("syncclient: store ack through %d: %w", ack.AckedThrough, err)
 		}
 		gaps = 0
+		res.ServerTime = time.UnixMilli(ack.ServerTime).UTC()
+		if skew := c.o.Clock.Now().Sub(res.ServerTime); skew > maxSkew || skew < -maxSkew {
+			c.log.Warn("device clock differs from the ledger's; check the time source", "skew", skew.Round(time.Second).String(), "ledger_time", res.ServerTime)
+		}
+		c.log.Debug("batch acknowledged", "first", b.FirstSeq, "last", b.LastSeq, "records", len(b.Records))
 		res.Records += int(b.LastSeq - res.Cursor)
 		res.Cursor = b.LastSeq
 		res.Batches++
