@@ -201,3 +201,34 @@ func TestLoadInferredFromCounter(t *testing.T) {
 		t.Errorf("second load %+v", ld)
 	}
 }
+
+// TestLoadEverythingWaiting: a kiosk loads the total of the pending loads
+// in one credit.
+func TestLoadEverythingWaiting(t *testing.T) {
+	tl, clk := start(t)
+	dev := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	tm := newTerminal(t, "kiosk-1", "student")
+	cardNo := tm.pub.CardNumber()
+	a, _ := tl.AddLoad(cardNo, 1000, "bank")
+	b, _ := tl.AddLoad(cardNo, 250, "refund")
+	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo}
+	out := epurse.Load(context.Background(), tm.card, host, epurse.LoadRequest{Amount: 1250, Time: epurse.NewDateTime(clk.Now()),
+		TermID: [6]byte{0, 0, 0, 0, 0x4B, 0x03}, CardSerial: tm.pub.Factor()})
+	if out.Kind != epurse.Done {
+		t.Fatalf("load: %v %v", out.Kind, out.Err)
+	}
+	resp, e := confirm(t, tl, dev, &protocol.LoadConfirm{DeviceID: dev.ID, LoadID: host.resp.LoadID, CardNo: cardNo,
+		OnlineCounter: out.Auth.OnlineCounter, TAC: out.TAC[:], BalanceAfter: int64(out.BalanceAfter)})
+	if e != nil || resp.State != protocol.LoadCompleted {
+		t.Fatalf("confirm %+v %v", resp, e)
+	}
+	merged := mustID(t, host.resp.LoadID)
+	for _, id := range []uint64{a.ID, b.ID} {
+		if ld, err := tl.LoadByID(id); err != nil || ld.State != ledger.LoadMerged || ld.MergedInto != merged {
+			t.Errorf("load %d: %+v %v", id, ld, err)
+		}
+	}
+	if left, _ := tl.PendingLoads(cardNo); len(left) != 0 {
+		t.Errorf("still pending: %+v", left)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openykt/yktd/protocol"
@@ -16,6 +17,7 @@ const (
 	LoadPending    = "pending"    // money waits at the ledger for the card
 	LoadAuthorised = "authorised" // MAC2 given for one card session; the credit may have happened
 	LoadDone       = "done"       // the card's TAC was checked (or its counter proves the credit)
+	LoadMerged     = "merged"     // claimed together with the card's other pending loads: see MergedInto
 )
 
 // Load is money waiting at the ledger for a card (圈存), and its fate.
@@ -24,8 +26,10 @@ type Load struct {
 	CardNo  string    `json:"card_no"`
 	Amount  int64     `json:"amount"` // fen
 	Created time.Time `json:"created"`
-	Source  string    `json:"source,omitempty"` // "operator", "reversal DEVICE/SEQ", ...
+	Source  string    `json:"source,omitempty"` // "operator", "reversal DEVICE/SEQ", "merged 3,4", ...
 	State   string    `json:"state"`
+	// MergedInto is the load that claimed this one with others (LoadMerged).
+	MergedInto uint64 `json:"merged_into,omitempty"`
 
 	// Set when authorised (LoadInit).
 	Device        string `json:"device,omitempty"`
@@ -179,7 +183,9 @@ type loadInit struct {
 }
 
 // InitLoad checks the card's load MAC1 with its diversified load key, takes
-// the oldest pending load of the card with the requested amount and returns
+// the oldest pending load of the card with the requested amount (or, when
+// the amount is the total of its pending loads, all of them merged into
+// one) and returns
 // MAC2 over amount ‖ 02 ‖ terminal id ‖ date ‖ time. It is idempotent by
 // card and online counter: the same init again (or a retry of the same
 // session after a new INITIALIZE) gets the same load and transaction time.
@@ -235,7 +241,10 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 			}
 		}
 		if ld == nil {
-			return fmt.Errorf("ledger: load init: card %s: no pending load of %d fen: %w", p.CardNo, p.Amount, ErrNoPendingLoad)
+			var err error
+			if ld, err = mergePending(tx, p.CardNo, pend, int64(p.Amount), now); err != nil {
+				return err
+			}
 		}
 		dt := epurse.NewDateTime(now)
 		ld.State, ld.Device, ld.OnlineCounter, ld.BalanceBefore = LoadAuthorised, p.DeviceID, p.OnlineCounter, p.BalanceBefore
@@ -259,6 +268,37 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	}
 	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID, "counter", p.OnlineCounter)
 	return res, nil
+}
+
+// mergePending claims all of a card's pending loads at once when amount is
+// their total (a kiosk loads everything waiting in one credit): a new load
+// of the total takes their place and each is marked merged into it.
+func mergePending(tx *bolt.Tx, card string, pend []Load, amount int64, now time.Time) (*Load, error) {
+	var total int64
+	for _, ld := range pend {
+		total += ld.Amount
+	}
+	if len(pend) < 2 || total != amount {
+		return nil, fmt.Errorf("ledger: load init: card %s: no pending load of %d fen (nor is it the total): %w", card, amount, ErrNoPendingLoad)
+	}
+	ids := make([]string, len(pend))
+	for i, ld := range pend {
+		ids[i] = fmt.Sprint(ld.ID)
+	}
+	m, err := addLoadTx(tx, card, amount, "merged "+strings.Join(ids, ","), now)
+	if err != nil {
+		return nil, err
+	}
+	for _, ld := range pend {
+		ld.State, ld.MergedInto, ld.Finished = LoadMerged, m.ID, now.UTC()
+		if err := putJSON(tx.Bucket(bucketLoads), be64(ld.ID), ld); err != nil {
+			return nil, err
+		}
+		if err := tx.Bucket(bucketPendingIdx).Delete(pendingKey(card, ld.ID)); err != nil {
+			return nil, err
+		}
+	}
+	return &m, nil
 }
 
 // inferEarlierLoads marks done the card's authorised loads of an online
