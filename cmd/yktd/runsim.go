@@ -65,7 +65,7 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(cfg.Device, stderr)
 
-	store, err := offline.Open(cfg.Device.Store, offline.Options{DeviceID: cfg.Device.ID})
+	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
