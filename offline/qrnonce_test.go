@@ -117,3 +117,21 @@ func TestNonceCacheBounded(t *testing.T) {
 		t.Fatalf("Nonces = %d, want 5", n)
 	}
 }
+
+// TestSeenNonceDurable: a nonce seen before a restart is still seen after.
+func TestSeenNonceDurable(t *testing.T) {
+	clk := offlinetest.NewClock(time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC))
+	s, path := offlinetest.Open(t, offline.Options{Clock: clk})
+	if seen, err := s.SeenNonce([]byte("nonce-durable"), clk.Now().Add(time.Minute)); err != nil || seen {
+		t.Fatalf("SeenNonce = %v, %v", seen, err)
+	}
+	offlinetest.CheckAndClose(t, s)
+	s2, err := offline.Open(path, offline.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offlinetest.CheckAndClose(t, s2)
+	if seen, err := s2.SeenNonce([]byte("nonce-durable"), clk.Now().Add(time.Minute)); err != nil || !seen {
+		t.Fatalf("SeenNonce after reopen = %v, %v, want seen", seen, err)
+	}
+}

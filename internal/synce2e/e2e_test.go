@@ -3,6 +3,7 @@ package synce2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"testing"
@@ -219,5 +220,37 @@ func TestRunLoop(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+}
+
+// TestEnrolPinnedKey: with a ledger key pinned at provisioning, an answer
+// signed by another ledger key is refused.
+func TestEnrolPinnedKey(t *testing.T) {
+	lr := newLedger(t, ledger.Options{})
+	d := newDevice(t, lr, devOpts{})
+	priv, _ := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
+	other, _ := protocol.NewSigner("other-ledger", protocol.AlgEd25519, priv)
+	c, err := syncclient.New(syncclient.Options{
+		Ledger: lr.srv.URL, DeviceID: deviceID, Signer: d.signer, Logger: quiet(), Kind: protocol.DevicePOS,
+		LedgerKeys: protocol.NewKeys(other.PublicKey()), Journal: d.store.SyncSource(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _ := lr.ledger().NewToken(deviceID, "pos")
+	if _, err := c.Enrol(context.Background(), tok); !errors.Is(err, protocol.ErrUnknownKey) {
+		t.Fatalf("Enrol with another ledger key pinned = %v, want refused", err)
+	}
+	// The genuine key pinned: accepted.
+	pinned := protocol.NewKeys(protocol.PublicKey{KeyID: lr.ledger().KeyID(), Alg: protocol.AlgEd25519, Key: lr.ledger().PublicKey()})
+	c2, err := syncclient.New(syncclient.Options{
+		Ledger: lr.srv.URL, DeviceID: deviceID, Signer: d.signer, Logger: quiet(), Kind: protocol.DevicePOS, LedgerKeys: pinned, Journal: d.store.SyncSource(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _ = lr.ledger().NewToken(deviceID, "pos")
+	if _, err := c2.Enrol(context.Background(), tok); err != nil {
+		t.Fatalf("Enrol with the ledger key pinned = %v", err)
 	}
 }
