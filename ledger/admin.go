@@ -27,6 +27,8 @@ type Admin interface {
 	SetStatus(card string, reason uint8) (uint64, error)
 	RemoveStatus(card string) (uint64, error)
 	AddLoad(card string, amount int64, source string) (Load, error)
+	CancelLoad(id uint64) (Load, error)
+	PendingLoads(card string) ([]Load, error)
 	SetRulesJSON(file []byte) (uint64, error)
 	Report() (Report, error)
 }
@@ -52,6 +54,7 @@ type adminReq struct {
 	Amount int64  `json:"amount,omitempty"`
 	Source string `json:"source,omitempty"`
 	Rules  []byte `json:"rules,omitempty"`
+	LoadID uint64 `json:"load_id,omitempty"`
 }
 
 type adminResp struct {
@@ -62,6 +65,7 @@ type adminResp struct {
 	Version uint64    `json:"version,omitempty"`
 	Devices []Device  `json:"devices,omitempty"`
 	Load    *Load     `json:"load,omitempty"`
+	Loads   []Load    `json:"loads,omitempty"`
 	Report  *Report   `json:"report,omitempty"`
 }
 
@@ -117,6 +121,14 @@ func AdminHandler(l *Ledger) http.Handler {
 	handle("/admin/load", func(q adminReq) (adminResp, error) {
 		ld, err := l.AddLoad(q.Card, q.Amount, q.Source)
 		return adminResp{Load: &ld}, err
+	})
+	handle("/admin/load/cancel", func(q adminReq) (adminResp, error) {
+		ld, err := l.CancelLoad(q.LoadID)
+		return adminResp{Load: &ld}, err
+	})
+	handle("/admin/load/list", func(q adminReq) (adminResp, error) {
+		lds, err := l.PendingLoads(q.Card)
+		return adminResp{Loads: lds}, err
 	})
 	handle("/admin/rules", func(q adminReq) (adminResp, error) {
 		v, err := l.SetRulesJSON(q.Rules)
@@ -209,6 +221,21 @@ func (c *AdminClient) AddLoad(card string, amount int64, source string) (Load, e
 		return Load{}, err
 	}
 	return *r.Load, err
+}
+
+// CancelLoad withdraws a pending load (Ledger.CancelLoad).
+func (c *AdminClient) CancelLoad(id uint64) (Load, error) {
+	r, err := c.call("/admin/load/cancel", adminReq{LoadID: id})
+	if r.Load == nil {
+		return Load{}, err
+	}
+	return *r.Load, err
+}
+
+// PendingLoads lists a card's pending loads (Ledger.PendingLoads).
+func (c *AdminClient) PendingLoads(card string) ([]Load, error) {
+	r, err := c.call("/admin/load/list", adminReq{Card: card})
+	return r.Loads, err
 }
 
 // SetRulesJSON sets the rules from a rules file (Ledger.SetRulesJSON).

@@ -18,6 +18,7 @@ const (
 	LoadAuthorised = "authorised" // MAC2 given for one card session; the credit may have happened
 	LoadDone       = "done"       // the card's TAC was checked (or its counter proves the credit)
 	LoadMerged     = "merged"     // claimed together with the card's other pending loads: see MergedInto
+	LoadCancelled  = "cancelled"  // withdrawn by the operator before it reached the card
 )
 
 // Load is money waiting at the ledger for a card (圈存), and its fate.
@@ -113,6 +114,31 @@ func addLoadTx(tx *bolt.Tx, card string, amount int64, source string, now time.T
 		return Load{}, err
 	}
 	return ld, tx.Bucket(bucketPendingIdx).Put(pendingKey(card, id), nil)
+}
+
+// CancelLoad withdraws a pending load (the money goes back another way).
+// A load already authorised for a card session may have reached the card
+// and cannot be cancelled (ErrInvalid); an unknown one is ErrNotFound.
+func (l *Ledger) CancelLoad(id uint64) (Load, error) {
+	var ld Load
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bucketLoads), be64(id), &ld); err != nil {
+			return fmt.Errorf("ledger: cancel load %d: %w", id, err)
+		}
+		if ld.State != LoadPending {
+			return fmt.Errorf("ledger: cancel load %d: it is %s: %w", id, ld.State, ErrInvalid)
+		}
+		ld.State, ld.Finished = LoadCancelled, l.now().UTC()
+		if err := putJSON(tx.Bucket(bucketLoads), be64(id), ld); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPendingIdx).Delete(pendingKey(ld.CardNo, id))
+	})
+	if err != nil {
+		return Load{}, err
+	}
+	l.log.Info("pending load cancelled", "load", id, "card", ld.CardNo, "amount", ld.Amount)
+	return ld, nil
 }
 
 // PendingLoads returns the loads waiting for card, oldest first.

@@ -40,6 +40,8 @@ commands:
   status add    --data DIR CARD REASON        list a card (lost, frozen, dormant, cancelled, expired)
   status remove --data DIR CARD               take a card off the status list
   load add      --data DIR CARD AMOUNT        money waiting for a card (AMOUNT in fen)
+  load list     --data DIR CARD               the loads waiting for a card
+  load cancel   --data DIR LOAD-ID            withdraw a pending load
   rules set     --data DIR FILE               make the rules JSON file the next rules version
   report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, forks
   version                                     print the version
@@ -106,6 +108,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdStatus(name == "status add", rest, stdout, stderr)
 	case "load add":
 		return cmdLoadAdd(rest, stdout, stderr)
+	case "load list":
+		return cmdLoadList(rest, stdout, stderr)
+	case "load cancel":
+		return cmdLoadCancel(rest, stdout, stderr)
 	case "rules set":
 		return cmdRulesSet(rest, stdout, stderr)
 	case "report":

@@ -72,6 +72,8 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	steps := [][]string{
 		{"load", "add", "--data", dir, "10012026090100000001", "5000"},
+		{"load", "add", "--data", dir, "10012026090100000001", "700"},
+		{"load", "cancel", "--data", dir, "2"},
 		{"status", "add", "--data", dir, "10012026090100000002", "lost"},
 		{"status", "add", "--data", dir, "10012026090100000003", "frozen"},
 		{"status", "remove", "--data", dir, "10012026090100000003"},
@@ -90,6 +92,12 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	if code, out, _ := runCmd(t, "device", "list", "--data", dir); code != 0 || !strings.Contains(out, "revoked") {
 		t.Errorf("device list: %d %s", code, out)
+	}
+	if code, out, _ := runCmd(t, "load", "list", "--data", dir, "10012026090100000001"); code != 0 || !strings.Contains(out, "50.00") || strings.Contains(out, "7.00") {
+		t.Errorf("load list: %d %s", code, out)
+	}
+	if code, _, _ := runCmd(t, "load", "cancel", "--data", dir, "2"); code != 1 {
+		t.Errorf("cancelling a cancelled load: exit %d", code)
 	}
 	if code, _, _ := runCmd(t, "status", "remove", "--data", dir, "NOTLISTED"); code != 1 {
 		t.Errorf("removing an unlisted card: exit %d", code)
@@ -132,6 +140,23 @@ func TestServe(t *testing.T) {
 	}
 	if code, out, _ := runCmd(t, "device", "list", "--data", dir); code != 0 || !strings.Contains(out, "kiosk-1") || !strings.Contains(out, "enrolled") {
 		t.Errorf("device list while serving: %d %s", code, out)
+	}
+	for _, args := range [][]string{
+		{"load", "add", "--data", dir, "10012026090100000001", "1500"},
+		{"status", "add", "--data", dir, "10012026090100000002", "lost"},
+		{"device", "revoke", "--data", dir, "kiosk-1"},
+	} {
+		if code, out, errs := runCmd(t, args...); code != 0 {
+			t.Fatalf("%q while serving: %d %s %s", args, code, out, errs)
+		}
+	}
+	if code, _, _ := runCmd(t, "load", "cancel", "--data", dir, "99"); code != 1 {
+		t.Errorf("cancel of an unknown load through the socket: exit %d", code)
+	}
+	code, out, _ := runCmd(t, "report", "--data", dir, "--json")
+	var rep ledger.Report
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.StatusCards != 1 || len(rep.Devices) != 1 || rep.Devices[0].Revoked.IsZero() {
+		t.Errorf("report through the socket: %d %s", code, out)
 	}
 	cancel()
 	select {

@@ -207,6 +207,50 @@ func cmdLoadAdd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+func cmdLoadList(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("load list", stderr)
+	if err := parse(fs, data, args, 1, "a card number"); err != nil {
+		return err
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	lds, err := a.PendingLoads(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOAD\tAMOUNT\tCREATED\tSOURCE")
+	for _, ld := range lds {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", ld.ID, yuan(ld.Amount), ld.Created.Format(time.RFC3339), ld.Source)
+	}
+	return tw.Flush()
+}
+
+func cmdLoadCancel(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("load cancel", stderr)
+	if err := parse(fs, data, args, 1, "a load id"); err != nil {
+		return err
+	}
+	id, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+	if err != nil || id == 0 {
+		return usageError("load cancel: load id %q", fs.Arg(0))
+	}
+	a, done, err := openAdmin(*data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ld, err := a.CancelLoad(id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "load %d of %s for card %s cancelled\n", ld.ID, yuan(ld.Amount), ld.CardNo)
+	return nil
+}
+
 func cmdRulesSet(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("rules set", stderr)
 	if err := parse(fs, data, args, 1, "a rules JSON file"); err != nil {
