@@ -153,10 +153,10 @@ func TestServe(t *testing.T) {
 	if code, _, _ := runCmd(t, "load", "cancel", "--data", dir, "99"); code != 1 {
 		t.Errorf("cancel of an unknown load through the socket: exit %d", code)
 	}
-	code, out, _ := runCmd(t, "report", "--data", dir, "--json")
+	code, repOut, _ := runCmd(t, "report", "--data", dir, "--json")
 	var rep ledger.Report
-	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.StatusCards != 1 || len(rep.Devices) != 1 || rep.Devices[0].Revoked.IsZero() {
-		t.Errorf("report through the socket: %d %s", code, out)
+	if code != 0 || json.Unmarshal([]byte(repOut), &rep) != nil || rep.StatusCards != 1 || len(rep.Devices) != 1 || rep.Devices[0].Revoked.IsZero() {
+		t.Errorf("report through the socket: %d %s", code, repOut)
 	}
 	cancel()
 	select {
