@@ -18,13 +18,13 @@ func TestDemoSellsRefusesAndRecovers(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{
-		"余额 87.50 元",               // student paid once
-		"此卡已挂失",                    // lost card refused by the status list
-		"余额不足",                     // 5.00 yuan card refused by the card
+		"余额 87.50元",                // student paid once
+		"挂失卡 | Card reported lost", // lost card refused by the status list
+		"余额不足",                     // 5.00 yuan card refused
 		"卡已过期",                     // expired card refused by policy
-		"交易未完成，请重新放卡",              // torn sale left uncertain
-		"resolving uncertain sale", // and resolved when the card came back
-		"余额 75.00 元",               // exactly one more debit, not two
+		"卡片移开过早 请重新刷卡",             // torn sale left uncertain
+		"recovered from the card",  // and resolved when the card came back
+		"余额 75.00元",                // exactly one more debit, not two
 		"open or uncertain intents: 0",
 	} {
 		if !strings.Contains(got, want) {
