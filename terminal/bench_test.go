@@ -49,7 +49,7 @@ func benchPurchase(b *testing.B, delay time.Duration) {
 	}
 	sim := uitest.New()
 	ts := &timingStore{Store: store}
-	pos, err := terminal.New(terminal.Options{
+	pos, err := terminal.NewPOS(terminal.POSOptions{
 		Store: ts, SAM: s, Display: sim, Keypad: sim, Location: time.UTC,
 		Config: config.POS{Mode: config.ModeFixed, PriceFen: 1},
 	})

@@ -105,7 +105,7 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		if deps.SAM == nil {
 			return nil, errors.New("terminal: daemon: a POS needs a SAM (device.sam)")
 		}
-		d.pos, err = New(Options{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
+		d.pos, err = NewPOS(POSOptions{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
 			Buzzer: deps.Buzzer, Now: deps.Now, Location: loc, Config: cfg.POS, Rules: d.rules.get, Logger: deps.Logger})
 		if err != nil {
 			return nil, err

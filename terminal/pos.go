@@ -34,9 +34,9 @@ type Store interface {
 
 var _ Store = (*offline.Store)(nil)
 
-// Options configure a POS. Store, SAM and Display are required; Keypad is
+// POSOptions configure a POS. Store, SAM and Display are required; Keypad is
 // required in keyed mode and whenever a sale may need the PIN.
-type Options struct {
+type POSOptions struct {
 	Store   Store
 	SAM     epurse.SAM
 	Display ui.Display
@@ -98,9 +98,9 @@ const (
 	DefaultPINTimeout   = 30 * time.Second
 )
 
-// New returns a POS. It does not touch the store: call Startup before the
+// NewPOS returns a POS. It does not touch the store: call Startup before the
 // first tap.
-func New(opts Options) (*POS, error) {
+func NewPOS(opts POSOptions) (*POS, error) {
 	if opts.Store == nil || opts.SAM == nil || opts.Display == nil {
 		return nil, fmt.Errorf("terminal: new pos: store, SAM and display are required")
 	}

@@ -69,7 +69,7 @@ func newRig(t testing.TB, cfg config.POS) *rig {
 // configuration and rules, and runs Startup.
 func (r *rig) newPOS(store terminal.Store) *terminal.POS {
 	r.t.Helper()
-	pos, err := terminal.New(terminal.Options{
+	pos, err := terminal.NewPOS(terminal.POSOptions{
 		Store: store, SAM: r.sam, Display: r.ui, Keypad: r.ui, Buzzer: r.ui, Now: r.clock.Now, Location: time.UTC,
 		Config: r.cfg, Rules: func() *protocol.Rules { return r.rules }, Logger: slog.New(slog.DiscardHandler),
 	})

@@ -150,7 +150,7 @@ func runTearCase(t *testing.T, c tearCase) tearStats {
 		cs := &cuttingStore{Store: r.store, at: c.cut, after: c.cutAfter, commits: &st.commits, cut: &cut}
 		var res terminal.Result
 		died := protect(t, func() {
-			pos, err := terminal.New(terminal.Options{
+			pos, err := terminal.NewPOS(terminal.POSOptions{
 				Store: cs, SAM: r.sam, Display: r.ui, Keypad: r.ui, Now: r.clock.Now, Location: time.UTC,
 				Config: r.cfg, Logger: slog.New(slog.DiscardHandler),
 			})
@@ -306,7 +306,7 @@ func TestStartupMarksOpenIntentsUncertain(t *testing.T) {
 	card := demoCard(t, "student", "", tearBalance)
 	commits, cut := 0, false
 	cs := &cuttingStore{Store: r.store, at: 1, after: true, commits: &commits, cut: &cut}
-	pos, err := terminal.New(terminal.Options{Store: cs, SAM: r.sam, Display: r.ui, Now: r.clock.Now, Location: time.UTC, Config: r.cfg})
+	pos, err := terminal.NewPOS(terminal.POSOptions{Store: cs, SAM: r.sam, Display: r.ui, Now: r.clock.Now, Location: time.UTC, Config: r.cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

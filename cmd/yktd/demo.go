@@ -100,7 +100,7 @@ func newDemo(ctx context.Context, path string, out io.Writer, price uint32) (*de
 	}
 	d := &demo{out: out, store: store, rdr: sim.NewReader("sim:canteen-1", reader.TechISO14443A),
 		events: make(chan reader.Event, 8), now: time.Now}
-	d.pos, err = terminal.New(terminal.Options{Store: store, SAM: sw, Display: printDisplay{out},
+	d.pos, err = terminal.NewPOS(terminal.POSOptions{Store: store, SAM: sw, Display: printDisplay{out},
 		Config: config.POS{Mode: config.ModeFixed, PriceFen: int64(price), PINLimitFen: 5000}, Location: time.Local})
 	if err == nil {
 		// Startup marks the intents a previous run left open uncertain:
