@@ -147,6 +147,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	return d.report()
 }
+
 // loadStatusList applies the demo status list (the cards the catalogue marks
 // as listed) as the ledger would send it.
 func (d *demo) loadStatusList() error {
@@ -223,4 +224,3 @@ func (d *demo) report() error {
 	fmt.Fprintf(d.out, "look at it: yktd journal tail --db %s\n", d.store.Path())
 	return nil
 }
-
