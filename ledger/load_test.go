@@ -222,6 +222,10 @@ func TestLoadEverythingWaiting(t *testing.T) {
 	if e != nil || resp.State != protocol.LoadCompleted {
 		t.Fatalf("confirm %+v %v", resp, e)
 	}
+	// The merged loads themselves cannot be confirmed.
+	_, e = confirm(t, tl, dev, &protocol.LoadConfirm{DeviceID: dev.ID, LoadID: fmt.Sprint(a.ID), CardNo: cardNo,
+		OnlineCounter: out.Auth.OnlineCounter, TAC: out.TAC[:], BalanceAfter: int64(out.BalanceAfter)})
+	wantCode(t, e, protocol.CodeNoPendingLoad)
 	merged := mustID(t, host.resp.LoadID)
 	for _, id := range []uint64{a.ID, b.ID} {
 		if ld, err := tl.LoadByID(id); err != nil || ld.State != ledger.LoadMerged || ld.MergedInto != merged {

@@ -382,7 +382,7 @@ func (l *Ledger) ConfirmLoad(p LoadConfirmParams) (Load, error) {
 		if err := getJSON(tx.Bucket(bucketLoads), be64(p.LoadID), &ld); err != nil {
 			return fmt.Errorf("ledger: load confirm %d: %w", p.LoadID, ErrNoPendingLoad)
 		}
-		if ld.CardNo != p.CardNo || ld.State == LoadPending || ld.OnlineCounter != p.OnlineCounter {
+		if ld.CardNo != p.CardNo || (ld.State != LoadAuthorised && ld.State != LoadDone) || ld.OnlineCounter != p.OnlineCounter {
 			return fmt.Errorf("ledger: load confirm %d: not authorised for card %s at counter %d: %w", p.LoadID, p.CardNo, p.OnlineCounter, ErrNoPendingLoad)
 		}
 		if ld.State == LoadDone && !ld.Inferred {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/openykt/yktd/protocol"
@@ -50,8 +51,20 @@ func NewServer(l *Ledger) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP serves one request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves one request. A panic in a handler is logged and
+// answered as an internal error instead of dropping the connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("handler panic", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.fail(w, "", fmt.Errorf("ledger: panic: %v", v))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
 
 // deviceKeys is the KeySet of enrolled, not revoked devices.
 type deviceKeys struct{ l *Ledger }
