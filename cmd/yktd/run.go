@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -292,10 +294,22 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	if err != nil {
 		return nil, err
 	}
-	to := syncclient.TransportOptions{}
+	to := syncclient.TransportOptions{ServerName: cfg.Sync.ServerName, RequestTimeout: cfg.Sync.Timeout.D()}
 	if cfg.Sync.CAFile != "" {
 		if to.CAPEM, err = os.ReadFile(cfg.Sync.CAFile); err != nil {
 			return nil, fmt.Errorf("ledger CA: %w", err)
+		}
+	}
+	if cfg.Sync.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Sync.CertFile, cfg.Sync.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		to.ClientCert = &cert
+	}
+	if cfg.Sync.Proxy != "" {
+		if to.Proxy, err = url.Parse(cfg.Sync.Proxy); err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
 		}
 	}
 	hc, err := syncclient.NewHTTPClient(cfg.Sync.Ledger, to)
@@ -304,7 +318,8 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	}
 	src := store.SyncSource()
 	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
-		BatchSize: cfg.Sync.BatchSize, BackoffMax: cfg.Sync.MaxBackoff.D(), Interval: cfg.Sync.Interval.D(),
+		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
+		Interval: cfg.Sync.Interval.D(),
 		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
 		Journal: src, Status: src, Rules: src}
 	if tune != nil {
