@@ -236,3 +236,41 @@ func TestLoadEverythingWaiting(t *testing.T) {
 		t.Errorf("still pending: %+v", left)
 	}
 }
+
+// TestLoadReleasedAtSameCounter: a session authorised but never credited
+// (the card left before CREDIT FOR LOAD) leaves the card at the same
+// counter; asking for another amount puts the first load back in wait.
+func TestLoadReleasedAtSameCounter(t *testing.T) {
+	tl, clk := start(t)
+	dev := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	tm := newTerminal(t, "kiosk-1", "student")
+	cardNo := tm.pub.CardNumber()
+	big, _ := tl.AddLoad(cardNo, 3000, "bank")
+	small, _ := tl.AddLoad(cardNo, 200, "bank")
+	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo}
+	ctx := context.Background()
+	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x04}
+	// INITIALIZE FOR LOAD and the ledger's MAC2, but no CREDIT.
+	in, err := epurse.InitializeForLoad(ctx, tm.card, epurse.DefaultKeyIndex, 3000, termID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.AuthorizeLoad(ctx, epurse.LoadAuthorization{CardSerial: tm.pub.Factor(), TermID: termID, Amount: 3000,
+		Time: epurse.NewDateTime(clk.Now()), BalanceBefore: in.Balance, OnlineCounter: in.OnlineCounter, KeyVersion: in.KeyVersion,
+		Algorithm: in.Algorithm, Random: in.Random, MAC1: in.MAC1}); err != nil {
+		t.Fatal(err)
+	}
+	if ld, _ := tl.LoadByID(big.ID); ld.State != ledger.LoadAuthorised {
+		t.Fatalf("big load %s", ld.State)
+	}
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 200, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()})
+	if out.Kind != epurse.Done || host.resp.LoadID != fmt.Sprint(small.ID) {
+		t.Fatalf("small load: %v %v %s", out.Kind, out.Err, host.resp.LoadID)
+	}
+	if ld, _ := tl.LoadByID(big.ID); ld.State != ledger.LoadPending {
+		t.Errorf("big load after the card came back at the same counter: %s", ld.State)
+	}
+	if left, _ := tl.PendingLoads(cardNo); len(left) != 1 || left[0].ID != big.ID {
+		t.Errorf("pending %+v", left)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,7 +217,8 @@ type loadInit struct {
 // card and online counter: the same init again (or a retry of the same
 // session after a new INITIALIZE) gets the same load and transaction time.
 // A previously authorised load whose counter the card has since passed is
-// marked done (inferred). Errors: ErrMACInvalid (MAC1 wrong or no issuer
+// marked done (inferred); one authorised at the same counter for another
+// amount never credited and waits again. Errors: ErrMACInvalid (MAC1 wrong or no issuer
 // keys for the key version), ErrUnsupportedAlg, ErrNoPendingLoad.
 func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	if !ValidCardNo(p.CardNo) || p.Amount == 0 {
@@ -245,12 +247,20 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 		ib := tx.Bucket(bucketLoadInits)
 		var li loadInit
 		if err := getJSON(ib, loadInitKey(p.CardNo, p.OnlineCounter), &li); err == nil {
-			if li.Amount != p.Amount {
-				return fmt.Errorf("ledger: load init: card %s has load %d of %d fen authorised at counter %d: %w",
-					p.CardNo, li.LoadID, li.Amount, p.OnlineCounter, ErrNoPendingLoad)
+			if li.Amount == p.Amount {
+				res = LoadInitResult{LoadID: li.LoadID, Amount: li.Amount, TxTime: [7]byte(li.TxTime)}
+				return nil
 			}
-			res = LoadInitResult{LoadID: li.LoadID, Amount: li.Amount, TxTime: [7]byte(li.TxTime)}
-			return nil
+			// The card is back at the same counter asking for another
+			// amount: the session authorised before never credited (the
+			// counter would have moved) and its MAC2 died with the new
+			// INITIALIZE, so that load waits again.
+			if err := releaseLoad(tx, li.LoadID); err != nil {
+				return err
+			}
+			if err := ib.Delete(loadInitKey(p.CardNo, p.OnlineCounter)); err != nil {
+				return err
+			}
 		}
 		if err := inferEarlierLoads(tx, p.CardNo, p.OnlineCounter, now); err != nil {
 			return err
@@ -294,6 +304,49 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	}
 	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID, "counter", p.OnlineCounter)
 	return res, nil
+}
+
+// releaseLoad puts an authorised load back in wait (a merged one goes back
+// to its parts).
+func releaseLoad(tx *bolt.Tx, id uint64) error {
+	lb := tx.Bucket(bucketLoads)
+	var ld Load
+	if err := getJSON(lb, be64(id), &ld); err != nil {
+		return err
+	}
+	if ld.State != LoadAuthorised {
+		return nil
+	}
+	if strings.HasPrefix(ld.Source, "merged ") {
+		for _, f := range strings.Split(strings.TrimPrefix(ld.Source, "merged "), ",") {
+			var part Load
+			if err := getJSON(lb, be64(parseID(f)), &part); err != nil || part.MergedInto != ld.ID {
+				continue
+			}
+			part.State, part.MergedInto, part.Finished = LoadPending, 0, time.Time{}
+			if err := putJSON(lb, be64(part.ID), part); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketPendingIdx).Put(pendingKey(part.CardNo, part.ID), nil); err != nil {
+				return err
+			}
+		}
+		ld.State, ld.Finished = LoadCancelled, time.Time{}
+		return putJSON(lb, be64(ld.ID), ld)
+	}
+	ld = Load{ID: ld.ID, CardNo: ld.CardNo, Amount: ld.Amount, Created: ld.Created, Source: ld.Source, State: LoadPending}
+	if err := putJSON(lb, be64(ld.ID), ld); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketPendingIdx).Put(pendingKey(ld.CardNo, ld.ID), nil)
+}
+
+func parseID(s string) uint64 {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 // mergePending claims all of a card's pending loads at once when amount is
