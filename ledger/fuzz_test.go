@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -60,7 +61,8 @@ var fuzzPaths = []string{"/v1/enrol", "/v1/batches", "/v1/status", "/v1/rules", 
 // FuzzRequest posts hostile bodies to every endpoint of a real ledger: it
 // never panics, never answers 5xx, and every refusal is a decodable Error.
 func FuzzRequest(f *testing.F) {
-	tl := ledgertest.Start(f, ledgertest.Options{})
+	// f.Log may not be called from the fuzz function: logs are discarded.
+	tl := ledgertest.Start(f, ledgertest.Options{Ledger: ledger.Options{Logger: slog.New(slog.DiscardHandler)}})
 	dev := tl.Enrol(f, "pos-1", protocol.DevicePOS)
 	srv, err := ledger.NewServer(tl.Ledger)
 	if err != nil {
@@ -95,7 +97,8 @@ var adminPaths = []string{"/admin/token", "/admin/devices", "/admin/revoke", "/a
 // FuzzAdminRequest posts hostile JSON to every operator endpoint of a real
 // ledger: no panic, an answer that is JSON, 200 or 400.
 func FuzzAdminRequest(f *testing.F) {
-	tl := ledgertest.Start(f, ledgertest.Options{})
+	// f.Log may not be called from the fuzz function: logs are discarded.
+	tl := ledgertest.Start(f, ledgertest.Options{Ledger: ledger.Options{Logger: slog.New(slog.DiscardHandler)}})
 	h := ledger.AdminHandler(tl.Ledger)
 	f.Add(uint8(0), []byte(`{"device": "pos-1", "kind": "pos"}`))
 	f.Add(uint8(3), []byte(`{"card": "123", "reason": 1}`))
