@@ -35,7 +35,8 @@ type Options struct {
 	IssuerKeys map[byte]epurse.Keys
 	// Ledger carries any other ledger option (Now and IssuerKeys above
 	// win). Logs of level warning and above go to the test log unless
-	// Ledger.Logger is set.
+	// Ledger.Logger is set; a fuzz target must set it (slog.DiscardHandler),
+	// because the fuzz function may not log through its *testing.F.
 	Ledger ledger.Options
 }
 
