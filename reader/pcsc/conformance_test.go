@@ -3,22 +3,23 @@ package pcsc
 import (
 	"bytes"
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/readertest/drivertest"
 	"github.com/openykt/yktd/reader/vpcd"
 )
 
-// Contactless ISO 14443-4 type A ATR as a PC/SC reader builds it:
-// 3B 8A 80 01, ten historical bytes (the ATS's), TCK.
-var testATR = withTCK([]byte{0x3B, 0x8A, 0x80, 0x01, 0x00, 0x31, 0xC1, 0x64, 0x08, 0x60, 0x32, 0x06, 0x07, 0x00})
+// testATR is the ATR of the test card: a contactless ISO 14443-4 type A
+// card as a PC/SC reader reports it.
+var testATR = drivertest.EchoATR()
 
 var testUID = []byte{0x04, 0xA1, 0xB2, 0xC3}
 
+// withTCK appends the check byte of an ATR.
 func withTCK(b []byte) []byte {
 	var x byte
 	for _, c := range b[1:] {
@@ -28,8 +29,7 @@ func withTCK(b []byte) []byte {
 }
 
 // responder is the test card behind vpcd: FF CA answers the UID (as a
-// reader would), 00 B0 echoes P1 P2 with 9000, INS DD tears the card, and
-// everything else answers 6D00.
+// reader would), everything else as drivertest.Echo.
 type responder struct {
 	mu   sync.Mutex
 	cmds [][]byte
@@ -41,15 +41,10 @@ func (r *responder) Respond(cmd []byte) ([]byte, error) {
 	r.mu.Lock()
 	r.cmds = append(r.cmds, bytes.Clone(cmd))
 	r.mu.Unlock()
-	switch {
-	case len(cmd) >= 2 && cmd[0] == 0xFF && cmd[1] == 0xCA:
+	if len(cmd) >= 2 && cmd[0] == 0xFF && cmd[1] == 0xCA {
 		return append(bytes.Clone(testUID), 0x90, 0x00), nil
-	case len(cmd) >= 4 && cmd[1] == 0xB0:
-		return []byte{cmd[2], cmd[3], 0x90, 0x00}, nil
-	case len(cmd) >= 2 && cmd[1] == 0xDD:
-		return nil, errors.New("torn away")
 	}
-	return []byte{0x6D, 0x00}, nil
+	return drivertest.Echo(cmd)
 }
 
 // rig is one vpcd slot driven by the test plus one Reader watching it.
@@ -169,48 +164,17 @@ func testConformance(t *testing.T, be Backend) {
 	}
 
 	// APDUs reach the responder and its answers come back.
-	for p := byte(0); p < 3; p++ {
-		rsp, err := pc.Transmit(ctx, []byte{0x00, 0xB0, p, 0x10, 0x00})
-		if err != nil {
-			t.Fatalf("Transmit: %v", err)
-		}
-		if want := []byte{p, 0x10, 0x90, 0x00}; !bytes.Equal(rsp, want) {
-			t.Fatalf("response % X, want % X", rsp, want)
-		}
-	}
-	// Through the shared APDU helpers too: a status word is no error.
-	resp, err := reader.Exchange(ctx, pc, reader.Command{CLA: 0x80, INS: 0x10})
-	if err != nil || resp.SW != reader.SWInsNotSupported {
-		t.Fatalf("Exchange = %v, %v; want SW 6D00", resp, err)
-	}
+	drivertest.CheckExchanges(ctx, t, pc)
 
-	// Removal: event, then ErrCardRemoved on the old card.
-	rg.slot.Remove()
-	rm := rg.next(reader.CardRemoved)
+	// Removal, re-tap, a card torn mid-command, and back after the tear.
+	rm := drivertest.CheckRemoval(ctx, t, drivertest.Field{
+		Tap:    func() { rg.slot.Present(card) },
+		Remove: rg.slot.Remove,
+		Next:   rg.next,
+	}, pc)
 	if rm.Reader != "pcsc:"+vpcdReader {
 		t.Errorf("removal reader %q", rm.Reader)
 	}
-	if _, err := pc.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
-		t.Fatalf("Transmit after removal = %v, want ErrCardRemoved", err)
-	}
-
-	// Tap again: a fresh card handle that works.
-	rg.slot.Present(card)
-	ev = rg.next(reader.CardPresent)
-	if _, err := ev.Card.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x01, 0x00}); err != nil {
-		t.Fatalf("Transmit after re-tap: %v", err)
-	}
-
-	// Torn mid-command: the exchange fails with ErrCardRemoved and the
-	// reader reports the removal.
-	if _, err := ev.Card.Transmit(ctx, []byte{0x80, 0xDD, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
-		t.Fatalf("Transmit on a torn card = %v, want ErrCardRemoved", err)
-	}
-	rg.next(reader.CardRemoved)
-
-	// And the card comes back after the tear.
-	rg.slot.Present(card)
-	rg.next(reader.CardPresent)
 }
 
 // TestRunStopsOnCancel checks that a Run blocked in a status wait returns

@@ -1,14 +1,10 @@
 package pcsc
 
 import (
-	"context"
-	"errors"
 	"testing"
-	"time"
 
 	"github.com/openykt/yktd/reader"
-	"github.com/openykt/yktd/reader/epurse"
-	"github.com/openykt/yktd/reader/sam"
+	"github.com/openykt/yktd/reader/readertest/drivertest"
 	"github.com/openykt/yktd/reader/sim"
 )
 
@@ -24,64 +20,10 @@ func TestPurchaseThroughPCSCD(t *testing.T) {
 }
 
 func testPurchase(t *testing.T, be Backend) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	card, err := sim.NewDemoCard("student")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sam.NewSoftware(sam.TestKeys())
-	if err != nil {
-		t.Fatal(err)
-	}
 	rg := newRig(t, be)
-	now := epurse.NewDateTime(time.Date(2026, 10, 8, 11, 45, 30, 0, time.UTC))
-
-	tap := func() (reader.Card, epurse.PublicData) {
-		t.Helper()
+	present := func(card *sim.Card) reader.Card {
 		rg.slot.Present(card)
-		ev := rg.next(reader.CardPresent)
-		if _, err := epurse.Select(ctx, ev.Card, epurse.AIDKingstar); err != nil {
-			t.Fatalf("select: %v", err)
-		}
-		pub, err := epurse.ReadPublicData(ctx, ev.Card)
-		if err != nil {
-			t.Fatalf("public data: %v", err)
-		}
-		return ev.Card, pub
+		return rg.next(reader.CardPresent).Card
 	}
-
-	c, pub := tap()
-	if pub.CardNumber() != sim.DemoStudentNo {
-		t.Fatalf("card number %q", pub.CardNumber())
-	}
-	before := card.Status().Balance
-	out := epurse.Pay(ctx, c, s, epurse.PurchaseRequest{Amount: 1250, Time: now, CardSerial: pub.Factor()}, nil)
-	if out.Kind != epurse.Done || !out.MAC2Verified || out.Err != nil {
-		t.Fatalf("purchase: %v %v", out.Kind, out.Err)
-	}
-	if got := card.Status().Balance; got != before-1250 || out.BalanceAfter != got {
-		t.Fatalf("balance %d (outcome %d), want %d", got, out.BalanceAfter, before-1250)
-	}
-
-	// Torn right after the card executed DEBIT: the terminal cannot know.
-	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase, Nth: 1}); err != nil {
-		t.Fatal(err)
-	}
-	out = epurse.Pay(ctx, c, s, epurse.PurchaseRequest{Amount: 300, Time: now, CardSerial: pub.Factor()}, nil)
-	if out.Kind != epurse.Uncertain || !errors.Is(out.Err, reader.ErrCardRemoved) {
-		t.Fatalf("torn purchase: %v %v, want Uncertain with ErrCardRemoved", out.Kind, out.Err)
-	}
-	rg.next(reader.CardRemoved)
-	if got := card.Status().Balance; got != before-1250-300 {
-		t.Fatalf("card balance %d: the debit should have happened", got)
-	}
-	c2, _ := tap()
-	rec := epurse.Recover(ctx, c2, out.Pending)
-	if rec.Kind != epurse.Done || rec.BalanceAfter != before-1250-300 {
-		t.Fatalf("recover: %v %v balance %d", rec.Kind, rec.Err, rec.BalanceAfter)
-	}
-	if rec.TAC == ([4]byte{}) {
-		t.Fatal("recover gave no TAC")
-	}
+	drivertest.Purchase(t, present, func() { rg.next(reader.CardRemoved) })
 }

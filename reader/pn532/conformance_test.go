@@ -9,6 +9,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/pn532"
 	"github.com/openykt/yktd/reader/pn532/pn532sim"
+	"github.com/openykt/yktd/reader/readertest/drivertest"
 )
 
 // TestConformance walks the reader.Reader and reader.Card contract as the
@@ -34,19 +35,7 @@ func TestConformance(t *testing.T) {
 		t.Errorf("target %+v", tg)
 	}
 
-	for p := byte(0); p < 3; p++ {
-		rsp, err := pc.Transmit(ctx, []byte{0x00, 0xB0, p, 0x10, 0x00})
-		if err != nil {
-			t.Fatalf("Transmit: %v", err)
-		}
-		if want := []byte{p, 0x10, 0x90, 0x00}; !bytes.Equal(rsp, want) {
-			t.Fatalf("response % X, want % X", rsp, want)
-		}
-	}
-	resp, err := reader.Exchange(ctx, pc, reader.Command{CLA: 0x80, INS: 0x10})
-	if err != nil || resp.SW != reader.SWInsNotSupported {
-		t.Fatalf("Exchange = %v, %v; want SW 6D00", resp, err)
-	}
+	drivertest.CheckExchanges(ctx, t, pc)
 
 	// Long answers come in extended frames: 256 data bytes + SW.
 	rsp, err := pc.Transmit(ctx, []byte{0x00, 0xCA, 0x00, 0x00, 0x00})
@@ -67,27 +56,12 @@ func TestConformance(t *testing.T) {
 		t.Fatalf("a refused APDU reached the module (%d exchanges, was %d)", got, before)
 	}
 
-	// Removal: event, then ErrCardRemoved on the old card.
-	rg.mod.Remove()
-	rg.next(reader.CardRemoved)
-	if _, err := pc.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
-		t.Fatalf("Transmit after removal = %v, want ErrCardRemoved", err)
-	}
-
-	// Tap again: a fresh card handle that works.
-	rg.mod.Tap(card)
-	ev = rg.next(reader.CardPresent)
-	if _, err := ev.Card.Transmit(ctx, []byte{0x00, 0xB0, 0x00, 0x01, 0x00}); err != nil {
-		t.Fatalf("Transmit after re-tap: %v", err)
-	}
-
-	// Torn mid-command: ErrCardRemoved and the reader reports the removal.
-	if _, err := ev.Card.Transmit(ctx, []byte{0x80, 0xDD, 0x00, 0x00, 0x00}); !errors.Is(err, reader.ErrCardRemoved) {
-		t.Fatalf("Transmit on a torn card = %v, want ErrCardRemoved", err)
-	}
-	rg.next(reader.CardRemoved)
-	rg.mod.Tap(card)
-	rg.next(reader.CardPresent)
+	// Removal, re-tap, a card torn mid-command, and back after the tear.
+	drivertest.CheckRemoval(ctx, t, drivertest.Field{
+		Tap:    func() { rg.mod.Tap(card) },
+		Remove: rg.mod.Remove,
+		Next:   rg.next,
+	}, pc)
 
 	// The module was woken with 55 55 and set to normal mode.
 	st := rg.mod.Stats()

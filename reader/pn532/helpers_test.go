@@ -14,6 +14,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/pn532"
 	"github.com/openykt/yktd/reader/pn532/pn532sim"
+	"github.com/openykt/yktd/reader/readertest/drivertest"
 )
 
 // waitLimit bounds every wait of these tests; it only fails a test that
@@ -219,34 +220,22 @@ func (s *logSink) waitFor(t testing.TB, substr string) {
 	}
 }
 
-// echoCard is a test card: 00 B0 answers P1 P2 9000; 00 CA answers Le
-// bytes (0 meaning 256) of 0xA5 with 9000; everything else 6D00.
+// echoCard is a test card: 00 CA answers Le bytes (0 meaning 256) of 0xA5
+// with 9000; everything else as drivertest.Echo.
 type echoCard struct{}
 
-func (echoCard) ATR() []byte {
-	atr := []byte{0x3B, 0x8A, 0x80, 0x01, 0x00, 0x31, 0xC1, 0x64, 0x08, 0x60, 0x32, 0x06, 0x07, 0x00}
-	var x byte
-	for _, c := range atr[1:] {
-		x ^= c
-	}
-	return append(atr, x)
-}
+func (echoCard) ATR() []byte { return drivertest.EchoATR() }
 func (echoCard) Reset()      {}
 func (echoCard) UID() []byte { return []byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6} }
 func (echoCard) Respond(cmd []byte) ([]byte, error) {
-	switch {
-	case len(cmd) >= 4 && cmd[1] == 0xB0:
-		return []byte{cmd[2], cmd[3], 0x90, 0x00}, nil
-	case len(cmd) == 5 && cmd[1] == 0xCA:
+	if len(cmd) == 5 && cmd[1] == 0xCA {
 		n := int(cmd[4])
 		if n == 0 {
 			n = 256
 		}
 		return append(bytes.Repeat([]byte{0xA5}, n), 0x90, 0x00), nil
-	case len(cmd) >= 2 && cmd[1] == 0xDD:
-		return nil, errors.New("torn away")
 	}
-	return []byte{0x6D, 0x00}, nil
+	return drivertest.Echo(cmd)
 }
 
 // mifareCard stands in for a MIFARE Classic 1K: SAK 08, no ISO 14443-4.
