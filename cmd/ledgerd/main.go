@@ -91,39 +91,41 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	switch name {
-	case "serve":
-		return cmdServe(rest, stdout, stderr)
-	case "init":
-		return cmdInit(rest, stdout, stderr)
-	case "keys":
-		return cmdKeys(rest, stdout, stderr)
-	case "token new":
-		return cmdTokenNew(rest, stdout, stderr)
-	case "device list":
-		return cmdDeviceList(rest, stdout, stderr)
-	case "device revoke":
-		return cmdDeviceRevoke(rest, stdout, stderr)
-	case "status add", "status remove":
-		return cmdStatus(name == "status add", rest, stdout, stderr)
-	case "load add":
-		return cmdLoadAdd(rest, stdout, stderr)
-	case "load list":
-		return cmdLoadList(rest, stdout, stderr)
-	case "load cancel":
-		return cmdLoadCancel(rest, stdout, stderr)
-	case "rules set":
-		return cmdRulesSet(rest, stdout, stderr)
-	case "report":
-		return cmdReport(rest, stdout, stderr)
-	case "version":
-		if len(rest) != 0 {
-			return usageError("version takes no arguments")
-		}
-		fmt.Fprintf(stdout, "ledgerd %s\n", version)
-		return nil
+	if cmd, ok := commands[name]; ok {
+		return cmd(rest, stdout, stderr)
 	}
 	return usageError("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
+}
+
+// commands maps each command line's command (with its subcommand) to
+// what runs it with the rest of the arguments.
+var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
+	"serve":         cmdServe,
+	"init":          cmdInit,
+	"keys":          cmdKeys,
+	"token new":     cmdTokenNew,
+	"device list":   cmdDeviceList,
+	"device revoke": cmdDeviceRevoke,
+	"status add": func(args []string, stdout, stderr io.Writer) error {
+		return cmdStatus(true, args, stdout, stderr)
+	},
+	"status remove": func(args []string, stdout, stderr io.Writer) error {
+		return cmdStatus(false, args, stdout, stderr)
+	},
+	"load add":    cmdLoadAdd,
+	"load list":   cmdLoadList,
+	"load cancel": cmdLoadCancel,
+	"rules set":   cmdRulesSet,
+	"report":      cmdReport,
+	"version":     cmdVersion,
+}
+
+func cmdVersion(args []string, stdout, _ io.Writer) error {
+	if len(args) != 0 {
+		return usageError("version takes no arguments")
+	}
+	fmt.Fprintf(stdout, "ledgerd %s\n", version)
+	return nil
 }
 
 // newFlags returns a flag set for a command with the --data flag.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,25 @@ func openAdmin(dir string) (ledger.Admin, func(), error) {
 	}
 	return ledger.NewAdminClient(sock), func() {}, nil
 }
+
+// parseAndOpen is the start of every command that works on the ledger
+// through ledger.Admin: parse args (see parse), run check (when not nil)
+// on the parsed flags and arguments, then open the ledger in --data (see
+// openAdmin). done releases it.
+func parseAndOpen(fs *flag.FlagSet, data *string, args []string, nargs int, what string, check func() error) (a ledger.Admin, done func(), err error) {
+	if err := parse(fs, data, args, nargs, what); err != nil {
+		return nil, nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return openAdmin(*data)
+}
+
+// newTable returns a writer for the aligned columns of a listing.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
 
 func cmdInit(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("init", stderr)
@@ -76,13 +96,12 @@ func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("token new", stderr)
 	dev := fs.String("device", "", "device id the token enrols (required)")
 	kind := fs.String("kind", "pos", "device kind: pos, gate or kiosk")
-	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
-		return err
-	}
-	if *dev == "" {
-		return usageError("token new: --device ID is required")
-	}
-	a, done, err := openAdmin(*data)
+	a, done, err := parseAndOpen(fs, data, args, 0, "no arguments", func() error {
+		if *dev == "" {
+			return usageError("token new: --device ID is required")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -99,10 +118,7 @@ func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("device list", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
-		return err
-	}
-	a, done, err := openAdmin(*data)
+	a, done, err := parseAndOpen(fs, data, args, 0, "no arguments", nil)
 	if err != nil {
 		return err
 	}
@@ -114,7 +130,7 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, devs)
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tHIGH-WATER\tRECORDS\tLAST BATCH")
 	for _, d := range devs {
 		state := "token issued"
@@ -135,10 +151,7 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 
 func cmdDeviceRevoke(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("device revoke", stderr)
-	if err := parse(fs, data, args, 1, "a device id"); err != nil {
-		return err
-	}
-	a, done, err := openAdmin(*data)
+	a, done, err := parseAndOpen(fs, data, args, 1, "a device id", nil)
 	if err != nil {
 		return err
 	}
@@ -156,17 +169,17 @@ func cmdStatus(add bool, args []string, stdout, stderr io.Writer) error {
 		name, n, what = "status add", 2, "a card number and a reason"
 	}
 	fs, data := newFlags(name, stderr)
-	if err := parse(fs, data, args, n, what); err != nil {
-		return err
-	}
 	var reason uint8
-	if add {
+	a, done, err := parseAndOpen(fs, data, args, n, what, func() error {
+		if !add {
+			return nil
+		}
 		var err error
 		if reason, err = ledger.ParseReason(fs.Arg(1)); err != nil {
 			return usageError("%s: %v", name, err)
 		}
-	}
-	a, done, err := openAdmin(*data)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -187,14 +200,14 @@ func cmdStatus(add bool, args []string, stdout, stderr io.Writer) error {
 func cmdLoadAdd(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("load add", stderr)
 	source := fs.String("source", "operator", "where the money came from")
-	if err := parse(fs, data, args, 2, "a card number and an amount in fen"); err != nil {
-		return err
-	}
-	amount, err := strconv.ParseInt(fs.Arg(1), 10, 64)
-	if err != nil || amount <= 0 {
-		return usageError("load add: amount %q: want a positive number of fen", fs.Arg(1))
-	}
-	a, done, err := openAdmin(*data)
+	var amount int64
+	a, done, err := parseAndOpen(fs, data, args, 2, "a card number and an amount in fen", func() error {
+		var err error
+		if amount, err = strconv.ParseInt(fs.Arg(1), 10, 64); err != nil || amount <= 0 {
+			return usageError("load add: amount %q: want a positive number of fen", fs.Arg(1))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -209,10 +222,7 @@ func cmdLoadAdd(args []string, stdout, stderr io.Writer) error {
 
 func cmdLoadList(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("load list", stderr)
-	if err := parse(fs, data, args, 1, "a card number"); err != nil {
-		return err
-	}
-	a, done, err := openAdmin(*data)
+	a, done, err := parseAndOpen(fs, data, args, 1, "a card number", nil)
 	if err != nil {
 		return err
 	}
@@ -221,7 +231,7 @@ func cmdLoadList(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "LOAD\tAMOUNT\tCREATED\tSOURCE")
 	for _, ld := range lds {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", ld.ID, yuan(ld.Amount), ld.Created.Format(time.RFC3339), ld.Source)
@@ -231,14 +241,14 @@ func cmdLoadList(args []string, stdout, stderr io.Writer) error {
 
 func cmdLoadCancel(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("load cancel", stderr)
-	if err := parse(fs, data, args, 1, "a load id"); err != nil {
-		return err
-	}
-	id, err := strconv.ParseUint(fs.Arg(0), 10, 64)
-	if err != nil || id == 0 {
-		return usageError("load cancel: load id %q", fs.Arg(0))
-	}
-	a, done, err := openAdmin(*data)
+	var id uint64
+	a, done, err := parseAndOpen(fs, data, args, 1, "a load id", func() error {
+		var err error
+		if id, err = strconv.ParseUint(fs.Arg(0), 10, 64); err != nil || id == 0 {
+			return usageError("load cancel: load id %q", fs.Arg(0))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -253,17 +263,15 @@ func cmdLoadCancel(args []string, stdout, stderr io.Writer) error {
 
 func cmdRulesSet(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("rules set", stderr)
-	if err := parse(fs, data, args, 1, "a rules JSON file"); err != nil {
+	var b []byte
+	a, done, err := parseAndOpen(fs, data, args, 1, "a rules JSON file", func() error {
+		var err error
+		if b, err = os.ReadFile(fs.Arg(0)); err != nil {
+			return err
+		}
+		_, err = ledger.ParseRules(b)
 		return err
-	}
-	b, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	if _, err := ledger.ParseRules(b); err != nil {
-		return err
-	}
-	a, done, err := openAdmin(*data)
+	})
 	if err != nil {
 		return err
 	}
@@ -279,10 +287,7 @@ func cmdRulesSet(args []string, stdout, stderr io.Writer) error {
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("report", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
-		return err
-	}
-	a, done, err := openAdmin(*data)
+	a, done, err := parseAndOpen(fs, data, args, 0, "no arguments", nil)
 	if err != nil {
 		return err
 	}
@@ -294,7 +299,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, rep)
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	tw := newTable(stdout)
 	fmt.Fprintln(tw, "DEVICE\tKIND\tRECORDS\tDEBITS\tLOADS\tREVERSALS\tOPEN\tUNCERTAIN\tGAPS\tCHAIN\tFORKS\tTAC OK\tTAC BAD\tTAC ?")
 	for _, d := range rep.Devices {
 		s := d.Stats
