@@ -2,57 +2,22 @@ package synce2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/openykt/yktd/internal/testpki"
 	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/protocol/syncclient"
 )
-
-// selfSignedCA makes a CA and a server certificate for 127.0.0.1 it
-// issued; it returns the CA's PEM and the server certificate.
-func selfSignedCA(t *testing.T, name string) ([]byte, tls.Certificate) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ = x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ledger"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // tunnel is a minimal HTTP CONNECT proxy that counts its tunnels.
 type tunnel struct{ n atomic.Int32 }
@@ -85,12 +50,13 @@ func (p *tunnel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestTLSPinnedCAThroughProxy(t *testing.T) {
 	ctx := context.Background()
 	lr := newLedger(t, ledger.Options{})
-	caPEM, cert := selfSignedCA(t, "campus ledger CA")
+	ca := testpki.NewCA(t, "campus ledger CA")
+	caPEM, cert := ca.PEM, ca.IssueServer(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(lr.serve))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	defer srv.Close()
-	_, otherCert := selfSignedCA(t, "impostor CA")
+	otherCert := testpki.NewCA(t, "impostor CA").IssueServer(t)
 	impostor := httptest.NewUnstartedServer(http.HandlerFunc(lr.serve))
 	impostor.TLS = &tls.Config{Certificates: []tls.Certificate{otherCert}}
 	impostor.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes

@@ -2,17 +2,11 @@ package syncclient
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,56 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openykt/yktd/internal/testpki"
 )
-
-// testCA is a CA made in the test, and the PEM of its certificate.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a leaf certificate for 127.0.0.1 (server) or a client.
-func (ca *testCA) issue(t *testing.T, client bool) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "leaf"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 func tlsServer(t *testing.T, cert tls.Certificate, clientCAs *x509.CertPool) *httptest.Server {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,11 +44,11 @@ func get(c *http.Client, u string) (string, error) {
 }
 
 func TestPinnedCA(t *testing.T) {
-	ours, theirs := newCA(t, "campus ledger CA"), newCA(t, "someone else")
-	good := tlsServer(t, ours.issue(t, false), nil)
-	other := tlsServer(t, theirs.issue(t, false), nil)
+	ours, theirs := testpki.NewCA(t, "campus ledger CA"), testpki.NewCA(t, "someone else")
+	good := tlsServer(t, ours.IssueServer(t), nil)
+	other := tlsServer(t, theirs.IssueServer(t), nil)
 
-	c, err := NewHTTPClient(good.URL, TransportOptions{CAPEM: ours.pem})
+	c, err := NewHTTPClient(good.URL, TransportOptions{CAPEM: ours.PEM})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,19 +75,18 @@ func TestPinnedCA(t *testing.T) {
 }
 
 func TestClientCertificate(t *testing.T) {
-	ca := newCA(t, "campus CA")
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
-	srv := tlsServer(t, ca.issue(t, false), pool)
-	without, err := NewHTTPClient(srv.URL, TransportOptions{CAPEM: ca.pem})
+	ca := testpki.NewCA(t, "campus CA")
+	pool := ca.Pool()
+	srv := tlsServer(t, ca.IssueServer(t), pool)
+	without, err := NewHTTPClient(srv.URL, TransportOptions{CAPEM: ca.PEM})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := get(without, srv.URL); err == nil {
 		t.Fatal("server requiring a client certificate accepted a client without one")
 	}
-	cert := ca.issue(t, true)
-	with, err := NewHTTPClient(srv.URL, TransportOptions{CAPEM: ca.pem, ClientCert: &cert})
+	cert := ca.IssueClient(t)
+	with, err := NewHTTPClient(srv.URL, TransportOptions{CAPEM: ca.PEM, ClientCert: &cert})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +137,8 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestProxy(t *testing.T) {
-	ca := newCA(t, "campus CA")
-	tlsLedger := tlsServer(t, ca.issue(t, false), nil)
+	ca := testpki.NewCA(t, "campus CA")
+	tlsLedger := tlsServer(t, ca.IssueServer(t), nil)
 	plainLedger := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ledger") }))
 	defer plainLedger.Close()
 	p := &connectProxy{}
@@ -200,7 +146,7 @@ func TestProxy(t *testing.T) {
 	defer ps.Close()
 	pu, _ := url.Parse(ps.URL)
 
-	c, err := NewHTTPClient(tlsLedger.URL, TransportOptions{CAPEM: ca.pem, Proxy: pu})
+	c, err := NewHTTPClient(tlsLedger.URL, TransportOptions{CAPEM: ca.PEM, Proxy: pu})
 	if err != nil {
 		t.Fatal(err)
 	}
