@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -54,11 +51,9 @@ var boardEnv = struct {
 	// interrupt returns a context ended by Ctrl-C or SIGTERM.
 	interrupt func(context.Context) (context.Context, context.CancelFunc)
 }{
-	clock:    board.SystemClock{},
-	fakePins: boardtest.NewPins,
-	interrupt: func(ctx context.Context) (context.Context, context.CancelFunc) {
-		return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	},
+	clock:     board.SystemClock{},
+	fakePins:  boardtest.NewPins,
+	interrupt: interruptContext,
 }
 
 // boardSpec maps the configuration's [board] section to the board package's
@@ -110,26 +105,6 @@ func openBoard(c config.Board, log *slog.Logger) (*board.Board, error) {
 	return board.New(spec, opts)
 }
 
-// parseInterleaved parses flags that may come before and after positional
-// arguments ("pulse in --for 1s" as well as "pulse --for 1s in") and returns
-// the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError("%v", err)
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // loadBoardConfig loads --config for a board command.
 func loadBoardConfig(path, usage string) (*config.Config, error) {
 	if path == "" {
@@ -139,23 +114,13 @@ func loadBoardConfig(path, usage string) (*config.Config, error) {
 }
 
 func runRelay(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("missing subcommand\n%s", relayUsage)
-	}
-	switch args[0] {
-	case "pulse":
-		return relayPulse(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, relayUsage)
-		return nil
-	}
-	return usageError("unknown subcommand %q\n%s", args[0], relayUsage)
+	return runSubcommand(args, stdout, stderr, relayUsage, printer(relayUsage), map[string]runFunc{
+		"pulse": relayPulse,
+	})
 }
 
 func relayPulse(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("relay pulse", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, relayUsage) }
+	fs := newFlagSet("relay pulse", stderr, printer(relayUsage))
 	cfgPath := fs.String("config", "", "the device configuration `FILE`")
 	d := fs.Duration("for", 300*time.Millisecond, "how long the relay stays active")
 	pos, err := parseInterleaved(fs, args)
@@ -218,25 +183,14 @@ func safeWord(c config.Board, relay string) string {
 }
 
 func runBoard(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("missing subcommand\n%s", boardUsage)
-	}
-	switch args[0] {
-	case "inputs":
-		return boardInputs(args[1:], stdout, stderr)
-	case "pins":
-		return boardPins(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, boardUsage)
-		return nil
-	}
-	return usageError("unknown subcommand %q\n%s", args[0], boardUsage)
+	return runSubcommand(args, stdout, stderr, boardUsage, printer(boardUsage), map[string]runFunc{
+		"inputs": boardInputs,
+		"pins":   boardPins,
+	})
 }
 
 func boardInputs(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("board inputs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, boardUsage) }
+	fs := newFlagSet("board inputs", stderr, printer(boardUsage))
 	cfgPath := fs.String("config", "", "the device configuration `FILE`")
 	watch := fs.Bool("watch", false, "print every edge until Ctrl-C")
 	pos, err := parseInterleaved(fs, args)

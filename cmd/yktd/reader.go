@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/openykt/yktd/reader"
@@ -45,7 +41,7 @@ watch  prints every tap until interrupted: reader, technology, UID and, for
 // watchContext is the context of reader watch: done at Ctrl-C or SIGTERM.
 // Tests replace it.
 var watchContext = func() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return interruptContext(context.Background())
 }
 
 // readerOptions are the driver hooks of readers built from --config (GPIO
@@ -53,25 +49,14 @@ var watchContext = func() (context.Context, context.CancelFunc) {
 var readerOptions readers.Options
 
 func runReader(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("missing subcommand\n%s", readerUsage)
-	}
-	switch args[0] {
-	case "list":
-		return readerList(args[1:], stdout, stderr)
-	case "watch":
-		return readerWatch(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, readerUsage)
-		return nil
-	}
-	return usageError("unknown subcommand %q\n%s", args[0], readerUsage)
+	return runSubcommand(args, stdout, stderr, readerUsage, printer(readerUsage), map[string]runFunc{
+		"list":  readerList,
+		"watch": readerWatch,
+	})
 }
 
 func readerFlags(name string, stderr io.Writer) (*flag.FlagSet, *string, *string) {
-	fs := flag.NewFlagSet("reader "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, readerUsage) }
+	fs := newFlagSet("reader "+name, stderr, printer(readerUsage))
 	backend := fs.String("backend", "auto", "PC/SC backend: pure (pcscd socket), cgo (libpcsclite) or auto")
 	cfg := fs.String("config", "", "use the readers of the configuration `FILE` instead of PC/SC")
 	return fs, backend, cfg
@@ -80,11 +65,8 @@ func readerFlags(name string, stderr io.Writer) (*flag.FlagSet, *string, *string
 // parseReaderFlags parses args and the backend, mapping mistakes to usage
 // errors. With --config it returns no backend: the file says it.
 func parseReaderFlags(fs *flag.FlagSet, backend, cfg *string, args []string) (pcsc.Backend, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
-		}
-		return "", usageError("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
 	}
 	if fs.NArg() != 0 {
 		return "", usageError("unexpected arguments %q", fs.Args())

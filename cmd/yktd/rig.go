@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/reader/vpcd"
@@ -34,18 +31,15 @@ vcard  connects a virtual card to vpcd (pcscd's virtual reader) until SIGINT
        35964 "Virtual PCD 00 01".`
 
 func runRig(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("missing subcommand\n%s", rigUsage)
-	}
-	switch args[0] {
-	case "vcard":
-		return rigVCard(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stderr, rigUsage)
-		printCatalogue(stderr)
-		return nil
-	}
-	return usageError("unknown subcommand %q\n%s", args[0], rigUsage)
+	return runSubcommand(args, stdout, stderr, rigUsage, rigHelp, map[string]runFunc{
+		"vcard": rigVCard,
+	})
+}
+
+// rigHelp prints the usage of rig and the demo cards.
+func rigHelp(w io.Writer) {
+	fmt.Fprintln(w, rigUsage)
+	printCatalogue(w)
 }
 
 func printCatalogue(w io.Writer) {
@@ -56,18 +50,13 @@ func printCatalogue(w io.Writer) {
 }
 
 func rigVCard(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rig vcard", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, rigUsage); printCatalogue(stderr) }
+	fs := newFlagSet("rig vcard", stderr, rigHelp)
 	state := fs.String("state", "", "card state `FILE` (reader/sim format)")
 	demo := fs.String("demo", "", "demo card `NAME` from the catalogue")
 	psam := fs.Bool("psam", false, "present the demo PSAM instead of a purse card")
 	port := fs.Int("port", 35963, "vpcd TCP `PORT` on 127.0.0.1")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 0 {
 		return usageError("unexpected arguments %q", fs.Args())
@@ -92,7 +81,7 @@ func rigVCard(args []string, stdout, stderr io.Writer) error {
 		card, what = c, fmt.Sprintf("card %s", c.Profile().CardNo)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(context.Background())
 	defer stop()
 	addr := "127.0.0.1:" + strconv.Itoa(*port)
 	slot := &vpcd.Slot{
