@@ -33,26 +33,15 @@ const rulesFormat = 1
 
 var (
 	rulesEnc cbor.EncMode
-	rulesDec cbor.DecMode
+	// rulesDec has the bounds of the signed Rules message.
+	rulesDec = protocol.MustStrictDecMode(protocol.DecLimits{
+		Nesting: 8, ArrayElements: protocol.MaxRulesItems, MapPairs: protocol.MaxRulesItems,
+	})
 )
 
 func init() {
 	var err error
 	rulesEnc, err = cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	rulesDec, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  1 << 16,
-		MaxMapPairs:       1 << 16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		UTF8:              cbor.UTF8RejectInvalid,
-		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
-	}.DecMode()
 	if err != nil {
 		panic(err)
 	}
@@ -124,18 +113,7 @@ func (s *Store) Rules() (protocol.Rules, uint64, error) {
 		r   protocol.Rules
 		ver uint64
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketRules).Get(keyRulesCurrent)
-		if v == nil {
-			return nil
-		}
-		rv, err := decodeRulesValue(v)
-		if err != nil {
-			return err
-		}
-		r, ver = rv.rules, rv.version
-		return nil
-	})
+	err := s.viewRules(func(rv *rulesValue) { r, ver = rv.rules, rv.version })
 	return r, ver, err
 }
 
@@ -146,7 +124,15 @@ func (s *Store) RulesSigned() ([]byte, uint64, error) {
 		raw []byte
 		ver uint64
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.viewRules(func(rv *rulesValue) { raw, ver = bytes.Clone(rv.signed), rv.version })
+	return raw, ver, err
+}
+
+// viewRules calls fn, in a read transaction, with the decoded rules in
+// force; with none held it does not call fn. rv aliases the transaction's
+// memory: fn copies what outlives it.
+func (s *Store) viewRules(fn func(rv *rulesValue)) error {
+	return s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRules).Get(keyRulesCurrent)
 		if v == nil {
 			return nil
@@ -155,10 +141,9 @@ func (s *Store) RulesSigned() ([]byte, uint64, error) {
 		if err != nil {
 			return err
 		}
-		raw, ver = bytes.Clone(rv.signed), rv.version
+		fn(&rv)
 		return nil
 	})
-	return raw, ver, err
 }
 
 // RulesVersion returns the version and digest of the rules in force without

@@ -132,26 +132,12 @@ var (
 
 var (
 	recordEnc cbor.EncMode
-	recordDec cbor.DecMode
+	recordDec = MustStrictDecMode(DecLimits{Nesting: 4, ArrayElements: 16, MapPairs: 32})
 )
 
 func init() {
 	var err error
 	recordEnc, err = cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		panic(err)
-	}
-	recordDec, err = cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  16,
-		MaxMapPairs:       32,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		UTF8:              cbor.UTF8RejectInvalid,
-		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
-	}.DecMode()
 	if err != nil {
 		panic(err)
 	}
