@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/readertest"
 	"github.com/openykt/yktd/reader/readertest/drivertest"
 	"github.com/openykt/yktd/reader/vpcd"
 )
@@ -103,16 +104,7 @@ func newRig(t *testing.T, be Backend) *rig {
 
 func (rg *rig) next(want reader.EventKind) reader.Event {
 	rg.t.Helper()
-	select {
-	case ev := <-rg.events:
-		if ev.Kind != want {
-			rg.t.Fatalf("event %v, want %v", ev, want)
-		}
-		return ev
-	case <-time.After(10 * time.Second):
-		rg.t.Fatalf("no %v event within 10s", want)
-	}
-	return reader.Event{}
+	return readertest.NextEvent(rg.t, rg.events, want, 10*time.Second)
 }
 
 func TestConformance(t *testing.T) {

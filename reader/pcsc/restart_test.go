@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/readertest"
 	"github.com/openykt/yktd/reader/vpcd"
 )
 
@@ -93,16 +94,7 @@ func testRecovery(t *testing.T, d *pcscdProc, be Backend, sig syscall.Signal) {
 
 	next := func(want reader.EventKind) reader.Event {
 		t.Helper()
-		select {
-		case ev := <-events:
-			if ev.Kind != want {
-				t.Fatalf("event %v, want %v", ev, want)
-			}
-			return ev
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no %v event within 10s", want)
-		}
-		return reader.Event{}
+		return readertest.NextEvent(t, events, want, 10*time.Second)
 	}
 	read := func(c reader.Card, p byte) error {
 		t.Helper()

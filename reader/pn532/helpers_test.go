@@ -14,6 +14,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/pn532"
 	"github.com/openykt/yktd/reader/pn532/pn532sim"
+	"github.com/openykt/yktd/reader/readertest"
 	"github.com/openykt/yktd/reader/readertest/drivertest"
 )
 
@@ -162,16 +163,7 @@ func (rg *rig) next(want reader.EventKind) reader.Event {
 
 func nextEvent(t testing.TB, events <-chan reader.Event, want reader.EventKind) reader.Event {
 	t.Helper()
-	select {
-	case ev := <-events:
-		if ev.Kind != want {
-			t.Fatalf("event %v, want %v", ev, want)
-		}
-		return ev
-	case <-time.After(waitLimit):
-		t.Fatalf("no %v event within %v", want, waitLimit)
-	}
-	return reader.Event{}
+	return readertest.NextEvent(t, events, want, waitLimit)
 }
 
 // logSink collects log output and lets a test wait for a line.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/readertest"
@@ -92,5 +93,14 @@ func TestRemoveAndContext(t *testing.T) {
 	c.Remove()
 	if _, err := c.Transmit(context.Background(), []byte{1}); !errors.Is(err, reader.ErrCardRemoved) {
 		t.Fatalf("removed: %v", err)
+	}
+}
+
+// TestNextEvent: the event is returned when of the kind wanted.
+func TestNextEvent(t *testing.T) {
+	events := make(chan reader.Event, 1)
+	events <- reader.Event{Kind: reader.CardRemoved, Reader: "r"}
+	if ev := readertest.NextEvent(t, events, reader.CardRemoved, time.Minute); ev.Reader != "r" {
+		t.Fatalf("event %v", ev)
 	}
 }
