@@ -207,7 +207,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	taps := make(chan struct{})
 	go func() {
 		defer close(taps)
-		d.dispatch(tapCtx, readCtx, events, faults)
+		d.dispatch(tapCtx, readCtx, events)
 	}()
 
 	select {
@@ -229,7 +229,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 }
 
 // dispatch hands reader events to the flow, one at a time.
-func (d *Daemon) dispatch(tapCtx, readCtx context.Context, events <-chan reader.Event, faults chan<- error) {
+func (d *Daemon) dispatch(tapCtx, readCtx context.Context, events <-chan reader.Event) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
