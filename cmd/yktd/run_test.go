@@ -165,6 +165,23 @@ func (c *ctlClient) tryPost(path string, body any) error {
 	return nil
 }
 
+// tryDelete sends DELETE path and wants 200.
+func (c *ctlClient) tryDelete(path string) error {
+	req, err := http.NewRequest(http.MethodDelete, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("DELETE %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("DELETE %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
 // taps long-polls GET /v1/taps?after=N&wait=W.
 func (c *ctlClient) taps(after uint64, wait time.Duration) ([]terminal.TapRecord, error) {
 	resp, err := c.hc.Get(fmt.Sprintf("%s/v1/taps?after=%d&wait=%s", c.base, after, wait))
