@@ -23,6 +23,39 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// startServe runs "ledgerd serve" with args until the test calls stop,
+// which fails the test if serve does not stop cleanly; it returns the
+// address serve listens on.
+func startServe(t *testing.T, args ...string) (addr string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // a test that fails before stop still ends serve
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	var out, errb bytes.Buffer
+	go func() {
+		done <- serve(ctx, args, &out, &errb, func(a string) { addrc <- a })
+	}()
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve not ready")
+	}
+	return addr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+}
+
 func TestUsage(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -109,21 +142,7 @@ func TestOperatorCommands(t *testing.T) {
 // while the server holds the database.
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	var out, errb bytes.Buffer
-	go func() {
-		done <- serve(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0"}, &out, &errb, func(a string) { addrc <- a })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("serve ended: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve not ready")
-	}
+	addr, stop := startServe(t, "--data", dir, "--listen", "127.0.0.1:0")
 	code, tok, errs := runCmd(t, "token", "new", "--data", dir, "--device", "kiosk-1", "--kind", "kiosk")
 	if code != 0 {
 		t.Fatalf("token new while serving: %d %s", code, errs)
@@ -158,15 +177,7 @@ func TestServe(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(repOut), &rep) != nil || rep.StatusCards != 1 || len(rep.Devices) != 1 || rep.Devices[0].Revoked.IsZero() {
 		t.Errorf("report through the socket: %d %s", code, repOut)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stop()
 	if _, err := os.Stat(filepath.Join(dir, ledger.AdminSocket)); !os.IsNotExist(err) {
 		t.Errorf("admin socket left behind: %v", err)
 	}
