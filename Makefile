@@ -15,7 +15,7 @@ PORTABLE  ?= $(shell $(GO) list ./... | grep -v -e /cmd/ -e /reader/pcsc)
 # "context deadline exceeded" at the -fuzztime boundary (golang/go#75804).
 FUZZTIME  ?= 5000x
 
-.PHONY: all build cross test test-short test-arm bench fuzz-smoke lint clean
+.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean
 
 all: build
 
@@ -29,6 +29,10 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_B) -o $(DIST)/yktd-linux-armv7 ./cmd/yktd
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_B) -o $(DIST)/yktd-linux-arm64 ./cmd/yktd
 	@ls -l $(DIST)/
+
+## sim: the daemon on the simulator with the reference ledger in-process (the README's main job); SIM_ARGS="--kind gate" for a turnstile
+sim:
+	CGO_ENABLED=0 $(GO) run ./cmd/yktd run --sim $(SIM_ARGS)
 
 ## test: the whole suite with the race detector (the README's test command)
 test:
