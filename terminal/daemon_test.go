@@ -35,8 +35,8 @@ func newLogSignal(want string) logSignal {
 }
 
 func (h logSignal) Enabled(context.Context, slog.Level) bool { return true }
-func (h logSignal) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h logSignal) WithGroup(string) slog.Handler           { return h }
+func (h logSignal) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h logSignal) WithGroup(string) slog.Handler            { return h }
 func (h logSignal) Handle(_ context.Context, r slog.Record) error {
 	if strings.Contains(r.Message, h.want) {
 		h.once.Do(func() { close(h.ch) })
