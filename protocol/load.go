@@ -1,6 +1,9 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // MaxLoadSize bounds an encoded load message (LoadInit, LoadConfirm and
 // their responses) and a PendingRequest.
@@ -134,6 +137,11 @@ func DecodePending(b []byte) (Pending, error) {
 // claims the card's pending loads totalling Amount, and answers MAC2 for
 // CREDIT FOR LOAD. The fields are the card's and the kiosk's exactly as
 // sent or returned (DESIGN.md 4).
+//
+// TxTime, when present, is the date and time the kiosk will send in CREDIT
+// FOR LOAD (MAC2 covers it): the ledger accepts it within LoadTimeSkew of
+// its own clock and computes MAC2 over it. Without it the ledger picks the
+// time itself and the kiosk must send LoadInitResponse.TxTime.
 type LoadInit struct {
 	DeviceID      string `cbor:"1,keyasint" json:"device_id"`
 	CardNo        string `cbor:"2,keyasint" json:"card_no"`
@@ -147,7 +155,14 @@ type LoadInit struct {
 	Algorithm     uint8  `cbor:"10,keyasint" json:"algorithm"` // 00 3DES, 04 SM4, as the card returned it
 	Random        []byte `cbor:"11,keyasint" json:"random"`    // 4 bytes
 	MAC1          []byte `cbor:"12,keyasint" json:"mac1"`      // 4 bytes
+	// TxTime is optional: 7-byte BCD YYYYMMDDhhmmss (local time), as the
+	// kiosk will send it in CREDIT FOR LOAD.
+	TxTime []byte `cbor:"13,keyasint,omitempty" json:"tx_time,omitempty"`
 }
+
+// LoadTimeSkew is how far LoadInit.TxTime may be from the ledger's clock,
+// either way; further is refused as malformed (the kiosk's clock is wrong).
+const LoadTimeSkew = 5 * time.Minute
 
 // ContentType returns TypeLoadInit.
 func (*LoadInit) ContentType() string { return TypeLoadInit }
@@ -178,7 +193,35 @@ func (m *LoadInit) Validate() error {
 	if m.Amount <= 0 || m.BalanceBefore < 0 {
 		return Errorf(CodeMalformed, "%s: amount %d, balance %d", w, m.Amount, m.BalanceBefore)
 	}
+	if m.TxTime != nil {
+		if _, err := ParseTxTime(m.TxTime, time.UTC); err != nil {
+			return Errorf(CodeMalformed, "%s: %v", w, err)
+		}
+	}
 	return nil
+}
+
+// ParseTxTime decodes a 7-byte BCD date-time YYYYMMDDhhmmss (as sent to a
+// card in DEBIT or CREDIT) in loc. It fails on another length, a non-BCD
+// digit or an impossible date or time.
+func ParseTxTime(b []byte, loc *time.Location) (time.Time, error) {
+	if len(b) != TxTimeSize {
+		return time.Time{}, fmt.Errorf("tx time is %d bytes, want %d", len(b), TxTimeSize)
+	}
+	var n [TxTimeSize]int
+	for i, c := range b {
+		hi, lo := c>>4, c&0x0F
+		if hi > 9 || lo > 9 {
+			return time.Time{}, fmt.Errorf("tx time %X: not BCD", b)
+		}
+		n[i] = int(hi)*10 + int(lo)
+	}
+	y := n[0]*100 + n[1]
+	t := time.Date(y, time.Month(n[2]), n[3], n[4], n[5], n[6], 0, loc)
+	if t.Year() != y || int(t.Month()) != n[2] || t.Day() != n[3] || t.Hour() != n[4] || t.Minute() != n[5] || t.Second() != n[6] {
+		return time.Time{}, fmt.Errorf("tx time %X: not a valid date and time", b)
+	}
+	return t, nil
 }
 
 // Encode validates m and returns its canonical encoding.
