@@ -1,7 +1,6 @@
 package reader
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/openykt/yktd/internal/testbuf"
 )
 
 // flakyReader fails its first failures runs (as an unplugged USB reader
@@ -39,27 +40,10 @@ func (r *flakyReader) Run(ctx context.Context, events chan<- Event) error {
 	return nil
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestManagerRestartsFailedReaders(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testbuf.Buffer
 	var mu sync.Mutex
 	var delays []time.Duration
 	a := &flakyReader{name: "rf", failures: 3}

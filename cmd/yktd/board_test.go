@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/openykt/yktd/board"
 	"github.com/openykt/yktd/board/boardtest"
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/terminal/config"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 )
@@ -56,48 +56,6 @@ func writeConfig(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// syncBuffer is a writer the test reads while a command writes to it.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{}
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{})} }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor blocks until the buffer contains want.
-func (s *syncBuffer) waitFor(t *testing.T, want string) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		s.mu.Lock()
-		has, changed := strings.Contains(s.b.String(), want), s.changed
-		s.mu.Unlock()
-		if has {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("output %q never contained %q", s.String(), want)
-		}
-	}
 }
 
 // fakeBoardEnv runs the board commands on a fake clock; it returns the clock,
@@ -148,8 +106,8 @@ type result struct {
 }
 
 // runAsync runs yktd with args in a goroutine.
-func runAsync(args ...string) (<-chan result, *syncBuffer) {
-	out := newSyncBuffer()
+func runAsync(args ...string) (<-chan result, *testbuf.Buffer) {
+	out := &testbuf.Buffer{}
 	done := make(chan result, 1)
 	go func() {
 		var errb bytes.Buffer
@@ -303,12 +261,12 @@ func TestBoardInputsWatch(t *testing.T) {
 	cfg := writeConfig(t, fakeGateConfig)
 	done, out := runAsync("board", "inputs", "--watch", "--config", cfg)
 	pins := receivePins(t, pinsCh)
-	out.waitFor(t, "fire")     // levels printed: the watch is subscribed
-	pins.Set("pass_in", false) // active-low sensor closes at 08:00:00.000
+	out.WaitFor(t, "fire", 10*time.Second) // levels printed: the watch is subscribed
+	pins.Set("pass_in", false)             // active-low sensor closes at 08:00:00.000
 	clock.Advance(5 * time.Millisecond)
 	pins.Set("fire", true) // no explicit debounce: default 20ms
 	clock.Advance(30 * time.Millisecond)
-	out.waitFor(t, "08:00:00.005 fire active")
+	out.WaitFor(t, "08:00:00.005 fire active", 10*time.Second)
 	ctrlC()
 	r := waitResult(t, done)
 	if r.code != 0 {

@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.bug.st/serial"
 
 	"github.com/openykt/yktd/internal/ptytest"
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/terminal/readers"
 )
 
@@ -68,45 +68,6 @@ func writeReaderConfig(t *testing.T, readerTables string) string {
 	return path
 }
 
-// watchBuffer is a stdout that tests read while the command writes.
-type watchBuffer struct {
-	mu    sync.Mutex
-	b     bytes.Buffer
-	wrote chan struct{}
-}
-
-func newWatchBuffer() *watchBuffer { return &watchBuffer{wrote: make(chan struct{}, 1)} }
-
-func (w *watchBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n, err := w.b.Write(p)
-	select {
-	case w.wrote <- struct{}{}:
-	default:
-	}
-	return n, err
-}
-
-func (w *watchBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// waitFor waits until the buffer contains s.
-func (w *watchBuffer) waitFor(t *testing.T, s string) {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for !strings.Contains(w.String(), s) {
-		select {
-		case <-w.wrote:
-		case <-timeout:
-			t.Fatalf("output %q never contained %q", w.String(), s)
-		}
-	}
-}
-
 // readyPort tells the test when the scanner's port is open and flushed.
 type readyPort struct {
 	serial.Port
@@ -144,7 +105,7 @@ func TestReaderWatchConfigQRScan(t *testing.T) {
 	master, slave := ptytest.Open(t)
 	path := writeReaderConfig(t, "[[reader]]\nname = \"gate-qr\"\ndriver = \"qrscan\"\ndevice = \""+slave+"\"\nbaud = 115200\n")
 	ready, cancel := hookReaders(t)
-	out, errb := newWatchBuffer(), newWatchBuffer()
+	out, errb := &testbuf.Buffer{}, &testbuf.Buffer{}
 	code := make(chan int, 1)
 	go func() { code <- run([]string{"reader", "watch", "--config", path}, out, errb) }()
 	select {
@@ -155,7 +116,7 @@ func TestReaderWatchConfigQRScan(t *testing.T) {
 	if _, err := master.Write([]byte("HC1:SECRET-TOKEN\r")); err != nil {
 		t.Fatal(err)
 	}
-	out.waitFor(t, "gate-qr text tech=qr len=16")
+	out.WaitFor(t, "gate-qr text tech=qr len=16", 10*time.Second)
 	cancel()
 	select {
 	case c := <-code:

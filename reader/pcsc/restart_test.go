@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/readertest"
 	"github.com/openykt/yktd/reader/vpcd"
@@ -35,28 +36,10 @@ func TestRecoversFromPCSCDRestart(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the Manager's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func testRecovery(t *testing.T, d *pcscdProc, be Backend, sig syscall.Signal) {
 	waitEmpty(t, be)
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
+	var logs testbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	slot := &vpcd.Slot{Addr: vpcdAddr, Backoff: vpcd.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond},

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/pn532"
 	"github.com/openykt/yktd/reader/pn532/pn532sim"
@@ -155,7 +156,7 @@ func TestTransmitCancel(t *testing.T) {
 func TestSilentModule(t *testing.T) {
 	p, mod := newPTYModule(t)
 	mod.Arm(pn532sim.Fault{Kind: pn532sim.Silent, Cmd: pn532sim.AnyCommand, Times: -1})
-	o, timers := fastOptions(&logSink{})
+	o, timers := fastOptions(&testbuf.Buffer{})
 	r := pn532.New(p.SlavePath, o)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), make(chan reader.Event)) }()
@@ -185,7 +186,7 @@ func TestNoPort(t *testing.T) {
 func TestUnplugged(t *testing.T) {
 	p, mod := newPTYModule(t)
 	mod.Tap(echoCard{})
-	o, _ := fastOptions(&logSink{})
+	o, _ := fastOptions(&testbuf.Buffer{})
 	r := pn532.New(p.SlavePath, o)
 	events := make(chan reader.Event, 4)
 	runErr := make(chan error, 1)
@@ -212,7 +213,7 @@ func TestUnplugged(t *testing.T) {
 // reads its version; a silent module is a timeout.
 func TestFirmware(t *testing.T) {
 	p, mod := newPTYModule(t)
-	o, timers := fastOptions(&logSink{})
+	o, timers := fastOptions(&testbuf.Buffer{})
 	r := pn532.New(p.SlavePath, o)
 	fw, err := r.Firmware(context.Background())
 	if err != nil || fw.IC != 0x32 || fw.String() != "PN532 v1.6 support 07" {

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/openykt/yktd/internal/ptytest"
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/pn532"
 	"github.com/openykt/yktd/reader/pn532/pn532sim"
@@ -30,7 +30,7 @@ type rig struct {
 	mod    *pn532sim.Module
 	r      *pn532.Reader
 	events chan reader.Event
-	logs   *logSink
+	logs   *testbuf.Buffer
 	timers *testTimers
 }
 
@@ -43,7 +43,7 @@ const (
 )
 
 // fastOptions poll quickly, log to logs and use test timers.
-func fastOptions(logs *logSink) (pn532.Options, *testTimers) {
+func fastOptions(logs *testbuf.Buffer) (pn532.Options, *testTimers) {
 	tt := &testTimers{pending: map[*testTimer]bool{}}
 	return pn532.Options{
 		PollInterval: 5 * time.Millisecond,
@@ -133,7 +133,7 @@ func newPTYModule(t testing.TB) (*ptytest.PTY, *pn532sim.Module) {
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	p, mod := newPTYModule(t)
-	logs := &logSink{}
+	logs := &testbuf.Buffer{}
 	o, timers := fastOptions(logs)
 	rg := &rig{t: t, pty: p, mod: mod, r: pn532.New(p.SlavePath, o), events: make(chan reader.Event, 16), logs: logs, timers: timers}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -164,52 +164,6 @@ func (rg *rig) next(want reader.EventKind) reader.Event {
 func nextEvent(t testing.TB, events <-chan reader.Event, want reader.EventKind) reader.Event {
 	t.Helper()
 	return readertest.NextEvent(t, events, want, waitLimit)
-}
-
-// logSink collects log output and lets a test wait for a line.
-type logSink struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{}
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor waits until the log contains substr.
-func (s *logSink) waitFor(t testing.TB, substr string) {
-	t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		s.mu.Lock()
-		if strings.Contains(s.b.String(), substr) {
-			s.mu.Unlock()
-			return
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("log never said %q:\n%s", substr, s.String())
-		}
-	}
 }
 
 // echoCard is a test card: 00 CA answers Le bytes (0 meaning 256) of 0xA5

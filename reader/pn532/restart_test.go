@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/internal/ptytest"
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/pn532"
 )
@@ -20,7 +21,7 @@ import (
 // card, is restarted with backoff while the device is missing, and finds
 // the next tap by itself; the log says so.
 func TestRecoversFromUnplug(t *testing.T) {
-	logs := &logSink{}
+	logs := &testbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p1, mod1 := newPTYModule(t)
 	link := ptytest.Link(t, p1.SlavePath)
@@ -59,8 +60,8 @@ func TestRecoversFromUnplug(t *testing.T) {
 	if _, err := old.Transmit(ctx, readCmd); !errors.Is(err, reader.ErrCardRemoved) {
 		t.Fatalf("old card after unplug: %v, want ErrCardRemoved", err)
 	}
-	logs.waitFor(t, "reader failed, will retry")
-	logs.waitFor(t, "failures=2") // a restart found no device and backed off again
+	logs.WaitFor(t, "reader failed, will retry", waitLimit)
+	logs.WaitFor(t, "failures=2", waitLimit) // a restart found no device and backed off again
 
 	// Plug in again, as another tty.
 	p2, mod2 := newPTYModule(t)
@@ -70,5 +71,5 @@ func TestRecoversFromUnplug(t *testing.T) {
 	if rsp, err := ev.Card.Transmit(ctx, readCmd); err != nil || len(rsp) != 4 {
 		t.Fatalf("Transmit after replug: % X, %v", rsp, err)
 	}
-	logs.waitFor(t, "reader recovered")
+	logs.WaitFor(t, "reader recovered", waitLimit)
 }

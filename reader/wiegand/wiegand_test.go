@@ -1,17 +1,16 @@
 package wiegand_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
 
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/wiegand"
 	"github.com/openykt/yktd/reader/wiegand/wiegandtest"
@@ -34,27 +33,10 @@ type rig struct {
 	r      *wiegand.Reader
 	events chan reader.Event
 	timers chan timer
-	log    *syncBuffer
+	log    *testbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
 	last   timer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newRig(t *testing.T, opts wiegand.Options) *rig {
@@ -65,7 +47,7 @@ func newRig(t *testing.T, opts wiegand.Options) *rig {
 		d1:     wiegandtest.NewPin("GPIO27", 27),
 		events: make(chan reader.Event, 8),
 		timers: make(chan timer, 256),
-		log:    &syncBuffer{},
+		log:    &testbuf.Buffer{},
 		done:   make(chan error, 1),
 	}
 	opts.After = func(d time.Duration) <-chan time.Time {
