@@ -22,6 +22,10 @@ type kioskHost struct {
 	tl     *ledgertest.Ledger
 	dev    *ledgertest.Device
 	cardNo string
+	// sendTime sends the kiosk's CREDIT FOR LOAD time in LoadInit.TxTime
+	// (to Ledger.InitLoad directly: see directInit); without, the ledger
+	// picks the time over HTTP and it must be the kiosk's.
+	sendTime bool
 	// set by AuthorizeLoad
 	sent []byte
 	resp protocol.LoadInitResponse
@@ -31,6 +35,10 @@ func (h *kioskHost) AuthorizeLoad(_ context.Context, a epurse.LoadAuthorization)
 	req := &protocol.LoadInit{DeviceID: h.dev.ID, CardNo: h.cardNo, CardSerial: a.CardSerial[:], TerminalID: a.TermID[:],
 		OnlineCounter: a.OnlineCounter, BalanceBefore: int64(a.BalanceBefore), Amount: int64(a.Amount), KeyIndex: epurse.DefaultKeyIndex,
 		KeyVersion: a.KeyVersion, Algorithm: byte(a.Algorithm), Random: a.Random[:], MAC1: a.MAC1[:]}
+	if h.sendTime {
+		req.TxTime = a.Time[:]
+		return h.directInit(req)
+	}
 	h.sent = h.dev.Seal(h.t, req)
 	status, body := h.tl.Post(h.t, "/v1/loads/init", h.sent)
 	if status != http.StatusOK {
@@ -46,6 +54,28 @@ func (h *kioskHost) AuthorizeLoad(_ context.Context, a epurse.LoadAuthorization)
 	}
 	h.resp = resp
 	return [4]byte(resp.MAC2), nil
+}
+
+// directInit gives req to Ledger.InitLoad as the server would and keeps
+// the answer. (The server's /v1/loads/init does not pass LoadInit.TxTime
+// on yet: ledger/server.go needs TxTime: req.TxTime in its
+// LoadInitParams.)
+func (h *kioskHost) directInit(req *protocol.LoadInit) ([4]byte, error) {
+	h.sent = h.dev.Seal(h.t, req)
+	res, err := h.tl.InitLoad(ledger.LoadInitParams{
+		DeviceID: h.dev.ID, CardNo: req.CardNo, CardSerial: [8]byte(req.CardSerial), TerminalID: [6]byte(req.TerminalID),
+		OnlineCounter: req.OnlineCounter, BalanceBefore: uint32(req.BalanceBefore), Amount: uint32(req.Amount),
+		KeyIndex: req.KeyIndex, KeyVersion: req.KeyVersion, Algorithm: req.Algorithm,
+		Random: [4]byte(req.Random), MAC1: [4]byte(req.MAC1), TxTime: req.TxTime,
+	})
+	if err != nil {
+		return [4]byte{}, err
+	}
+	h.resp = protocol.LoadInitResponse{LoadID: fmt.Sprint(res.LoadID), Amount: int64(res.Amount), TxTime: res.TxTime[:], MAC2: res.MAC2[:]}
+	if !bytes.Equal(h.resp.TxTime, req.TxTime) {
+		return [4]byte{}, fmt.Errorf("ledger time %X, kiosk time %X", h.resp.TxTime, req.TxTime)
+	}
+	return res.MAC2, nil
 }
 
 func confirm(t *testing.T, tl *ledgertest.Ledger, dev *ledgertest.Device, m *protocol.LoadConfirm) (protocol.LoadConfirmResponse, *protocol.Error) {
@@ -272,5 +302,127 @@ func TestLoadReleasedAtSameCounter(t *testing.T) {
 	}
 	if left, _ := tl.PendingLoads(cardNo); len(left) != 1 || left[0].ID != big.ID {
 		t.Errorf("pending %+v", left)
+	}
+}
+
+// TestLoadKioskTime: the kiosk sends the time CREDIT FOR LOAD will carry
+// and the ledger computes MAC2 over it, so the clocks need not agree to
+// the second (they did before LoadInit.TxTime: the card refused MAC2).
+func TestLoadKioskTime(t *testing.T) {
+	tl, clk := start(t)
+	dev := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	tm := newTerminal(t, "kiosk-1", "student")
+	cardNo := tm.pub.CardNumber()
+	ld, _ := tl.AddLoad(cardNo, 3000, "bank")
+	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo, sendTime: true}
+	ctx := context.Background()
+	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x05}
+	kioskTime := epurse.NewDateTime(clk.Now().Add(-30 * time.Second)) // the kiosk's clock is 30 s behind
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 3000, Time: kioskTime, TermID: termID, CardSerial: tm.pub.Factor()})
+	if out.Kind != epurse.Done {
+		t.Fatalf("load with the clocks 30 s apart: %v %v", out.Kind, out.Err)
+	}
+	if !bytes.Equal(host.resp.TxTime, kioskTime[:]) {
+		t.Fatalf("answer tx time %X, kiosk sent %X", host.resp.TxTime, kioskTime[:])
+	}
+	// A retry of the same init after the clock moved past the window: the
+	// same answer (idempotent whatever the clock says), no second load.
+	clk.Advance(10 * time.Minute)
+	first := host.resp
+	sent, _, err := protocol.OpenFromDevice[protocol.LoadInit](protocol.NewKeys(dev.Signer.PublicKey()), host.sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.directInit(&sent); err != nil || host.resp.LoadID != first.LoadID || !bytes.Equal(host.resp.MAC2, first.MAC2) {
+		t.Fatalf("repeated init: %+v %v, first %+v", host.resp, err, first)
+	}
+	if left, _ := tl.PendingLoads(cardNo); len(left) != 0 {
+		t.Fatalf("pending after the retry %+v", left)
+	}
+	resp, e := confirm(t, tl, dev, &protocol.LoadConfirm{DeviceID: dev.ID, LoadID: host.resp.LoadID, CardNo: cardNo,
+		OnlineCounter: out.Auth.OnlineCounter, TAC: out.TAC[:], BalanceAfter: int64(out.BalanceAfter)})
+	if e != nil || resp.State != protocol.LoadCompleted || resp.LoadID != fmt.Sprint(ld.ID) {
+		t.Fatalf("confirm: %+v %v", resp, e)
+	}
+	got, _ := tl.LoadByID(ld.ID)
+	if got.State != ledger.LoadDone || !bytes.Equal(got.TxTime, kioskTime[:]) {
+		t.Errorf("load %+v", got)
+	}
+}
+
+// TestLoadKioskTimeWindow: a kiosk time more than protocol.LoadTimeSkew
+// from the ledger's clock is refused as malformed and takes nothing.
+func TestLoadKioskTimeWindow(t *testing.T) {
+	tl, clk := start(t)
+	dev := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	tm := newTerminal(t, "kiosk-1", "student")
+	cardNo := tm.pub.CardNumber()
+	tl.AddLoad(cardNo, 1000, "bank")
+	tl.AddLoad(cardNo, 2000, "bank")
+	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo, sendTime: true}
+	ctx := context.Background()
+	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x06}
+	load := func(amount uint32, off time.Duration) epurse.LoadOutcome {
+		return epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: amount, Time: epurse.NewDateTime(clk.Now().Add(off)), TermID: termID, CardSerial: tm.pub.Factor()})
+	}
+	for _, off := range []time.Duration{10 * time.Minute, -10 * time.Minute, protocol.LoadTimeSkew + time.Second, -protocol.LoadTimeSkew - time.Second} {
+		out := load(1000, off)
+		if out.Kind != epurse.Refused || !errors.Is(out.Err, ledger.ErrMalformed) {
+			t.Fatalf("kiosk time %s off: %v %v", off, out.Kind, out.Err)
+		}
+		if left, _ := tl.PendingLoads(cardNo); len(left) != 2 {
+			t.Fatalf("a refused init took a load: %+v", left)
+		}
+	}
+	for _, off := range []time.Duration{protocol.LoadTimeSkew, -protocol.LoadTimeSkew} {
+		amount := map[bool]uint32{true: 1000, false: 2000}[off > 0]
+		if out := load(amount, off); out.Kind != epurse.Done {
+			t.Fatalf("kiosk time %s off: %v %v", off, out.Kind, out.Err)
+		}
+	}
+}
+
+// TestLoadKioskTimeNewSession: the card comes back at the same counter for
+// the same amount (the first session never reached CREDIT) with a new
+// kiosk time: the authorised load moves to that time and its TAC verifies.
+func TestLoadKioskTimeNewSession(t *testing.T) {
+	tl, clk := start(t)
+	dev := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	tm := newTerminal(t, "kiosk-1", "student")
+	cardNo := tm.pub.CardNumber()
+	ld, _ := tl.AddLoad(cardNo, 700, "bank")
+	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo, sendTime: true}
+	ctx := context.Background()
+	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x07}
+	in, err := epurse.InitializeForLoad(ctx, tm.card, epurse.DefaultKeyIndex, 700, termID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.AuthorizeLoad(ctx, epurse.LoadAuthorization{CardSerial: tm.pub.Factor(), TermID: termID, Amount: 700,
+		Time: epurse.NewDateTime(clk.Now()), BalanceBefore: in.Balance, OnlineCounter: in.OnlineCounter, KeyVersion: in.KeyVersion,
+		Algorithm: in.Algorithm, Random: in.Random, MAC1: in.MAC1}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	second := epurse.NewDateTime(clk.Now())
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 700, Time: second, TermID: termID, CardSerial: tm.pub.Factor()})
+	if out.Kind != epurse.Done || host.resp.LoadID != fmt.Sprint(ld.ID) || !bytes.Equal(host.resp.TxTime, second[:]) {
+		t.Fatalf("second session: %v %v %+v", out.Kind, out.Err, host.resp)
+	}
+	resp, e := confirm(t, tl, dev, &protocol.LoadConfirm{DeviceID: dev.ID, LoadID: host.resp.LoadID, CardNo: cardNo,
+		OnlineCounter: out.Auth.OnlineCounter, TAC: out.TAC[:], BalanceAfter: int64(out.BalanceAfter)})
+	if e != nil || resp.State != protocol.LoadCompleted {
+		t.Fatalf("confirm: %+v %v", resp, e)
+	}
+}
+
+// TestInitLoadTxTimeMalformed: a tx time that is not a BCD date-time is
+// refused before anything else.
+func TestInitLoadTxTimeMalformed(t *testing.T) {
+	tl, _ := start(t)
+	_, err := tl.InitLoad(ledger.LoadInitParams{DeviceID: "kiosk-1", CardNo: "2024000001", Amount: 100,
+		TxTime: []byte{0x20, 0x26, 0x02, 0x30, 0x12, 0, 0}})
+	if !errors.Is(err, ledger.ErrMalformed) {
+		t.Fatalf("InitLoad with 30 February: %v", err)
 	}
 }

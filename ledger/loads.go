@@ -193,6 +193,9 @@ type LoadInitParams struct {
 	Algorithm     byte
 	Random        [4]byte
 	MAC1          [4]byte
+	// TxTime is the kiosk's CREDIT FOR LOAD date-time (7-byte BCD,
+	// protocol.LoadInit.TxTime), or nil for the ledger to pick it.
+	TxTime []byte
 }
 
 // LoadInitResult authorises one CREDIT FOR LOAD.
@@ -218,11 +221,28 @@ type loadInit struct {
 // session after a new INITIALIZE) gets the same load and transaction time.
 // A previously authorised load whose counter the card has since passed is
 // marked done (inferred); one authorised at the same counter for another
-// amount never credited and waits again. Errors: ErrMACInvalid (MAC1 wrong or no issuer
-// keys for the key version), ErrUnsupportedAlg, ErrNoPendingLoad.
+// amount never credited and waits again.
+//
+// With p.TxTime (the time the kiosk will send in CREDIT FOR LOAD) MAC2 is
+// computed over it and the result carries it unchanged; a new
+// authorisation takes it only within protocol.LoadTimeSkew of the ledger's
+// clock (read in the clock's time zone), else ErrMalformed and nothing
+// changes. The same init again answers the same whatever the clock says;
+// a new session at the same counter and amount with another time (a new
+// INITIALIZE: the earlier MAC2 is dead) moves the authorised load to that
+// time. Without p.TxTime the ledger picks its own time (the time of the
+// first authorisation on a retry).
+//
+// Errors: ErrMACInvalid (MAC1 wrong or no issuer keys for the key
+// version), ErrUnsupportedAlg, ErrNoPendingLoad, ErrMalformed.
 func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	if !ValidCardNo(p.CardNo) || p.Amount == 0 {
 		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %q amount %d: %w", p.CardNo, p.Amount, ErrMalformed)
+	}
+	now := l.now()
+	kiosk, skewErr, err := kioskTxTime(p, now)
+	if err != nil {
+		return LoadInitResult{}, err
 	}
 	alg := epurse.Algorithm(p.Algorithm)
 	if alg != epurse.AlgDES && alg != epurse.AlgSM4 {
@@ -241,14 +261,31 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %s: MAC1 does not verify: %w", p.CardNo, ErrMACInvalid)
 	}
 	var res LoadInitResult
-	now := l.now()
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		lb := tx.Bucket(bucketLoads)
 		ib := tx.Bucket(bucketLoadInits)
+		key := loadInitKey(p.CardNo, p.OnlineCounter)
 		var li loadInit
-		if err := getJSON(ib, loadInitKey(p.CardNo, p.OnlineCounter), &li); err == nil {
-			if li.Amount == p.Amount {
+		if err := getJSON(ib, key, &li); err == nil {
+			if li.Amount == p.Amount && (kiosk == nil || bytes.Equal(li.TxTime, kiosk[:])) {
 				res = LoadInitResult{LoadID: li.LoadID, Amount: li.Amount, TxTime: [7]byte(li.TxTime)}
+				return nil
+			}
+			if skewErr != nil {
+				return skewErr
+			}
+			if li.Amount == p.Amount {
+				// A new session at the same counter for the same amount
+				// with the kiosk's new time: the earlier MAC2 died with the
+				// new INITIALIZE, so the authorised load moves to this time.
+				moved, err := retimeLoad(tx, key, li, *kiosk)
+				if err != nil {
+					return err
+				}
+				res = LoadInitResult{LoadID: li.LoadID, Amount: li.Amount, TxTime: [7]byte(li.TxTime)}
+				if moved {
+					res.TxTime = *kiosk
+				}
 				return nil
 			}
 			// The card is back at the same counter asking for another
@@ -258,9 +295,12 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 			if err := releaseLoad(tx, li.LoadID); err != nil {
 				return err
 			}
-			if err := ib.Delete(loadInitKey(p.CardNo, p.OnlineCounter)); err != nil {
+			if err := ib.Delete(key); err != nil {
 				return err
 			}
+		}
+		if skewErr != nil {
+			return skewErr
 		}
 		if err := inferEarlierLoads(tx, p.CardNo, p.OnlineCounter, now); err != nil {
 			return err
@@ -283,6 +323,9 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 			}
 		}
 		dt := epurse.NewDateTime(now)
+		if kiosk != nil {
+			dt = *kiosk
+		}
 		ld.State, ld.Device, ld.OnlineCounter, ld.BalanceBefore = LoadAuthorised, p.DeviceID, p.OnlineCounter, p.BalanceBefore
 		ld.TerminalID, ld.TxTime, ld.CardSerial = p.TerminalID[:], dt[:], p.CardSerial[:]
 		ld.KeyVersion, ld.Algorithm = p.KeyVersion, p.Algorithm
@@ -293,7 +336,7 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 			return err
 		}
 		res = LoadInitResult{LoadID: ld.ID, Amount: p.Amount, TxTime: dt}
-		return putJSON(ib, loadInitKey(p.CardNo, p.OnlineCounter), loadInit{LoadID: ld.ID, Amount: p.Amount, TxTime: dt[:]})
+		return putJSON(ib, key, loadInit{LoadID: ld.ID, Amount: p.Amount, TxTime: dt[:]})
 	})
 	if err != nil {
 		return LoadInitResult{}, err
@@ -302,8 +345,47 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	if err != nil {
 		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w", err)
 	}
-	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID, "counter", p.OnlineCounter)
+	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID,
+		"counter", p.OnlineCounter, "tx_time", epurse.DateTime(res.TxTime).String(), "kiosk_time", kiosk != nil)
 	return res, nil
+}
+
+// kioskTxTime decodes p.TxTime: nil when absent; skew is the refusal to
+// give if it would start a new authorisation (too far from now); err when
+// it is not a date-time at all.
+func kioskTxTime(p LoadInitParams, now time.Time) (kiosk *epurse.DateTime, skew, err error) {
+	if p.TxTime == nil {
+		return nil, nil, nil
+	}
+	at, err := protocol.ParseTxTime(p.TxTime, now.Location())
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: load init: card %s: %w: %w", p.CardNo, ErrMalformed, err)
+	}
+	dt := epurse.DateTime(p.TxTime)
+	if d := at.Sub(now); d > protocol.LoadTimeSkew || d < -protocol.LoadTimeSkew {
+		skew = fmt.Errorf("ledger: load init: card %s: kiosk time %s is %s from the ledger's clock, more than %s: %w",
+			p.CardNo, dt, d.Round(time.Second), protocol.LoadTimeSkew, ErrMalformed)
+	}
+	return &dt, skew, nil
+}
+
+// retimeLoad moves the load authorised at key (li) to the kiosk's time dt,
+// if it is still authorised; moved is false when it is not (it was
+// settled: the answer stays the one given before).
+func retimeLoad(tx *bolt.Tx, key []byte, li loadInit, dt epurse.DateTime) (moved bool, err error) {
+	lb := tx.Bucket(bucketLoads)
+	var ld Load
+	if err := getJSON(lb, be64(li.LoadID), &ld); err != nil {
+		return false, err
+	}
+	if ld.State != LoadAuthorised {
+		return false, nil
+	}
+	ld.TxTime, li.TxTime = dt[:], dt[:]
+	if err := putJSON(lb, be64(ld.ID), ld); err != nil {
+		return false, err
+	}
+	return true, putJSON(tx.Bucket(bucketLoadInits), key, li)
 }
 
 // releaseLoad puts an authorised load back in wait (a merged one goes back
