@@ -83,11 +83,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || f.sim == (f.config != "" && !f.sim) && f.config == "" {
-		return usageError("run takes --config FILE or --sim")
-	}
-	if !f.sim && f.config == "" {
-		return usageError("run takes --config FILE or --sim")
+	if fs.NArg() != 0 || f.sim == (f.config != "") {
+		return usageError("run takes either --config FILE or --sim")
 	}
 	if f.sim && f.enrol != "" {
 		return usageError("--enrol is for a device; the simulator enrols with its own ledger")

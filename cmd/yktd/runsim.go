@@ -335,7 +335,8 @@ func (e *simEnv) tapper(ctx context.Context, d *terminal.Daemon, every time.Dura
 				pick = n
 			case errors.Is(err, context.DeadlineExceeded):
 			default:
-				keysOK = false // no console input (EOF): timer only
+				keysOK = false // no console input (EOF): timer only, no tap now
+				continue
 			}
 		} else if every > 0 {
 			select {
