@@ -70,11 +70,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type deviceKeys struct{ l *Ledger }
 
 // PublicKey returns the key of an active device, or the protocol error
-// (unknown-device, revoked) to answer.
+// (unknown-device, revoked) to answer. A registry that cannot be read
+// (database closed at shutdown, I/O error, a damaged entry) is internal,
+// which the device retries: unknown-device would make it stop syncing.
 func (k deviceKeys) PublicKey(kid string) (protocol.PublicKey, error) {
-	d, err := k.l.ActiveDevice(kid)
-	if err != nil {
-		return protocol.PublicKey{}, wireError(err)
+	d, err := k.l.Device(kid)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && d.PublicKey == nil):
+		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrUnknownDevice))
+	case err != nil:
+		return protocol.PublicKey{}, protocol.Errorf(protocol.CodeInternal, "device registry: %w", err)
+	case !d.Revoked.IsZero():
+		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrRevoked))
 	}
 	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
 }
