@@ -32,8 +32,11 @@ var ErrLoadMismatch = errors.New("syncclient: load answer does not match the req
 //			BalanceBefore: int64(a.BalanceBefore), Amount: int64(a.Amount), KeyIndex: keyIndex,
 //			KeyVersion: a.KeyVersion, Algorithm: byte(a.Algorithm), Random: a.Random[:],
 //			MAC1: a.MAC1[:], TxTime: a.Time[:]})
+//		if errors.Is(err, protocol.ErrMACInvalid) {
+//			return [4]byte{}, fmt.Errorf("%w: %w", epurse.ErrMACInvalid, err) // LoadHost's contract
+//		}
 //		if err != nil {
-//			return [4]byte{}, err // protocol.ErrMACInvalid matches epurse's contract through %w
+//			return [4]byte{}, err
 //		}
 //		h.last = resp // LoadID for ConfirmLoad, kept with the load's intent
 //		return [4]byte(resp.MAC2), nil
