@@ -267,7 +267,7 @@ func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
 		DeviceID: dev, CardNo: req.CardNo, CardSerial: [8]byte(req.CardSerial), TerminalID: [6]byte(req.TerminalID),
 		OnlineCounter: req.OnlineCounter, BalanceBefore: uint32(req.BalanceBefore), Amount: uint32(req.Amount),
 		KeyIndex: req.KeyIndex, KeyVersion: req.KeyVersion, Algorithm: req.Algorithm,
-		Random: [4]byte(req.Random), MAC1: [4]byte(req.MAC1),
+		Random: [4]byte(req.Random), MAC1: [4]byte(req.MAC1), TxTime: req.TxTime,
 	})
 	if err != nil {
 		s.fail(w, dev, err)
