@@ -88,6 +88,12 @@ type POS struct {
 	// handOff are intents recovery could not settle from the card (it was
 	// used elsewhere since): left uncertain for the ledger, not retried.
 	handOff map[uint64]bool
+	// unclaimed are sales recovery found completed that no tap has shown
+	// as paid yet, by card number: the customer's retry is matched against
+	// them (recoveredSale, a metered session's torn debit) even when the
+	// tap that recovered them ended before it could show them (the card
+	// left, the cashier cancelled the entry), so it is not charged again.
+	unclaimed map[string][]offline.Intent
 }
 
 // Default windows when the configuration leaves them zero.
@@ -129,6 +135,7 @@ func NewPOS(opts POSOptions) (*POS, error) {
 		store: opts.Store, sam: opts.SAM, display: opts.Display, keypad: opts.Keypad, buzzer: opts.Buzzer,
 		now: opts.Now, loc: opts.Location, cfg: cfg, rules: opts.Rules, aids: opts.AIDs, log: opts.Logger,
 		usage: map[string]policy.Usage{}, sessions: map[string]*session{}, handOff: map[uint64]bool{},
+		unclaimed: map[string][]offline.Intent{},
 	}
 	if p.now == nil {
 		p.now = time.Now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/reader"
@@ -51,9 +52,11 @@ func (p *POS) Startup() error {
 
 // resolveCard settles, before anything else, the open and uncertain
 // intents this terminal holds for the card in the field (DESIGN.md 3.1
-// step 7), oldest first. It returns the intents found completed; ok is
-// false when the card failed or left during recovery (tap again), and err
-// reports a store failure. After a recovery it reads the balance again.
+// step 7), oldest first. It returns the card's sales found completed,
+// by this tap or by an earlier one that ended before showing them, that
+// no tap has shown as paid yet (p.unclaimed); ok is false when the card
+// failed or left during recovery (tap again), and err reports a store
+// failure. After a recovery info.Balance is the card's balance now.
 //
 // An intent recovery cannot settle from this card (the card was used
 // elsewhere since, its log names another terminal, or the intent lacks the
@@ -64,7 +67,12 @@ func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *CardInfo)
 	if err != nil {
 		return nil, false, fmt.Errorf("terminal: intents: %w", err)
 	}
-	touched := false
+	// The card's balance after a recovery: a settled one (done or void)
+	// read it in its INITIALIZE, so no further command is sent before
+	// the tap can show a sale found completed; an unsettled one needs GET
+	// BALANCE.
+	touched, balKnown := false, false
+	var bal uint32
 	for _, in := range ins {
 		if in.CardNo != info.CardNo || p.handOff[in.ID] {
 			continue
@@ -90,23 +98,75 @@ func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *CardInfo)
 		if _, err := p.book(in, out); err != nil {
 			return done, false, err
 		}
+		switch out.Kind {
+		case epurse.Done:
+			bal, balKnown = out.BalanceAfter, true
+		case epurse.Void:
+			bal, balKnown = out.Pending.BalanceBefore, true
+		default:
+			balKnown = false
+		}
 		switch {
 		case out.Kind == epurse.Done:
-			done = append(done, in)
+			// Kept until a tap shows it: the completion is journaled now,
+			// the intent gone, and this tap may still end early.
+			p.unclaimed[in.CardNo] = append(p.unclaimed[in.CardNo], in)
 			d := policy.Decision{Allow: true, Amount: in.Amount, Meal: p.mealAt(in.Time)}
 			p.usage[in.CardNo] = p.usage[in.CardNo].Add(d, in.Time, p.loc)
 		case out.Kind == epurse.Uncertain && transient(out.Err):
-			return done, false, nil
+			return nil, false, nil
 		}
+	}
+	if touched && !balKnown {
+		b, err := epurse.GetBalance(ctx, card)
+		if err != nil {
+			return nil, false, nil
+		}
+		bal = b
 	}
 	if touched {
-		bal, err := epurse.GetBalance(ctx, card)
-		if err != nil {
-			return done, false, nil
-		}
 		info.Balance = int64(bal)
 	}
-	return done, true, nil
+	return p.claimable(info.CardNo), true, nil
+}
+
+// unclaimedTTL bounds how long a sale found completed by recovery waits
+// for its customer's retry: past the retry window only a metered
+// session's torn final debit still matches it, by intent.
+const unclaimedTTL = 24 * time.Hour
+
+// claimable returns the card's unclaimed sales, dropping those older than
+// unclaimedTTL.
+func (p *POS) claimable(cardNo string) []offline.Intent {
+	now := p.now()
+	var keep []offline.Intent
+	for _, in := range p.unclaimed[cardNo] {
+		if age := now.Sub(in.Time); age <= unclaimedTTL && age >= -unclaimedTTL {
+			keep = append(keep, in)
+		}
+	}
+	if len(keep) == 0 {
+		delete(p.unclaimed, cardNo)
+		return nil
+	}
+	p.unclaimed[cardNo] = keep
+	return keep
+}
+
+// claim removes intent id from the card's unclaimed sales: a tap showed
+// it as paid.
+func (p *POS) claim(cardNo string, id uint64) {
+	var keep []offline.Intent
+	for _, in := range p.unclaimed[cardNo] {
+		if in.ID != id {
+			keep = append(keep, in)
+		}
+	}
+	if len(keep) == 0 {
+		delete(p.unclaimed, cardNo)
+		return
+	}
+	p.unclaimed[cardNo] = keep
 }
 
 // transient reports a recovery that failed because of the card's link
@@ -133,9 +193,10 @@ func (p *POS) recoveredSale(info CardInfo, done []offline.Intent, priced int64) 
 	return Result{}, false
 }
 
-// recovered is the result of a sale found completed by recovery; it
-// becomes the last sale (the cashier may cancel it).
+// recovered is the result of a sale found completed by recovery; it is
+// claimed and becomes the last sale (the cashier may cancel it).
 func (p *POS) recovered(info CardInfo, in offline.Intent) Result {
+	p.claim(in.CardNo, in.ID)
 	p.last = &lastSale{IntentID: in.ID, CardNo: in.CardNo, Amount: in.Amount, At: in.Time}
 	r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: info.CardNo, Amount: in.Amount,
 		Balance: info.Balance, IntentID: in.ID, Recovered: true}
