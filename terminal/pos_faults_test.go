@@ -1,9 +1,11 @@
 package terminal_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal"
@@ -97,5 +99,51 @@ func TestKeyedRecoveryThenEntryCancelled(t *testing.T) {
 	res := r.handle(card, 830)
 	if res.Outcome != terminal.Paid || !res.Recovered || balance(card) != 10000-830 {
 		t.Fatalf("retry: %+v, balance %d", res, balance(card))
+	}
+}
+
+// completeFailsOnce is the real store with CompleteIntent failing once, as
+// a group commit that hit an I/O error.
+type completeFailsOnce struct {
+	*offline.Store
+	failed bool
+}
+
+var errDisk = errors.New("disk: input/output error")
+
+func (s *completeFailsOnce) CompleteIntent(id uint64, c offline.Completion) (uint64, error) {
+	if !s.failed {
+		s.failed = true
+		return 0, errDisk
+	}
+	return s.Store.CompleteIntent(id, c)
+}
+
+// TestLostCompletionNotGivenAway: a sale was debited and shown paid, but
+// its completion failed to commit (the intent stays open). The card's next
+// sales of the same price must be charged (the recovery of the first one
+// is not the customer's retry) and the first one must not count twice
+// towards the daily limit.
+func TestLostCompletionNotGivenAway(t *testing.T) {
+	cfg := fixed(1250)
+	cfg.DailyLimitFen = 3750
+	r := newRig(t, cfg)
+	r.pos = r.newPOS(&completeFailsOnce{Store: r.store})
+	card := demoCard(t, "student", "", 0)
+	res, err := r.pos.HandleCard(r.ctx, r.tap(card), 0)
+	r.rdr.Remove()
+	if !errors.Is(err, errDisk) || res.Outcome != terminal.Paid || balance(card) != 8750 {
+		t.Fatalf("first sale: %+v %v, balance %d", res, err, balance(card))
+	}
+	for i, want := range []int64{7500, 6250} {
+		r.clock.Advance(time.Minute)
+		res := r.handle(card, 0)
+		if res.Outcome != terminal.Paid || res.Recovered || balance(card) != want {
+			t.Fatalf("sale %d: %+v, balance %d, want paid down to %d", i+2, res, balance(card), want)
+		}
+	}
+	r.noIntents()
+	if k := r.kinds(); k[protocol.KindPurchaseCompleted] != 3 {
+		t.Fatalf("journal %v", k)
 	}
 }
