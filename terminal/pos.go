@@ -94,6 +94,10 @@ type POS struct {
 	// tap that recovered them ended before it could show them (the card
 	// left, the cashier cancelled the entry), so it is not charged again.
 	unclaimed map[string][]offline.Intent
+	// shown are sales shown paid and booked whose completion failed to
+	// commit (the intent stays open): when recovery completes one it is
+	// neither the customer's retry nor counted again.
+	shown map[uint64]bool
 }
 
 // Default windows when the configuration leaves them zero.
@@ -135,7 +139,7 @@ func NewPOS(opts POSOptions) (*POS, error) {
 		store: opts.Store, sam: opts.SAM, display: opts.Display, keypad: opts.Keypad, buzzer: opts.Buzzer,
 		now: opts.Now, loc: opts.Location, cfg: cfg, rules: opts.Rules, aids: opts.AIDs, log: opts.Logger,
 		usage: map[string]policy.Usage{}, sessions: map[string]*session{}, handOff: map[uint64]bool{},
-		unclaimed: map[string][]offline.Intent{},
+		unclaimed: map[string][]offline.Intent{}, shown: map[uint64]bool{},
 	}
 	if p.now == nil {
 		p.now = time.Now

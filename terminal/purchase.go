@@ -38,7 +38,11 @@ func (p *POS) pay(ctx context.Context, card reader.Card, info CardInfo, amount i
 		return refused(cardNo, CodeStoreFault), err
 	}
 	out := prep.Debit(ctx, card)
-	return p.book(in, out)
+	res, err := p.book(in, out)
+	if res.Outcome == Paid && err != nil {
+		p.shown[in.ID] = true
+	}
+	return res, err
 }
 
 // prepareFailed maps an error before any intent: nothing was debited.

@@ -107,6 +107,10 @@ func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *CardInfo)
 			balKnown = false
 		}
 		switch {
+		case out.Kind == epurse.Done && p.shown[in.ID]:
+			// Shown paid and booked when it was debited; only its
+			// completion was missing.
+			delete(p.shown, in.ID)
 		case out.Kind == epurse.Done:
 			// Kept until a tap shows it: the completion is journaled now,
 			// the intent gone, and this tap may still end early.
