@@ -147,3 +147,43 @@ func TestLostCompletionNotGivenAway(t *testing.T) {
 		t.Fatalf("journal %v", k)
 	}
 }
+
+// openFailsOnce is the real store with OpenIntent failing once.
+type openFailsOnce struct {
+	*offline.Store
+	failed bool
+}
+
+func (s *openFailsOnce) OpenIntent(p offline.PurchaseIntent) (offline.Intent, error) {
+	if !s.failed {
+		s.failed = true
+		return offline.Intent{}, errDisk
+	}
+	return s.Store.OpenIntent(p)
+}
+
+// TestShowerStoreFaultKeepsCharge: the store fails when a shower session
+// stops; nothing was debited. The session must keep its charge for the
+// card's next tap, not end unpaid.
+func TestShowerStoreFaultKeepsCharge(t *testing.T) {
+	r := newRig(t, shower(1000))
+	r.pos = r.newPOS(&openFailsOnce{Store: r.store})
+	card := demoCard(t, "student", "", 0)
+	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
+		t.Fatalf("start: %+v", res)
+	}
+	r.clock.Advance(5 * time.Minute)
+	res, err := r.pos.HandleCard(r.ctx, r.tap(card), 0)
+	r.rdr.Remove()
+	if !errors.Is(err, errDisk) || res.Outcome != terminal.Refused || balance(card) != 10000 {
+		t.Fatalf("stop with the store failing: %+v %v", res, err)
+	}
+	if s := r.pos.Sessions(); len(s) != 1 || !s[0].Stopped || s[0].Charge != 500 {
+		t.Fatalf("sessions %+v, want one stopped at 5.00", s)
+	}
+	r.clock.Advance(time.Minute)
+	r.wantPaid(r.handle(card, 0), card, 500, 10000)
+	if len(r.pos.Sessions()) != 0 {
+		t.Fatal("session not ended")
+	}
+}
