@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/protocol"
@@ -78,5 +79,45 @@ func TestGapBeyondHeadStops(t *testing.T) {
 	tp.set("/v1/batches", gapAnswer(t, 5))
 	if _, err := d.client.SyncOnce(ctx); !errors.Is(err, protocol.ErrGap) || syncclient.IsFatal(err) {
 		t.Fatalf("SyncOnce = %v, want a gap error", err)
+	}
+}
+
+// TestGapBackToPurgedCursor: after a gap answer inside the journal, the
+// ledger answers a gap at the acknowledged cursor + 1. The record at the
+// cursor was purged (acknowledged, past retention): the client links to
+// the cursor's hash instead of reading that record, and finishes; it does
+// not report the store as corrupt.
+func TestGapBackToPurgedCursor(t *testing.T) {
+	ctx := context.Background()
+	lr := newLedger(t, ledger.Options{})
+	d := newDevice(t, lr, devOpts{batch: 20})
+	d.enrol(t, lr)
+	tp := newTamperer(lr)
+	d.journal(t, 20)
+	if _, err := d.client.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.clock.Advance(91 * 24 * time.Hour)
+	if n, err := d.store.Purge(); err != nil || n != 20 {
+		t.Fatalf("Purge = %d, %v; want 20", n, err)
+	}
+	d.journal(t, 30) // 21..50
+	calls := 0
+	tp.set("/v1/batches", func(a answer) answer {
+		switch calls++; calls {
+		case 1:
+			return gapAnswer(t, 31)(a)
+		case 2:
+			return gapAnswer(t, 21)(a)
+		}
+		return a
+	})
+	res, err := d.client.SyncOnce(ctx)
+	tp.set("/v1/batches", nil)
+	if err != nil || res.Cursor != 50 {
+		t.Fatalf("SyncOnce = %+v, %v; want cursor 50", res, err)
+	}
+	if cur, _ := d.store.SyncCursor(); cur.Seq != 50 {
+		t.Fatalf("cursor %d, want 50", cur.Seq)
 	}
 }

@@ -98,7 +98,7 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 			if gaps++; gaps > 2 {
 				return res, fmt.Errorf("syncclient: ledger answers gap after gap (expected %d): %w", pe.Expected, err)
 			}
-			cur, _, cerr := c.o.Journal.Cursor()
+			cur, curHash, cerr := c.o.Journal.Cursor()
 			if cerr != nil {
 				return res, fmt.Errorf("syncclient: read cursor: %w", cerr)
 			}
@@ -112,9 +112,12 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 					"ledger_expects", exp, "journal_head", headSeq)
 				return res, &FatalError{fmt.Errorf("syncclient: ledger expects %d, journal ends at %d: %w: %w", exp, headSeq, ErrLedgerAhead, err)}
 			}
-			h, herr := c.recordHash(pe.Expected - 1)
-			if herr != nil {
-				return res, herr
+			h := curHash // the record at the cursor may be purged
+			if pe.Expected-1 != cur {
+				var herr error
+				if h, herr = c.recordHash(pe.Expected - 1); herr != nil {
+					return res, herr
+				}
 			}
 			c.log.Info("ledger already holds records past the cursor (an ack was lost); resuming where it expects",
 				"acked_through", cur, "ledger_expects", pe.Expected)
