@@ -111,6 +111,12 @@ func (p *POS) metered(ctx context.Context, card reader.Card, info CardInfo, done
 	case TapAgain:
 		s.IntentID = res.IntentID
 	case Refused:
+		if err != nil {
+			// A terminal fault (store, SAM) before any debit: the session
+			// keeps its charge for the card's next tap.
+			p.log.Error("pos: metered session charge waits for the next tap", "card", info.CardNo, "charge", s.Charge, "code", res.Code.String())
+			break
+		}
 		// The card refused the final debit (it was used elsewhere during
 		// the shower): the session ends unpaid, as the meter cannot take
 		// more than the card holds. The log keeps it for operations.
