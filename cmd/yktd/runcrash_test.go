@@ -150,10 +150,13 @@ func (d *crashDaemon) term(t *testing.T) int {
 // purchases is its starting balance, no DEBIT was booked twice, no intent is
 // left, and the journal verifies without a gap.
 func TestRunCrashKill(t *testing.T) {
-	minTaps, minSales, limit := 500, 100, 150*time.Second
+	// A kill about every killEvery taps that may buy (from half to 1.5
+	// times that): with the refusals between, about one in 25 taps.
+	minTaps, minSales, killEvery, limit := 500, 100, 6, 150*time.Second
 	if testing.Short() {
-		minTaps, minSales, limit = 40, 8, 120*time.Second
+		minTaps, minSales, killEvery, limit = 40, 8, 2, 120*time.Second
 	}
+	nextGap := func(rng *rand.Rand) int { return killEvery/2 + rng.IntN(killEvery+1) }
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "sim")
 	numbers := crashCards(t, dir)
@@ -191,7 +194,8 @@ func TestRunCrashKill(t *testing.T) {
 		faults     int
 		outcomes   = map[string]int{}
 		ready      = map[string]time.Time{} // when a card may buy again, as far as the test knows
-		nextKill   = 10 + rng.IntN(20)
+		nextKill   = nextGap(rng)
+		buyable    int // taps of a card that may buy
 		start      = time.Now()
 		deadline   = start.Add(limit)
 		restartDur time.Duration
@@ -245,13 +249,16 @@ func TestRunCrashKill(t *testing.T) {
 		}
 		d.ctl.post(rdr+"/tap", map[string]string{"card": name})
 		taps++
-		if taps >= nextKill && eligible {
+		if eligible {
+			buyable++
+		}
+		if buyable >= nextKill && eligible {
 			// Kill the daemon 0-30 ms into the tap: before, during or after
 			// the sale's commits and the card's EEPROM writes.
 			time.Sleep(time.Duration(rng.IntN(30_001)) * time.Microsecond)
 			d.kill(t)
 			kills++
-			nextKill = taps + 15 + rng.IntN(20)
+			nextKill = buyable + nextGap(rng)
 			ready[name] = time.Now().Add(3 * time.Second) // it may have bought
 			t0 := time.Now()
 			d, seen = startCrashDaemon(t, dir, logf), 0
@@ -296,10 +303,10 @@ func TestRunCrashKill(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("SIGTERM: exit %d", code)
 	}
-	t.Logf("%d taps, %d kills (restarts took %v), %d faults armed, %d sales reported, in %v; outcomes %v",
-		taps, kills, restartDur.Round(time.Millisecond), faults, paid, time.Since(start).Round(time.Millisecond), outcomes)
-	if kills == 0 && !testing.Short() {
-		t.Error("the daemon was never killed")
+	t.Logf("%d taps (%d could buy), %d kills (restarts took %v), %d faults armed, %d sales reported, in %v; outcomes %v",
+		taps, buyable, kills, restartDur.Round(time.Millisecond), faults, paid, time.Since(start).Round(time.Millisecond), outcomes)
+	if kills < buyable/killEvery/3 {
+		t.Errorf("the daemon was killed %d times in %d taps that could buy, want about one in %d", kills, buyable, killEvery)
 	}
 	checkCrashInvariants(t, dir, numbers, minSales)
 }
