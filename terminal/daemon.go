@@ -202,6 +202,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			d.watchRules(readCtx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.housekeeping(readCtx)
+	}()
 	_ = d.deps.Display.Show(ctx, ui.Idle())
 
 	taps := make(chan struct{})
@@ -280,6 +285,43 @@ func (d *Daemon) watchRules(ctx context.Context) {
 			return
 		case <-t.C:
 			d.rules.reload(d.deps.Store, d.log)
+		}
+	}
+}
+
+// HousekeepingInterval is how often the daemon purges what the store no
+// longer needs: journal records the ledger acknowledged longer ago than the
+// retention period, and expired campus QR nonces.
+const HousekeepingInterval = time.Hour
+
+// housekeeping runs the store's purges every HousekeepingInterval, and
+// once at start, until ctx ends.
+func (d *Daemon) housekeeping(ctx context.Context) {
+	t := time.NewTicker(HousekeepingInterval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := d.deps.Store.Purge()
+			if err != nil {
+				d.log.Error("journal purge failed", "err", err)
+				break
+			}
+			if n > 0 {
+				d.log.Info("journal purged: acknowledged records past retention", "records", n)
+			}
+			if n < 10_000 || ctx.Err() != nil {
+				break // Purge deletes at most 10,000 a call
+			}
+		}
+		if n, err := d.deps.Store.PurgeNonces(d.deps.Now()); err != nil {
+			d.log.Error("QR nonce purge failed", "err", err)
+		} else if n > 0 {
+			d.log.Debug("QR nonces purged", "nonces", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
