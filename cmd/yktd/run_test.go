@@ -146,6 +146,12 @@ func (c *ctlClient) post(path string, body any) {
 }
 
 func (c *ctlClient) tryPost(path string, body any) error {
+	return c.postInto(path, body, nil)
+}
+
+// postInto sends a JSON body, wants 200 and decodes the answer into out
+// (unless nil).
+func (c *ctlClient) postInto(path string, body, out any) error {
 	var rd io.Reader = http.NoBody
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -162,6 +168,11 @@ func (c *ctlClient) tryPost(path string, body any) error {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("POST %s: %w", path, err)
+		}
 	}
 	return nil
 }
@@ -492,6 +503,67 @@ func TestRunSimGateControl(t *testing.T) {
 	}
 	if passes != 1 || fire != 1 {
 		t.Errorf("journal: %d passes of the student and %d fire-alarm-on records, want 1 and 1", passes, fire)
+	}
+}
+
+// TestRunSimPOSControl drives the demo POS only through the control
+// interface: health, a sale, the cashier's cancel of it (journaled as a
+// reversal the ledger owes back; the card is not credited here), a second
+// cancel refused.
+func TestRunSimPOSControl(t *testing.T) {
+	dir := t.TempDir()
+	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--auto", "0", "--dir", dir, "--no-ledger")
+	ctl := newCtl(t, controlAddr(t, dir, r.done))
+	resp, err := ctl.hc.Get(ctl.base + "/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health map[string]string
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if err != nil || health["device"] != "SIM-CANTEEN-01" || health["kind"] != "pos" {
+		t.Errorf("health %v, %v", health, err)
+	}
+	var cancel struct {
+		Outcome, Code string
+		Amount        int64
+	}
+	if err := ctl.postInto("/v1/cancel-last", nil, &cancel); err != nil || cancel.Outcome != "refused" {
+		t.Errorf("cancel with no sale: %+v, %v", cancel, err)
+	}
+
+	ctl.post("/sim/readers/sim:canteen-1/tap", map[string]string{"card": "staff"})
+	recs := ctl.awaitTaps(1, time.Minute)
+	ctl.post("/sim/readers/sim:canteen-1/remove", nil)
+	if recs[0].Outcome != "paid" || recs[0].Card != sim.DemoStaffNo || recs[0].Amount != 1250 {
+		t.Fatalf("staff tap: %+v", recs[0])
+	}
+	if err := ctl.postInto("/v1/cancel-last", nil, &cancel); err != nil || cancel.Outcome != "cancelled" || cancel.Amount != 1250 {
+		t.Errorf("cancel of the sale: %+v, %v", cancel, err)
+	}
+	if err := ctl.postInto("/v1/cancel-last", nil, &cancel); err != nil || cancel.Outcome != "refused" {
+		t.Errorf("second cancel: %+v, %v", cancel, err)
+	}
+	if err := ctl.tryPost("/sim/readers/sim:canteen-1/tap", map[string]string{"card": "nobody"}); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("tap of an unknown card: %v, want 404", err)
+	}
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, r.stderr)
+	}
+	var reversed int
+	for _, e := range journal(t, filepath.Join(dir, "yktd.db")) {
+		if e.Record.Kind == protocol.KindPurchaseReversed {
+			reversed++
+			if e.Record.IntentID != recs[0].Intent || e.Record.Amount != 1250 || e.Record.CardNo != sim.DemoStaffNo {
+				t.Errorf("reversal %+v does not name the sale %+v", e.Record, recs[0])
+			}
+		}
+	}
+	if reversed != 1 {
+		t.Errorf("%d reversals journaled, want 1", reversed)
+	}
+	if st := cardStatus(t, dir, "staff"); int64(st.Balance) != demoBalance(t, "staff")-1250 {
+		t.Errorf("staff card balance %d: the terminal does not credit a cancelled sale", st.Balance)
 	}
 }
 
