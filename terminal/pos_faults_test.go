@@ -187,3 +187,33 @@ func TestShowerStoreFaultKeepsCharge(t *testing.T) {
 		t.Fatal("session not ended")
 	}
 }
+
+// TestShowerAfterRestartChargesNewSession: a shower's final debit is torn
+// and the terminal restarts (the session is lost). The card's next tap
+// completes the torn debit and starts a new session; that session, though
+// it costs the same within the retry window, is charged: the torn debit
+// is not its retry.
+func TestShowerAfterRestartChargesNewSession(t *testing.T) {
+	r := newRig(t, shower(1000))
+	card := demoCard(t, "student", "", 0)
+	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
+		t.Fatalf("start: %+v", res)
+	}
+	r.clock.Advance(30 * time.Second)
+	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.handle(card, 0); res.Outcome != terminal.TapAgain {
+		t.Fatalf("torn stop: %+v", res)
+	}
+	r.reopen()
+	r.clock.Advance(10 * time.Second)
+	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted || balance(card) != 9900 {
+		t.Fatalf("tap after the restart: %+v, balance %d", res, balance(card))
+	}
+	r.clock.Advance(30 * time.Second)
+	res := r.handle(card, 0)
+	if res.Outcome != terminal.Paid || res.Recovered || res.Amount != 100 || balance(card) != 9800 {
+		t.Fatalf("second session: %+v, balance %d", res, balance(card))
+	}
+}
