@@ -73,6 +73,10 @@ func (p *POS) ExpireSessions() []Session {
 func (p *POS) metered(ctx context.Context, card reader.Card, info CardInfo, done []offline.Intent) (Result, error) {
 	s := p.sessions[info.CardNo]
 	if s == nil {
+		// Debits recovery found completed for this card belong to no
+		// session this POS knows (lost in a restart): journaled, shown
+		// by no tap, and never the charge of a session to come.
+		delete(p.unclaimed, info.CardNo)
 		for _, o := range p.sessions {
 			if !o.Stopped {
 				return refused(info.CardNo, CodeMeterBusy), nil
