@@ -1,9 +1,13 @@
 package terminal_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -246,5 +250,82 @@ func TestDaemonControlLoopbackOnly(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 		})
+	}
+}
+
+// TestDaemonStopEndsLongPolls: a client waiting on GET /v1/taps?wait=30s
+// (the rig always has one) gets its answer when the daemon stops, instead
+// of holding the control interface's shutdown for its timeout and being
+// left blocked behind a stopped daemon.
+func TestDaemonStopEndsLongPolls(t *testing.T) {
+	store, err := offline.Open(filepath.Join(t.TempDir(), "yktd.db"), offline.Options{DeviceID: "pos-daemon-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sam.NewSoftware(sam.TestKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp := uitest.New()
+	d, err := terminal.NewDaemon(daemonConfig("127.0.0.1:0"), terminal.DaemonDeps{
+		Store: store, SAM: s, Display: disp, Keypad: disp, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		_ = store.Close()
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	// The health check answers once the interface serves; then the poll.
+	base := "http://" + d.ControlAddr()
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := hc.Get(base + "/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The poll on a connection of its own, sent before a second request on
+	// a new connection: the server accepts connections in order, so once
+	// the second is answered the poll is in the daemon's hands.
+	conn, err := net.Dial("tcp", d.ControlAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /v1/taps?after=0&wait=30s HTTP/1.1\r\nHost: yktd\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	polled := make(chan error, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		polled <- err
+	}()
+	resp, err = hc.Get(base + "/v1/taps?after=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	select {
+	case err := <-polled:
+		if err != nil {
+			t.Errorf("the waiting client got no answer: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("GET /v1/taps?wait=30s still blocked 5s after the daemon stopped")
 	}
 }
