@@ -1,6 +1,7 @@
 package terminal
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -111,7 +112,12 @@ func (d *Daemon) listenControl(addr string) error {
 	if d.deps.Control != nil {
 		mux.Handle("/sim/", http.StripPrefix("/sim", d.deps.Control))
 	}
-	d.ctl = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Every request's context ends when the daemon stops, so that a long
+	// poll on /v1/taps is answered at once instead of holding the shutdown.
+	base, cancel := context.WithCancel(context.Background())
+	d.ctlCancel = cancel
+	d.ctl = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	d.ctlLn = ln
 	return nil
 }

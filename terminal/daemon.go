@@ -70,9 +70,10 @@ type Daemon struct {
 
 	rules rulesCache
 
-	outcomes outcomeLog
-	ctl      *http.Server
-	ctlLn    net.Listener
+	outcomes  outcomeLog
+	ctl       *http.Server
+	ctlLn     net.Listener
+	ctlCancel context.CancelFunc
 }
 
 // NewDaemon wires a terminal from its configuration and parts. It reads the
@@ -330,6 +331,7 @@ func (d *Daemon) housekeeping(ctx context.Context) {
 func (d *Daemon) shutdown() error {
 	var errs []error
 	if d.ctl != nil {
+		d.ctlCancel()
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = d.ctl.Shutdown(sctx)
 		cancel()
