@@ -291,8 +291,8 @@ func (d *Daemon) watchRules(ctx context.Context) {
 }
 
 // HousekeepingInterval is how often the daemon purges what the store no
-// longer needs: journal records the ledger acknowledged longer ago than the
-// retention period, and expired campus QR nonces.
+// longer needs (journal records the ledger acknowledged longer ago than the
+// retention period, expired campus QR nonces) and checks the store's room.
 const HousekeepingInterval = time.Hour
 
 // housekeeping runs the store's purges every HousekeepingInterval, and
@@ -314,6 +314,7 @@ func (d *Daemon) housekeeping(ctx context.Context) {
 				break // Purge deletes at most 10,000 a call
 			}
 		}
+		d.checkCapacity(ctx)
 		if n, err := d.deps.Store.PurgeNonces(d.deps.Now()); err != nil {
 			d.log.Error("QR nonce purge failed", "err", err)
 		} else if n > 0 {
@@ -325,6 +326,22 @@ func (d *Daemon) housekeeping(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// checkCapacity warns the technician, on the log and the display, when the
+// journal is nearly full (the ledger has not acknowledged it for long): new
+// purchases stop when it is full.
+func (d *Daemon) checkCapacity(ctx context.Context) {
+	c, err := d.deps.Store.Capacity()
+	if err != nil {
+		d.log.Error("store capacity", "err", err)
+		return
+	}
+	if c.Level == offline.LevelOK {
+		return
+	}
+	d.log.Warn(c.Level.String(), "unacked", c.Unacked, "max_unacked", c.MaxUnacked)
+	_ = d.deps.Display.Show(ctx, ui.StorageNearlyFull())
 }
 
 // shutdown halts the board and closes the control interface and the store.

@@ -23,6 +23,7 @@ import (
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/ui"
 	"github.com/openykt/yktd/terminal/ui/uitest"
 )
 
@@ -327,5 +328,50 @@ func TestDaemonStopEndsLongPolls(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("GET /v1/taps?wait=30s still blocked 5s after the daemon stopped")
+	}
+}
+
+// TestDaemonWarnsStorageNearlyFull: a journal the ledger has not
+// acknowledged for long fills the store; the daemon tells the technician
+// on the display at start (and every housekeeping round after).
+func TestDaemonWarnsStorageNearlyFull(t *testing.T) {
+	store, err := offline.Open(filepath.Join(t.TempDir(), "yktd.db"), offline.Options{DeviceID: "pos-daemon-01",
+		MaxUnacked: 20, Reserve: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 14 { // 14 of the 15 records new purchases may use: past 80%
+		if _, err := store.Append(protocol.Record{Kind: protocol.KindAlarm, Reason: "tamper"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := sam.NewSoftware(sam.TestKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp := uitest.New()
+	warned := newLogSignal("storage nearly full")
+	d, err := terminal.NewDaemon(daemonConfig(""), terminal.DaemonDeps{Store: store, SAM: s, Display: disp, Keypad: disp,
+		Logger: slog.New(warned)})
+	if err != nil {
+		_ = store.Close()
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := disp.WaitShown(wctx, ui.CodeStorageNearly); err != nil {
+		t.Errorf("display never warned: %v (shown %v)", err, disp.Codes())
+	}
+	select {
+	case <-warned.ch:
+	case <-wctx.Done():
+		t.Error("no log line")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
