@@ -33,8 +33,8 @@ import (
 // POS should open its store with.
 func BenchmarkPOSPurchase(b *testing.B) {
 	b.Run("group-commit-default", func(b *testing.B) { benchPurchase(b, 0) })
-	b.Run("group-commit-50us", func(b *testing.B) { benchPurchase(b, 50*time.Microsecond) }) // what yktd run uses
-	b.Run("group-commit-1us", func(b *testing.B) { benchPurchase(b, time.Microsecond) })
+	b.Run("group-commit-50us", func(b *testing.B) { benchPurchase(b, 50*time.Microsecond) })
+	b.Run("group-commit-1us", func(b *testing.B) { benchPurchase(b, time.Microsecond) }) // what yktd run uses
 }
 
 func benchPurchase(b *testing.B, delay time.Duration) {

@@ -89,7 +89,7 @@ func (p printDisplay) Show(_ context.Context, m ui.Message) error {
 func (p printDisplay) Clear(context.Context) error { return nil }
 
 func newDemo(ctx context.Context, path string, out io.Writer, price uint32) (*demo, error) {
-	store, err := offline.Open(path, offline.Options{DeviceID: "demo-pos-01", GroupCommitDelay: 50 * time.Microsecond})
+	store, err := offline.Open(path, offline.Options{DeviceID: "demo-pos-01", GroupCommitDelay: time.Microsecond})
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}

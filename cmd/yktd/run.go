@@ -183,9 +183,11 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 // storeOptions are the daemon's store options. A terminal serves one tap at
 // a time, so a purchase completion has nothing to share a group commit with:
 // waiting bbolt's default 2 ms for company only delays the customer's
-// "approved". 50 µs keeps the batching for bursts of other evidence.
+// "approved". 1 µs: BenchmarkPOSPurchase measured a completion p50 of
+// 0.24 ms with it, 1.5 ms with 50 µs (the wait is rounded up to the
+// runtime's timer resolution) and 2.7 ms with the default.
 func storeOptions(cfg *config.Config) offline.Options {
-	return offline.Options{DeviceID: cfg.Device.ID, GroupCommitDelay: 50 * time.Microsecond}
+	return offline.Options{DeviceID: cfg.Device.ID, GroupCommitDelay: time.Microsecond}
 }
 
 // buzzerOf returns the board's buzzer indicator, or nil.
