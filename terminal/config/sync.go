@@ -73,6 +73,11 @@ func (s *Sync) validate() error {
 		if u.Scheme == "https" && s.CAFile == "" {
 			return invalid("sync.ledger is https: sync.ca_file (the pinned CA) is required")
 		}
+		if u.Scheme == "http" && (s.CAFile != "" || s.CertFile != "") {
+			// A CA or client certificate says TLS was meant: refuse rather
+			// than sync in plaintext.
+			return invalid("sync.ledger %q is plain http but a CA or client certificate is configured: use https://", s.Ledger)
+		}
 	}
 	if s.Proxy != "" {
 		u, err := url.Parse(s.Proxy)
