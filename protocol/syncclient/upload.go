@@ -69,11 +69,12 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 	res.Cursor, res.Head = cur, headSeq
 	after, prev := cur, curHash // the batch starts after record `after`, whose hash is prev
 	gaps := 0                   // gap answers in a row: an honest ledger needs one
+	limit := c.o.BatchSize      // records per batch; halved when the ledger finds a batch too large
 	for after < headSeq {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		recs, err := c.o.Journal.RawRecords(after, c.o.BatchSize)
+		recs, err := c.o.Journal.RawRecords(after, limit)
 		if err != nil {
 			return res, fmt.Errorf("syncclient: read records after %d: %w", after, err)
 		}
@@ -122,6 +123,13 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 			c.log.Info("ledger already holds records past the cursor (an ack was lost); resuming where it expects",
 				"acked_through", cur, "ledger_expects", pe.Expected)
 			after, prev = pe.Expected-1, h
+			continue
+		case errors.As(err, &pe) && pe.Code == protocol.CodeTooLarge && len(recs) > 1:
+			// The ledger (or its configuration) takes smaller batches than
+			// ours: halve until it fits; a batch of one that is still too
+			// large is an error like any other.
+			limit = max(len(recs)/2, 1)
+			c.log.Warn("ledger refused the batch as too large; sending smaller batches", "records", len(recs), "next", limit)
 			continue
 		case errors.As(err, &pe) && (pe.Code == protocol.CodeFork || pe.Code == protocol.CodeChainBroken):
 			c.log.Error("LEDGER REFUSED THE JOURNAL: it holds different records under these sequences or the chain does not link; upload stopped. Export the journal and call the operator.",
