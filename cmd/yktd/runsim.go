@@ -79,9 +79,12 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "yktd run --sim: %s %s, store %s\n", cfg.Device.Kind, cfg.Device.ID, cfg.Device.Store)
 	if addr := d.ControlAddr(); addr != "" {
 		fmt.Fprintf(stdout, "control: http://%s/\n", addr)
-		if err := writeFile0600(filepath.Join(f.dir, "control.addr"), []byte(addr+"\n")); err != nil {
+		addrFile := filepath.Join(f.dir, "control.addr")
+		if err := writeFile0600(addrFile, []byte(addr+"\n")); err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
+		defer os.Remove(addrFile) // no stale address for the next tool
+
 	}
 	if env.ledgerURL != "" {
 		fmt.Fprintf(stdout, "ledger: %s (data %s)\n", env.ledgerURL, filepath.Join(f.dir, "ledger"))
