@@ -105,6 +105,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := runEnv.interrupt(context.Background())
 	defer stop()
+	if in, ok := runEnv.stdin.(*os.File); ok {
+		defer rawKeys(in)()
+	}
 	if f.sim {
 		return runSim(ctx, f, stdout, stderr)
 	}
