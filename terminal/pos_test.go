@@ -455,3 +455,17 @@ func TestStorageFullRefusesBeforeDebit(t *testing.T) {
 		t.Fatal("the card was debited without a durable intent")
 	}
 }
+
+func TestShowerClassPricing(t *testing.T) {
+	// The rules give students half price: a 4-minute shower at 1.00 a
+	// minute costs a student 2.00 (no 搭伙费 on a shower).
+	r := newRig(t, shower(1000))
+	r.rules = &protocol.Rules{Version: 1, Classes: []protocol.ClassPricing{{Class: sim.ClassStudent, Percent: 50, SurchargeFen: 300}}}
+	r.pos = r.newPOS(r.store)
+	card := demoCard(t, "student", "", 0)
+	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
+		t.Fatalf("start: %+v", res)
+	}
+	r.clock.Advance(3*time.Minute + 20*time.Second)
+	r.wantPaid(r.handle(card, 0), card, 200, 10000)
+}
