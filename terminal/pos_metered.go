@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/terminal/policy"
 )
@@ -17,6 +18,7 @@ type session struct {
 	CardNo  string
 	Start   time.Time
 	Preauth int64 // fen: the most the session may charge
+	Class   uint8 // card class, for the class's price (no 搭伙费 on a meter)
 	// Charge is fixed when the session stopped (second tap or timeout) and
 	// the debit has not completed yet: a torn final debit is retried (or
 	// found completed) at the card's next tap, for this same amount.
@@ -145,7 +147,7 @@ func (p *POS) startSession(ctx context.Context, card reader.Card, info CardInfo)
 		}
 	}
 	preauth := min(p.cfg.PreauthFen, info.Balance)
-	p.sessions[info.CardNo] = &session{CardNo: info.CardNo, Start: now, Preauth: preauth, Meal: d.Meal}
+	p.sessions[info.CardNo] = &session{CardNo: info.CardNo, Start: now, Preauth: preauth, Class: info.Public.CardClass, Meal: d.Meal}
 	p.log.Info("pos: metered session started", "card", info.CardNo, "preauth", preauth)
 	return Result{Outcome: SessionStarted, Code: policy.CodeOK, Message: sessionStartedMessage(preauth, info.Balance),
 		CardNo: info.CardNo, Amount: preauth, Balance: info.Balance}, nil
@@ -163,6 +165,13 @@ func (p *POS) meterCharge(s *session, now time.Time, balance int64) int64 {
 		minutes = 1 // the valve opened: a started minute
 	}
 	charge := minutes * p.cfg.PerMinuteFen
+	var rules *protocol.Rules
+	if p.rules != nil {
+		rules = p.rules()
+	}
+	if priced, ok := policy.ClassPrice(charge, policy.PricingFor(rules, s.Class), false); ok {
+		charge = priced
+	}
 	charge = min(charge, s.Preauth)
 	if balance >= 0 {
 		charge = min(charge, balance)
