@@ -30,6 +30,21 @@ var ErrNoPurse = errors.New("terminal: no e-purse application on the card")
 // has, or DefaultAIDs when aids is empty, then the EP ADF by file id),
 // reads file 0x15 and the balance.
 func ReadCard(ctx context.Context, card reader.Card, aids [][]byte) (CardInfo, error) {
+	info, err := ReadIdentity(ctx, card, aids)
+	if err != nil {
+		return info, err
+	}
+	bal, err := epurse.GetBalance(ctx, card)
+	if err != nil {
+		return CardInfo{}, fmt.Errorf("terminal: read card: %w", err)
+	}
+	info.Balance = int64(bal)
+	return info, nil
+}
+
+// ReadIdentity is ReadCard without GET BALANCE: what a gate needs (card
+// number, class, status, validity), one command less per pass.
+func ReadIdentity(ctx context.Context, card reader.Card, aids [][]byte) (CardInfo, error) {
 	if err := selectPurse(ctx, card, aids); err != nil {
 		return CardInfo{}, err
 	}
@@ -37,11 +52,7 @@ func ReadCard(ctx context.Context, card reader.Card, aids [][]byte) (CardInfo, e
 	if err != nil {
 		return CardInfo{}, fmt.Errorf("terminal: read card: %w", err)
 	}
-	bal, err := epurse.GetBalance(ctx, card)
-	if err != nil {
-		return CardInfo{}, fmt.Errorf("terminal: read card: %w", err)
-	}
-	return CardInfo{Public: pub, CardNo: pub.CardNumber(), Balance: int64(bal)}, nil
+	return CardInfo{Public: pub, CardNo: pub.CardNumber()}, nil
 }
 
 func selectPurse(ctx context.Context, card reader.Card, aids [][]byte) error {

@@ -263,7 +263,7 @@ func (g *Gate) handle(ctx context.Context, ev reader.Event, dir policy.Direction
 func (g *Gate) credential(ctx context.Context, ev reader.Event, now time.Time) (policy.Credential, policy.Code) {
 	switch ev.Kind {
 	case reader.CardPresent:
-		info, err := ReadCard(ctx, ev.Card, g.opts.AIDs)
+		info, err := ReadIdentity(ctx, ev.Card, g.opts.AIDs)
 		if errors.Is(err, ErrNoPurse) {
 			// An identity-only card: its UID is the credential (gates only).
 			if len(ev.UID) == 0 {

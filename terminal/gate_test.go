@@ -215,10 +215,29 @@ func (r *gateRig) awaitRecords(n int) {
 	}
 }
 
+// insRecorder remembers the instruction byte of every APDU sent to a card.
+type insRecorder struct {
+	reader.Card
+	mu  sync.Mutex
+	ins []byte
+}
+
+func (c *insRecorder) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	c.mu.Lock()
+	if len(cmd) > 1 {
+		c.ins = append(c.ins, cmd[1])
+	}
+	c.mu.Unlock()
+	return c.Card.Transmit(ctx, cmd)
+}
+
 func TestGatePassWithPassage(t *testing.T) {
 	r := newGateRig(t)
 	card := demoCard(t, "student", "", 0)
-	ch := r.handleAsync(r.present(card))
+	ev := r.present(card)
+	apdus := &insRecorder{Card: ev.Card}
+	ev.Card = apdus
+	ch := r.handleAsync(ev)
 	r.awaitRelay("arm_in")
 	if r.fake.High("arm_out") {
 		t.Fatal("the exit arm moved for an entry")
@@ -235,6 +254,13 @@ func TestGatePassWithPassage(t *testing.T) {
 	if m, _ := r.disp.Last(); m.Code != ui.CodePass {
 		t.Fatalf("display = %v", m)
 	}
+	apdus.mu.Lock()
+	for _, ins := range apdus.ins {
+		if ins == 0x5C { // GET BALANCE: a gate has no use for the balance
+			t.Errorf("the gate read the balance: %X", apdus.ins)
+		}
+	}
+	apdus.mu.Unlock()
 
 	// The same card again the same way: anti-passback refuses it, and no
 	// arm moves.
