@@ -20,12 +20,7 @@ import (
 func TestTornSaleLostAgainAfterRecovery(t *testing.T) {
 	r := newRig(t, fixed(1250))
 	card := demoCard(t, "student", "", 0)
-	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
-		t.Fatal(err)
-	}
-	if res := r.handle(card, 0); res.Outcome != terminal.TapAgain {
-		t.Fatalf("torn: %+v", res)
-	}
+	r.tornDebit(card, 0)
 	// The second GET BALANCE from now is the one after the recovery.
 	if err := card.Arm(sim.Fault{Kind: sim.TearBefore, INS: sim.InsGetBalance, Nth: 2}); err != nil {
 		t.Fatal(err)
@@ -51,16 +46,9 @@ func TestTornSaleLostAgainAfterRecovery(t *testing.T) {
 func TestShowerTornFinalDebitLostAgain(t *testing.T) {
 	r := newRig(t, shower(1000))
 	card := demoCard(t, "student", "", 0)
-	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
-		t.Fatalf("start: %+v", res)
-	}
+	r.startShower(card)
 	r.clock.Advance(5 * time.Minute)
-	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
-		t.Fatal(err)
-	}
-	if res := r.handle(card, 0); res.Outcome != terminal.TapAgain {
-		t.Fatalf("torn stop: %+v", res)
-	}
+	r.tornDebit(card, 0)
 	if err := card.Arm(sim.Fault{Kind: sim.TearBefore, INS: sim.InsGetBalance, Nth: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +72,7 @@ func TestShowerTornFinalDebitLostAgain(t *testing.T) {
 func TestKeyedRecoveryThenEntryCancelled(t *testing.T) {
 	r := newRig(t, config.POS{Mode: config.ModeKeyed})
 	card := demoCard(t, "student", "", 0)
-	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
-		t.Fatal(err)
-	}
-	if res := r.handle(card, 830); res.Outcome != terminal.TapAgain {
-		t.Fatalf("torn: %+v", res)
-	}
+	r.tornDebit(card, 830)
 	r.clock.Advance(10 * time.Second)
 	r.ui.QueueCancel()
 	if res := r.handle(card, 0); res.Outcome != terminal.Refused || res.Code != terminal.CodeEntryCancelled {
@@ -169,9 +152,7 @@ func TestShowerStoreFaultKeepsCharge(t *testing.T) {
 	r := newRig(t, shower(1000))
 	r.pos = r.newPOS(&openFailsOnce{Store: r.store})
 	card := demoCard(t, "student", "", 0)
-	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
-		t.Fatalf("start: %+v", res)
-	}
+	r.startShower(card)
 	r.clock.Advance(5 * time.Minute)
 	res, err := r.pos.HandleCard(r.ctx, r.tap(card), 0)
 	r.rdr.Remove()
@@ -196,16 +177,9 @@ func TestShowerStoreFaultKeepsCharge(t *testing.T) {
 func TestShowerAfterRestartChargesNewSession(t *testing.T) {
 	r := newRig(t, shower(1000))
 	card := demoCard(t, "student", "", 0)
-	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
-		t.Fatalf("start: %+v", res)
-	}
+	r.startShower(card)
 	r.clock.Advance(30 * time.Second)
-	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
-		t.Fatal(err)
-	}
-	if res := r.handle(card, 0); res.Outcome != terminal.TapAgain {
-		t.Fatalf("torn stop: %+v", res)
-	}
+	r.tornDebit(card, 0)
 	r.reopen()
 	r.clock.Advance(10 * time.Second)
 	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted || balance(card) != 9900 {

@@ -211,3 +211,24 @@ func (r *rig) last() ui.Message {
 	}
 	return m
 }
+
+// startShower starts a metered session of card and fails the test if it
+// does not start.
+func (r *rig) startShower(card *sim.Card) {
+	r.t.Helper()
+	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
+		r.t.Fatalf("start: %+v", res)
+	}
+}
+
+// tornDebit arms card to be torn away right after it executes DEBIT FOR
+// PURCHASE, taps it and checks the POS asks for the card again.
+func (r *rig) tornDebit(card *sim.Card, amount int64) {
+	r.t.Helper()
+	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
+		r.t.Fatal(err)
+	}
+	if res := r.handle(card, amount); res.Outcome != terminal.TapAgain {
+		r.t.Fatalf("torn after DEBIT: %+v", res)
+	}
+}

@@ -399,16 +399,9 @@ func TestMealPeriods(t *testing.T) {
 func TestShowerTornFinalDebit(t *testing.T) {
 	r := newRig(t, shower(1000))
 	card := demoCard(t, "student", "", 0)
-	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
-		t.Fatalf("start: %+v", res)
-	}
+	r.startShower(card)
 	r.clock.Advance(5 * time.Minute)
-	if err := card.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsDebitForPurchase}); err != nil {
-		t.Fatal(err)
-	}
-	if res := r.handle(card, 0); res.Outcome != terminal.TapAgain {
-		t.Fatalf("torn stop: %+v", res)
-	}
+	r.tornDebit(card, 0)
 	if s := r.pos.Sessions(); len(s) != 1 || !s[0].Stopped || s[0].Charge != 500 {
 		t.Fatalf("sessions %+v, want one stopped at 5.00", s)
 	}
@@ -463,9 +456,7 @@ func TestShowerClassPricing(t *testing.T) {
 	r.rules = &protocol.Rules{Version: 1, Classes: []protocol.ClassPricing{{Class: sim.ClassStudent, Percent: 50, SurchargeFen: 300}}}
 	r.pos = r.newPOS(r.store)
 	card := demoCard(t, "student", "", 0)
-	if res := r.handle(card, 0); res.Outcome != terminal.SessionStarted {
-		t.Fatalf("start: %+v", res)
-	}
+	r.startShower(card)
 	r.clock.Advance(3*time.Minute + 20*time.Second)
 	r.wantPaid(r.handle(card, 0), card, 200, 10000)
 }
