@@ -39,6 +39,7 @@ var (
 var (
 	keySchema  = []byte("schema")  // be64 schema version
 	keyDevice  = []byte("device")  // device id
+	keyEpoch   = []byte("epoch")   // be64 journal epoch; absent for epoch 0
 	keyHead    = []byte("head")    // headValue: the last record
 	keyAnchor  = []byte("anchor")  // seq(8) ‖ hash(32) of the last purged record
 	keyAcked   = []byte("acked")   // in sync: seq(8) ‖ hash(32)
@@ -54,6 +55,11 @@ type Options struct {
 	// journal's genesis value. Opening an existing store with a different
 	// non-empty DeviceID fails with ErrDeviceMismatch.
 	DeviceID string
+	// Epoch is the journal epoch of a new store (protocol.EpochGenesis): 0
+	// for a device's first store, the next number for a store started anew
+	// over an enrolled identity whose old store was lost. It is written
+	// into a new store with DeviceID; an existing store keeps its own.
+	Epoch uint64
 	// Clock is the time source; default SystemClock.
 	Clock Clock
 	// ClockStep is how far the wall clock may move against the monotonic
@@ -123,6 +129,7 @@ type Store struct {
 	path     string
 	opts     Options
 	deviceID string
+	epoch    uint64
 	genesis  [protocol.HashSize]byte
 	boot     uint64 // random per Open: tells whether the head's monotonic reading is ours
 }
@@ -202,14 +209,28 @@ func (s *Store) loadDevice(tx *bolt.Tx) error {
 		if err := meta.Put(keyDevice, []byte(s.opts.DeviceID)); err != nil {
 			return fmt.Errorf("offline: open: %w", err)
 		}
+		if s.opts.Epoch > 0 {
+			if err := meta.Put(keyEpoch, be64(s.opts.Epoch)); err != nil {
+				return fmt.Errorf("offline: open: %w", err)
+			}
+		}
 		dev = []byte(s.opts.DeviceID)
 	case s.opts.DeviceID != "" && string(dev) != s.opts.DeviceID:
 		return fmt.Errorf("offline: open: store of device %q, not %q: %w", dev, s.opts.DeviceID, ErrDeviceMismatch)
 	}
 	s.deviceID = string(dev)
-	s.genesis = protocol.GenesisHash(s.deviceID)
+	if v := meta.Get(keyEpoch); v != nil {
+		if len(v) != 8 {
+			return fmt.Errorf("offline: open: epoch is %d bytes: %w", len(v), ErrCorrupt)
+		}
+		s.epoch = binary.BigEndian.Uint64(v)
+	}
+	s.genesis = protocol.EpochGenesis(s.deviceID, s.epoch)
 	return nil
 }
+
+// Epoch returns the store's journal epoch (0 for a device's first store).
+func (s *Store) Epoch() uint64 { return s.epoch }
 
 // Close closes the store. Every committed record is already on disk.
 func (s *Store) Close() error {

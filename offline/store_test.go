@@ -1,6 +1,7 @@
 package offline_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -118,5 +119,50 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	}
 	if _, err := ro.Append(protocol.Record{Kind: protocol.KindAlarm}); !errors.Is(err, offline.ErrReadOnly) {
 		t.Fatalf("Append on read-only = %v, want ErrReadOnly", err)
+	}
+}
+
+// TestEpoch: a new store takes its epoch from the options and links its
+// first record to that epoch's genesis; reopened, it keeps its epoch
+// whatever the options say.
+func TestEpoch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "y.db")
+	s, err := offline.Open(path, offline.Options{DeviceID: "d", Epoch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := s.Append(protocol.Record{Kind: protocol.KindStoreStarted, Version: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Records(seq-1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := protocol.EpochGenesis("d", 2)
+	if s.Epoch() != 2 || s.Genesis() != want || !bytes.Equal(e[0].Record.Prev, want[:]) {
+		t.Fatalf("epoch %d genesis %x, first record links to %x", s.Epoch(), s.Genesis(), e[0].Record.Prev)
+	}
+	if s.SyncSource().Epoch() != 2 {
+		t.Fatal("sync source epoch")
+	}
+	s.Close()
+	for _, o := range []offline.Options{{}, {DeviceID: "d"}, {DeviceID: "d", Epoch: 5}} {
+		s, err := offline.Open(path, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Epoch() != 2 {
+			t.Fatalf("reopened with %+v: epoch %d", o, s.Epoch())
+		}
+		if _, err := s.Verify(); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	// A first store is epoch 0 with the plain genesis.
+	s0, _ := offlinetest.Open(t, offline.Options{})
+	if s0.Epoch() != 0 || s0.Genesis() != protocol.GenesisHash(offlinetest.DeviceID) {
+		t.Fatalf("first store: epoch %d", s0.Epoch())
 	}
 }

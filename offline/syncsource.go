@@ -22,6 +22,9 @@ func (s *Store) SyncSource() SyncSource { return SyncSource{s: s} }
 // DeviceID returns the device id of the store.
 func (a SyncSource) DeviceID() string { return a.s.deviceID }
 
+// Epoch returns the journal epoch of the store (see Store.Epoch).
+func (a SyncSource) Epoch() uint64 { return a.s.epoch }
+
 // Cursor returns the acknowledged-through sequence and that record's hash
 // (the genesis value at 0).
 func (a SyncSource) Cursor() (uint64, [protocol.HashSize]byte, error) {

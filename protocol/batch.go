@@ -13,10 +13,12 @@ const (
 
 // Batch carries a contiguous run of a device's journal records, FirstSeq
 // through LastSeq, each the exact canonical bytes the device hashed into its
-// chain. PrevHead is the hash of record FirstSeq-1 (GenesisHash(DeviceID)
-// when FirstSeq is 1), NewHead the hash of record LastSeq. BatchNo is the
-// sender's counter, echoed in the Ack; the ledger decides on sequences and
-// hashes only.
+// chain. PrevHead is the hash of record FirstSeq-1 (EpochGenesis(DeviceID,
+// Epoch) when FirstSeq is 1), NewHead the hash of record LastSeq. BatchNo is
+// the sender's counter, echoed in the Ack; the ledger decides on epochs,
+// sequences and hashes only. Epoch is the journal's epoch (0, omitted, for
+// a device's first store; see EpochGenesis): sequences count from 1 in
+// each epoch.
 type Batch struct {
 	DeviceID string   `cbor:"1,keyasint" json:"device_id"`
 	BatchNo  uint64   `cbor:"2,keyasint" json:"batch_no"`
@@ -25,6 +27,7 @@ type Batch struct {
 	PrevHead []byte   `cbor:"5,keyasint" json:"prev_head"`
 	NewHead  []byte   `cbor:"6,keyasint" json:"new_head"`
 	Records  [][]byte `cbor:"7,keyasint" json:"records"`
+	Epoch    uint64   `cbor:"8,keyasint,omitempty" json:"epoch,omitempty"`
 }
 
 // NewBatch builds the batch of records (encoded journal records in sequence
@@ -135,14 +138,15 @@ func DecodeBatch(b []byte) (Batch, error) {
 const MaxAckSize = 256
 
 // Ack is the ledger's acknowledgement of a batch: it holds every record of
-// DeviceID through AckedThrough, whose hash is Head. A duplicate batch gets
-// the same Ack again (ServerTime may differ).
+// DeviceID's journal epoch Epoch through AckedThrough, whose hash is Head.
+// A duplicate batch gets the same Ack again (ServerTime may differ).
 type Ack struct {
 	DeviceID     string `cbor:"1,keyasint" json:"device_id"`
 	BatchNo      uint64 `cbor:"2,keyasint" json:"batch_no"`
 	AckedThrough uint64 `cbor:"3,keyasint" json:"acked_through"`
 	Head         []byte `cbor:"4,keyasint" json:"head"`
-	ServerTime   int64  `cbor:"5,keyasint" json:"server_time"` // Unix milliseconds
+	ServerTime   int64  `cbor:"5,keyasint" json:"server_time"`               // Unix milliseconds
+	Epoch        uint64 `cbor:"6,keyasint,omitempty" json:"epoch,omitempty"` // the batch's epoch, echoed
 }
 
 // ContentType returns TypeAck.

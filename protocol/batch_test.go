@@ -225,3 +225,41 @@ func mustHex(s string) []byte {
 	}
 	return b
 }
+
+// TestBatchAckEpoch: the epoch is omitted at 0 (every epoch-0 encoding
+// stays what it was) and round-trips otherwise, in the batch and the ack.
+func TestBatchAckEpoch(t *testing.T) {
+	recs := testRecords(t, testDevice, 2)
+	b, err := NewBatch(testDevice, 2, GenesisHash(testDevice), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Epoch = 3
+	withEpoch, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(plain, withEpoch) || len(withEpoch) != len(plain)+2 {
+		t.Fatalf("epoch 3 adds %d bytes, want 2 (key 8, value 3)", len(withEpoch)-len(plain))
+	}
+	got, err := DecodeBatch(withEpoch)
+	if err != nil || got.Epoch != 3 {
+		t.Fatalf("decoded epoch %d, err %v", got.Epoch, err)
+	}
+	if got, err := DecodeBatch(plain); err != nil || got.Epoch != 0 {
+		t.Fatalf("decoded epoch %d, err %v", got.Epoch, err)
+	}
+	a := testAck()
+	a.Epoch = 3
+	raw, err := a.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ga, err := DecodeAck(raw); err != nil || ga.Epoch != 3 {
+		t.Fatalf("ack epoch %d, err %v", ga.Epoch, err)
+	}
+}

@@ -6,6 +6,7 @@ package protocol
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -30,7 +31,10 @@ const (
 	KindClockChanged      Kind = 10 // the wall clock jumped: OldTime says from where
 	KindPurchaseReversed  Kind = 11 // the cashier cancelled a completed sale: IntentID names it, Amount is owed back to the card (the ledger settles it as a pending load)
 	KindGatePassNotTaken  Kind = 12 // a gate granted a pass but nobody passed within the passage window
-	kindMax                    = KindGatePassNotTaken
+	KindPurchaseRefused   Kind = 13 // a POS refused a card before any debit: CardNo, Amount asked (when known), Reason the stable refusal code (lost, frozen, expired, insufficient, no-status-list, ...), BalanceBefore when read
+	KindDeviceRevoked     Kind = 14 // the ledger answered that this device is revoked: it takes no more money; its journal still uploads for collection
+	KindStoreStarted      Kind = 15 // first record of a store started anew over an enrolled identity (yktd run --new-store): Version is the store's epoch
+	kindMax                    = KindStoreStarted
 )
 
 var kindNames = [...]string{
@@ -46,6 +50,9 @@ var kindNames = [...]string{
 	KindClockChanged:      "clock-changed",
 	KindPurchaseReversed:  "purchase-reversed",
 	KindGatePassNotTaken:  "gate-pass-not-taken",
+	KindPurchaseRefused:   "purchase-refused",
+	KindDeviceRevoked:     "device-revoked",
+	KindStoreStarted:      "store-started",
 }
 
 // String returns the kind's stable name, used in tools and JSON export.
@@ -219,12 +226,25 @@ func DecodeRecord(b []byte) (Record, error) {
 // bytes. The next record's Prev holds it.
 func RecordHash(encoded []byte) [HashSize]byte { return sha256.Sum256(encoded) }
 
-// GenesisHash is the link of a device's first record:
-// SHA-256("yktd-journal-v1" ‖ device id).
-func GenesisHash(deviceID string) [HashSize]byte {
+// GenesisHash is the link of a device's first record in its first store
+// (epoch 0): SHA-256("yktd-journal-v1" ‖ device id).
+func GenesisHash(deviceID string) [HashSize]byte { return EpochGenesis(deviceID, 0) }
+
+// EpochGenesis is the link of the first record of a device's journal in
+// epoch epoch. A device's journal starts at epoch 0; a store started anew
+// over the same enrolled identity (its old store lost) is the next epoch,
+// numbered 1, 2, ..., with its own sequence from 1 and its own genesis:
+// SHA-256("yktd-journal-v1" ‖ device id ‖ 0x00 ‖ be64(epoch)) for epoch ≥ 1
+// (a device id never holds 0x00), the plain GenesisHash for epoch 0.
+func EpochGenesis(deviceID string, epoch uint64) [HashSize]byte {
 	h := sha256.New()
 	h.Write([]byte("yktd-journal-v1"))
 	h.Write([]byte(deviceID))
+	if epoch > 0 {
+		var e [9]byte
+		binary.BigEndian.PutUint64(e[1:], epoch)
+		h.Write(e[:])
+	}
 	var out [HashSize]byte
 	h.Sum(out[:0])
 	return out

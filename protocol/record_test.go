@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"testing"
@@ -192,4 +193,32 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("accepted non-canonical input %x (re-encodes to %x)", data, again)
 		}
 	})
+}
+
+// TestEpochGenesis: epoch 0 is the first store's genesis (the pinned
+// value every existing journal links to); later epochs differ from it and
+// from each other, and from another device's.
+func TestEpochGenesis(t *testing.T) {
+	const id = "pos-canteen1-07"
+	if EpochGenesis(id, 0) != GenesisHash(id) {
+		t.Fatal("epoch 0 is not the plain genesis")
+	}
+	seen := map[[HashSize]byte]string{}
+	for _, c := range []struct {
+		id string
+		e  uint64
+	}{{id, 0}, {id, 1}, {id, 2}, {id, 1 << 40}, {"pos-canteen1-08", 1}, {id + "1", 0}} {
+		g := EpochGenesis(c.id, c.e)
+		if prev, dup := seen[g]; dup {
+			t.Fatalf("%s epoch %d has the genesis of %s", c.id, c.e, prev)
+		}
+		seen[g] = c.id
+	}
+	// Pinned: SHA-256("yktd-journal-v1" ‖ id ‖ 00 ‖ be64(1)).
+	const want = "pos-canteen1-07 epoch 1"
+	g := EpochGenesis(id, 1)
+	h := sha256.Sum256(append([]byte("yktd-journal-v1"+id), 0, 0, 0, 0, 0, 0, 0, 0, 1))
+	if g != h {
+		t.Fatalf("%s: %x, want %x", want, g, h)
+	}
 }

@@ -17,6 +17,13 @@ type Journal interface {
 	Ack(seq uint64, hash [protocol.HashSize]byte) error
 }
 
+// Epocher is implemented by a Journal whose store may be a later epoch of
+// the device's journal (protocol.EpochGenesis); a Journal without it is
+// epoch 0.
+type Epocher interface {
+	Epoch() uint64
+}
+
 // StatusSink receives verified status lists.
 type StatusSink interface {
 	// StatusVersion returns the version held (0 = none).

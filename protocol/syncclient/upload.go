@@ -88,6 +88,7 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("syncclient: cut batch after %d: %w", after, err)
 		}
+		b.Epoch = c.epoch()
 		if b.FirstSeq != after+1 || b.BatchNo != b.LastSeq {
 			return res, fmt.Errorf("syncclient: records after %d start at %d (purged?)", after, b.FirstSeq)
 		}
@@ -168,10 +169,18 @@ func (c *Client) fit(recs [][]byte) [][]byte {
 	return recs
 }
 
-// recordHash returns the hash of record seq (genesis for 0).
+// epoch returns the journal's epoch (0 unless the Journal is an Epocher).
+func (c *Client) epoch() uint64 {
+	if e, ok := c.o.Journal.(Epocher); ok {
+		return e.Epoch()
+	}
+	return 0
+}
+
+// recordHash returns the hash of record seq (the epoch's genesis for 0).
 func (c *Client) recordHash(seq uint64) ([protocol.HashSize]byte, error) {
 	if seq == 0 {
-		return protocol.GenesisHash(c.o.DeviceID), nil
+		return protocol.EpochGenesis(c.o.DeviceID, c.epoch()), nil
 	}
 	r, err := c.o.Journal.RawRecords(seq-1, 1)
 	if err != nil || len(r) != 1 {
@@ -199,7 +208,7 @@ func (c *Client) sendBatch(ctx context.Context, b *protocol.Batch) (protocol.Ack
 		c.log.Warn("ledger's acknowledgement refused; cursor not moved", "batch", b.BatchNo, "err", err)
 		return protocol.Ack{}, &retryError{fmt.Errorf("syncclient: batch %d..%d: ack: %w", b.FirstSeq, b.LastSeq, err)}
 	}
-	if ack.DeviceID != c.o.DeviceID || ack.BatchNo != b.BatchNo || ack.AckedThrough != b.LastSeq || !bytes.Equal(ack.Head, b.NewHead) {
+	if ack.DeviceID != c.o.DeviceID || ack.Epoch != b.Epoch || ack.BatchNo != b.BatchNo || ack.AckedThrough != b.LastSeq || !bytes.Equal(ack.Head, b.NewHead) {
 		c.log.Warn("ledger acknowledged something other than the batch sent; cursor not moved",
 			"batch", b.BatchNo, "sent_last", b.LastSeq, "acked_through", ack.AckedThrough, "ack_device", ack.DeviceID)
 		return protocol.Ack{}, &retryError{fmt.Errorf("syncclient: batch %d..%d: ack through %d: %w", b.FirstSeq, b.LastSeq, ack.AckedThrough, ErrBadAck)}
