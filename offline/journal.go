@@ -207,10 +207,6 @@ type VerifyResult struct {
 func (s *Store) Verify() (VerifyResult, error) {
 	var res VerifyResult
 	err := s.db.View(func(tx *bolt.Tx) error {
-		h, err := s.readHead(tx)
-		if err != nil {
-			return err
-		}
 		seq, prev := uint64(0), s.genesis
 		if a := tx.Bucket(bucketMeta).Get(keyAnchor); a != nil {
 			if len(a) != 8+protocol.HashSize {
@@ -219,36 +215,73 @@ func (s *Store) Verify() (VerifyResult, error) {
 			seq = binary.BigEndian.Uint64(a)
 			copy(prev[:], a[8:])
 		}
-		c := tx.Bucket(bucketJournal).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			want := seq + 1
-			if len(k) != 8 || binary.BigEndian.Uint64(k) != want {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("record missing (next key %x)", k)}
-			}
-			r, err := protocol.DecodeRecord(v)
-			if err != nil {
-				return &ChainError{Seq: want, Reason: err.Error()}
-			}
-			if r.Seq != want {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("record carries sequence %d", r.Seq)}
-			}
-			if !bytes.Equal(r.Prev, prev[:]) {
-				return &ChainError{Seq: want, Reason: "link does not match the previous record's hash"}
-			}
-			if res.First == 0 {
-				res.First = want
-			}
-			seq, prev = want, protocol.RecordHash(v)
-			res.Count++
-		}
-		if h.seq != seq || h.hash != prev {
-			return &ChainError{Seq: seq + 1, Reason: fmt.Sprintf("head says %d, journal ends at %d", h.seq, seq)}
-		}
-		res.Head = Head{Seq: h.seq, Hash: h.hash}
-		if h.seq > 0 {
-			res.Head.Time = time.UnixMilli(h.time).UTC()
-		}
-		return nil
+		var err error
+		res, err = s.walk(tx, seq, prev, true)
+		return err
 	})
 	return res, err
+}
+
+// VerifyTail checks the part of the journal the ledger has not
+// acknowledged yet, what a daemon checks at start before it takes money:
+// from the acknowledged cursor (trusted: the ledger signed it) to the head,
+// every record present, decoding, in sequence and linking to the one
+// before, and the head naming the last. Its work is bounded by the
+// unacknowledged records (at most Options.MaxUnacked), not the journal's
+// length. The first problem is a *ChainError naming the sequence.
+func (s *Store) VerifyTail() (VerifyResult, error) {
+	var res VerifyResult
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := s.readCursor(tx)
+		var err error
+		res, err = s.walk(tx, c.Seq, c.Hash, false)
+		return err
+	})
+	return res, err
+}
+
+// walk checks the records after seq, the first linking to prev, through
+// the head. whole starts at the journal's first key, so that a record
+// below seq+1 (one that should have been purged, or was slipped in) is
+// found too.
+func (s *Store) walk(tx *bolt.Tx, seq uint64, prev [protocol.HashSize]byte, whole bool) (VerifyResult, error) {
+	var res VerifyResult
+	h, err := s.readHead(tx)
+	if err != nil {
+		return res, err
+	}
+	c := tx.Bucket(bucketJournal).Cursor()
+	k, v := c.Seek(be64(seq + 1))
+	if whole {
+		k, v = c.First()
+	}
+	for ; k != nil; k, v = c.Next() {
+		want := seq + 1
+		if len(k) != 8 || binary.BigEndian.Uint64(k) != want {
+			return res, &ChainError{Seq: want, Reason: fmt.Sprintf("record missing (next key %x)", k)}
+		}
+		r, err := protocol.DecodeRecord(v)
+		if err != nil {
+			return res, &ChainError{Seq: want, Reason: err.Error()}
+		}
+		if r.Seq != want {
+			return res, &ChainError{Seq: want, Reason: fmt.Sprintf("record carries sequence %d", r.Seq)}
+		}
+		if !bytes.Equal(r.Prev, prev[:]) {
+			return res, &ChainError{Seq: want, Reason: "link does not match the previous record's hash"}
+		}
+		if res.First == 0 {
+			res.First = want
+		}
+		seq, prev = want, protocol.RecordHash(v)
+		res.Count++
+	}
+	if h.seq != seq || h.hash != prev {
+		return res, &ChainError{Seq: seq + 1, Reason: fmt.Sprintf("head says %d, journal ends at %d", h.seq, seq)}
+	}
+	res.Head = Head{Seq: h.seq, Hash: h.hash}
+	if h.seq > 0 {
+		res.Head.Time = time.UnixMilli(h.time).UTC()
+	}
+	return res, nil
 }

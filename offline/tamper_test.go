@@ -101,8 +101,81 @@ func TestVerifyDetectsTamperedFile(t *testing.T) {
 			if ce.Seq != tt.wantSeq {
 				t.Fatalf("broken at %d, want %d (%v)", ce.Seq, tt.wantSeq, err)
 			}
+			// The daemon's check at start sees the same break: nothing
+			// is acknowledged, so the tail is the whole journal.
+			_, err = s.VerifyTail()
+			if !errors.As(err, &ce) || ce.Seq != tt.wantSeq {
+				t.Fatalf("VerifyTail = %v, want a *ChainError at %d", err, tt.wantSeq)
+			}
 		})
 	}
+}
+
+// TestVerifyTailFromCursor: VerifyTail starts at the acknowledged cursor:
+// a damaged record the ledger already holds is not its concern (Verify
+// still finds it), one after the cursor is.
+func TestVerifyTailFromCursor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := offline.Open(path, offline.Options{DeviceID: "d", Clock: offlinetest.NewClock(time.Unix(1e9, 0))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		if _, err := s.Append(protocol.Record{Kind: protocol.KindGatePass, CardNo: "2024000001"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := s.Records(2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(3, e[0].Hash); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.VerifyTail(); err != nil || res.First != 4 || res.Count != 3 || res.Head.Seq != 6 {
+		t.Fatalf("VerifyTail = %+v, %v; want records 4..6", res, err)
+	}
+	s.Close()
+	tamper := func(seq uint64) {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("journal")).Delete(be64(seq)) }); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	tamper(2) // acknowledged: the ledger holds it
+	s, err = offline.Open(path, offline.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.VerifyTail(); err != nil {
+		t.Fatalf("VerifyTail with an acknowledged record missing = %v", err)
+	}
+	if _, err := s.Verify(); !errors.Is(err, offline.ErrChainBroken) {
+		t.Fatalf("Verify = %v, want the break", err)
+	}
+	s.Close()
+	tamper(5)
+	s, err = offline.Open(path, offline.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ce *offline.ChainError
+	if _, err := s.VerifyTail(); !errors.As(err, &ce) || ce.Seq != 5 {
+		t.Fatalf("VerifyTail = %v, want a break at 5", err)
+	}
+}
+
+func be64(v uint64) []byte {
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(v >> (56 - 8*i))
+	}
+	return b[:]
 }
 
 // TestFailedCommitLeavesNoGap: a transaction that fails half-way, after the

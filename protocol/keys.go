@@ -2,11 +2,14 @@ package protocol
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // PEM block types of the key files. The body is the suite's raw key; the
@@ -150,4 +153,24 @@ func pemAlg(blk *pem.Block) (int64, error) {
 		return 0, fmt.Errorf("%w: Alg header: %w", ErrKeyFormat, err)
 	}
 	return alg, nil
+}
+
+// Fingerprint names a public key for a person to compare and for a
+// configuration to pin: "sha256:" and the lowercase hex of SHA-256 over
+// the raw key bytes (for Ed25519 the 32-byte key; for SM2 the 65-byte
+// uncompressed point). ledgerd prints its key's fingerprint; a device's
+// sync.ledger_key holds it, so that enrolment trusts only that key.
+func Fingerprint(key []byte) string {
+	h := sha256.Sum256(key)
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// ValidFingerprint reports whether s has the form Fingerprint returns.
+func ValidFingerprint(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil && strings.ToLower(h) == h
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -76,5 +77,26 @@ func TestKeyPEMRefusals(t *testing.T) {
 	}
 	if _, err := NewSigner("bad kid", AlgEd25519, make([]byte, 32)); err == nil {
 		t.Fatal("signer with a space in its key id")
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	key := make([]byte, 32)
+	fp := Fingerprint(key)
+	// SHA-256 of 32 zero bytes.
+	if fp != "sha256:66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925" {
+		t.Fatalf("fingerprint = %s", fp)
+	}
+	if !ValidFingerprint(fp) {
+		t.Fatal("own fingerprint refused")
+	}
+	key[0] = 1
+	if Fingerprint(key) == fp {
+		t.Fatal("different keys, same fingerprint")
+	}
+	for _, bad := range []string{"", "sha256:", fp[:len(fp)-1], strings.ToUpper(fp), "md5:" + fp[7:], fp[:len(fp)-1] + "g", fp + "00"} {
+		if ValidFingerprint(bad) {
+			t.Errorf("ValidFingerprint(%q) = true", bad)
+		}
 	}
 }
