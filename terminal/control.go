@@ -3,12 +3,9 @@ package terminal
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -77,30 +74,11 @@ func (d *Daemon) Taps(n uint64) []TapRecord {
 	return out
 }
 
-// listenControl opens the control interface: loopback TCP or a unix socket
-// only (it has no authentication; terminal/config refuses other addresses
-// and so does this, in case a caller bypassed the config).
+// listenControl opens the control interface (control_listen.go).
 func (d *Daemon) listenControl(addr string) error {
-	var ln net.Listener
-	var err error
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		_ = os.Remove(path)
-		ln, err = net.Listen("unix", path)
-		if err == nil {
-			err = os.Chmod(path, 0o600)
-		}
-	} else {
-		var host string
-		host, _, err = net.SplitHostPort(addr)
-		if err == nil {
-			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-				return fmt.Errorf("terminal: control interface %q: loopback only", addr)
-			}
-			ln, err = net.Listen("tcp", addr)
-		}
-	}
+	ln, err := listenControlAddr(addr)
 	if err != nil {
-		return fmt.Errorf("terminal: control interface: %w", err)
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/taps", d.serveTaps)

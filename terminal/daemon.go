@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -352,9 +350,7 @@ func (d *Daemon) shutdown() error {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = d.ctl.Shutdown(sctx)
 		cancel()
-		if strings.HasPrefix(d.cfg.Control.Listen, "unix:") {
-			_ = os.Remove(strings.TrimPrefix(d.cfg.Control.Listen, "unix:"))
-		}
+		_ = d.ctlLn.Close() // a unix socket removes its path, only while it is its own (control_listen.go)
 	}
 	if d.deps.Board != nil {
 		if err := d.deps.Board.Halt(); err != nil {
