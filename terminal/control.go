@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -74,30 +75,95 @@ func (d *Daemon) Taps(n uint64) []TapRecord {
 	return out
 }
 
-// listenControl opens the control interface (control_listen.go).
+// controlRoute is one endpoint of the control interface. The mux is built
+// from these and GET / lists them, so the list cannot drift.
+type controlRoute struct {
+	method string // "" = any method
+	path   string // an http.ServeMux path; "/{$}" is "/" alone
+	access access
+	doc    string
+	h      http.Handler
+}
+
+// controlRoutes are the control interface's endpoints (docs/control.md).
+func (d *Daemon) controlRoutes() []controlRoute {
+	routes := []controlRoute{
+		{"GET", "/{$}", accessOpen, "this list of endpoints", http.HandlerFunc(d.serveIndex)},
+		{"GET", "/v1/health", accessOpen, "the device's id and kind (no card numbers)", http.HandlerFunc(d.serveHealth)},
+		{"GET", "/v1/taps", accessRedacted, "?after=N&wait=5s: the taps numbered above N, waiting up to wait (30s at most) for one; " +
+			"card numbers, balances and errors only with the credential", http.HandlerFunc(d.serveTaps)},
+		{"POST", "/v1/inputs/{name}", accessCredential, `{"active": true}: drives a simulated board input`, http.HandlerFunc(d.serveInput)},
+		{"POST", "/v1/cancel-last", accessCashier, `{"pin": "<cashier PIN>"}: reverses the last sale within pos.cancel_window; ` +
+			"the answer names the card, the amount and the intent reversed", http.HandlerFunc(d.serveCancelLast)},
+	}
+	if d.deps.Control != nil {
+		routes = append(routes, controlRoute{"", "/sim/", accessCredential, "the simulator's virtual cards and readers " +
+			"(GET /sim/cards, /sim/cards/{name}, /sim/readers; POST /sim/readers/{name}/tap and /remove; " +
+			"POST and DELETE /sim/cards/{name}/faults)", http.StripPrefix("/sim", d.deps.Control)})
+	}
+	return routes
+}
+
+// listenControl opens the control interface (control_listen.go): on
+// loopback TCP with a new credential in the data directory
+// (control_auth.go), or on a unix socket.
 func (d *Daemon) listenControl(addr string) error {
 	ln, err := listenControlAddr(addr)
 	if err != nil {
 		return err
 	}
+	guard, err := newControlGuard(ln, d.controlTokenPath())
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/taps", d.serveTaps)
-	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"device": d.cfg.Device.ID, "kind": d.cfg.Device.Kind})
-	})
-	mux.HandleFunc("POST /v1/inputs/{name}", d.serveInput)
-	mux.HandleFunc("POST /v1/cancel-last", d.serveCancelLast)
-	if d.deps.Control != nil {
-		mux.Handle("/sim/", http.StripPrefix("/sim", d.deps.Control))
+	for _, rt := range d.controlRoutes() {
+		pattern := rt.path
+		if rt.method != "" {
+			pattern = rt.method + " " + rt.path
+		}
+		h := rt.h
+		if rt.access >= accessCredential {
+			h = needCredential(h)
+		}
+		mux.Handle(pattern, h)
 	}
 	// Every request's context ends when the daemon stops, so that a long
 	// poll on /v1/taps is answered at once instead of holding the shutdown.
 	base, cancel := context.WithCancel(context.Background())
 	d.ctlCancel = cancel
-	d.ctl = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+	d.ctl = &http.Server{Handler: guard.wrap(mux), ReadHeaderTimeout: 5 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return base }}
 	d.ctlLn = ln
 	return nil
+}
+
+// ControlEndpoint is one entry of GET /.
+type ControlEndpoint struct {
+	Method string `json:"method"` // "*" for any
+	Path   string `json:"path"`
+	Access string `json:"access"`
+	Doc    string `json:"doc"`
+}
+
+// serveIndex answers GET /: the endpoints, from the table the mux is built
+// from.
+func (d *Daemon) serveIndex(w http.ResponseWriter, _ *http.Request) {
+	var out []ControlEndpoint
+	for _, rt := range d.controlRoutes() {
+		e := ControlEndpoint{Method: rt.method, Path: strings.TrimSuffix(rt.path, "{$}"), Access: rt.access.String(), Doc: rt.doc}
+		if e.Method == "" {
+			e.Method = "*"
+		}
+		out = append(out, e)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device": d.cfg.Device.ID, "endpoints": out, "docs": "docs/control.md"})
+}
+
+// serveHealth answers GET /v1/health.
+func (d *Daemon) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"device": d.cfg.Device.ID, "kind": d.cfg.Device.Kind})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -107,7 +173,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // serveTaps answers GET /v1/taps?after=N[&wait=5s]: the taps numbered above
-// N; with wait, it waits up to that long for one.
+// N; with wait, it waits up to that long for one. A caller without the
+// credential gets them without card numbers, balances and errors.
 func (d *Daemon) serveTaps(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
@@ -126,6 +193,11 @@ func (d *Daemon) serveTaps(w http.ResponseWriter, r *http.Request) {
 	if out == nil {
 		out = []TapRecord{}
 	}
+	if !credentialed(r) {
+		for i := range out {
+			out[i].Card, out[i].Balance, out[i].Error = "", 0, ""
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -139,34 +211,48 @@ type InputSetter interface {
 func (d *Daemon) serveInput(w http.ResponseWriter, r *http.Request) {
 	setter, ok := d.deps.Inputs.(InputSetter)
 	if !ok || d.deps.Inputs == nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "the board is real: its inputs cannot be driven"})
+		writeError(w, http.StatusConflict, CtlBoardReal, "the board is real: its inputs cannot be driven")
 		return
 	}
 	var body struct {
 		Active bool `json:"active"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024)).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		writeError(w, http.StatusBadRequest, CtlBadRequest, `body: want {"active": true|false}: `+err.Error())
 		return
 	}
 	if err := setter.SetInput(r.PathValue("name"), body.Active); err != nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		writeError(w, http.StatusNotFound, CtlUnknownInput, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"input": r.PathValue("name"), "active": body.Active})
+}
+
+// CancelAnswer is the answer of POST /v1/cancel-last: what was reversed,
+// or why not.
+type CancelAnswer struct {
+	Outcome string `json:"outcome"` // "cancelled" or "refused"
+	Code    string `json:"code"`    // sale_cancelled, or the reason (nothing_to_cancel, cancel_expired, ...)
+	Card    string `json:"card,omitempty"`
+	Amount  int64  `json:"amount"`           // fen reversed
+	Intent  uint64 `json:"intent,omitempty"` // the journal sequence of the sale's intent record
+	Message string `json:"message,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // serveCancelLast answers POST /v1/cancel-last: the cashier's cancel of the
 // last sale.
 func (d *Daemon) serveCancelLast(w http.ResponseWriter, r *http.Request) {
 	if d.pos == nil {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "not a POS"})
+		writeError(w, http.StatusConflict, CtlNotAPOS, "not a POS")
 		return
 	}
 	res, err := d.pos.CancelLast(r.Context())
-	out := map[string]any{"outcome": res.Outcome.String(), "code": string(res.Code), "amount": res.Amount}
+	out := CancelAnswer{Outcome: res.Outcome.String(), Code: string(res.Code), Card: res.CardNo, Amount: res.Amount,
+		Intent: res.IntentID, Message: res.Message.ZH + " / " + res.Message.EN}
+	status := http.StatusOK
 	if err != nil {
-		out["error"] = err.Error()
+		out.Code, out.Error, status = CtlStoreFault, "the store failed; see the log", http.StatusInternalServerError
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, status, out)
 }

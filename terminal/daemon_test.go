@@ -204,9 +204,9 @@ func TestDaemonStopLetsTheTapFinish(t *testing.T) {
 	}
 }
 
-// TestDaemonControlLoopbackOnly: the control interface has no
-// authentication, so the daemon refuses to listen beyond loopback even
-// when a caller bypassed the configuration's checks.
+// TestDaemonControlLoopbackOnly: the control interface's Host check and
+// credential are made for loopback, so the daemon refuses to listen beyond
+// it even when a caller bypassed the configuration's checks.
 func TestDaemonControlLoopbackOnly(t *testing.T) {
 	s, err := sam.NewSoftware(sam.TestKeys())
 	if err != nil {
@@ -295,7 +295,7 @@ func TestDaemonStopEndsLongPolls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, "GET /v1/taps?after=0&wait=30s HTTP/1.1\r\nHost: yktd\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET /v1/taps?after=0&wait=30s HTTP/1.1\r\nHost: "+d.ControlAddr()+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	polled := make(chan error, 1)
@@ -304,6 +304,9 @@ func TestDaemonStopEndsLongPolls(t *testing.T) {
 		if err == nil {
 			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = errors.New("the poll was answered " + resp.Status)
+			}
 		}
 		polled <- err
 	}()

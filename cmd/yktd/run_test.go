@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -126,15 +123,22 @@ func controlAddr(t testing.TB, dir string, done chan int) string {
 	return ""
 }
 
-// ctlClient talks to a daemon's control interface.
+// ctlClient talks to a daemon's control interface with its credential
+// (terminal.ControlClient), failing the test where asked.
 type ctlClient struct {
-	t    testing.TB
-	base string
-	hc   *http.Client
+	t testing.TB
+	c *terminal.ControlClient
 }
 
-func newCtl(t testing.TB, addr string) *ctlClient {
-	return &ctlClient{t: t, base: "http://" + addr, hc: &http.Client{Timeout: 40 * time.Second}}
+// newCtl is the client of the control interface at addr of the daemon
+// whose data directory is dir (where it wrote its credential).
+func newCtl(t testing.TB, dir, addr string) *ctlClient {
+	t.Helper()
+	c, err := terminal.NewControlClient(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ctlClient{t: t, c: c}
 }
 
 // post sends a JSON body and fails the test unless the answer is 200.
@@ -152,63 +156,17 @@ func (c *ctlClient) tryPost(path string, body any) error {
 // postInto sends a JSON body, wants 200 and decodes the answer into out
 // (unless nil).
 func (c *ctlClient) postInto(path string, body, out any) error {
-	var rd io.Reader = http.NoBody
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	resp, err := c.hc.Post(c.base+path, "application/json", rd)
-	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("POST %s: %w", path, err)
-		}
-	}
-	return nil
+	return c.c.Post(context.Background(), path, body, out)
 }
 
 // tryDelete sends DELETE path and wants 200.
 func (c *ctlClient) tryDelete(path string) error {
-	req, err := http.NewRequest(http.MethodDelete, c.base+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("DELETE %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("DELETE %s: %s", path, resp.Status)
-	}
-	return nil
+	return c.c.Delete(context.Background(), path)
 }
 
 // taps long-polls GET /v1/taps?after=N&wait=W.
 func (c *ctlClient) taps(after uint64, wait time.Duration) ([]terminal.TapRecord, error) {
-	resp, err := c.hc.Get(fmt.Sprintf("%s/v1/taps?after=%d&wait=%s", c.base, after, wait))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /v1/taps: %s", resp.Status)
-	}
-	var out []terminal.TapRecord
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("GET /v1/taps: %w", err)
-	}
-	return out, nil
+	return c.c.Taps(context.Background(), after, wait)
 }
 
 // awaitTaps waits until the daemon reported at least n taps in all.
@@ -301,7 +259,7 @@ func cardStatus(t *testing.T, dir, name string) sim.Status {
 func TestRunSimPOSSellsAndRefuses(t *testing.T) {
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--auto", "200ms", "--dir", dir, "--no-ledger")
-	ctl := newCtl(t, controlAddr(t, dir, r.done))
+	ctl := newCtl(t, dir, controlAddr(t, dir, r.done))
 	recs := ctl.awaitTaps(len(simCards), time.Minute)
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, r.stderr)
@@ -358,7 +316,7 @@ func TestRunSimPOSWithLedgerSyncs(t *testing.T) {
 	}
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--auto", "200ms", "--dir", dir)
-	ctl := newCtl(t, controlAddr(t, dir, r.done))
+	ctl := newCtl(t, dir, controlAddr(t, dir, r.done))
 	var paidSeq uint64 // a completed sale's sequence: its intent's + 1 at least
 	var seen uint64
 	deadline := time.Now().Add(time.Minute)
@@ -444,7 +402,7 @@ func TestRunSimPOSWithLedgerSyncs(t *testing.T) {
 func TestRunSimGateControl(t *testing.T) {
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--kind", "gate", "--auto", "0", "--dir", dir)
-	ctl := newCtl(t, controlAddr(t, dir, r.done))
+	ctl := newCtl(t, dir, controlAddr(t, dir, r.done))
 	ctl.post("/sim/readers/sim:gate-in/tap", map[string]string{"card": "student"})
 	// The sensor only counts while the arm is open: pulse it until the
 	// gate reports the tap.
@@ -513,16 +471,13 @@ func TestRunSimGateControl(t *testing.T) {
 func TestRunSimPOSControl(t *testing.T) {
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--auto", "0", "--dir", dir, "--no-ledger")
-	ctl := newCtl(t, controlAddr(t, dir, r.done))
-	resp, err := ctl.hc.Get(ctl.base + "/v1/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var health map[string]string
-	err = json.NewDecoder(resp.Body).Decode(&health)
-	resp.Body.Close()
-	if err != nil || health["device"] != "SIM-CANTEEN-01" || health["kind"] != "pos" {
+	ctl := newCtl(t, dir, controlAddr(t, dir, r.done))
+	var health map[string]any
+	if err := ctl.c.Get(context.Background(), "/v1/health", &health); err != nil || health["device"] != "SIM-CANTEEN-01" || health["kind"] != "pos" {
 		t.Errorf("health %v, %v", health, err)
+	}
+	if want := "control token: " + filepath.Join(dir, terminal.ControlTokenName); !strings.Contains(r.stdout.String(), want) {
+		t.Errorf("stdout does not say where the control credential is (%q):\n%s", want, r.stdout)
 	}
 	var cancel struct {
 		Outcome, Code string
@@ -573,7 +528,7 @@ func TestRunSimPOSControl(t *testing.T) {
 func TestRunSimAutoZeroTapsOnlyOnRequest(t *testing.T) {
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, strings.NewReader(""), "run", "--sim", "--auto", "0", "--dir", dir, "--no-ledger")
-	ctl := newCtl(t, controlAddr(t, dir, r.done))
+	ctl := newCtl(t, dir, controlAddr(t, dir, r.done))
 	ctl.post("/sim/readers/sim:canteen-1/tap", map[string]string{"card": "staff"})
 	recs := ctl.awaitTaps(1, time.Minute)
 	ctl.post("/sim/readers/sim:canteen-1/remove", nil)

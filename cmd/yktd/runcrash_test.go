@@ -111,7 +111,7 @@ func startCrashDaemon(t *testing.T, dir string, logf *os.File) *crashDaemon {
 			_ = cmd.Wait()
 			d.done <- cmd.ProcessState.ExitCode()
 		}()
-		d.ctl = newCtl(t, controlAddr(t, dir, d.done))
+		d.ctl = newCtl(t, dir, controlAddr(t, dir, d.done))
 		return d
 	}
 }

@@ -79,6 +79,9 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "yktd run --sim: %s %s, store %s\n", cfg.Device.Kind, cfg.Device.ID, cfg.Device.Store)
 	if addr := d.ControlAddr(); addr != "" {
 		fmt.Fprintf(stdout, "control: http://%s/\n", addr)
+		if tok := d.ControlTokenPath(); tok != "" {
+			fmt.Fprintf(stdout, "control token: %s (send it as Authorization: Bearer; see docs/control.md)\n", tok)
+		}
 		addrFile := filepath.Join(f.dir, "control.addr")
 		if err := writeFile0600(addrFile, []byte(addr+"\n")); err != nil {
 			return fmt.Errorf("run: %w", err)
