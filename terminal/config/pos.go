@@ -49,6 +49,10 @@ type POS struct {
 	MaxSession Duration `toml:"max_session"`
 	// PINTimeout is how long the keypad waits for a PIN.
 	PINTimeout Duration `toml:"pin_timeout"`
+	// CashierPINHash is the salted hash of the cashier's PIN (`yktd
+	// cashier-pin` prints it); the cashier's cancel of the last sale needs
+	// the PIN. Zero: no cashier is configured and cancel-last is refused.
+	CashierPINHash PINHash `toml:"cashier_pin_hash"`
 }
 
 func (p *POS) defaults() {
