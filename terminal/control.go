@@ -3,6 +3,8 @@ package terminal
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -232,26 +234,56 @@ func (d *Daemon) serveInput(w http.ResponseWriter, r *http.Request) {
 // or why not.
 type CancelAnswer struct {
 	Outcome string `json:"outcome"` // "cancelled" or "refused"
-	Code    string `json:"code"`    // sale_cancelled, or the reason (nothing_to_cancel, cancel_expired, ...)
+	Code    string `json:"code"`    // sale_cancelled, or the reason (nothing_to_cancel, cashier_pin_wrong, ...)
 	Card    string `json:"card,omitempty"`
 	Amount  int64  `json:"amount"`           // fen reversed
 	Intent  uint64 `json:"intent,omitempty"` // the journal sequence of the sale's intent record
 	Message string `json:"message,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// AttemptsLeft: a wrong cashier PIN, how many more before the lockout.
+	AttemptsLeft int `json:"attempts_left,omitempty"`
+	// RetryAfterSeconds: the cashier is locked out for this long.
+	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
 }
 
-// serveCancelLast answers POST /v1/cancel-last: the cashier's cancel of the
-// last sale.
+// serveCancelLast answers POST /v1/cancel-last {"pin": "..."}: the
+// cashier's cancel of the last sale. A sale that cannot be cancelled (none,
+// too late, already) is a 200 with outcome "refused"; the cashier's
+// refusals are 403 (429 while locked out) and name no card.
 func (d *Daemon) serveCancelLast(w http.ResponseWriter, r *http.Request) {
 	if d.pos == nil {
 		writeError(w, http.StatusConflict, CtlNotAPOS, "not a POS")
 		return
 	}
-	res, err := d.pos.CancelLast(r.Context())
+	var body struct {
+		PIN string `json:"pin"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&body)
+	if errors.Is(err, io.EOF) {
+		err = nil // no body: no PIN
+	} else if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("trailing data")
+	}
+	if err != nil {
+		// Never the decoder's message: it may quote the PIN.
+		writeError(w, http.StatusBadRequest, CtlBadRequest, `body: want {"pin": "<the cashier's PIN>"}`)
+		return
+	}
+	res, err := d.pos.CancelLast(r.Context(), body.PIN)
 	out := CancelAnswer{Outcome: res.Outcome.String(), Code: string(res.Code), Card: res.CardNo, Amount: res.Amount,
 		Intent: res.IntentID, Message: res.Message.ZH + " / " + res.Message.EN}
 	status := http.StatusOK
-	if err != nil {
+	var cerr *CashierError
+	switch {
+	case errors.As(err, &cerr):
+		out.Error, out.AttemptsLeft, status = cerr.Error(), cerr.AttemptsLeft, http.StatusForbidden
+		if cerr.Code == CodeCashierLocked {
+			out.RetryAfterSeconds, status = cerr.RetryAfterSeconds(), http.StatusTooManyRequests
+			w.Header().Set("Retry-After", strconv.Itoa(out.RetryAfterSeconds))
+		}
+	case err != nil:
 		out.Code, out.Error, status = CtlStoreFault, "the store failed; see the log", http.StatusInternalServerError
 	}
 	writeJSON(w, status, out)

@@ -76,6 +76,7 @@ type POS struct {
 	rules   func() *protocol.Rules
 	aids    [][]byte
 	log     *slog.Logger
+	cashier cashierGate // the cashier's PIN and lockout, for CancelLast (pos_cancel.go)
 
 	mu sync.Mutex
 	// usage is the per-card state the policy needs (repeat guard, today's

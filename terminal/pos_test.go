@@ -155,53 +155,6 @@ func TestShowerCapsAndTimeout(t *testing.T) {
 	}
 }
 
-func TestCancelLast(t *testing.T) {
-	r := newRig(t, fixed(1250))
-	if res, err := r.pos.CancelLast(r.ctx); err != nil || res.Code != terminal.CodeNothingToUndo {
-		t.Fatalf("nothing to cancel: %+v %v", res, err)
-	}
-	card := demoCard(t, "student", "", 0)
-	sale := r.handle(card, 0)
-	r.clock.Advance(time.Minute)
-	res, err := r.pos.CancelLast(r.ctx)
-	if err != nil || res.Outcome != terminal.Cancelled || res.Amount != 1250 || res.IntentID != sale.IntentID {
-		t.Fatalf("cancel: %+v %v", res, err)
-	}
-	if m := r.last(); m.Code != ui.Code(terminal.CodeSaleCancelled) || !strings.Contains(m.ZH, "已撤销 12.50元") {
-		t.Fatalf("display %v", m)
-	}
-	if res, _ := r.pos.CancelLast(r.ctx); res.Outcome != terminal.Refused || res.Code != terminal.CodeAlreadyUndone {
-		t.Fatalf("second cancel: %+v", res)
-	}
-	var reversed []protocol.Record
-	for _, rec := range r.records() {
-		if rec.Kind == protocol.KindPurchaseReversed {
-			reversed = append(reversed, rec)
-		}
-	}
-	if len(reversed) != 1 || reversed[0].IntentID != sale.IntentID || reversed[0].Amount != 1250 || reversed[0].CardNo != sale.CardNo {
-		t.Fatalf("reversed records %+v", reversed)
-	}
-
-	// A restart keeps the cancellation: still refused.
-	r.reopen()
-	if res, _ := r.pos.CancelLast(r.ctx); res.Code != terminal.CodeAlreadyUndone {
-		t.Fatalf("cancel after restart: %+v", res)
-	}
-
-	// After the window: refused, nothing journaled.
-	r.clock.Advance(time.Minute)
-	r.handle(card, 0)
-	r.clock.Advance(2*time.Minute + time.Second)
-	before := len(r.records())
-	if res, _ := r.pos.CancelLast(r.ctx); res.Outcome != terminal.Refused || res.Code != terminal.CodeCancelExpired {
-		t.Fatalf("cancel after the window: %+v", res)
-	}
-	if len(r.records()) != before {
-		t.Fatal("a refused cancel journaled something")
-	}
-}
-
 func TestRefusedCards(t *testing.T) {
 	const dormantNo = "10012026090100000021"
 	r := newRig(t, fixed(1250))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -464,6 +465,9 @@ func TestRunSimGateControl(t *testing.T) {
 	}
 }
 
+// simCashierPIN is the demo cashier's PIN (simconfig/pos.toml).
+const simCashierPIN = "1234"
+
 // TestRunSimPOSControl drives the demo POS only through the control
 // interface: health, a sale, the cashier's cancel of it (journaled as a
 // reversal the ledger owes back; the card is not credited here), a second
@@ -479,11 +483,8 @@ func TestRunSimPOSControl(t *testing.T) {
 	if want := "control token: " + filepath.Join(dir, terminal.ControlTokenName); !strings.Contains(r.stdout.String(), want) {
 		t.Errorf("stdout does not say where the control credential is (%q):\n%s", want, r.stdout)
 	}
-	var cancel struct {
-		Outcome, Code string
-		Amount        int64
-	}
-	if err := ctl.postInto("/v1/cancel-last", nil, &cancel); err != nil || cancel.Outcome != "refused" {
+	ctx := context.Background()
+	if cancel, err := ctl.c.CancelLast(ctx, simCashierPIN); err != nil || cancel.Outcome != "refused" || cancel.Code != "nothing_to_cancel" {
 		t.Errorf("cancel with no sale: %+v, %v", cancel, err)
 	}
 
@@ -493,10 +494,20 @@ func TestRunSimPOSControl(t *testing.T) {
 	if recs[0].Outcome != "paid" || recs[0].Card != sim.DemoStaffNo || recs[0].Amount != 1250 {
 		t.Fatalf("staff tap: %+v", recs[0])
 	}
-	if err := ctl.postInto("/v1/cancel-last", nil, &cancel); err != nil || cancel.Outcome != "cancelled" || cancel.Amount != 1250 {
+	// Any other local process: no credential, no refund.
+	if resp, err := http.Post(ctl.c.URL("/v1/cancel-last"), "application/json", strings.NewReader(`{"pin":"1234"}`)); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("cancel-last without the device credential: %s, want 401", resp.Status)
+	}
+	if cancel, err := ctl.c.CancelLast(ctx, "4321"); err == nil || cancel.Code != "cashier_pin_wrong" {
+		t.Errorf("cancel with a wrong cashier PIN: %+v, %v", cancel, err)
+	}
+	if cancel, err := ctl.c.CancelLast(ctx, simCashierPIN); err != nil || cancel.Outcome != "cancelled" || cancel.Amount != 1250 ||
+		cancel.Card != sim.DemoStaffNo || cancel.Intent != recs[0].Intent {
 		t.Errorf("cancel of the sale: %+v, %v", cancel, err)
 	}
-	if err := ctl.postInto("/v1/cancel-last", nil, &cancel); err != nil || cancel.Outcome != "refused" {
+	if cancel, err := ctl.c.CancelLast(ctx, simCashierPIN); err != nil || cancel.Outcome != "refused" || cancel.Code != "already_cancelled" {
 		t.Errorf("second cancel: %+v, %v", cancel, err)
 	}
 	if err := ctl.tryPost("/sim/readers/sim:canteen-1/tap", map[string]string{"card": "nobody"}); err == nil || !strings.Contains(err.Error(), "404") {
