@@ -255,23 +255,12 @@ func (d *Daemon) serveCancelLast(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, CtlNotAPOS, "not a POS")
 		return
 	}
-	var body struct {
-		PIN string `json:"pin"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&body)
-	if errors.Is(err, io.EOF) {
-		err = nil // no body: no PIN
-	} else if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("trailing data")
-	}
-	if err != nil {
-		// Never the decoder's message: it may quote the PIN.
+	pin, ok := decodeCancelBody(http.MaxBytesReader(w, r.Body, 1024))
+	if !ok {
 		writeError(w, http.StatusBadRequest, CtlBadRequest, `body: want {"pin": "<the cashier's PIN>"}`)
 		return
 	}
-	res, err := d.pos.CancelLast(r.Context(), body.PIN)
+	res, err := d.pos.CancelLast(r.Context(), pin)
 	out := CancelAnswer{Outcome: res.Outcome.String(), Code: string(res.Code), Card: res.CardNo, Amount: res.Amount,
 		Intent: res.IntentID, Message: res.Message.ZH + " / " + res.Message.EN}
 	status := http.StatusOK
@@ -287,4 +276,24 @@ func (d *Daemon) serveCancelLast(w http.ResponseWriter, r *http.Request) {
 		out.Code, out.Error, status = CtlStoreFault, "the store failed; see the log", http.StatusInternalServerError
 	}
 	writeJSON(w, status, out)
+}
+
+// decodeCancelBody reads cancel-last's body, {"pin": "..."} or nothing (no
+// PIN). It reports no decoder message: that may quote the PIN.
+func decodeCancelBody(r io.Reader) (pin string, ok bool) {
+	var body struct {
+		PIN string `json:"pin"`
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	switch err := dec.Decode(&body); {
+	case errors.Is(err, io.EOF):
+		return "", true
+	case err != nil:
+		return "", false
+	}
+	if dec.Decode(&struct{}{}) != io.EOF {
+		return "", false // trailing data
+	}
+	return body.PIN, true
 }

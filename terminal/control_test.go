@@ -3,6 +3,7 @@ package terminal_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -358,190 +359,6 @@ func TestControlTapsHideCardNumbers(t *testing.T) {
 	}
 }
 
-// TestControlCancelLastNoCashier: a POS with no cashier PIN configured
-// refuses cancel-last with a reason, even to the credential's holder.
-func TestControlCancelLastNoCashier(t *testing.T) {
-	r := startCtlRig(t, "127.0.0.1:0", nil)
-	r.sell()
-	st, body := r.call("POST", "/v1/cancel-last", map[string]string{"Authorization": "Bearer " + r.token()}, `{"pin":"1234"}`)
-	if st != http.StatusForbidden || code(t, body) != "no_cashier" || !strings.Contains(body, "cashier_pin_hash") {
-		t.Errorf("cancel-last with no cashier configured: %d %s, want 403 no_cashier naming pos.cashier_pin_hash", st, body)
-	}
-	if n := r.reversals(); n != 0 {
-		t.Errorf("%d sales reversed with no cashier configured", n)
-	}
-}
-
-// TestControlUnixSocketMode: the socket is 0600 while the daemon runs, is
-// served without a credential (the file's mode is the authority), leaves
-// nothing else in its directory, and is removed at the stop.
-func TestControlUnixSocketMode(t *testing.T) {
-	r := startCtlRig(t, "unix:control.sock", nil)
-	path := filepath.Join(r.dir, "control.sock")
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
-		t.Errorf("control socket mode %v, want a socket with 0600", fi.Mode())
-	}
-	if r.d.ControlAddr() != path {
-		t.Errorf("ControlAddr %q, want %q", r.d.ControlAddr(), path)
-	}
-	ents, err := os.ReadDir(r.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if n := e.Name(); n != "control.sock" && n != "yktd.db" {
-			t.Errorf("the control interface left %s in its directory", n)
-		}
-	}
-	if st, body := r.call("POST", "/sim/readers/sim:pos/tap", nil, `{"card":"student"}`); st != http.StatusOK {
-		t.Errorf("tap over the unix socket without a credential: %d %s", st, body)
-	}
-	r.shutdown()
-	if _, err := os.Lstat(path); !os.IsNotExist(err) {
-		t.Errorf("the socket is still there after the stop: %v", err)
-	}
-}
-
-// TestControlUnixSocketKeepsForeignFiles: what is at the socket's path and
-// is not a stale socket of ours is never removed: the daemon refuses to
-// start with a reason, and the file stays as it was.
-func TestControlUnixSocketKeepsForeignFiles(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		make  func(t *testing.T, path string) func(t *testing.T) // returns the check that it is intact
-		wants string
-	}{
-		{"regular file", func(t *testing.T, path string) func(*testing.T) {
-			if err := os.WriteFile(path, []byte("not a socket"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return func(t *testing.T) {
-				if b, err := os.ReadFile(path); err != nil || string(b) != "not a socket" {
-					t.Errorf("the file at the socket path: %q, %v", b, err)
-				}
-			}
-		}, "not a socket"},
-		{"directory", func(t *testing.T, path string) func(*testing.T) {
-			if err := os.Mkdir(path, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			return func(t *testing.T) {
-				if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
-					t.Errorf("the directory at the socket path: %v, %v", fi, err)
-				}
-			}
-		}, "not a socket"},
-		{"symlink", func(t *testing.T, path string) func(*testing.T) {
-			target := filepath.Join(filepath.Dir(path), "target")
-			if err := os.WriteFile(target, []byte("kept"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink(target, path); err != nil {
-				t.Fatal(err)
-			}
-			return func(t *testing.T) {
-				if l, err := os.Readlink(path); err != nil || l != target {
-					t.Errorf("the symlink at the socket path: %q, %v", l, err)
-				}
-			}
-		}, "not a socket"},
-		{"live socket", func(t *testing.T, path string) func(*testing.T) {
-			ln, err := net.Listen("unix", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					_, _ = io.WriteString(c, "live")
-					c.Close()
-				}
-			}()
-			return func(t *testing.T) {
-				c, err := net.Dial("unix", path)
-				if err != nil {
-					t.Errorf("the live socket no longer answers: %v", err)
-					return
-				}
-				defer c.Close()
-				if b, _ := io.ReadAll(c); string(b) != "live" {
-					t.Errorf("the socket at the path answers %q: not the one that was there", b)
-				}
-			}
-		}, "answers"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "control.sock")
-			intact := tc.make(t, path)
-			r, err := newCtlRig(t, "unix:"+path, nil)
-			if err == nil {
-				r.stop = func() {}
-				ctx, cancel := context.WithCancel(context.Background())
-				cancel()
-				_ = r.d.Run(ctx)
-				t.Fatalf("NewDaemon with a %s at the socket path: started", tc.name)
-			}
-			if !strings.Contains(err.Error(), tc.wants) || !strings.Contains(err.Error(), path) {
-				t.Errorf("NewDaemon with a %s at the socket path: %v, want it to say %q and name the path", tc.name, err, tc.wants)
-			}
-			intact(t)
-		})
-	}
-}
-
-// TestControlUnixSocketStale: a socket nobody answers on (a daemon killed
-// with -9 left it) is replaced.
-func TestControlUnixSocketStale(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "control.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	ln.Close()
-	r, err := newCtlRig(t, "unix:"+path, nil)
-	if err != nil {
-		t.Fatalf("NewDaemon over a stale socket: %v", err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	r.stop = stop
-	go func() { r.done <- r.d.Run(ctx) }()
-	defer r.shutdown()
-	if st, body := r.call("GET", "/v1/health", nil, ""); st != http.StatusOK {
-		t.Errorf("health over the new socket: %d %s", st, body)
-	}
-}
-
-// TestControlUnixSocketShutdownKeepsReplacement: at the stop the daemon
-// removes its own socket only: a file someone put in its place stays.
-func TestControlUnixSocketShutdownKeepsReplacement(t *testing.T) {
-	r := startCtlRig(t, "unix:control.sock", nil)
-	path := filepath.Join(r.dir, "control.sock")
-	if st, _ := r.call("GET", "/v1/health", nil, ""); st != http.StatusOK {
-		t.Fatal("the control socket does not answer")
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte("someone else's"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r.shutdown()
-	if b, err := os.ReadFile(path); err != nil || string(b) != "someone else's" {
-		t.Errorf("the file put in the socket's place after the stop: %q, %v", b, err)
-	}
-}
-
 // TestControlIndexListsEndpoints: GET / names every endpoint, and each
 // one it names is served (not 404 or 405), so the list cannot drift from
 // the routes.
@@ -588,150 +405,70 @@ func TestControlIndexListsEndpoints(t *testing.T) {
 	}
 }
 
-// cashierPIN is the rig's cashier PIN; withCashier configures its hash.
-const cashierPIN = "2580"
+// TestControlClient: terminal.ControlClient is the owner's way in: with the
+// credential the daemon wrote (0600, new at every start) on TCP, without
+// one on the unix socket; refusals come back as *ControlError.
+func TestControlClient(t *testing.T) {
+	r := startCtlRig(t, "127.0.0.1:0", withCashier(t))
+	fi, err := os.Stat(filepath.Join(r.dir, terminal.ControlTokenName))
+	if err != nil || fi.Mode().Perm() != 0o600 || len(r.token()) != 64 {
+		t.Fatalf("control token: %v, %v, %d characters", fi, err, len(r.token()))
+	}
+	if r.d.ControlTokenPath() != filepath.Join(r.dir, terminal.ControlTokenName) {
+		t.Errorf("ControlTokenPath %q", r.d.ControlTokenPath())
+	}
+	other := startCtlRig(t, "127.0.0.1:0", nil)
+	if other.token() == r.token() {
+		t.Error("two daemons made the same credential")
+	}
 
-func withCashier(t *testing.T) func(*config.Config) {
-	h, err := config.HashPIN(cashierPIN, config.MinPINIterations)
+	ctx := context.Background()
+	c, err := terminal.NewControlClient(r.dir, r.d.ControlAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(c *config.Config) { c.POS.CashierPINHash = h }
-}
+	if err := c.Post(ctx, "/sim/readers/sim:pos/tap", map[string]string{"card": "student"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.Taps(ctx, 0, 10*time.Second)
+	if err != nil || len(recs) != 1 || recs[0].Card != sim.DemoStudentNo || recs[0].Outcome != "paid" {
+		t.Fatalf("taps %+v, %v", recs, err)
+	}
+	if err := c.Post(ctx, "/sim/readers/sim:pos/remove", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var cerr *terminal.ControlError
+	a, err := c.CancelLast(ctx, "1111")
+	if !errors.As(err, &cerr) || cerr.Status != http.StatusForbidden || cerr.Code != "cashier_pin_wrong" || a.Code != "cashier_pin_wrong" || a.AttemptsLeft != 4 {
+		t.Errorf("wrong PIN: %+v, %v", a, err)
+	}
+	if a, err := c.CancelLast(ctx, cashierPIN); err != nil || a.Outcome != "cancelled" || a.Intent != recs[0].Intent || a.Card != sim.DemoStudentNo {
+		t.Errorf("cancel: %+v, %v", a, err)
+	}
+	// Another daemon's credential is wrong here.
+	wrong, err := terminal.NewControlClient(other.dir, r.d.ControlAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wrong.Post(ctx, "/v1/inputs/fire", map[string]bool{"active": true}, nil); !errors.As(err, &cerr) || cerr.Code != terminal.CtlCredentialWrong {
+		t.Errorf("another daemon's credential: %v", err)
+	}
+	if _, err := terminal.NewControlClient(t.TempDir(), r.d.ControlAddr()); err == nil {
+		t.Error("a client with no credential file: no error")
+	}
 
-// cancelAnswer is the JSON answer of POST /v1/cancel-last.
-type cancelAnswer struct {
-	Outcome, Code, Card, Error string
-	Amount                     int64
-	Intent                     uint64
-	AttemptsLeft               int `json:"attempts_left"`
-	RetryAfter                 int `json:"retry_after_seconds"`
-}
-
-func (r *ctlRig) cancel(pin string) (int, cancelAnswer, string) {
-	r.t.Helper()
-	hdr := map[string]string{}
-	if !strings.HasPrefix(r.base, "http://localhost") {
-		hdr["Authorization"] = "Bearer " + r.token()
-	}
-	body, _ := json.Marshal(map[string]string{"pin": pin})
-	st, raw := r.call("POST", "/v1/cancel-last", hdr, string(body))
-	var a cancelAnswer
-	if err := json.Unmarshal([]byte(raw), &a); err != nil {
-		r.t.Fatalf("cancel-last answer %q: %v", raw, err)
-	}
-	return st, a, raw
-}
-
-// TestControlCancelLastCashier: the cashier's PIN cancels the last sale and
-// the answer names the card, the amount and the intent; no PIN or a wrong
-// one is refused with its code and reverses nothing.
-func TestControlCancelLastCashier(t *testing.T) {
-	r := startCtlRig(t, "127.0.0.1:0", withCashier(t))
-	sale := r.sell()
-	if st, a, raw := r.cancel(""); st != http.StatusForbidden || a.Code != "cashier_pin_required" || a.Card != "" {
-		t.Errorf("cancel-last without a PIN: %d %s, want 403 cashier_pin_required naming no card", st, raw)
-	}
-	st, a, raw := r.cancel("2581")
-	if st != http.StatusForbidden || a.Code != "cashier_pin_wrong" || a.AttemptsLeft != 4 || a.Card != "" {
-		t.Errorf("cancel-last with a wrong PIN: %d %s, want 403 cashier_pin_wrong, 4 attempts left, no card", st, raw)
-	}
-	st, a, raw = r.cancel(cashierPIN)
-	if st != http.StatusOK || a.Outcome != "cancelled" || a.Code != "sale_cancelled" || a.Card != sale.Card ||
-		a.Amount != 1250 || a.Intent != sale.Intent {
-		t.Errorf("cancel-last with the cashier's PIN: %d %s, want the sale %+v reversed", st, raw, sale)
-	}
-	if st, a, raw := r.cancel(cashierPIN); st != http.StatusOK || a.Outcome != "refused" || a.Code != "already_cancelled" {
-		t.Errorf("second cancel-last: %d %s, want refused already_cancelled", st, raw)
-	}
-	if logs := r.logs.String(); strings.Contains(logs, cashierPIN) || strings.Contains(logs, "2581") {
-		t.Errorf("a PIN reached the log:\n%s", logs)
-	}
-	if n := r.reversals(); n != 1 {
-		t.Errorf("%d reversals journaled, want 1", n)
-	}
-}
-
-// TestControlCancelLastLockout: five wrong PINs lock the cashier out; while
-// locked even the right PIN is refused (429 with Retry-After); after the
-// lockout the right PIN works, and a new run of wrong ones locks longer.
-func TestControlCancelLastLockout(t *testing.T) {
-	r := startCtlRig(t, "127.0.0.1:0", withCashier(t))
-	sale := r.sell()
-	for i := 4; i >= 0; i-- {
-		st, a, raw := r.cancel("0000")
-		want := http.StatusForbidden
-		if i == 0 {
-			want = http.StatusTooManyRequests
+	u := startCtlRig(t, "unix:control.sock", nil)
+	for _, addr := range []string{u.d.ControlAddr(), "unix:" + u.d.ControlAddr()} {
+		c, err := terminal.NewControlClient("", addr)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if st != want || (i > 0 && (a.Code != "cashier_pin_wrong" || a.AttemptsLeft != i)) || (i == 0 && a.Code != "cashier_locked") {
-			t.Fatalf("wrong PIN, %d attempts left: %d %s", i, st, raw)
+		var cards []sim.CardInfo
+		if err := c.Get(ctx, "/sim/cards", &cards); err != nil || len(cards) != 1 {
+			t.Errorf("GET /sim/cards over %s: %+v, %v", addr, cards, err)
 		}
 	}
-	st, a, raw := r.cancel(cashierPIN)
-	if st != http.StatusTooManyRequests || a.Code != "cashier_locked" || a.RetryAfter != 300 {
-		t.Errorf("the right PIN while locked out: %d %s, want 429 cashier_locked retry after 300s", st, raw)
-	}
-	r.clock.Advance(5*time.Minute - time.Second)
-	if st, a, raw := r.cancel(cashierPIN); st != http.StatusTooManyRequests || a.Code != "cashier_locked" || a.RetryAfter != 1 {
-		t.Errorf("the right PIN a second before the end of the lockout: %d %s", st, raw)
-	}
-	r.clock.Advance(time.Second)
-	// The sale is older than the cancel window now: the PIN is accepted,
-	// and the sale refused as too late.
-	if st, a, raw := r.cancel(cashierPIN); st != http.StatusOK || a.Code != "cancel_expired" || a.Intent != sale.Intent {
-		t.Errorf("the right PIN after the lockout: %d %s, want 200 cancel_expired", st, raw)
-	}
-	// The right PIN reset the count: five more wrong ones lock again.
-	for i := 0; i < 5; i++ {
-		r.cancel("0000")
-	}
-	if st, a, _ := r.cancel(cashierPIN); st != http.StatusTooManyRequests || a.RetryAfter != 300 {
-		t.Errorf("after five more wrong PINs: %d %+v, want locked for 300s", st, a)
-	}
-	r.clock.Advance(5 * time.Minute)
-	r.cancel("0000") // one wrong PIN right after a lockout locks again, longer
-	if st, a, _ := r.cancel(cashierPIN); st != http.StatusTooManyRequests || a.RetryAfter != 600 {
-		t.Errorf("a wrong PIN right after a lockout: %d %+v, want locked for 600s", st, a)
-	}
-	if n := r.reversals(); n != 0 {
-		t.Errorf("%d reversals journaled", n)
-	}
-}
-
-// TestControlCancelLastUnixSocket: the unix socket needs no credential, but
-// the cashier's PIN still.
-func TestControlCancelLastUnixSocket(t *testing.T) {
-	r := startCtlRig(t, "unix:control.sock", withCashier(t))
-	sale := r.sell()
-	if st, a, raw := r.cancel("1111"); st != http.StatusForbidden || a.Code != "cashier_pin_wrong" {
-		t.Errorf("cancel-last over the socket with a wrong PIN: %d %s", st, raw)
-	}
-	if st, a, raw := r.cancel(cashierPIN); st != http.StatusOK || a.Code != "sale_cancelled" || a.Intent != sale.Intent {
-		t.Errorf("cancel-last over the socket with the PIN: %d %s", st, raw)
-	}
-}
-
-// TestControlCancelLastKeepsPINSecret: a malformed body carrying a PIN is
-// refused without quoting it, in the answer and in the log.
-func TestControlCancelLastKeepsPINSecret(t *testing.T) {
-	r := startCtlRig(t, "127.0.0.1:0", withCashier(t))
-	r.sell()
-	auth := map[string]string{"Authorization": "Bearer " + r.token()}
-	for _, body := range []string{`{"pin": 97531}`, `{"pin": "97531"`, `{"pin": "97531", "pin": x97531}`, `97531`,
-		`{"pin": "97531", "extra": 1}`, `{"pin": "` + strings.Repeat("97531", 400) + `"}`} {
-		st, raw := r.call("POST", "/v1/cancel-last", auth, body)
-		if st != http.StatusBadRequest || code(t, raw) != "bad_request" {
-			t.Errorf("cancel-last with body %.40s: %d %s, want 400 bad_request", body, st, raw)
-		}
-		if strings.Contains(raw, "9753") {
-			t.Errorf("the answer quotes the PIN: %s", raw)
-		}
-	}
-	if st, a, raw := r.cancel("97531"); st != http.StatusForbidden || a.Code != "cashier_pin_wrong" || strings.Contains(raw, "97531") {
-		t.Errorf("wrong PIN: %d %s", st, raw)
-	}
-	if logs := r.logs.String(); strings.Contains(logs, "9753") {
-		t.Errorf("the PIN reached the log:\n%s", logs)
+	if u.d.ControlTokenPath() != "" {
+		t.Errorf("ControlTokenPath on a unix socket: %q, want none", u.d.ControlTokenPath())
 	}
 }
