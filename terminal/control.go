@@ -170,8 +170,11 @@ func (d *Daemon) serveHealth(w http.ResponseWriter, _ *http.Request) {
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // JSON for tools and people, never a page
+	_ = enc.Encode(v)
 }
 
 // serveTaps answers GET /v1/taps?after=N[&wait=5s]: the taps numbered above

@@ -305,7 +305,7 @@ func TestControlNeedsCredential(t *testing.T) {
 		{"POST", "/v1/inputs/fire", `{"active":true}`},
 		{"POST", "/sim/readers/sim:pos/tap", `{"card":"student"}`},
 		{"POST", "/sim/readers/sim:pos/remove", ""},
-		{"POST", "/sim/cards/student/faults", `{"kind":"tear","ins":"debit","nth":1}`},
+		{"POST", "/sim/cards/student/faults", `{"kind":"tear-after","ins":"debit","nth":1}`},
 		{"DELETE", "/sim/cards/student/faults", ""},
 		{"GET", "/sim/cards", ""},
 	}

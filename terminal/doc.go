@@ -20,8 +20,15 @@
 // Modes (terminal/config POS.Mode): keyed (the cashier's amount), fixed,
 // per-use (hot water) and metered (shower: tap to start, tap again to stop,
 // one debit for the minutes used at the end). CancelLast lets the cashier
-// reverse the last sale within the configured window, journaled as a
-// purchase-reversed record.
+// (with the cashier's PIN, pos.cashier_pin_hash) reverse the last sale
+// within the configured window, journaled as a purchase-reversed record.
+//
+// # Control interface
+//
+// The daemon's local HTTP API (docs/control.md): on a 0600 unix socket, or
+// on loopback TCP with Host and Origin checks and the per-device credential
+// (data_dir/control.token) for everything that changes state or money.
+// ControlClient is its client for the rig, tests and tools.
 //
 // # Recovery
 //

@@ -78,7 +78,11 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	defer env.close()
 	fmt.Fprintf(stdout, "yktd run --sim: %s %s, store %s\n", cfg.Device.Kind, cfg.Device.ID, cfg.Device.Store)
 	if addr := d.ControlAddr(); addr != "" {
-		fmt.Fprintf(stdout, "control: http://%s/\n", addr)
+		if filepath.IsAbs(addr) {
+			fmt.Fprintf(stdout, "control: unix:%s (curl --unix-socket %[1]s http://localhost/)\n", addr)
+		} else {
+			fmt.Fprintf(stdout, "control: http://%s/\n", addr)
+		}
 		if tok := d.ControlTokenPath(); tok != "" {
 			fmt.Fprintf(stdout, "control token: %s (send it as Authorization: Bearer; see docs/control.md)\n", tok)
 		}
