@@ -400,6 +400,20 @@ func TestControlIndexListsEndpoints(t *testing.T) {
 			t.Errorf("GET / does not list %s: %s", want, body)
 		}
 	}
+	// docs/control.md has a section for each.
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "control.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range index.Endpoints {
+		heading := "### `" + e.Method + " " + e.Path
+		if e.Method == "*" {
+			heading = "### `" + e.Path
+		}
+		if !strings.Contains(string(doc), heading) {
+			t.Errorf("docs/control.md has no section %s`", heading)
+		}
+	}
 	if st, _ := r.call("GET", "/v1/nothing", nil, ""); st != http.StatusNotFound {
 		t.Errorf("GET /v1/nothing: %d, want 404", st)
 	}
