@@ -10,19 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Alert is a fork: a device offered bytes under a sequence the ledger
-// already held with different bytes. The batch was refused; nothing was
-// overwritten.
-type Alert struct {
-	N          uint64    `json:"n"`
-	Device     string    `json:"device"`
-	Seq        uint64    `json:"seq"`
-	BatchNo    uint64    `json:"batch_no"`
-	HeldHash   []byte    `json:"held_hash"`
-	OfferedRaw []byte    `json:"offered_raw"` // the refused record bytes, as evidence
-	Time       time.Time `json:"time"`
-}
-
 func validateBatch(b *protocol.Batch, max int) error {
 	switch {
 	case !protocol.ValidDeviceID(b.DeviceID):
@@ -143,13 +130,10 @@ func (l *Ledger) check(tx *bolt.Tx, jb *bolt.Bucket, d *Device, b protocol.Batch
 			continue
 		}
 		d.Stats.Forks++
-		n, err := nextSeq(tx, keyAlertSeq)
-		if err != nil {
-			return nil, err
-		}
 		hh := protocol.RecordHash(held)
-		a := Alert{N: n, Device: b.DeviceID, Seq: seq, BatchNo: b.BatchNo, HeldHash: hh[:], OfferedRaw: bytes.Clone(offered), Time: now}
-		if err := putJSON(tx.Bucket(bucketAlerts), be64(n), a); err != nil {
+		n, err := putAlert(tx, Alert{Kind: AlertFork, Device: b.DeviceID, Seq: seq, BatchNo: b.BatchNo, HeldHash: hh[:],
+			OfferedRaw: bytes.Clone(offered), Reason: "different record under a held sequence", Time: now})
+		if err != nil {
 			return nil, err
 		}
 		l.log.Error("journal fork: different record under a held sequence", "device", b.DeviceID, "seq", seq, "batch", b.BatchNo, "alert", n)
@@ -356,22 +340,6 @@ func (l *Ledger) Record(device string, seq uint64) ([]byte, error) {
 		return nil, fmt.Errorf("ledger: record %s/%d: %w", device, seq, err)
 	}
 	return out, nil
-}
-
-// Alerts returns every fork alert, oldest first.
-func (l *Ledger) Alerts() ([]Alert, error) {
-	var out []Alert
-	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAlerts).ForEach(func(_, v []byte) error {
-			var a Alert
-			if err := getJSONBytes(v, &a); err != nil {
-				return err
-			}
-			out = append(out, a)
-			return nil
-		})
-	})
-	return out, err
 }
 
 // Flagged returns a device's flagged TAC verdicts (bad, unverifiable).

@@ -9,7 +9,7 @@ import (
 type Report struct {
 	Generated     time.Time      `json:"generated"`
 	Devices       []DeviceReport `json:"devices"`
-	Alerts        []Alert        `json:"fork_alerts"`
+	Alerts        []Alert        `json:"alerts"`
 	StatusVersion uint64         `json:"status_version"`
 	StatusCards   uint64         `json:"status_cards"`
 }

@@ -319,7 +319,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, a := range rep.Alerts {
-		fmt.Fprintf(stdout, "FORK alert %d: device %s seq %d batch %d at %s\n", a.N, a.Device, a.Seq, a.BatchNo, a.Time.Format(time.RFC3339))
+		fmt.Fprintln(stdout, a.String())
 	}
 	fmt.Fprintf(stdout, "status list version %d, %d cards\n", rep.StatusVersion, rep.StatusCards)
 	return nil

@@ -1,0 +1,91 @@
+package ledger
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Alert kinds: what an operator must look at. Every alert is kept (bucket
+// alerts, numbered from 1) and shown by Report and `ledgerd report`.
+const (
+	// AlertFork: a device offered bytes under a sequence the ledger already
+	// held with different bytes. The batch was refused; nothing was
+	// overwritten (Seq, BatchNo, HeldHash, OfferedRaw). Alerts stored before
+	// alerts had kinds are forks.
+	AlertFork = "fork"
+)
+
+// Alert is one event an operator must look at; Kind says which (the
+// Alert* constants) and which fields are set.
+type Alert struct {
+	N      uint64 `json:"n"`
+	Kind   string `json:"kind"`
+	Device string `json:"device"`
+	// Epoch is the device's journal epoch the alert is about.
+	Epoch   uint64 `json:"epoch,omitempty"`
+	Seq     uint64 `json:"seq,omitempty"`
+	BatchNo uint64 `json:"batch_no,omitempty"`
+	// Reason says in English what was wrong.
+	Reason string `json:"reason,omitempty"`
+	// HeldHash and OfferedRaw: a fork's held record hash and the refused
+	// record bytes, as evidence.
+	HeldHash   []byte    `json:"held_hash,omitempty"`
+	OfferedRaw []byte    `json:"offered_raw,omitempty"`
+	Time       time.Time `json:"time"`
+}
+
+// String is the alert on one line, as `ledgerd report` prints it.
+func (a Alert) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ALERT %d %s: device %s", a.N, a.Kind, a.Device)
+	if a.Epoch > 0 {
+		fmt.Fprintf(&b, " epoch %d", a.Epoch)
+	}
+	if a.Seq > 0 {
+		fmt.Fprintf(&b, " seq %d", a.Seq)
+	}
+	if a.BatchNo > 0 {
+		fmt.Fprintf(&b, " batch %d", a.BatchNo)
+	}
+	if a.HeldHash != nil {
+		fmt.Fprintf(&b, " held %s", hex.EncodeToString(a.HeldHash[:min(8, len(a.HeldHash))]))
+	}
+	if a.Reason != "" {
+		fmt.Fprintf(&b, ": %s", a.Reason)
+	}
+	fmt.Fprintf(&b, " (%s)", a.Time.Format(time.RFC3339))
+	return b.String()
+}
+
+// putAlert numbers a and stores it in tx; it returns the number.
+func putAlert(tx *bolt.Tx, a Alert) (uint64, error) {
+	n, err := nextSeq(tx, keyAlertSeq)
+	if err != nil {
+		return 0, err
+	}
+	a.N = n
+	return n, putJSON(tx.Bucket(bucketAlerts), be64(n), a)
+}
+
+// Alerts returns every alert, oldest first.
+func (l *Ledger) Alerts() ([]Alert, error) {
+	var out []Alert
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAlerts).ForEach(func(_, v []byte) error {
+			var a Alert
+			if err := getJSONBytes(v, &a); err != nil {
+				return err
+			}
+			if a.Kind == "" {
+				a.Kind = AlertFork
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	return out, err
+}
