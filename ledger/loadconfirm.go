@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/openykt/yktd/reader/epurse"
@@ -35,7 +34,7 @@ func (l *Ledger) ConfirmLoad(p LoadConfirmParams) (Load, error) {
 			return fmt.Errorf("ledger: load confirm %d: not authorised for card %s at counter %d: %w", p.LoadID, p.CardNo, p.OnlineCounter, ErrNoPendingLoad)
 		}
 		if ld.State == LoadDone && !ld.Inferred {
-			if !bytes.Equal(ld.TAC, p.TAC[:]) || ld.BalanceAfter != p.BalanceAfter {
+			if len(ld.TAC) != len(p.TAC) || !epurse.VerifyMAC([4]byte(ld.TAC), p.TAC) || ld.BalanceAfter != p.BalanceAfter {
 				return fmt.Errorf("ledger: load confirm %d: a different TAC was confirmed: %w", p.LoadID, ErrMACInvalid)
 			}
 			out = ld
