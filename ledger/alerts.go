@@ -31,6 +31,11 @@ type Alert struct {
 	BatchNo uint64 `json:"batch_no,omitempty"`
 	// Reason says in English what was wrong.
 	Reason string `json:"reason,omitempty"`
+	// CardNo, Amount and IntentID: the card, amount (fen) and sale a
+	// money record named.
+	CardNo   string `json:"card_no,omitempty"`
+	Amount   int64  `json:"amount,omitempty"`
+	IntentID uint64 `json:"intent_id,omitempty"`
 	// HeldHash and OfferedRaw: a fork's held record hash and the refused
 	// record bytes, as evidence.
 	HeldHash   []byte    `json:"held_hash,omitempty"`
@@ -50,6 +55,12 @@ func (a Alert) String() string {
 	}
 	if a.BatchNo > 0 {
 		fmt.Fprintf(&b, " batch %d", a.BatchNo)
+	}
+	if a.CardNo != "" || a.Amount != 0 {
+		fmt.Fprintf(&b, " card %s amount %s", a.CardNo, Yuan(a.Amount))
+	}
+	if a.IntentID > 0 {
+		fmt.Fprintf(&b, " intent %d", a.IntentID)
 	}
 	if a.HeldHash != nil {
 		fmt.Fprintf(&b, " held %s", hex.EncodeToString(a.HeldHash[:min(8, len(a.HeldHash))]))
@@ -88,4 +99,13 @@ func (l *Ledger) Alerts() ([]Alert, error) {
 		})
 	})
 	return out, err
+}
+
+// Yuan formats an amount in fen as yuan with two decimals ("-0.05", "12.50").
+func Yuan(fen int64) string {
+	sign, u := "", uint64(fen)
+	if fen < 0 {
+		sign, u = "-", uint64(-fen)
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, u/100, u%100)
 }

@@ -36,23 +36,32 @@ type Device struct {
 
 // DeviceStats are a device's running totals at the ledger. Amounts in fen.
 type DeviceStats struct {
-	Records         uint64    `json:"records"`
-	Batches         uint64    `json:"batches"`
-	Debits          int64     `json:"debits"`           // sum of purchase-completed amounts
-	DebitCount      uint64    `json:"debit_count"`      //
-	Loads           int64     `json:"loads"`            // sum of load record amounts
-	LoadCount       uint64    `json:"load_count"`       //
-	Reversals       int64     `json:"reversals"`        // sum of purchase-reversed amounts
-	ReversalCount   uint64    `json:"reversal_count"`   //
-	OpenIntents     uint64    `json:"open_intents"`     // intents with no outcome record yet
-	Uncertain       uint64    `json:"uncertain"`        // intents whose last record says uncertain
-	Gaps            uint64    `json:"gaps"`             // batches refused for a gap
-	ChainBroken     uint64    `json:"chain_broken"`     // batches refused for a broken chain
-	Forks           uint64    `json:"forks"`            // batches refused as a fork
-	TACVerified     uint64    `json:"tac_verified"`     //
-	TACBad          uint64    `json:"tac_bad"`          // TAC present and wrong: flagged
-	TACUnverifiable uint64    `json:"tac_unverifiable"` // missing fields or unknown key version: flagged
-	LastBatch       time.Time `json:"last_batch,omitzero"`
+	Records         uint64 `json:"records"`
+	Batches         uint64 `json:"batches"`
+	Debits          int64  `json:"debits"`           // sum of purchase-completed amounts
+	DebitCount      uint64 `json:"debit_count"`      //
+	Loads           int64  `json:"loads"`            // sum of load record amounts
+	LoadCount       uint64 `json:"load_count"`       //
+	Reversals       int64  `json:"reversals"`        // sum of the purchase-reversed amounts owed back as loads
+	ReversalCount   uint64 `json:"reversal_count"`   //
+	OpenIntents     uint64 `json:"open_intents"`     // intents with no outcome record yet
+	Uncertain       uint64 `json:"uncertain"`        // intents whose last record says uncertain
+	Gaps            uint64 `json:"gaps"`             // batches refused for a gap
+	ChainBroken     uint64 `json:"chain_broken"`     // batches refused for a broken chain
+	Forks           uint64 `json:"forks"`            // batches refused as a fork
+	TACVerified     uint64 `json:"tac_verified"`     //
+	TACBad          uint64 `json:"tac_bad"`          // TAC present and wrong: flagged
+	TACUnverifiable uint64 `json:"tac_unverifiable"` // missing fields or unknown key version: flagged
+	// ReversalsRefused counts purchase-reversed records that owed nothing
+	// (an AlertReversal each), ReversalsRefusedAmount their amounts.
+	ReversalsRefused       uint64 `json:"reversals_refused,omitempty"`
+	ReversalsRefusedAmount int64  `json:"reversals_refused_amount,omitempty"`
+	// CollectedAfterRevoke counts the records received while the device
+	// was revoked (collected as evidence, never as new trust);
+	// MadeAfterRevoke those of them whose time is after the revocation.
+	CollectedAfterRevoke uint64    `json:"collected_after_revoke,omitempty"`
+	MadeAfterRevoke      uint64    `json:"made_after_revoke,omitempty"`
+	LastBatch            time.Time `json:"last_batch,omitzero"`
 }
 
 // Active reports whether the device is enrolled and not revoked.
@@ -174,8 +183,11 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 	return out, nil
 }
 
-// Revoke revokes a device: from now on it gets nothing (ErrRevoked). Its
-// records stay.
+// Revoke revokes a device: from now on it gets nothing (ErrRevoked) but
+// the acknowledgement of its remaining records, which are still collected
+// (Intake) so that nothing it recorded is stranded. Its records stay. A
+// revoked device stays revoked: a replacement is enrolled under a new
+// device id.
 func (l *Ledger) Revoke(id string) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		d, err := getDevice(tx, id)

@@ -38,6 +38,11 @@ func validateBatch(b *protocol.Batch, max int) error {
 //   - a record that does not decode canonically or has the wrong sequence:
 //     ErrMalformed.
 //
+// A revoked device's batches are still taken (the server has checked them
+// against its enrolled key): its remaining records are collected, counted
+// in DeviceStats.CollectedAfterRevoke, and nothing they carry creates
+// money (a reversal is an alert, never a load).
+//
 // A refused batch stores no record. New records are stored in order in one
 // fsync'd transaction together with the device's new head, its totals, the
 // TAC verdicts and the pending loads owed by reversals.
@@ -54,11 +59,8 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		refusal, flagged = nil, nil
 		d, err := getDevice(tx, b.DeviceID)
-		switch {
-		case err != nil || d.PublicKey == nil:
+		if err != nil || d.PublicKey == nil {
 			return fmt.Errorf("ledger: batch: device %q: %w", b.DeviceID, ErrUnknownDevice)
-		case !d.Revoked.IsZero():
-			return fmt.Errorf("ledger: batch: device %q: %w", b.DeviceID, ErrRevoked)
 		}
 		jb, err := sub(tx, bucketJournal, b.DeviceID, true)
 		if err != nil {
@@ -79,7 +81,7 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 			if err := jb.Put(be64(r.Seq), raw); err != nil {
 				return err
 			}
-			f, err := l.account(tx, &d, &r)
+			f, err := l.account(tx, &d, &r, b.BatchNo, now)
 			if err != nil {
 				return err
 			}
@@ -210,9 +212,15 @@ const (
 
 // account updates the device's totals, intents, card knowledge, TAC
 // verdicts and reversal loads for one new record.
-func (l *Ledger) account(tx *bolt.Tx, d *Device, r *protocol.Record) (*TACResult, error) {
+func (l *Ledger) account(tx *bolt.Tx, d *Device, r *protocol.Record, batchNo uint64, now time.Time) (*TACResult, error) {
 	st := &d.Stats
 	st.Records++
+	if !d.Revoked.IsZero() {
+		st.CollectedAfterRevoke++
+		if r.WallTime().After(d.Revoked) {
+			st.MadeAfterRevoke++
+		}
+	}
 	var verdict, reason string
 	switch r.Kind {
 	case protocol.KindPurchaseIntent:
@@ -248,12 +256,8 @@ func (l *Ledger) account(tx *bolt.Tx, d *Device, r *protocol.Record) (*TACResult
 		st.LoadCount++
 		verdict, reason = l.CheckLoadTAC(r)
 	case protocol.KindPurchaseReversed:
-		st.Reversals += r.Amount
-		st.ReversalCount++
-		if r.CardNo != "" && r.Amount > 0 {
-			if _, err := addLoadTx(tx, r.CardNo, r.Amount, fmt.Sprintf("reversal %s/%d", d.ID, r.Seq), l.now()); err != nil {
-				return nil, err
-			}
+		if err := l.reversal(tx, d, r, batchNo, now); err != nil {
+			return nil, err
 		}
 	}
 	switch verdict {

@@ -3,8 +3,11 @@ package ledger_test
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/ledger/ledgertest"
 	"github.com/openykt/yktd/protocol"
 )
@@ -28,6 +31,7 @@ func TestRevokedDeviceJournalCollected(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Made after: a reversal of the sale of intent 3, exact in every field.
+	tm.clock.Advance(time.Hour)                                                                                                                                                // the terminal's clock past the ledger's revocation
 	if _, err := tm.store.Append(protocol.Record{Kind: protocol.KindPurchaseReversed, IntentID: 3, CardNo: tm.pub.CardNumber(), Amount: 500, Reason: "cashier"}); err != nil { // 6
 		t.Fatal(err)
 	}
@@ -51,6 +55,18 @@ func TestRevokedDeviceJournalCollected(t *testing.T) {
 	}
 	if loads, err := tl.PendingLoads(tm.pub.CardNumber()); err != nil || len(loads) != 0 {
 		t.Errorf("a revoked device's reversal became a load: %+v %v", loads, err)
+	}
+	d := device(t, tl, "pos-1")
+	if d.Stats.CollectedAfterRevoke != 4 || d.Stats.MadeAfterRevoke != 1 || d.Stats.Records != 6 || d.HighWater != 6 {
+		t.Errorf("stats %+v: want records 3..6 collected after the revocation, 6 made after it", d.Stats)
+	}
+	if d.Stats.ReversalsRefused != 1 || d.Stats.ReversalsRefusedAmount != 500 || d.Stats.ReversalCount != 0 {
+		t.Errorf("reversal stats %+v", d.Stats)
+	}
+	alerts, err := tl.Alerts()
+	if err != nil || len(alerts) != 1 || alerts[0].Kind != ledger.AlertReversal || alerts[0].Seq != 6 || alerts[0].IntentID != 3 ||
+		!strings.Contains(alerts[0].Reason, "revoked") {
+		t.Errorf("alerts %+v %v, want one reversal alert for record 6", alerts, err)
 	}
 	// Not a valid key: still refused.
 	thief := ledgertest.NewDevice(t, "pos-1")

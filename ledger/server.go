@@ -86,6 +86,24 @@ func (k deviceKeys) PublicKey(kid string) (protocol.PublicKey, error) {
 	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
 }
 
+// collectKeys is the KeySet of /v1/batches: enrolled devices, revoked ones
+// included, so that a revoked device's remaining records are collected
+// (checked against the key it enrolled; nothing else of it is trusted).
+type collectKeys struct{ l *Ledger }
+
+// PublicKey returns the enrolled key of kid, revoked or not (see
+// deviceKeys for the errors).
+func (k collectKeys) PublicKey(kid string) (protocol.PublicKey, error) {
+	d, err := k.l.Device(kid)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && d.PublicKey == nil):
+		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrUnknownDevice))
+	case err != nil:
+		return protocol.PublicKey{}, protocol.Errorf(protocol.CodeInternal, "device registry: %w", err)
+	}
+	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
+}
+
 // readBody reads at most max bytes of the request body; more is too-large.
 func readBody(w http.ResponseWriter, r *http.Request, max int) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(max)))
@@ -160,7 +178,7 @@ func (s *Server) batches(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "", err)
 		return
 	}
-	b, dev, err := protocol.OpenFromDevice[protocol.Batch](deviceKeys{s.l}, raw)
+	b, dev, err := protocol.OpenFromDevice[protocol.Batch](collectKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
 		return

@@ -317,6 +317,10 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if len(d.UncertainIntents) > 0 {
 			fmt.Fprintf(stdout, "uncertain intents: %s %v\n", d.ID, d.UncertainIntents)
 		}
+		if !d.Revoked.IsZero() {
+			fmt.Fprintf(stdout, "REVOKED %s since %s: %d records collected after the revocation (%d made after it), never trusted with money\n",
+				d.ID, d.Revoked.Format(time.RFC3339), d.Stats.CollectedAfterRevoke, d.Stats.MadeAfterRevoke)
+		}
 	}
 	for _, a := range rep.Alerts {
 		fmt.Fprintln(stdout, a.String())
