@@ -247,6 +247,13 @@ func (l *Ledger) account(tx *bolt.Tx, d *Device, r *protocol.Record, batchNo uin
 				return nil, err
 			}
 		}
+		sb, err := sub(tx, bucketSales, d.ID, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := noteSale(sb, r, verdict); err != nil {
+			return nil, err
+		}
 	case protocol.KindPurchaseUncertain:
 		if err := resolveIntent(tx, d, r.IntentID, intentUncertain); err != nil {
 			return nil, err
@@ -256,7 +263,11 @@ func (l *Ledger) account(tx *bolt.Tx, d *Device, r *protocol.Record, batchNo uin
 		st.LoadCount++
 		verdict, reason = l.CheckLoadTAC(r)
 	case protocol.KindPurchaseReversed:
-		if err := l.reversal(tx, d, r, batchNo, now); err != nil {
+		sb, err := sub(tx, bucketSales, d.ID, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.reversal(tx, sb, d, r, batchNo, now); err != nil {
 			return nil, err
 		}
 	}

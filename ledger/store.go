@@ -34,8 +34,6 @@ const (
 	KeyFile = "ledger.key" // the ledger's Ed25519 signing key (0600)
 )
 
-const schemaVersion = 1
-
 // Bucket names.
 var (
 	bucketMeta        = []byte("meta")
@@ -54,12 +52,13 @@ var (
 	bucketLoads       = []byte("loads")       // be64 load id → JSON Load
 	bucketPendingIdx  = []byte("pendingidx")  // card ‖ 0 ‖ be64 load id → nil, loads still claimable
 	bucketLoadInits   = []byte("loadinits")   // card ‖ 0 ‖ be16 online counter → JSON loadInit
+	bucketSales       = []byte("sales")       // device id → (be64 intent id → JSON sale), schema 2
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketDevices, bucketTokens, bucketJournal, bucketAcks, bucketIntents, bucketTAC,
 	bucketAlerts, bucketCards, bucketStatus, bucketStatusParts, bucketStatusLog, bucketRules,
-	bucketLoads, bucketPendingIdx, bucketLoadInits,
+	bucketLoads, bucketPendingIdx, bucketLoadInits, bucketSales,
 }
 
 // Keys in meta.
@@ -173,6 +172,9 @@ func Open(dir string, opts Options) (*Ledger, error) {
 			return meta.Put(keySchema, be64(schemaVersion))
 		case v > schemaVersion:
 			return fmt.Errorf("ledger: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrCorrupt)
+		case v < schemaVersion:
+			l.log.Warn("ledger: migrating the database", "from", v, "to", schemaVersion, "path", path)
+			return migrate(tx, v)
 		}
 		return nil
 	}); err != nil {
