@@ -17,6 +17,10 @@ const (
 	// overwritten (Seq, BatchNo, HeldHash, OfferedRaw). Alerts stored before
 	// alerts had kinds are forks.
 	AlertFork = "fork"
+	// AlertRebind: an enrolment with a token that is no rekey token
+	// offered another key than the enrolled one; it was refused and the
+	// enrolled key stays (Key is the fingerprint of the key offered).
+	AlertRebind = "rebind-refused"
 )
 
 // Alert is one event an operator must look at; Kind says which (the
@@ -36,6 +40,8 @@ type Alert struct {
 	CardNo   string `json:"card_no,omitempty"`
 	Amount   int64  `json:"amount,omitempty"`
 	IntentID uint64 `json:"intent_id,omitempty"`
+	// Key is the protocol.Fingerprint of a key refused (AlertRebind).
+	Key string `json:"key,omitempty"`
 	// HeldHash and OfferedRaw: a fork's held record hash and the refused
 	// record bytes, as evidence.
 	HeldHash   []byte    `json:"held_hash,omitempty"`
@@ -61,6 +67,9 @@ func (a Alert) String() string {
 	}
 	if a.IntentID > 0 {
 		fmt.Fprintf(&b, " intent %d", a.IntentID)
+	}
+	if a.Key != "" {
+		fmt.Fprintf(&b, " key %s", a.Key)
 	}
 	if a.HeldHash != nil {
 		fmt.Fprintf(&b, " held %s", hex.EncodeToString(a.HeldHash[:min(8, len(a.HeldHash))]))

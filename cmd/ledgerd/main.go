@@ -32,18 +32,21 @@ commands:
   serve         --data DIR [--listen 127.0.0.1:8470] [--issuer-keys FILE] [--tls-cert F --tls-key F]
                 serve the /v1/ protocol endpoints and the admin socket
   init          --data DIR                    create the ledger (database and signing key) in DIR
-  keys          --data DIR [--pem]            print the ledger key id and public key (for provisioning)
+  keys          --data DIR [--pem | --fingerprint]
+                print the ledger key id, public key and fingerprint (for provisioning)
   token new     --data DIR --device ID [--kind pos|gate|kiosk]
                 print a one-time enrolment token for a device
   device list   --data DIR [--json]           list devices
-  device revoke --data DIR ID                 revoke a device: it gets nothing from now on
+  device revoke --data DIR ID                 revoke a device: nothing but its remaining records from now on
+  device rekey  --data DIR ID                 print a token whose enrolment replaces the device's key
   status add    --data DIR CARD REASON        list a card (lost, frozen, dormant, cancelled, expired)
   status remove --data DIR CARD               take a card off the status list
   load add      --data DIR CARD AMOUNT        money waiting for a card (AMOUNT in fen)
   load list     --data DIR CARD               the loads waiting for a card
   load cancel   --data DIR LOAD-ID            withdraw a pending load
   rules set     --data DIR FILE               make the rules JSON file the next rules version
-  report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, forks
+  report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, alerts
+  alerts        --data DIR [--json]           every alert: forks, refused reversals and rebinds, epochs
   version                                     print the version
 
 Exit codes: 0 success, 1 failure, 2 wrong usage.
@@ -106,6 +109,8 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"token new":     cmdTokenNew,
 	"device list":   cmdDeviceList,
 	"device revoke": cmdDeviceRevoke,
+	"device rekey":  cmdDeviceRekey,
+	"alerts":        cmdAlerts,
 	"status add": func(args []string, stdout, stderr io.Writer) error {
 		return cmdStatus(true, args, stdout, stderr)
 	},

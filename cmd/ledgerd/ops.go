@@ -73,8 +73,12 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("keys", stderr)
 	asPEM := fs.Bool("pem", false, "print the public key as PEM (with its key id) for provisioning files")
+	fp := fs.Bool("fingerprint", false, "print only the key's fingerprint (sha256:..., a device's sync.ledger_key)")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
+	}
+	if *asPEM && *fp {
+		return usageError("keys: --pem or --fingerprint, not both")
 	}
 	kid, pub, err := ledger.ReadPublicKey(*data)
 	if err != nil {
@@ -88,7 +92,11 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(b)
 		return err
 	}
-	fmt.Fprintf(stdout, "kid %s\nalg -8 (Ed25519)\npublic %s\n", kid, base64.StdEncoding.EncodeToString(pub))
+	if *fp {
+		fmt.Fprintln(stdout, protocol.Fingerprint(pub))
+		return nil
+	}
+	fmt.Fprintf(stdout, "kid %s\nalg -8 (Ed25519)\npublic %s\nfingerprint %s\n", kid, base64.StdEncoding.EncodeToString(pub), protocol.Fingerprint(pub))
 	return nil
 }
 
@@ -112,7 +120,35 @@ func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, tok)
 	fmt.Fprintf(stderr, "token for %s (%s), single use, valid until %s\n", *dev, *kind, exp.Format(time.RFC3339))
+	return printFingerprint(stderr, *data)
+}
+
+// printFingerprint tells the technician the ledger key's fingerprint, which
+// the device's configuration pins (sync.ledger_key).
+func printFingerprint(w io.Writer, dir string) error {
+	_, pub, err := ledger.ReadPublicKey(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "ledger key %s: put it in the device's sync.ledger_key\n", protocol.Fingerprint(pub))
 	return nil
+}
+
+func cmdDeviceRekey(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("device rekey", stderr)
+	a, done, err := parseAndOpen(fs, data, args, 1, "a device id", nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	tok, exp, err := a.Rekey(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	fmt.Fprintf(stderr, "rekey token for %s, single use, valid until %s: the device's next enrolment with it (yktd run --enrol TOKEN) replaces its key\n",
+		fs.Arg(0), exp.Format(time.RFC3339))
+	return printFingerprint(stderr, *data)
 }
 
 func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
@@ -137,6 +173,8 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		switch {
 		case !d.Revoked.IsZero():
 			state = "revoked " + d.Revoked.Format(time.RFC3339)
+		case !d.Rekeyed.IsZero():
+			state = "re-keyed " + d.Rekeyed.Format(time.RFC3339)
 		case d.PublicKey != nil:
 			state = "enrolled"
 		}
@@ -335,4 +373,31 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func cmdAlerts(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("alerts", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	a, done, err := parseAndOpen(fs, data, args, 0, "no arguments", nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	alerts, err := a.Alerts()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if alerts == nil {
+			alerts = []ledger.Alert{}
+		}
+		return writeJSON(stdout, alerts)
+	}
+	for _, al := range alerts {
+		fmt.Fprintln(stdout, al.String())
+	}
+	if len(alerts) == 0 {
+		fmt.Fprintln(stdout, "no alerts")
+	}
+	return nil
 }

@@ -89,8 +89,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		}
 	}()
 	go func() { errc <- as.Serve(adm) }()
-	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(), "admin", sockPath, "version", version)
-	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\n", ln.Addr(), l.KeyID())
+	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(),
+		"fingerprint", l.Fingerprint(), "admin", sockPath, "version", version)
+	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\nledger key %s (a device's sync.ledger_key)\n", ln.Addr(), l.KeyID(), l.Fingerprint())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
