@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/ledger/ledgertest"
 	"github.com/openykt/yktd/protocol"
 )
@@ -86,8 +87,9 @@ func TestUnknownKidBodyNotRead(t *testing.T) {
 // TestSlowBodiesRateLimited (issue 10.7): 200 connections that hold a 1
 // MiB batch body each (the field trial's attack, under an enrolled
 // device's kid, which is no secret) do not make the ledger buffer them
-// all: past its limits it answers rate-limited (15, HTTP 429) at once,
-// and serves again when they are gone.
+// all: past its limits it answers rate-limited (15, HTTP 429) at once and
+// holds at most its body budget, small requests are still served, and
+// everything is given back when the connections are gone.
 func TestSlowBodiesRateLimited(t *testing.T) {
 	tl, _ := start(t)
 	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
@@ -99,45 +101,122 @@ func TestSlowBodiesRateLimited(t *testing.T) {
 		go func(c net.Conn) {
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 			if err != nil {
-				return // closed by the test: it was being read
+				return // closed by the test while the ledger waited for the body
 			}
 			resp.Body.Close()
 			answers <- resp.StatusCode
 		}(conns[i])
 	}
-	probe := func() (int, []byte) {
-		return tl.Post(t, "/v1/status", dev.Seal(t, &protocol.StatusRequest{DeviceID: dev.ID}))
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		status, body := probe()
-		if status == http.StatusTooManyRequests {
-			wantCode(t, ledgertest.ErrorOf(body), protocol.CodeRateLimited)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("200 slow 1 MiB bodies held, a request still gets HTTP %d: nothing limits them", status)
+	limited := 0
+	for limited < len(conns)-ledger.DefaultMaxBodyMemory/bigBody {
+		select {
+		case st := <-answers:
+			if st != http.StatusTooManyRequests {
+				t.Fatalf("a slow body answered HTTP %d before it was sent, want 429", st)
+			}
+			limited++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("200 slow 1 MiB bodies held, %d answered rate-limited: nothing limits them", limited)
 		}
 	}
-	select {
-	case st := <-answers:
-		if st != http.StatusTooManyRequests {
-			t.Errorf("a slow body answered HTTP %d before it was sent, want 429", st)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("no slow body was answered rate-limited")
+	if in := tl.Server().InFlight(); in.BodyBytes > ledger.DefaultMaxBodyMemory || in.Requests > ledger.DefaultMaxRequests || in.RateLimited < int64(limited) {
+		t.Errorf("in flight %+v: above the limits", in)
+	}
+	probe := func() int {
+		status, _ := tl.Post(t, "/v1/status", dev.Seal(t, &protocol.StatusRequest{DeviceID: dev.ID}))
+		return status
+	}
+	if st := probe(); st != http.StatusNoContent {
+		t.Errorf("a small request during the attack: HTTP %d, want it served (204)", st)
 	}
 	for _, c := range conns {
 		c.Close()
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		status, _ := probe()
-		if status == http.StatusNoContent {
-			break
-		}
+	for deadline := time.Now().Add(10 * time.Second); tl.Server().InFlight().BodyBytes != 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("the slow bodies are gone and a request still gets HTTP %d", status)
+			t.Fatalf("the slow bodies are gone and the ledger still holds %+v", tl.Server().InFlight())
+		}
+		time.Sleep(time.Millisecond) // poll interval
+	}
+}
+
+// TestRequestLimit: with every request slot held by a slow body, the next
+// request is answered rate-limited at once, whatever its size; served
+// again when a slot is free.
+func TestRequestLimit(t *testing.T) {
+	c := newClock()
+	tl := ledgertest.Start(t, ledgertest.Options{Now: c.Now, Ledger: ledger.Options{MaxRequests: 4}})
+	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	req := dev.Seal(t, &protocol.StatusRequest{DeviceID: dev.ID})
+	var held []net.Conn
+	for range 4 {
+		held = append(held, slowPost(t, tl.URL, "/v1/status", len(req), req[:10]))
+	}
+	waitFor(t, func() bool { return tl.Server().InFlight().Requests == 4 })
+	status, body := tl.Post(t, "/v1/status", req)
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("fifth request: HTTP %d, want 429", status)
+	}
+	wantCode(t, ledgertest.ErrorOf(body), protocol.CodeRateLimited)
+	// A slot held by a slow body is given back when its body arrives.
+	if _, err := held[0].Write(req[10:]); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := readAnswer(t, held[0]); st != http.StatusNoContent {
+		t.Errorf("the slow request, completed: HTTP %d", st)
+	}
+	waitFor(t, func() bool { return tl.Server().InFlight().Requests == 3 })
+	if status, _ := tl.Post(t, "/v1/status", req); status != http.StatusNoContent {
+		t.Errorf("with a slot free: HTTP %d", status)
+	}
+}
+
+// TestBodyMemoryLimit: batches whose bodies would take the ledger past its
+// body budget are answered rate-limited before they are read; what is
+// within it is served.
+func TestBodyMemoryLimit(t *testing.T) {
+	c := newClock()
+	budget := int64(3*bigBody + 64<<10)
+	tl := ledgertest.Start(t, ledgertest.Options{Now: c.Now, Ledger: ledger.Options{MaxBodyMemory: budget}})
+	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	prefix := sealedPrefix(t, dev)
+	for range 3 {
+		slowPost(t, tl.URL, "/v1/batches", bigBody, prefix)
+	}
+	waitFor(t, func() bool { return tl.Server().InFlight().BodyBytes == 3*bigBody })
+	st, e := readAnswer(t, slowPost(t, tl.URL, "/v1/batches", bigBody, prefix))
+	if st != http.StatusTooManyRequests {
+		t.Fatalf("a fourth 1 MiB body: HTTP %d, want 429", st)
+	}
+	wantCode(t, e, protocol.CodeRateLimited)
+	tm := newTerminal(t, "pos-1", "student")
+	tm.gate(3)
+	if ack, e := upload(t, tl, dev, tm.batch(1, 1, 3)); e != nil || ack.AckedThrough != 3 {
+		t.Errorf("a small batch within the budget: %+v %v", ack, e)
+	}
+	if in := tl.Server().InFlight(); in.BodyBytes != 3*bigBody {
+		t.Errorf("in flight %+v: the small batch's bytes not given back", in)
+	}
+}
+
+// TestDeclaredTooLarge: a body declared above the endpoint's bound is
+// refused before anything is read or reserved.
+func TestDeclaredTooLarge(t *testing.T) {
+	tl, _ := start(t)
+	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	st, e := readAnswer(t, slowPost(t, tl.URL, "/v1/batches", 64<<20, sealedPrefix(t, dev)))
+	if st != http.StatusRequestEntityTooLarge {
+		t.Errorf("HTTP %d, want 413", st)
+	}
+	wantCode(t, e, protocol.CodeTooLarge)
+}
+
+// waitFor polls cond until it holds, failing after a generous bound.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) { // poll interval
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
 		}
 	}
 }

@@ -98,6 +98,22 @@ type Options struct {
 	StatusHistory int
 	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
 	NoSync bool
+
+	// Limits of the HTTP server (Server), against overload: beyond them a
+	// request is answered rate-limited (15, HTTP 429, Retry-After: 1)
+	// before its body is read.
+	//
+	// MaxRequests is how many /v1/ requests are served at once; default
+	// DefaultMaxRequests.
+	MaxRequests int
+	// MaxBodyMemory is how many bytes of request bodies are held at once
+	// (each request reserves its declared length, or its endpoint's
+	// maximum); default DefaultMaxBodyMemory.
+	MaxBodyMemory int64
+	// BodyTimeout is how long a request body may take to arrive; default
+	// DefaultBodyTimeout, negative for none (the http.Server's own
+	// timeouts still apply).
+	BodyTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -121,6 +137,15 @@ func (o *Options) defaults() {
 	}
 	if o.StatusHistory == 0 {
 		o.StatusHistory = 10000
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
+	if o.MaxBodyMemory <= 0 {
+		o.MaxBodyMemory = DefaultMaxBodyMemory
+	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 }
 
