@@ -1,0 +1,68 @@
+package synce2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/openykt/yktd/ledger"
+	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/offline/offlinetest"
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/protocol/syncclient"
+)
+
+// TestNewStoreEpoch (issue 10.8): a device's store is lost after part of
+// its journal reached the ledger; it starts a new store as epoch 1 over
+// the same identity (key, enrolment, ledger key), and the real sync
+// client uploads it: the ledger takes epoch 1 from sequence 1, every ack
+// echoes the epoch, nothing of epoch 0 is overwritten. When the old store
+// comes back, its records that never arrived are still collected into
+// epoch 0.
+func TestNewStoreEpoch(t *testing.T) {
+	ctx := context.Background()
+	lr := newLedger(t, ledger.Options{})
+	d := newDevice(t, lr, devOpts{batch: 7})
+	d.enrol(t, lr)
+	d.journal(t, 20)
+	if res, err := d.client.SyncOnce(ctx); err != nil || res.Cursor != 20 {
+		t.Fatalf("epoch 0 upload: %+v %v", res, err)
+	}
+	d.journal(t, 5) // 21..25: never uploaded before the store is lost
+
+	clk := offlinetest.NewClock(time.Date(2024, 9, 2, 8, 0, 0, 0, time.UTC))
+	st, _ := offlinetest.Open(t, offline.Options{DeviceID: deviceID, Clock: clk, Epoch: 1})
+	if _, err := st.Append(protocol.Record{Kind: protocol.KindStoreStarted, Version: 1, Reason: "new-store"}); err != nil {
+		t.Fatal(err)
+	}
+	nd := &device{store: st, clock: clk, signer: d.signer}
+	src := st.SyncSource()
+	var err error
+	nd.client, err = syncclient.New(syncclient.Options{
+		Ledger: lr.srv.URL, DeviceID: deviceID, Signer: d.signer, BatchSize: 7, Kind: protocol.DevicePOS,
+		Journal: src, Status: src, Rules: src, Logger: quiet(), LedgerKeys: d.client.LedgerKeys(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd.journal(t, 15) // 2..16
+	res, err := nd.client.SyncOnce(ctx)
+	if err != nil || res.Cursor != 16 || res.Records != 16 {
+		t.Fatalf("epoch 1 upload: %+v %v", res, err)
+	}
+	nd.journal(t, 3)
+	if res, err := nd.client.SyncOnce(ctx); err != nil || res.Cursor != 19 {
+		t.Fatalf("epoch 1 second upload: %+v %v", res, err)
+	}
+	for seq := uint64(1); seq <= 20; seq++ {
+		want, _ := d.store.Records(seq-1, 1)
+		if got, err := lr.ledger().Record(deviceID, seq); err != nil || string(got) != string(want[0].Raw) {
+			t.Fatalf("epoch 0 record %d: %v, not the old store's", seq, err)
+		}
+	}
+	// The old store is back (repaired): its records 21..25 reach epoch 0.
+	if res, err := d.client.SyncOnce(ctx); err != nil || res.Cursor != 25 {
+		t.Fatalf("the old store's remaining records: %+v %v", res, err)
+	}
+	checkLedgerHolds(t, lr, d) // epoch 0: every record of the old store, once
+}
