@@ -40,6 +40,10 @@ type Alert struct {
 	CardNo   string `json:"card_no,omitempty"`
 	Amount   int64  `json:"amount,omitempty"`
 	IntentID uint64 `json:"intent_id,omitempty"`
+	// HighWater and Stranded: a closed epoch's last record held and its
+	// purchase intents left open or uncertain (AlertEpochClosed).
+	HighWater uint64   `json:"high_water,omitempty"`
+	Stranded  []uint64 `json:"stranded_intents,omitempty"`
 	// Key is the protocol.Fingerprint of a key refused (AlertRebind).
 	Key string `json:"key,omitempty"`
 	// HeldHash and OfferedRaw: a fork's held record hash and the refused
@@ -67,6 +71,9 @@ func (a Alert) String() string {
 	}
 	if a.IntentID > 0 {
 		fmt.Fprintf(&b, " intent %d", a.IntentID)
+	}
+	if len(a.Stranded) > 0 {
+		fmt.Fprintf(&b, " stranded intents %v", a.Stranded)
 	}
 	if a.Key != "" {
 		fmt.Fprintf(&b, " key %s", a.Key)

@@ -30,11 +30,16 @@ type Device struct {
 	// Rekeyed is when an enrolment with a rekey token (Rekey) last
 	// replaced the key; zero if never.
 	Rekeyed time.Time `json:"rekeyed,omitzero"`
-	// HighWater is the last sequence held; Head is its record hash (the
+	// Epoch is the device's current journal epoch (0 until a store was
+	// started anew over its identity; protocol.EpochGenesis). HighWater is
+	// the last sequence held of it; Head is its record hash (the epoch's
 	// genesis value while HighWater is 0).
-	HighWater uint64      `json:"high_water"`
-	Head      []byte      `json:"head"`
-	Stats     DeviceStats `json:"stats"`
+	Epoch     uint64 `json:"epoch,omitempty"`
+	HighWater uint64 `json:"high_water"`
+	Head      []byte `json:"head"`
+	// Closed are the device's earlier journal epochs, by epoch.
+	Closed []EpochState `json:"closed_epochs,omitempty"`
+	Stats  DeviceStats  `json:"stats"`
 }
 
 // DeviceStats are a device's running totals at the ledger. Amounts in fen.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/offline/offlinetest"
 	"github.com/openykt/yktd/protocol"
@@ -46,7 +47,14 @@ func TestNewEpoch(t *testing.T) {
 	old := newTerminal(t, "pos-1", "student")
 	old.buy(900, false) // 1, 2
 	old.gate(3)         // 3..5
-	if _, e := upload(t, tl, dev, old.batch(1, 1, 5)); e != nil {
+	// 6: a sale whose intent is journaled and then the store is lost.
+	torn, err := old.store.OpenIntent(offline.PurchaseIntent{CardNo: old.pub.CardNumber(), Amount: 450, BalanceBefore: 9100, CardCounter: 1,
+		TerminalID: make([]byte, 6), TerminalSeq: 9, TxTime: []byte{0x20, 0x26, 0x09, 0x14, 0x12, 0x00, 0x00}, CardSerial: make([]byte, 8),
+		KeyVersion: 1, MAC1: make([]byte, 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, e := upload(t, tl, dev, old.batch(1, 1, 6)); e != nil {
 		t.Fatal(e)
 	}
 	// The store is lost; yktd starts epoch 1 over the same identity.
@@ -76,12 +84,81 @@ func TestNewEpoch(t *testing.T) {
 	if ack, e := upload(t, tl, dev, tm.epochBatch(4, 4, 5)); e != nil || ack.Epoch != 1 || ack.AckedThrough != 5 {
 		t.Errorf("rest of epoch 1: %+v %v", ack, e)
 	}
-	// Epoch 0's records are kept as they were.
-	for seq := uint64(1); seq <= 5; seq++ {
+	// Epoch 0's records are kept as they were, epoch 1's beside them.
+	for seq := uint64(1); seq <= 6; seq++ {
 		raw, err := tl.Record("pos-1", seq)
 		if err != nil || !bytes.Equal(raw, old.entries(seq, seq)[0].Raw) {
 			t.Errorf("epoch 0 record %d: %v", seq, err)
 		}
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		raw, err := tl.EpochRecord("pos-1", 1, seq)
+		if err != nil || !bytes.Equal(raw, tm.entries(seq, seq)[0].Raw) {
+			t.Errorf("epoch 1 record %d: %v", seq, err)
+		}
+	}
+	if _, err := tl.EpochRecord("pos-1", 1, 6); !isNotFound(err) {
+		t.Errorf("epoch 1 record 6: %v", err)
+	}
+	d := device(t, tl, "pos-1")
+	if d.Epoch != 1 || d.HighWater != 5 || len(d.Closed) != 1 || d.Closed[0].Epoch != 0 || d.Closed[0].HighWater != 6 ||
+		d.Stats.Records != 11 || d.Stats.Forks != 1 || d.Stats.Gaps != 1 {
+		t.Errorf("device %+v", d)
+	}
+	alerts, err := tl.Alerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed []ledger.Alert
+	for _, a := range alerts {
+		if a.Kind == ledger.AlertEpochClosed {
+			closed = append(closed, a)
+		}
+	}
+	if len(closed) != 1 || closed[0].Epoch != 0 || closed[0].HighWater != 6 || len(closed[0].Stranded) != 1 || closed[0].Stranded[0] != torn.ID {
+		t.Errorf("epoch-closed alerts %+v, want epoch 0 at 6 with intent %d stranded", closed, torn.ID)
+	}
+	rep, err := tl.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr := rep.Devices[0]
+	if dr.Epoch != 1 || len(dr.ClosedEpochs) != 1 || dr.ClosedEpochs[0].HighWater != 6 || len(dr.ClosedEpochs[0].OpenIntents) != 1 {
+		t.Errorf("report %+v", dr)
+	}
+}
+
+// TestEpochReversals: intent ids count from 1 in every epoch, so a
+// reversal is checked against the sales of its own epoch only.
+func TestEpochReversals(t *testing.T) {
+	tl, _ := start(t)
+	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	old := newTerminal(t, "pos-1", "student")
+	old.buy(900, false) // intent 1, completed 2
+	if _, e := upload(t, tl, dev, old.batch(1, 1, 2)); e != nil {
+		t.Fatal(e)
+	}
+	tm := newStoreEpoch(t, "pos-1", "student", 1) // 1 store-started
+	tm.buy(300, false)                            // intent 2, completed 3
+	card := tm.pub.CardNumber()
+	for _, r := range []protocol.Record{
+		{Kind: protocol.KindPurchaseReversed, IntentID: 1, CardNo: card, Amount: 900}, // 4: epoch 0's sale
+		{Kind: protocol.KindPurchaseReversed, IntentID: 2, CardNo: card, Amount: 300}, // 5: epoch 1's
+	} {
+		if _, err := tm.store.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, e := upload(t, tl, dev, tm.epochBatch(5, 1, 5)); e != nil {
+		t.Fatal(e)
+	}
+	loads, _ := tl.PendingLoads(card)
+	if len(loads) != 1 || loads[0].Amount != 300 || loads[0].Source != "reversal pos-1/1/5" {
+		t.Errorf("loads %+v, want epoch 1's reversal only", loads)
+	}
+	alerts, _ := tl.Alerts()
+	if countKind(alerts, ledger.AlertReversal) != 1 {
+		t.Errorf("alerts %+v", alerts)
 	}
 }
 
@@ -104,10 +181,10 @@ func TestNewEpochRefusals(t *testing.T) {
 	if e.Expected != 1 {
 		t.Errorf("epoch 1 from 2: expected %d, want 1", e.Expected)
 	}
-	// Linked to epoch 0's genesis instead of epoch 1's.
-	b := tm.epochBatch(2, 1, 2)
-	g := protocol.GenesisHash("pos-1")
-	b.PrevHead = g[:]
+	// Linked to epoch 0's genesis instead of epoch 1's: epoch 0's own
+	// records offered as epoch 1.
+	b := old.batch(2, 1, 3)
+	b.Epoch = 1
 	_, e = upload(t, tl, dev, b)
 	wantCode(t, e, protocol.CodeChainBroken)
 	// An epoch-1 journal whose first record is not store-started.
@@ -153,6 +230,14 @@ func TestClosedEpochCollected(t *testing.T) {
 		if raw, err := tl.Record("pos-1", seq); err != nil || !bytes.Equal(raw, old.entries(seq, seq)[0].Raw) {
 			t.Errorf("epoch 0 record %d: %v", seq, err)
 		}
+	}
+	d := device(t, tl, "pos-1")
+	if d.Epoch != 1 || d.HighWater != 3 || len(d.Closed) != 1 || d.Closed[0].HighWater != 5 || d.Closed[0].Late != 2 {
+		t.Errorf("device %+v", d)
+	}
+	alerts, _ := tl.Alerts()
+	if countKind(alerts, ledger.AlertClosedEpochRecords) != 1 {
+		t.Errorf("alerts %+v, want one closed-epoch-records", alerts)
 	}
 	// A fork of the closed epoch is still a fork.
 	other := newTerminal(t, "pos-1", "staff")

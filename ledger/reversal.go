@@ -41,7 +41,7 @@ func noteSale(sb *bolt.Bucket, r *protocol.Record, verdict string) error {
 // reversed before. Then the sale is marked reversed and the card is owed
 // the amount as a pending load. Anything else is an AlertReversal, owes
 // nothing, and the record stays in the journal like every other.
-func (l *Ledger) reversal(tx *bolt.Tx, sb *bolt.Bucket, d *Device, r *protocol.Record, batchNo uint64, now time.Time) error {
+func (l *Ledger) reversal(tx *bolt.Tx, sb *bolt.Bucket, d *Device, epoch uint64, r *protocol.Record, batchNo uint64, now time.Time) error {
 	st := &d.Stats
 	var s sale
 	why := ""
@@ -64,7 +64,7 @@ func (l *Ledger) reversal(tx *bolt.Tx, sb *bolt.Bucket, d *Device, r *protocol.R
 	if why != "" {
 		st.ReversalsRefused++
 		st.ReversalsRefusedAmount += r.Amount
-		n, err := putAlert(tx, Alert{Kind: AlertReversal, Device: d.ID, Seq: r.Seq, BatchNo: batchNo, Reason: why,
+		n, err := putAlert(tx, Alert{Kind: AlertReversal, Device: d.ID, Epoch: epoch, Seq: r.Seq, BatchNo: batchNo, Reason: why,
 			CardNo: r.CardNo, Amount: r.Amount, IntentID: r.IntentID, Time: now})
 		if err != nil {
 			return err
@@ -78,6 +78,10 @@ func (l *Ledger) reversal(tx *bolt.Tx, sb *bolt.Bucket, d *Device, r *protocol.R
 	}
 	st.Reversals += r.Amount
 	st.ReversalCount++
-	_, err := addLoadTx(tx, r.CardNo, r.Amount, fmt.Sprintf("reversal %s/%d", d.ID, r.Seq), now)
+	src := fmt.Sprintf("reversal %s/%d", d.ID, r.Seq)
+	if epoch > 0 {
+		src = fmt.Sprintf("reversal %s/%d/%d", d.ID, epoch, r.Seq)
+	}
+	_, err := addLoadTx(tx, r.CardNo, r.Amount, src, now)
 	return err
 }

@@ -34,15 +34,17 @@ const (
 	KeyFile = "ledger.key" // the ledger's Ed25519 signing key (0600)
 )
 
-// Bucket names.
+// Bucket names. A journal space is a nested bucket per device and journal
+// epoch: named by the device id for epoch 0 (the layout before epochs), by
+// the id ‖ 0x00 ‖ be64(epoch) for a later epoch (see space).
 var (
 	bucketMeta        = []byte("meta")
 	bucketDevices     = []byte("devices")     // device id → JSON Device
 	bucketTokens      = []byte("tokens")      // SHA-256(token) → JSON token
-	bucketJournal     = []byte("journal")     // device id → (be64 seq → raw record)
-	bucketAcks        = []byte("acks")        // device id → (be64 batch no → JSON Ack)
-	bucketIntents     = []byte("intents")     // device id → (be64 intent id → state)
-	bucketTAC         = []byte("tac")         // device id → (be64 seq → JSON TACResult), flagged ones
+	bucketJournal     = []byte("journal")     // journal space → (be64 seq → raw record)
+	bucketAcks        = []byte("acks")        // journal space → (be64 batch no → JSON Ack)
+	bucketIntents     = []byte("intents")     // journal space → (be64 intent id → state)
+	bucketTAC         = []byte("tac")         // journal space → (be64 seq → JSON TACResult), flagged ones
 	bucketAlerts      = []byte("alerts")      // be64 n → JSON Alert
 	bucketCards       = []byte("cards")       // card no → JSON Card
 	bucketStatus      = []byte("status")      // be16 partition ‖ card → reason ‖ be64 since ‖ be64 version
@@ -52,7 +54,7 @@ var (
 	bucketLoads       = []byte("loads")       // be64 load id → JSON Load
 	bucketPendingIdx  = []byte("pendingidx")  // card ‖ 0 ‖ be64 load id → nil, loads still claimable
 	bucketLoadInits   = []byte("loadinits")   // card ‖ 0 ‖ be16 online counter → JSON loadInit
-	bucketSales       = []byte("sales")       // device id → (be64 intent id → JSON sale), schema 2
+	bucketSales       = []byte("sales")       // journal space → (be64 intent id → JSON sale), schema 2
 )
 
 var allBuckets = [][]byte{

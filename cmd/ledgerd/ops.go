@@ -167,7 +167,7 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, devs)
 	}
 	tw := newTable(stdout)
-	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tHIGH-WATER\tRECORDS\tLAST BATCH")
+	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tEPOCH\tHIGH-WATER\tRECORDS\tLAST BATCH")
 	for _, d := range devs {
 		state := "token issued"
 		switch {
@@ -182,7 +182,7 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		if !d.Stats.LastBatch.IsZero() {
 			last = d.Stats.LastBatch.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Kind, state, d.HighWater, d.Stats.Records, last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.ID, d.Kind, state, d.Epoch, d.HighWater, d.Stats.Records, last)
 	}
 	return tw.Flush()
 }
@@ -354,6 +354,13 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 		if len(d.UncertainIntents) > 0 {
 			fmt.Fprintf(stdout, "uncertain intents: %s %v\n", d.ID, d.UncertainIntents)
+		}
+		if d.Epoch > 0 || len(d.ClosedEpochs) > 0 {
+			fmt.Fprintf(stdout, "epochs %s: current %d through record %d\n", d.ID, d.Epoch, d.HighWater)
+			for _, c := range d.ClosedEpochs {
+				fmt.Fprintf(stdout, "  epoch %d closed %s at record %d, %d records after it closed; stranded intents: open %v uncertain %v\n",
+					c.Epoch, c.Closed.Format(time.RFC3339), c.HighWater, c.Late, c.OpenIntents, c.UncertainIntents)
+			}
 		}
 		if !d.Revoked.IsZero() {
 			fmt.Fprintf(stdout, "REVOKED %s since %s: %d records collected after the revocation (%d made after it), never trusted with money\n",

@@ -64,5 +64,33 @@ func TestNewStoreEpoch(t *testing.T) {
 	if res, err := d.client.SyncOnce(ctx); err != nil || res.Cursor != 25 {
 		t.Fatalf("the old store's remaining records: %+v %v", res, err)
 	}
-	checkLedgerHolds(t, lr, d) // epoch 0: every record of the old store, once
+	checkEpochHolds(t, lr, d.store, 0, 25)
+	checkEpochHolds(t, lr, nd.store, 1, 19)
+	dev, err := lr.ledger().Device(deviceID)
+	if err != nil || dev.Epoch != 1 || dev.HighWater != 19 || dev.Stats.Records != 25+19 {
+		t.Errorf("device %+v %v: want epoch 1 at 19, 44 records counted once", dev, err)
+	}
+}
+
+// checkEpochHolds asserts that the ledger holds exactly records 1..n of
+// the store as the device's journal epoch epoch: byte-identical, none
+// beyond, and the device's cursor at n.
+func checkEpochHolds(t *testing.T, lr *ledgerRig, st *offline.Store, epoch, n uint64) {
+	t.Helper()
+	if cur, err := st.SyncCursor(); err != nil || cur.Seq != n {
+		t.Fatalf("epoch %d: device cursor %d %v, want %d", epoch, cur.Seq, err, n)
+	}
+	es, err := st.Records(0, int(n))
+	if err != nil || uint64(len(es)) != n {
+		t.Fatalf("epoch %d: %d records %v", epoch, len(es), err)
+	}
+	for _, e := range es {
+		got, err := lr.ledger().EpochRecord(deviceID, epoch, e.Record.Seq)
+		if err != nil || string(got) != string(e.Raw) {
+			t.Fatalf("epoch %d record %d: %v, not the store's", epoch, e.Record.Seq, err)
+		}
+	}
+	if _, err := lr.ledger().EpochRecord(deviceID, epoch, n+1); err == nil {
+		t.Fatalf("epoch %d: the ledger holds a record %d beyond the store", epoch, n+1)
+	}
 }
