@@ -75,6 +75,10 @@ func (l *Ledger) account(tx *bolt.Tx, d *Device, v view, r *protocol.Record, bat
 		if err := l.reversal(tx, sb, d, v.epoch, r, batchNo, now); err != nil {
 			return nil, err
 		}
+	default:
+		if err := noteEvent(tx, d, v.epoch, r, now); err != nil {
+			return nil, err
+		}
 	}
 	switch verdict {
 	case "":

@@ -37,9 +37,16 @@ type Device struct {
 	Epoch     uint64 `json:"epoch,omitempty"`
 	HighWater uint64 `json:"high_water"`
 	Head      []byte `json:"head"`
+	// EpochStarted is the time of the current epoch's store-started
+	// record (zero for epoch 0).
+	EpochStarted time.Time `json:"epoch_started,omitzero"`
 	// Closed are the device's earlier journal epochs, by epoch.
 	Closed []EpochState `json:"closed_epochs,omitempty"`
 	Stats  DeviceStats  `json:"stats"`
+
+	// started is the time of a store-started record 1 met while a batch
+	// is accounted (not stored: advance moves it to its epoch).
+	started time.Time
 }
 
 // DeviceStats are a device's running totals at the ledger. Amounts in fen.
@@ -67,9 +74,19 @@ type DeviceStats struct {
 	// CollectedAfterRevoke counts the records received while the device
 	// was revoked (collected as evidence, never as new trust);
 	// MadeAfterRevoke those of them whose time is after the revocation.
-	CollectedAfterRevoke uint64    `json:"collected_after_revoke,omitempty"`
-	MadeAfterRevoke      uint64    `json:"made_after_revoke,omitempty"`
-	LastBatch            time.Time `json:"last_batch,omitzero"`
+	CollectedAfterRevoke uint64 `json:"collected_after_revoke,omitempty"`
+	MadeAfterRevoke      uint64 `json:"made_after_revoke,omitempty"`
+	// Refusals counts the POS's purchase-refused records by reason (the
+	// stable refusal code: lost, frozen, expired, insufficient, ...).
+	Refusals map[string]uint64 `json:"refusals,omitempty"`
+	// RevokedNoticed is the time of the first device-revoked record (the
+	// device learnt it was revoked and stopped taking money), at
+	// RevokedNoticedSeq.
+	RevokedNoticed    time.Time `json:"revoked_noticed,omitzero"`
+	RevokedNoticedSeq uint64    `json:"revoked_noticed_seq,omitempty"`
+	// StoreStarts counts store-started records (stores started anew).
+	StoreStarts uint64    `json:"store_starts,omitempty"`
+	LastBatch   time.Time `json:"last_batch,omitzero"`
 }
 
 // Active reports whether the device is enrolled and not revoked.

@@ -32,6 +32,8 @@ type EpochState struct {
 	HighWater uint64    `json:"high_water"`
 	Head      []byte    `json:"head"`
 	Closed    time.Time `json:"closed"`
+	// Started is the time of its store-started record (zero for epoch 0).
+	Started time.Time `json:"started,omitzero"`
 	// Late counts its records received after it was closed.
 	Late uint64 `json:"late,omitempty"`
 }
@@ -107,10 +109,13 @@ func (l *Ledger) advance(tx *bolt.Tx, d *Device, v view, b *protocol.Batch, n ui
 		fallthrough
 	case v.closed < 0:
 		d.HighWater, d.Head = b.LastSeq, bytes.Clone(b.NewHead)
+		if !d.started.IsZero() && d.Epoch > 0 {
+			d.EpochStarted = d.started
+		}
 		return nil
 	}
 	if v.closed == len(d.Closed) {
-		d.Closed = append(d.Closed, EpochState{Epoch: v.epoch, Closed: now})
+		d.Closed = append(d.Closed, EpochState{Epoch: v.epoch, Closed: now, Started: d.started})
 	}
 	c := &d.Closed[v.closed]
 	c.HighWater, c.Head, c.Late = b.LastSeq, bytes.Clone(b.NewHead), c.Late+n
@@ -146,7 +151,8 @@ func (l *Ledger) closeEpoch(tx *bolt.Tx, d *Device, next uint64, now time.Time) 
 		stranded = append(stranded, id)
 	}
 	slices.Sort(stranded)
-	d.Closed = append(d.Closed, EpochState{Epoch: d.Epoch, HighWater: d.HighWater, Head: d.Head, Closed: now})
+	d.Closed = append(d.Closed, EpochState{Epoch: d.Epoch, HighWater: d.HighWater, Head: d.Head, Closed: now, Started: d.EpochStarted})
+	d.EpochStarted = time.Time{}
 	why := fmt.Sprintf("epoch %d began (store started anew): epoch %d closed at record %d; any record it had after %d never reached the ledger", next, d.Epoch, d.HighWater, d.HighWater)
 	if len(stranded) > 0 {
 		why += fmt.Sprintf("; %d purchase intents left without an outcome", len(stranded))

@@ -9,16 +9,22 @@ import (
 
 // Report is the ledger's settlement and audit summary.
 type Report struct {
-	Generated     time.Time      `json:"generated"`
-	Devices       []DeviceReport `json:"devices"`
-	Alerts        []Alert        `json:"alerts"`
-	StatusVersion uint64         `json:"status_version"`
-	StatusCards   uint64         `json:"status_cards"`
+	Generated time.Time      `json:"generated"`
+	Devices   []DeviceReport `json:"devices"`
+	Alerts    []Alert        `json:"alerts"`
+	// Sightings are the listed cards (lost, frozen, cancelled) presented
+	// at a device and refused there, oldest first: where a lost card
+	// turned up.
+	Sightings     []Sighting `json:"listed_cards_presented"`
+	StatusVersion uint64     `json:"status_version"`
+	StatusCards   uint64     `json:"status_cards"`
 }
 
 // DeviceReport is one device's part of a Report: its records, sums of
 // debits and loads, open and uncertain intents, refused batches (gaps,
-// broken chains, forks) and the TACs that did not verify.
+// broken chains, forks), the TACs that did not verify, its POS refusals
+// by reason (Stats.Refusals), what it collected after its revocation and
+// its journal epochs.
 type DeviceReport struct {
 	ID        string      `json:"id"`
 	Kind      string      `json:"kind"`
@@ -34,6 +40,7 @@ type DeviceReport struct {
 	// Epoch is the device's current journal epoch (HighWater is its);
 	// ClosedEpochs its earlier ones, with their intents left unresolved.
 	Epoch        uint64        `json:"epoch,omitempty"`
+	EpochStarted time.Time     `json:"epoch_started,omitzero"`
 	ClosedEpochs []EpochReport `json:"closed_epochs,omitempty"`
 }
 
@@ -52,7 +59,8 @@ func (l *Ledger) Report() (Report, error) {
 	}
 	rep := Report{Generated: l.now().UTC()}
 	for _, d := range devs {
-		dr := DeviceReport{ID: d.ID, Kind: d.Kind, Enrolled: d.Enrolled, Revoked: d.Revoked, HighWater: d.HighWater, Stats: d.Stats, Epoch: d.Epoch}
+		dr := DeviceReport{ID: d.ID, Kind: d.Kind, Enrolled: d.Enrolled, Revoked: d.Revoked, HighWater: d.HighWater, Stats: d.Stats, Epoch: d.Epoch,
+			EpochStarted: d.EpochStarted}
 		if dr.OpenIntents, dr.UncertainIntents, err = l.intentLists(d.ID, d.Epoch); err != nil {
 			return Report{}, err
 		}
@@ -69,6 +77,9 @@ func (l *Ledger) Report() (Report, error) {
 		rep.Devices = append(rep.Devices, dr)
 	}
 	if rep.Alerts, err = l.Alerts(); err != nil {
+		return Report{}, err
+	}
+	if rep.Sightings, err = l.Sightings(); err != nil {
 		return Report{}, err
 	}
 	if rep.StatusVersion, _, err = l.StatusVersion(); err != nil {

@@ -55,12 +55,13 @@ var (
 	bucketPendingIdx  = []byte("pendingidx")  // card ‖ 0 ‖ be64 load id → nil, loads still claimable
 	bucketLoadInits   = []byte("loadinits")   // card ‖ 0 ‖ be16 online counter → JSON loadInit
 	bucketSales       = []byte("sales")       // journal space → (be64 intent id → JSON sale), schema 2
+	bucketSightings   = []byte("sightings")   // be64 n → JSON Sighting
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketDevices, bucketTokens, bucketJournal, bucketAcks, bucketIntents, bucketTAC,
 	bucketAlerts, bucketCards, bucketStatus, bucketStatusParts, bucketStatusLog, bucketRules,
-	bucketLoads, bucketPendingIdx, bucketLoadInits, bucketSales,
+	bucketLoads, bucketPendingIdx, bucketLoadInits, bucketSales, bucketSightings,
 }
 
 // Keys in meta.
@@ -72,6 +73,7 @@ var (
 	keyLoadSeq       = []byte("loadseq")
 	keyStatusDigest  = []byte("statusdigest")
 	keyStatusCount   = []byte("statuscount")
+	keySightingSeq   = []byte("sightingseq")
 )
 
 // Options configure Open. The zero value of each field is a sensible default.

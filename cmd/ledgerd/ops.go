@@ -7,9 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -355,17 +358,10 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if len(d.UncertainIntents) > 0 {
 			fmt.Fprintf(stdout, "uncertain intents: %s %v\n", d.ID, d.UncertainIntents)
 		}
-		if d.Epoch > 0 || len(d.ClosedEpochs) > 0 {
-			fmt.Fprintf(stdout, "epochs %s: current %d through record %d\n", d.ID, d.Epoch, d.HighWater)
-			for _, c := range d.ClosedEpochs {
-				fmt.Fprintf(stdout, "  epoch %d closed %s at record %d, %d records after it closed; stranded intents: open %v uncertain %v\n",
-					c.Epoch, c.Closed.Format(time.RFC3339), c.HighWater, c.Late, c.OpenIntents, c.UncertainIntents)
-			}
-		}
-		if !d.Revoked.IsZero() {
-			fmt.Fprintf(stdout, "REVOKED %s since %s: %d records collected after the revocation (%d made after it), never trusted with money\n",
-				d.ID, d.Revoked.Format(time.RFC3339), d.Stats.CollectedAfterRevoke, d.Stats.MadeAfterRevoke)
-		}
+		reportDevice(stdout, d)
+	}
+	for _, s := range rep.Sightings {
+		fmt.Fprintf(stdout, "%s card %s presented at %s %s (%s, record %d)\n", s.Reason, s.CardNo, s.Device, s.Time.Format(time.RFC3339), s.Kind, s.Seq)
 	}
 	for _, a := range rep.Alerts {
 		fmt.Fprintln(stdout, a.String())
@@ -374,7 +370,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+func yuan(fen int64) string { return ledger.Yuan(fen) }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -407,4 +403,37 @@ func cmdAlerts(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "no alerts")
 	}
 	return nil
+}
+
+// reportDevice prints the lines of a device's report below the table:
+// refusals, revocation, journal epochs.
+func reportDevice(w io.Writer, d ledger.DeviceReport) {
+	if len(d.Stats.Refusals) > 0 {
+		parts := make([]string, 0, len(d.Stats.Refusals))
+		for _, r := range slices.Sorted(maps.Keys(d.Stats.Refusals)) {
+			parts = append(parts, fmt.Sprintf("%s %d", r, d.Stats.Refusals[r]))
+		}
+		fmt.Fprintf(w, "refusals %s: %s\n", d.ID, strings.Join(parts, ", "))
+	}
+	if d.Stats.ReversalsRefused > 0 {
+		fmt.Fprintf(w, "reversals refused %s: %d for %s, no load made (see the alerts)\n", d.ID, d.Stats.ReversalsRefused, ledger.Yuan(d.Stats.ReversalsRefusedAmount))
+	}
+	if !d.Revoked.IsZero() {
+		fmt.Fprintf(w, "REVOKED %s since %s: %d records collected after the revocation (%d made after it), never trusted with money\n",
+			d.ID, d.Revoked.Format(time.RFC3339), d.Stats.CollectedAfterRevoke, d.Stats.MadeAfterRevoke)
+	}
+	if !d.Stats.RevokedNoticed.IsZero() {
+		fmt.Fprintf(w, "%s journaled that the ledger revoked it at %s (record %d)\n", d.ID, d.Stats.RevokedNoticed.Format(time.RFC3339), d.Stats.RevokedNoticedSeq)
+	}
+	if d.Epoch > 0 || len(d.ClosedEpochs) > 0 {
+		started := ""
+		if !d.EpochStarted.IsZero() {
+			started = " started " + d.EpochStarted.Format(time.RFC3339) + " (store-started)"
+		}
+		fmt.Fprintf(w, "epochs %s: current %d%s through record %d\n", d.ID, d.Epoch, started, d.HighWater)
+		for _, c := range d.ClosedEpochs {
+			fmt.Fprintf(w, "  epoch %d closed %s at record %d, %d records after it closed; stranded intents: open %v uncertain %v\n",
+				c.Epoch, c.Closed.Format(time.RFC3339), c.HighWater, c.Late, c.OpenIntents, c.UncertainIntents)
+		}
+	}
 }
