@@ -81,19 +81,17 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	two := func(sub string) (string, []string, error) {
-		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
-			return "", nil, usageError("%s needs a subcommand", args[0])
-		}
-		return args[0] + " " + args[1], args[2:], nil
-	}
 	name, rest := args[0], args[1:]
 	switch name {
 	case "token", "device", "status", "load", "rules":
-		var err error
-		if name, rest, err = two(name); err != nil {
-			return err
+		switch {
+		case len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
+			fmt.Fprint(stderr, groupUsage(name))
+			return nil
+		case len(args) < 2 || strings.HasPrefix(args[1], "-"):
+			return usageError("%s needs a subcommand", name)
 		}
+		name, rest = name+" "+args[1], args[2:]
 	}
 	if cmd, ok := commands[name]; ok {
 		return cmd(rest, stdout, stderr)
@@ -126,8 +124,36 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"version":     cmdVersion,
 }
 
-func cmdVersion(args []string, stdout, _ io.Writer) error {
-	if len(args) != 0 {
+// groupUsage is the usage of a command group (token, device, ...): its
+// lines of usageText.
+func groupUsage(group string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: ledgerd %s <subcommand> [flags] [arguments]\n\nsubcommands:\n", group)
+	in := false
+	for _, line := range strings.Split(usageText, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+group+" "):
+			in = true
+		case !strings.HasPrefix(line, "    "):
+			in = false
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+func cmdVersion(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("version: %v", err)
+	}
+	if fs.NArg() != 0 {
 		return usageError("version takes no arguments")
 	}
 	fmt.Fprintf(stdout, "ledgerd %s\n", version)
