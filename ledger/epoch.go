@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -119,7 +120,7 @@ func (l *Ledger) advance(tx *bolt.Tx, d *Device, v view, b *protocol.Batch, n ui
 	}
 	c := &d.Closed[v.closed]
 	c.HighWater, c.Head, c.Late = b.LastSeq, bytes.Clone(b.NewHead), c.Late+n
-	slices.SortFunc(d.Closed, func(a, b EpochState) int { return cmpU64(a.Epoch, b.Epoch) })
+	slices.SortFunc(d.Closed, func(a, b EpochState) int { return cmp.Compare(a.Epoch, b.Epoch) })
 	na, err := putAlert(tx, Alert{Kind: AlertClosedEpochRecords, Device: d.ID, Epoch: v.epoch, Seq: b.LastSeq - n + 1, BatchNo: b.BatchNo, Time: now,
 		Reason: fmt.Sprintf("records %d..%d of closed epoch %d arrived while the device is in epoch %d (its old store is back?): taken, they extend it", b.LastSeq-n+1, b.LastSeq, v.epoch, d.Epoch)})
 	if err != nil {
@@ -127,16 +128,6 @@ func (l *Ledger) advance(tx *bolt.Tx, d *Device, v view, b *protocol.Batch, n ui
 	}
 	l.log.Warn("records of a closed journal epoch collected", "device", d.ID, "epoch", v.epoch, "first", b.LastSeq-n+1, "last", b.LastSeq, "current_epoch", d.Epoch, "alert", na)
 	return nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // closeEpoch closes d's current epoch because next begins: its state is

@@ -88,7 +88,7 @@ func (s *Server) InFlight() InFlight {
 // overloaded answers rate-limited and logs a warning at most once a second.
 func (s *Server) overloaded(w http.ResponseWriter, why string) {
 	n := s.lim.refused.Add(1)
-	now := time.Now().Unix()
+	now := s.l.now().Unix()
 	if last := s.lim.lastLog.Load(); now != last && s.lim.lastLog.CompareAndSwap(last, now) {
 		s.log.Warn("ledger overloaded: requests answered rate-limited", "why", why, "rate_limited_total", n,
 			"requests", s.lim.requests.Load(), "body_bytes", s.lim.bodyBytes.Load())
