@@ -22,6 +22,7 @@ const AdminSocket = "admin.sock"
 // AdminClient (the same operations through a serving ledgerd).
 type Admin interface {
 	NewToken(device, kind string) (string, time.Time, error)
+	Rekey(device string) (string, time.Time, error)
 	Devices() ([]Device, error)
 	Revoke(device string) error
 	SetStatus(card string, reason uint8) (uint64, error)
@@ -31,6 +32,7 @@ type Admin interface {
 	PendingLoads(card string) ([]Load, error)
 	SetRulesJSON(file []byte) (uint64, error)
 	Report() (Report, error)
+	Alerts() ([]Alert, error)
 }
 
 var _ Admin = (*Ledger)(nil)
@@ -67,6 +69,7 @@ type adminResp struct {
 	Load    *Load     `json:"load,omitempty"`
 	Loads   []Load    `json:"loads,omitempty"`
 	Report  *Report   `json:"report,omitempty"`
+	Alerts  []Alert   `json:"alerts,omitempty"`
 }
 
 var adminErrs = map[string]error{"invalid": ErrInvalid, "not-found": ErrNotFound, "revoked": ErrRevoked}
@@ -102,6 +105,14 @@ func AdminHandler(l *Ledger) http.Handler {
 	handle("/admin/token", func(q adminReq) (adminResp, error) {
 		tok, exp, err := l.NewToken(q.Device, q.Kind)
 		return adminResp{Token: tok, Expires: exp}, err
+	})
+	handle("/admin/rekey", func(q adminReq) (adminResp, error) {
+		tok, exp, err := l.Rekey(q.Device)
+		return adminResp{Token: tok, Expires: exp}, err
+	})
+	handle("/admin/alerts", func(adminReq) (adminResp, error) {
+		a, err := l.Alerts()
+		return adminResp{Alerts: a}, err
 	})
 	handle("/admin/devices", func(adminReq) (adminResp, error) {
 		d, err := l.Devices()
@@ -185,6 +196,18 @@ func (c *AdminClient) call(path string, req adminReq) (adminResp, error) {
 func (c *AdminClient) NewToken(device, kind string) (string, time.Time, error) {
 	r, err := c.call("/admin/token", adminReq{Device: device, Kind: kind})
 	return r.Token, r.Expires, err
+}
+
+// Rekey issues a rekey token (Ledger.Rekey).
+func (c *AdminClient) Rekey(device string) (string, time.Time, error) {
+	r, err := c.call("/admin/rekey", adminReq{Device: device})
+	return r.Token, r.Expires, err
+}
+
+// Alerts lists the alerts (Ledger.Alerts).
+func (c *AdminClient) Alerts() ([]Alert, error) {
+	r, err := c.call("/admin/alerts", adminReq{})
+	return r.Alerts, err
 }
 
 // Devices lists the devices (Ledger.Devices).

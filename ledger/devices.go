@@ -27,32 +27,66 @@ type Device struct {
 	Firmware  string    `json:"firmware,omitempty"`
 	Enrolled  time.Time `json:"enrolled,omitzero"`
 	Revoked   time.Time `json:"revoked,omitzero"` // zero while not revoked
-	// HighWater is the last sequence held; Head is its record hash (the
+	// Rekeyed is when an enrolment with a rekey token (Rekey) last
+	// replaced the key; zero if never.
+	Rekeyed time.Time `json:"rekeyed,omitzero"`
+	// Epoch is the device's current journal epoch (0 until a store was
+	// started anew over its identity; protocol.EpochGenesis). HighWater is
+	// the last sequence held of it; Head is its record hash (the epoch's
 	// genesis value while HighWater is 0).
-	HighWater uint64      `json:"high_water"`
-	Head      []byte      `json:"head"`
-	Stats     DeviceStats `json:"stats"`
+	Epoch     uint64 `json:"epoch,omitempty"`
+	HighWater uint64 `json:"high_water"`
+	Head      []byte `json:"head"`
+	// EpochStarted is the time of the current epoch's store-started
+	// record (zero for epoch 0).
+	EpochStarted time.Time `json:"epoch_started,omitzero"`
+	// Closed are the device's earlier journal epochs, by epoch.
+	Closed []EpochState `json:"closed_epochs,omitempty"`
+	Stats  DeviceStats  `json:"stats"`
+
+	// started is the time of a store-started record 1 met while a batch
+	// is accounted (not stored: advance moves it to its epoch).
+	started time.Time
 }
 
 // DeviceStats are a device's running totals at the ledger. Amounts in fen.
 type DeviceStats struct {
-	Records         uint64    `json:"records"`
-	Batches         uint64    `json:"batches"`
-	Debits          int64     `json:"debits"`           // sum of purchase-completed amounts
-	DebitCount      uint64    `json:"debit_count"`      //
-	Loads           int64     `json:"loads"`            // sum of load record amounts
-	LoadCount       uint64    `json:"load_count"`       //
-	Reversals       int64     `json:"reversals"`        // sum of purchase-reversed amounts
-	ReversalCount   uint64    `json:"reversal_count"`   //
-	OpenIntents     uint64    `json:"open_intents"`     // intents with no outcome record yet
-	Uncertain       uint64    `json:"uncertain"`        // intents whose last record says uncertain
-	Gaps            uint64    `json:"gaps"`             // batches refused for a gap
-	ChainBroken     uint64    `json:"chain_broken"`     // batches refused for a broken chain
-	Forks           uint64    `json:"forks"`            // batches refused as a fork
-	TACVerified     uint64    `json:"tac_verified"`     //
-	TACBad          uint64    `json:"tac_bad"`          // TAC present and wrong: flagged
-	TACUnverifiable uint64    `json:"tac_unverifiable"` // missing fields or unknown key version: flagged
-	LastBatch       time.Time `json:"last_batch,omitzero"`
+	Records         uint64 `json:"records"`
+	Batches         uint64 `json:"batches"`
+	Debits          int64  `json:"debits"`           // sum of purchase-completed amounts
+	DebitCount      uint64 `json:"debit_count"`      //
+	Loads           int64  `json:"loads"`            // sum of load record amounts
+	LoadCount       uint64 `json:"load_count"`       //
+	Reversals       int64  `json:"reversals"`        // sum of the purchase-reversed amounts owed back as loads
+	ReversalCount   uint64 `json:"reversal_count"`   //
+	OpenIntents     uint64 `json:"open_intents"`     // intents with no outcome record yet
+	Uncertain       uint64 `json:"uncertain"`        // intents whose last record says uncertain
+	Gaps            uint64 `json:"gaps"`             // batches refused for a gap
+	ChainBroken     uint64 `json:"chain_broken"`     // batches refused for a broken chain
+	Forks           uint64 `json:"forks"`            // batches refused as a fork
+	TACVerified     uint64 `json:"tac_verified"`     //
+	TACBad          uint64 `json:"tac_bad"`          // TAC present and wrong: flagged
+	TACUnverifiable uint64 `json:"tac_unverifiable"` // missing fields or unknown key version: flagged
+	// ReversalsRefused counts purchase-reversed records that owed nothing
+	// (an AlertReversal each), ReversalsRefusedAmount their amounts.
+	ReversalsRefused       uint64 `json:"reversals_refused,omitempty"`
+	ReversalsRefusedAmount int64  `json:"reversals_refused_amount,omitempty"`
+	// CollectedAfterRevoke counts the records received while the device
+	// was revoked (collected as evidence, never as new trust);
+	// MadeAfterRevoke those of them whose time is after the revocation.
+	CollectedAfterRevoke uint64 `json:"collected_after_revoke,omitempty"`
+	MadeAfterRevoke      uint64 `json:"made_after_revoke,omitempty"`
+	// Refusals counts the POS's purchase-refused records by reason (the
+	// stable refusal code: lost, frozen, expired, insufficient, ...).
+	Refusals map[string]uint64 `json:"refusals,omitempty"`
+	// RevokedNoticed is the time of the first device-revoked record (the
+	// device learnt it was revoked and stopped taking money), at
+	// RevokedNoticedSeq.
+	RevokedNoticed    time.Time `json:"revoked_noticed,omitzero"`
+	RevokedNoticedSeq uint64    `json:"revoked_noticed_seq,omitempty"`
+	// StoreStarts counts store-started records (stores started anew).
+	StoreStarts uint64    `json:"store_starts,omitempty"`
+	LastBatch   time.Time `json:"last_batch,omitzero"`
 }
 
 // Active reports whether the device is enrolled and not revoked.
@@ -64,6 +98,9 @@ type token struct {
 	Expires time.Time `json:"expires"`
 	Used    time.Time `json:"used,omitzero"`
 	UsedKey []byte    `json:"used_key,omitempty"` // the key enrolled with it
+	// Rekey: issued by Rekey, it may replace the enrolled key; any other
+	// token enrols only a device without a key, or with the same key.
+	Rekey bool `json:"rekey,omitempty"`
 }
 
 func tokenKey(tok string) []byte {
@@ -73,7 +110,10 @@ func tokenKey(tok string) []byte {
 
 // NewToken issues a one-time enrolment token for device id of kind ("pos",
 // "gate" or "kiosk"), valid for Options.TokenTTL. Only its hash is stored;
-// the token itself is shown once. A revoked device gets no token.
+// the token itself is shown once. A revoked device gets no token. A token
+// for a device already enrolled re-enrols it only with the key it has (a
+// device that lost the ledger's answer); to replace the key the operator
+// uses Rekey.
 func (l *Ledger) NewToken(id, kind string) (string, time.Time, error) {
 	if !protocol.ValidDeviceID(id) {
 		return "", time.Time{}, fmt.Errorf("ledger: token: device id %q: %w", id, ErrInvalid)
@@ -81,13 +121,11 @@ func (l *Ledger) NewToken(id, kind string) (string, time.Time, error) {
 	if !slices.Contains(deviceKinds, kind) {
 		return "", time.Time{}, fmt.Errorf("ledger: token: kind %q, want one of %v: %w", kind, deviceKinds, ErrInvalid)
 	}
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", time.Time{}, fmt.Errorf("ledger: token: %w", err)
+	tok, exp, err := l.newTokenValue()
+	if err != nil {
+		return "", time.Time{}, err
 	}
-	tok := "ykt1-" + hex.EncodeToString(raw[:])
-	exp := l.now().Add(l.opts.TokenTTL).UTC().Truncate(time.Second)
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err = l.db.Update(func(tx *bolt.Tx) error {
 		d, err := getDevice(tx, id)
 		switch {
 		case err == nil && !d.Revoked.IsZero():
@@ -107,6 +145,47 @@ func (l *Ledger) NewToken(id, kind string) (string, time.Time, error) {
 	return tok, exp, nil
 }
 
+// newTokenValue makes a token and its expiry.
+func (l *Ledger) newTokenValue() (string, time.Time, error) {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("ledger: token: %w", err)
+	}
+	return "ykt1-" + hex.EncodeToString(raw[:]), l.now().Add(l.opts.TokenTTL).UTC().Truncate(time.Second), nil
+}
+
+// Rekey authorises the next enrolment of an enrolled device to replace its
+// key: it issues a one-time rekey token of the device's kind, valid for
+// Options.TokenTTL, which the device enrols with (yktd run --enrol) from
+// its new key. The journal state stays: the new key continues the chain.
+// A device never enrolled gets ErrInvalid (it needs NewToken), an unknown
+// one ErrNotFound. A revoked device stays revoked (ErrRevoked): its key is
+// kept to collect its remaining records, and a replacement is enrolled
+// under a new device id.
+func (l *Ledger) Rekey(id string) (string, time.Time, error) {
+	tok, exp, err := l.newTokenValue()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		d, err := getDevice(tx, id)
+		switch {
+		case err != nil:
+			return fmt.Errorf("ledger: rekey %s: %w", id, err)
+		case !d.Revoked.IsZero():
+			return fmt.Errorf("ledger: rekey %s: a revoked device stays revoked; enrol the replacement under a new device id: %w", id, ErrRevoked)
+		case d.PublicKey == nil:
+			return fmt.Errorf("ledger: rekey %s: not enrolled, it has no key to replace (ledgerd token new): %w", id, ErrInvalid)
+		}
+		return putJSON(tx.Bucket(bucketTokens), tokenKey(tok), token{Device: id, Kind: d.Kind, Expires: exp, Rekey: true})
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	l.log.Warn("rekey token issued: the next enrolment of the device replaces its key", "device", id, "expires", exp)
+	return tok, exp, nil
+}
+
 // EnrolParams is what a device sends to enrol (the server has already
 // checked that the request is signed by PublicKey: proof of possession).
 type EnrolParams struct {
@@ -122,11 +201,17 @@ type EnrolParams struct {
 // must exist, be unexpired, unused and issued for this device id (and
 // kind, when the request names one). The same device retrying with the same
 // token and key (its answer was lost) succeeds again; any other second use
-// fails with ErrTokenInvalid. A revoked device gets ErrRevoked.
+// fails with ErrTokenInvalid. A revoked device gets ErrRevoked. A device
+// already enrolled keeps its key: a token enrols it again only with that
+// key, unless it is a rekey token (Rekey); another key with any other
+// token is refused with ErrTokenInvalid, an AlertRebind is recorded and
+// the token stays unused.
 func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 	var out Device
+	var refusal error
 	now := l.now().UTC()
 	err := l.db.Update(func(tx *bolt.Tx) error {
+		refusal = nil
 		tb := tx.Bucket(bucketTokens)
 		var t token
 		if err := getJSON(tb, tokenKey(p.Token), &t); err != nil {
@@ -152,13 +237,28 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 			g := protocol.GenesisHash(p.DeviceID)
 			d = Device{ID: p.DeviceID, Head: g[:]}
 		}
+		rebind := d.PublicKey != nil && !bytes.Equal(d.PublicKey, p.PublicKey)
+		if rebind && t.Used.IsZero() && !t.Rekey {
+			fp := protocol.Fingerprint(p.PublicKey)
+			n, err := putAlert(tx, Alert{Kind: AlertRebind, Device: p.DeviceID, Key: fp, Time: now,
+				Reason: "an enrolment with a fresh token offered another key than the enrolled one; the enrolled key stays (ledgerd device rekey if the device really has a new key)"})
+			if err != nil {
+				return err
+			}
+			l.log.Error("enrolment refused: the device is enrolled with another key", "device", p.DeviceID, "offered_key", fp, "alert", n)
+			refusal = fmt.Errorf("ledger: enrol %s: enrolled with another key; only a rekey token (ledgerd device rekey %s) replaces it (alert %d): %w",
+				p.DeviceID, p.DeviceID, n, ErrTokenInvalid)
+			return nil // the alert is kept, the token stays unused
+		}
 		if t.Used.IsZero() {
 			t.Used, t.UsedKey = now, p.PublicKey
 			if err := putJSON(tb, tokenKey(p.Token), t); err != nil {
 				return err
 			}
-			// A fresh token rebinds the key (device replaced its key);
-			// the journal state stays: the new key continues the chain.
+			if rebind { // a rekey token: the journal state stays, the new key continues the chain
+				d.Rekeyed = now
+				l.log.Warn("device re-keyed", "device", p.DeviceID, "key", protocol.Fingerprint(p.PublicKey))
+			}
 			d.PublicKey, d.Alg, d.Kind, d.Firmware, d.Enrolled = p.PublicKey, p.Alg, t.Kind, p.Firmware, now
 			if err := putDevice(tx, d); err != nil {
 				return err
@@ -167,6 +267,9 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 		out = d
 		return nil
 	})
+	if err == nil {
+		err = refusal
+	}
 	if err != nil {
 		return Device{}, err
 	}
@@ -174,8 +277,11 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 	return out, nil
 }
 
-// Revoke revokes a device: from now on it gets nothing (ErrRevoked). Its
-// records stay.
+// Revoke revokes a device: from now on it gets nothing (ErrRevoked) but
+// the acknowledgement of its remaining records, which are still collected
+// (Intake) so that nothing it recorded is stranded. Its records stay. A
+// revoked device stays revoked: a replacement is enrolled under a new
+// device id.
 func (l *Ledger) Revoke(id string) error {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		d, err := getDevice(tx, id)

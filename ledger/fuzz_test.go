@@ -92,7 +92,7 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-var adminPaths = []string{"/admin/token", "/admin/devices", "/admin/revoke", "/admin/status", "/admin/load", "/admin/load/cancel", "/admin/load/list", "/admin/rules", "/admin/report"}
+var adminPaths = []string{"/admin/token", "/admin/devices", "/admin/revoke", "/admin/status", "/admin/load", "/admin/load/cancel", "/admin/load/list", "/admin/rules", "/admin/report", "/admin/rekey", "/admin/alerts"}
 
 // FuzzAdminRequest posts hostile JSON to every operator endpoint of a real
 // ledger: no panic, an answer that is JSON, 200 or 400.
@@ -106,6 +106,7 @@ func FuzzAdminRequest(f *testing.F) {
 	f.Add(uint8(5), []byte(`{"load_id": 1}`))
 	f.Add(uint8(7), []byte(`{"rules": "e30="}`))
 	f.Add(uint8(8), []byte(`{"x": 1}`))
+	f.Add(uint8(9), []byte(`{"device": "pos-1"}`))
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		path := adminPaths[int(which)%len(adminPaths)]
 		w := httptest.NewRecorder()

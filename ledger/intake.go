@@ -2,26 +2,12 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/openykt/yktd/protocol"
 	bolt "go.etcd.io/bbolt"
 )
-
-// Alert is a fork: a device offered bytes under a sequence the ledger
-// already held with different bytes. The batch was refused; nothing was
-// overwritten.
-type Alert struct {
-	N          uint64    `json:"n"`
-	Device     string    `json:"device"`
-	Seq        uint64    `json:"seq"`
-	BatchNo    uint64    `json:"batch_no"`
-	HeldHash   []byte    `json:"held_hash"`
-	OfferedRaw []byte    `json:"offered_raw"` // the refused record bytes, as evidence
-	Time       time.Time `json:"time"`
-}
 
 func validateBatch(b *protocol.Batch, max int) error {
 	switch {
@@ -39,7 +25,9 @@ func validateBatch(b *protocol.Batch, max int) error {
 	return nil
 }
 
-// Intake stores a batch exactly once and returns its Ack:
+// Intake stores a batch exactly once, in the device's journal epoch the
+// batch names (Batch.Epoch), and returns its Ack (which echoes the epoch).
+// Within an epoch:
 //
 //   - records the ledger already holds byte-identically: the same Ack again
 //     (the stored one for that batch number);
@@ -47,9 +35,25 @@ func validateBatch(b *protocol.Batch, max int) error {
 //   - different bytes under a held sequence: ErrFork, an Alert is recorded
 //     and nothing is overwritten;
 //   - PrevHead, a record's Prev or NewHead that do not chain from the held
-//     head: ErrChainBroken;
-//   - a record that does not decode canonically or has the wrong sequence:
-//     ErrMalformed.
+//     head (EpochGenesis for sequence 1): ErrChainBroken;
+//   - a record that does not decode canonically or has the wrong sequence,
+//     or an epoch after 0 whose record 1 is not store-started of that
+//     epoch: ErrMalformed.
+//
+// Epochs: a batch of an epoch after the device's current one is that
+// epoch's start (a store started anew over the same identity): the rules
+// above apply to it as to an empty journal (so it must start at 1, linked
+// to the epoch's genesis) and, once it is taken, the current epoch is
+// closed (its records and high-water mark kept, AlertEpochClosed with its
+// stranded intents) and the new one is current. A batch of an earlier
+// epoch goes to that closed epoch under the same rules: records that
+// extend it are taken (AlertClosedEpochRecords), so nothing checkable is
+// stranded; a gap, fork or broken chain there is refused as anywhere.
+//
+// A revoked device's batches are still taken (the server has checked them
+// against its enrolled key): its remaining records are collected, counted
+// in DeviceStats.CollectedAfterRevoke, and nothing they carry creates
+// money (a reversal is an alert, never a load).
 //
 // A refused batch stores no record. New records are stored in order in one
 // fsync'd transaction together with the device's new head, its totals, the
@@ -67,32 +71,30 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		refusal, flagged = nil, nil
 		d, err := getDevice(tx, b.DeviceID)
-		switch {
-		case err != nil || d.PublicKey == nil:
+		if err != nil || d.PublicKey == nil {
 			return fmt.Errorf("ledger: batch: device %q: %w", b.DeviceID, ErrUnknownDevice)
-		case !d.Revoked.IsZero():
-			return fmt.Errorf("ledger: batch: device %q: %w", b.DeviceID, ErrRevoked)
 		}
-		jb, err := sub(tx, bucketJournal, b.DeviceID, true)
+		v := viewOf(&d, b.Epoch)
+		jb, err := sub(tx, bucketJournal, v.space, true)
 		if err != nil {
 			return err
 		}
-		decoded, ferr := l.check(tx, jb, &d, b, now)
+		decoded, ferr := l.check(tx, jb, &d, v, b, now)
 		if ferr != nil {
 			refusal = ferr
 			return putDevice(tx, d) // refusal counters and alert, no records
 		}
 		if decoded == nil { // everything already held
-			ack, err = duplicateAck(tx, b, now)
+			ack, err = duplicateAck(tx, v.space, b, now)
 			return err
 		}
-		start := d.HighWater + 1
+		start := v.hw + 1
 		for i, r := range decoded {
 			raw := b.Records[int(start-b.FirstSeq)+i]
 			if err := jb.Put(be64(r.Seq), raw); err != nil {
 				return err
 			}
-			f, err := l.account(tx, &d, &r)
+			f, err := l.account(tx, &d, v, &r, b.BatchNo, now)
 			if err != nil {
 				return err
 			}
@@ -100,14 +102,16 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 				flagged = append(flagged, *f)
 			}
 		}
-		d.HighWater, d.Head = b.LastSeq, bytes.Clone(b.NewHead)
+		if err := l.advance(tx, &d, v, &b, uint64(len(decoded)), now); err != nil {
+			return err
+		}
 		d.Stats.Batches++
 		d.Stats.LastBatch = now
 		if err := putDevice(tx, d); err != nil {
 			return err
 		}
-		ack = protocol.Ack{DeviceID: b.DeviceID, BatchNo: b.BatchNo, AckedThrough: b.LastSeq, Head: bytes.Clone(b.NewHead), ServerTime: now.UnixMilli()}
-		ab, err := sub(tx, bucketAcks, b.DeviceID, true)
+		ack = newAck(b, now)
+		ab, err := sub(tx, bucketAcks, v.space, true)
 		if err != nil {
 			return err
 		}
@@ -117,21 +121,27 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 		return protocol.Ack{}, err
 	}
 	if refusal != nil {
-		l.log.Warn("batch refused", "device", b.DeviceID, "batch", b.BatchNo, "first", b.FirstSeq, "last", b.LastSeq, "err", refusal)
+		l.log.Warn("batch refused", "device", b.DeviceID, "epoch", b.Epoch, "batch", b.BatchNo, "first", b.FirstSeq, "last", b.LastSeq, "err", refusal)
 		return protocol.Ack{}, refusal
 	}
 	for _, f := range flagged {
-		l.log.Warn("TAC flagged", "device", f.Device, "seq", f.Seq, "result", f.Result, "reason", f.Reason)
+		l.log.Warn("TAC flagged", "device", f.Device, "epoch", f.Epoch, "seq", f.Seq, "result", f.Result, "reason", f.Reason)
 	}
-	l.log.Info("batch acknowledged", "device", b.DeviceID, "batch", b.BatchNo, "first", b.FirstSeq, "last", b.LastSeq, "acked_through", ack.AckedThrough)
+	l.log.Info("batch acknowledged", "device", b.DeviceID, "epoch", b.Epoch, "batch", b.BatchNo, "first", b.FirstSeq, "last", b.LastSeq, "acked_through", ack.AckedThrough)
 	return ack, nil
 }
 
-// check validates b against the held journal without writing records. It
-// returns the decoded new records (nil when all are held), or the refusal,
-// having updated d's refusal counters (and recorded a fork alert).
-func (l *Ledger) check(tx *bolt.Tx, jb *bolt.Bucket, d *Device, b protocol.Batch, now time.Time) ([]protocol.Record, error) {
-	h := d.HighWater
+func newAck(b protocol.Batch, now time.Time) protocol.Ack {
+	return protocol.Ack{DeviceID: b.DeviceID, BatchNo: b.BatchNo, AckedThrough: b.LastSeq, Head: bytes.Clone(b.NewHead),
+		ServerTime: now.UnixMilli(), Epoch: b.Epoch}
+}
+
+// check validates b against what the epoch v holds without writing
+// records. It returns the decoded new records (nil when all are held), or
+// the refusal, having updated d's refusal counters (and recorded a fork
+// alert).
+func (l *Ledger) check(tx *bolt.Tx, jb *bolt.Bucket, d *Device, v view, b protocol.Batch, now time.Time) ([]protocol.Record, error) {
+	h := v.hw
 	if b.FirstSeq > h+1 {
 		d.Stats.Gaps++
 		return nil, &GapError{Expected: h + 1, Got: b.FirstSeq}
@@ -143,25 +153,22 @@ func (l *Ledger) check(tx *bolt.Tx, jb *bolt.Bucket, d *Device, b protocol.Batch
 			continue
 		}
 		d.Stats.Forks++
-		n, err := nextSeq(tx, keyAlertSeq)
+		hh := protocol.RecordHash(held)
+		n, err := putAlert(tx, Alert{Kind: AlertFork, Device: b.DeviceID, Epoch: v.epoch, Seq: seq, BatchNo: b.BatchNo, HeldHash: hh[:],
+			OfferedRaw: bytes.Clone(offered), Reason: "different record under a held sequence", Time: now})
 		if err != nil {
 			return nil, err
 		}
-		hh := protocol.RecordHash(held)
-		a := Alert{N: n, Device: b.DeviceID, Seq: seq, BatchNo: b.BatchNo, HeldHash: hh[:], OfferedRaw: bytes.Clone(offered), Time: now}
-		if err := putJSON(tx.Bucket(bucketAlerts), be64(n), a); err != nil {
-			return nil, err
-		}
-		l.log.Error("journal fork: different record under a held sequence", "device", b.DeviceID, "seq", seq, "batch", b.BatchNo, "alert", n)
+		l.log.Error("journal fork: different record under a held sequence", "device", b.DeviceID, "epoch", v.epoch, "seq", seq, "batch", b.BatchNo, "alert", n)
 		return nil, fmt.Errorf("ledger: batch: record %d differs from the one held (alert %d): %w", seq, n, ErrFork)
 	}
-	want := protocol.GenesisHash(b.DeviceID)
+	want := protocol.EpochGenesis(b.DeviceID, v.epoch)
 	if b.FirstSeq > 1 {
 		want = protocol.RecordHash(jb.Get(be64(b.FirstSeq - 1)))
 	}
 	if !bytes.Equal(b.PrevHead, want[:]) {
 		d.Stats.ChainBroken++
-		return nil, fmt.Errorf("ledger: batch: prev head does not match the hash of record %d: %w", b.FirstSeq-1, ErrChainBroken)
+		return nil, fmt.Errorf("ledger: batch: prev head does not match the hash of record %d of epoch %d: %w", b.FirstSeq-1, v.epoch, ErrChainBroken)
 	}
 	if b.LastSeq <= h {
 		last := protocol.RecordHash(b.Records[len(b.Records)-1])
@@ -171,7 +178,7 @@ func (l *Ledger) check(tx *bolt.Tx, jb *bolt.Bucket, d *Device, b protocol.Batch
 		}
 		return nil, nil
 	}
-	prev := d.Head
+	prev := v.head
 	out := make([]protocol.Record, 0, b.LastSeq-h)
 	for seq := h + 1; seq <= b.LastSeq; seq++ {
 		raw := b.Records[seq-b.FirstSeq]
@@ -181,6 +188,9 @@ func (l *Ledger) check(tx *bolt.Tx, jb *bolt.Bucket, d *Device, b protocol.Batch
 		}
 		if r.Seq != seq {
 			return nil, fmt.Errorf("ledger: batch: record at %d says sequence %d: %w", seq, r.Seq, ErrMalformed)
+		}
+		if err := checkEpochStart(v.epoch, &r); err != nil {
+			return nil, err
 		}
 		if !bytes.Equal(r.Prev, prev) {
 			d.Stats.ChainBroken++
@@ -198,10 +208,10 @@ func (l *Ledger) check(tx *bolt.Tx, jb *bolt.Bucket, d *Device, b protocol.Batch
 }
 
 // duplicateAck answers a batch whose records are all held: the Ack stored
-// for its batch number when it acknowledged the same range, else a new one
-// (kept for the next retry).
-func duplicateAck(tx *bolt.Tx, b protocol.Batch, now time.Time) (protocol.Ack, error) {
-	ab, err := sub(tx, bucketAcks, b.DeviceID, true)
+// for its batch number in the epoch's space when it acknowledged the same
+// range, else a new one (kept for the next retry).
+func duplicateAck(tx *bolt.Tx, sp string, b protocol.Batch, now time.Time) (protocol.Ack, error) {
+	ab, err := sub(tx, bucketAcks, sp, true)
 	if err != nil {
 		return protocol.Ack{}, err
 	}
@@ -209,187 +219,11 @@ func duplicateAck(tx *bolt.Tx, b protocol.Batch, now time.Time) (protocol.Ack, e
 	if err := getJSON(ab, be64(b.BatchNo), &old); err == nil && old.AckedThrough == b.LastSeq {
 		return old, nil
 	}
-	ack := protocol.Ack{DeviceID: b.DeviceID, BatchNo: b.BatchNo, AckedThrough: b.LastSeq, Head: bytes.Clone(b.NewHead), ServerTime: now.UnixMilli()}
+	ack := newAck(b, now)
 	if ab.Get(be64(b.BatchNo)) == nil {
 		if err := putJSON(ab, be64(b.BatchNo), ack); err != nil {
 			return protocol.Ack{}, err
 		}
 	}
 	return ack, nil
-}
-
-// Intent states kept per device.
-const (
-	intentOpen      byte = 1
-	intentUncertain byte = 2
-)
-
-// account updates the device's totals, intents, card knowledge, TAC
-// verdicts and reversal loads for one new record.
-func (l *Ledger) account(tx *bolt.Tx, d *Device, r *protocol.Record) (*TACResult, error) {
-	st := &d.Stats
-	st.Records++
-	var verdict, reason string
-	switch r.Kind {
-	case protocol.KindPurchaseIntent:
-		ib, err := sub(tx, bucketIntents, d.ID, true)
-		if err != nil {
-			return nil, err
-		}
-		st.OpenIntents++
-		if err := ib.Put(be64(r.Seq), []byte{intentOpen}); err != nil {
-			return nil, err
-		}
-	case protocol.KindPurchaseCompleted, protocol.KindPurchaseVoided:
-		if err := resolveIntent(tx, d, r.IntentID, 0); err != nil {
-			return nil, err
-		}
-		if r.Kind == protocol.KindPurchaseVoided {
-			break
-		}
-		st.Debits += r.Amount
-		st.DebitCount++
-		verdict, reason = l.CheckPurchaseTAC(r)
-		if verdict == TACVerified {
-			if err := noteCardPurchase(tx, r); err != nil {
-				return nil, err
-			}
-		}
-	case protocol.KindPurchaseUncertain:
-		if err := resolveIntent(tx, d, r.IntentID, intentUncertain); err != nil {
-			return nil, err
-		}
-	case protocol.KindLoad:
-		st.Loads += r.Amount
-		st.LoadCount++
-		verdict, reason = l.CheckLoadTAC(r)
-	case protocol.KindPurchaseReversed:
-		st.Reversals += r.Amount
-		st.ReversalCount++
-		if r.CardNo != "" && r.Amount > 0 {
-			if _, err := addLoadTx(tx, r.CardNo, r.Amount, fmt.Sprintf("reversal %s/%d", d.ID, r.Seq), l.now()); err != nil {
-				return nil, err
-			}
-		}
-	}
-	switch verdict {
-	case "":
-		return nil, nil
-	case TACVerified:
-		st.TACVerified++
-		return nil, nil
-	case TACBad:
-		st.TACBad++
-	default:
-		st.TACUnverifiable++
-	}
-	res := &TACResult{Device: d.ID, Seq: r.Seq, Result: verdict, Reason: reason, CardNo: r.CardNo, Amount: r.Amount}
-	tb, err := sub(tx, bucketTAC, d.ID, true)
-	if err != nil {
-		return nil, err
-	}
-	return res, putJSON(tb, be64(r.Seq), res)
-}
-
-// resolveIntent moves intent id to state to (0 = resolved, removed).
-func resolveIntent(tx *bolt.Tx, d *Device, id uint64, to byte) error {
-	ib, err := sub(tx, bucketIntents, d.ID, true)
-	if err != nil {
-		return err
-	}
-	v := ib.Get(be64(id))
-	if len(v) != 1 {
-		return nil // intent before the ledger's history, or unknown: totals only count what it saw
-	}
-	switch v[0] {
-	case intentOpen:
-		d.Stats.OpenIntents--
-	case intentUncertain:
-		d.Stats.Uncertain--
-	}
-	if to == 0 {
-		return ib.Delete(be64(id))
-	}
-	if to == intentUncertain {
-		d.Stats.Uncertain++
-	}
-	return ib.Put(be64(id), []byte{to})
-}
-
-// OpenIntents returns a device's intents the ledger has seen opened and not
-// resolved: id → "open" or "uncertain".
-func (l *Ledger) OpenIntents(device string) (map[uint64]string, error) {
-	out := map[uint64]string{}
-	err := l.db.View(func(tx *bolt.Tx) error {
-		ib, _ := sub(tx, bucketIntents, device, false)
-		if ib == nil {
-			return nil
-		}
-		return ib.ForEach(func(k, v []byte) error {
-			s := "open"
-			if len(v) == 1 && v[0] == intentUncertain {
-				s = "uncertain"
-			}
-			out[binary.BigEndian.Uint64(k)] = s
-			return nil
-		})
-	})
-	return out, err
-}
-
-// Record returns the raw record a device's journal holds at seq (ErrNotFound).
-func (l *Ledger) Record(device string, seq uint64) ([]byte, error) {
-	var out []byte
-	err := l.db.View(func(tx *bolt.Tx) error {
-		jb, _ := sub(tx, bucketJournal, device, false)
-		if jb == nil {
-			return ErrNotFound
-		}
-		v := jb.Get(be64(seq))
-		if v == nil {
-			return ErrNotFound
-		}
-		out = bytes.Clone(v)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger: record %s/%d: %w", device, seq, err)
-	}
-	return out, nil
-}
-
-// Alerts returns every fork alert, oldest first.
-func (l *Ledger) Alerts() ([]Alert, error) {
-	var out []Alert
-	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAlerts).ForEach(func(_, v []byte) error {
-			var a Alert
-			if err := getJSONBytes(v, &a); err != nil {
-				return err
-			}
-			out = append(out, a)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// Flagged returns a device's flagged TAC verdicts (bad, unverifiable).
-func (l *Ledger) Flagged(device string) ([]TACResult, error) {
-	var out []TACResult
-	err := l.db.View(func(tx *bolt.Tx) error {
-		tb, _ := sub(tx, bucketTAC, device, false)
-		if tb == nil {
-			return nil
-		}
-		return tb.ForEach(func(_, v []byte) error {
-			var t TACResult
-			if err := getJSONBytes(v, &t); err != nil {
-				return err
-			}
-			out = append(out, t)
-			return nil
-		})
-	})
-	return out, err
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/openykt/yktd/internal/atomicfile"
+	"github.com/openykt/yktd/protocol"
 )
 
 // KeyID returns the key id of a ledger public key: "ledger-" and the first
@@ -22,6 +23,11 @@ func KeyID(pub ed25519.PublicKey) string {
 
 // PublicKey returns the ledger's Ed25519 public key.
 func (l *Ledger) PublicKey() ed25519.PublicKey { return l.key.Public().(ed25519.PublicKey) }
+
+// Fingerprint returns the protocol.Fingerprint of the ledger's public key
+// ("sha256:<hex>"): what a technician puts in a device's sync.ledger_key
+// so that enrolment trusts this ledger's key only.
+func (l *Ledger) Fingerprint() string { return protocol.Fingerprint(l.PublicKey()) }
 
 // KeyID returns the ledger key's id (the kid of everything it signs).
 func (l *Ledger) KeyID() string { return l.kid }

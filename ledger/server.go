@@ -3,7 +3,6 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -32,6 +31,7 @@ type Server struct {
 	signer *protocol.Signer
 	mux    *http.ServeMux
 	log    *slog.Logger
+	lim    *limits
 }
 
 // NewServer returns the HTTP handler of l.
@@ -40,7 +40,7 @@ func NewServer(l *Ledger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: server: %w", err)
 	}
-	s := &Server{l: l, signer: signer, mux: http.NewServeMux(), log: l.log}
+	s := &Server{l: l, signer: signer, mux: http.NewServeMux(), log: l.log, lim: newLimits(&l.opts)}
 	s.mux.HandleFunc("POST /v1/enrol", s.enrol)
 	s.mux.HandleFunc("POST /v1/batches", s.batches)
 	s.mux.HandleFunc("POST /v1/status", s.status)
@@ -51,9 +51,16 @@ func NewServer(l *Ledger) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP serves one request. A panic in a handler is logged and
-// answered as an internal error instead of dropping the connection.
+// ServeHTTP serves one request within the server's limits (Options
+// MaxRequests, MaxBodyMemory, BodyTimeout): beyond them it answers
+// rate-limited at once. A panic in a handler is logged and answered as an
+// internal error instead of dropping the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.lim.enter() {
+		s.overloaded(w, "too many requests at once")
+		return
+	}
+	defer s.lim.leave()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -86,17 +93,22 @@ func (k deviceKeys) PublicKey(kid string) (protocol.PublicKey, error) {
 	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
 }
 
-// readBody reads at most max bytes of the request body; more is too-large.
-func readBody(w http.ResponseWriter, r *http.Request, max int) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(max)))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, protocol.Errorf(protocol.CodeTooLarge, "body above %d bytes", max)
-		}
-		return nil, protocol.Errorf(protocol.CodeMalformed, "read body: %v", err)
+// collectKeys is the KeySet of /v1/batches: enrolled devices, revoked ones
+// included, so that a revoked device's remaining records are collected
+// (checked against the key it enrolled; nothing else of it is trusted).
+type collectKeys struct{ l *Ledger }
+
+// PublicKey returns the enrolled key of kid, revoked or not (see
+// deviceKeys for the errors).
+func (k collectKeys) PublicKey(kid string) (protocol.PublicKey, error) {
+	d, err := k.l.Device(kid)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && d.PublicKey == nil):
+		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrUnknownDevice))
+	case err != nil:
+		return protocol.PublicKey{}, protocol.Errorf(protocol.CodeInternal, "device registry: %w", err)
 	}
-	return b, nil
+	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
 }
 
 // reply seals m for device (signed by the ledger key, AAD = device id) and
@@ -114,6 +126,10 @@ func (s *Server) reply(w http.ResponseWriter, device string, m protocol.Message)
 
 // fail writes err as a protocol Error with its HTTP status.
 func (s *Server) fail(w http.ResponseWriter, device string, err error) {
+	if errors.Is(err, errBusy) {
+		s.overloaded(w, "body memory budget exhausted")
+		return
+	}
 	pe := wireError(err)
 	status := httpStatus(pe.Code)
 	if status >= 500 {
@@ -133,11 +149,12 @@ func (s *Server) fail(w http.ResponseWriter, device string, err error) {
 }
 
 func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
-	b, err := readBody(w, r, protocol.MaxEnrolSize+protocol.MaxEnvelopeOverhead)
+	b, release, err := s.readBody(w, r, protocol.MaxEnrolSize+protocol.MaxEnvelopeOverhead, nil)
 	if err != nil {
 		s.fail(w, "", err)
 		return
 	}
+	defer release()
 	// Proof of possession: signed by the key it enrols, kid = AAD = device id.
 	req, err := protocol.OpenEnrolRequest(b)
 	if err != nil {
@@ -155,12 +172,14 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) batches(w http.ResponseWriter, r *http.Request) {
-	raw, err := readBody(w, r, protocol.MaxBatchSize+protocol.MaxEnvelopeOverhead)
+	// The kid first: a body that is no enrolled device's is not read.
+	raw, release, err := s.readBody(w, r, protocol.MaxBatchSize+protocol.MaxEnvelopeOverhead, collectKeys{s.l})
 	if err != nil {
 		s.fail(w, "", err)
 		return
 	}
-	b, dev, err := protocol.OpenFromDevice[protocol.Batch](deviceKeys{s.l}, raw)
+	defer release()
+	b, dev, err := protocol.OpenFromDevice[protocol.Batch](collectKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
 		return
@@ -174,11 +193,12 @@ func (s *Server) batches(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	raw, err := readBody(w, r, maxSmallBody)
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
 	if err != nil {
 		s.fail(w, "", err)
 		return
 	}
+	defer release()
 	req, dev, err := protocol.OpenFromDevice[protocol.StatusRequest](deviceKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
@@ -204,11 +224,12 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
-	raw, err := readBody(w, r, maxSmallBody)
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
 	if err != nil {
 		s.fail(w, "", err)
 		return
 	}
+	defer release()
 	req, dev, err := protocol.OpenFromDevice[protocol.RulesRequest](deviceKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
@@ -227,11 +248,12 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pending(w http.ResponseWriter, r *http.Request) {
-	raw, err := readBody(w, r, maxSmallBody)
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
 	if err != nil {
 		s.fail(w, "", err)
 		return
 	}
+	defer release()
 	req, dev, err := protocol.OpenFromDevice[protocol.PendingRequest](deviceKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
@@ -250,11 +272,12 @@ func (s *Server) pending(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
-	raw, err := readBody(w, r, maxSmallBody)
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
 	if err != nil {
 		s.fail(w, "", err)
 		return
 	}
+	defer release()
 	req, dev, err := protocol.OpenFromDevice[protocol.LoadInit](deviceKeys{s.l}, raw)
 	if err == nil && (req.Amount > 0xFFFFFFFF || req.BalanceBefore > 0xFFFFFFFF) {
 		err = protocol.Errorf(protocol.CodeMalformed, "load init: amount or balance beyond 32 bits")
@@ -277,11 +300,12 @@ func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) loadConfirm(w http.ResponseWriter, r *http.Request) {
-	raw, err := readBody(w, r, maxSmallBody)
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
 	if err != nil {
 		s.fail(w, "", err)
 		return
 	}
+	defer release()
 	req, dev, err := protocol.OpenFromDevice[protocol.LoadConfirm](deviceKeys{s.l}, raw)
 	var id uint64
 	if err == nil {

@@ -34,17 +34,17 @@ const (
 	KeyFile = "ledger.key" // the ledger's Ed25519 signing key (0600)
 )
 
-const schemaVersion = 1
-
-// Bucket names.
+// Bucket names. A journal space is a nested bucket per device and journal
+// epoch: named by the device id for epoch 0 (the layout before epochs), by
+// the id ‖ 0x00 ‖ be64(epoch) for a later epoch (see space).
 var (
 	bucketMeta        = []byte("meta")
 	bucketDevices     = []byte("devices")     // device id → JSON Device
 	bucketTokens      = []byte("tokens")      // SHA-256(token) → JSON token
-	bucketJournal     = []byte("journal")     // device id → (be64 seq → raw record)
-	bucketAcks        = []byte("acks")        // device id → (be64 batch no → JSON Ack)
-	bucketIntents     = []byte("intents")     // device id → (be64 intent id → state)
-	bucketTAC         = []byte("tac")         // device id → (be64 seq → JSON TACResult), flagged ones
+	bucketJournal     = []byte("journal")     // journal space → (be64 seq → raw record)
+	bucketAcks        = []byte("acks")        // journal space → (be64 batch no → JSON Ack)
+	bucketIntents     = []byte("intents")     // journal space → (be64 intent id → state)
+	bucketTAC         = []byte("tac")         // journal space → (be64 seq → JSON TACResult), flagged ones
 	bucketAlerts      = []byte("alerts")      // be64 n → JSON Alert
 	bucketCards       = []byte("cards")       // card no → JSON Card
 	bucketStatus      = []byte("status")      // be16 partition ‖ card → reason ‖ be64 since ‖ be64 version
@@ -54,12 +54,14 @@ var (
 	bucketLoads       = []byte("loads")       // be64 load id → JSON Load
 	bucketPendingIdx  = []byte("pendingidx")  // card ‖ 0 ‖ be64 load id → nil, loads still claimable
 	bucketLoadInits   = []byte("loadinits")   // card ‖ 0 ‖ be16 online counter → JSON loadInit
+	bucketSales       = []byte("sales")       // journal space → (be64 intent id → JSON sale), schema 2
+	bucketSightings   = []byte("sightings")   // be64 n → JSON Sighting
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketDevices, bucketTokens, bucketJournal, bucketAcks, bucketIntents, bucketTAC,
 	bucketAlerts, bucketCards, bucketStatus, bucketStatusParts, bucketStatusLog, bucketRules,
-	bucketLoads, bucketPendingIdx, bucketLoadInits,
+	bucketLoads, bucketPendingIdx, bucketLoadInits, bucketSales, bucketSightings,
 }
 
 // Keys in meta.
@@ -71,6 +73,7 @@ var (
 	keyLoadSeq       = []byte("loadseq")
 	keyStatusDigest  = []byte("statusdigest")
 	keyStatusCount   = []byte("statuscount")
+	keySightingSeq   = []byte("sightingseq")
 )
 
 // Options configure Open. The zero value of each field is a sensible default.
@@ -99,6 +102,22 @@ type Options struct {
 	StatusHistory int
 	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
 	NoSync bool
+
+	// Limits of the HTTP server (Server), against overload: beyond them a
+	// request is answered rate-limited (15, HTTP 429, Retry-After: 1)
+	// before its body is read.
+	//
+	// MaxRequests is how many /v1/ requests are served at once; default
+	// DefaultMaxRequests.
+	MaxRequests int
+	// MaxBodyMemory is how many bytes of request bodies are held at once
+	// (each request reserves its declared length, or its endpoint's
+	// maximum); default DefaultMaxBodyMemory.
+	MaxBodyMemory int64
+	// BodyTimeout is how long a request body may take to arrive; default
+	// DefaultBodyTimeout, negative for none (the http.Server's own
+	// timeouts still apply).
+	BodyTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -122,6 +141,15 @@ func (o *Options) defaults() {
 	}
 	if o.StatusHistory == 0 {
 		o.StatusHistory = 10000
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
+	if o.MaxBodyMemory <= 0 {
+		o.MaxBodyMemory = DefaultMaxBodyMemory
+	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 }
 
@@ -173,6 +201,9 @@ func Open(dir string, opts Options) (*Ledger, error) {
 			return meta.Put(keySchema, be64(schemaVersion))
 		case v > schemaVersion:
 			return fmt.Errorf("ledger: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrCorrupt)
+		case v < schemaVersion:
+			l.log.Warn("ledger: migrating the database", "from", v, "to", schemaVersion, "path", path)
+			return migrate(tx, v)
 		}
 		return nil
 	}); err != nil {

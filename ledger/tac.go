@@ -19,6 +19,7 @@ const (
 // (bad, unverifiable) are kept, by device and sequence.
 type TACResult struct {
 	Device string `json:"device"`
+	Epoch  uint64 `json:"epoch,omitempty"` // the device's journal epoch
 	Seq    uint64 `json:"seq"`
 	Result string `json:"result"`
 	Reason string `json:"reason,omitempty"`

@@ -30,20 +30,24 @@ const usageText = `usage: ledgerd <command> [flags] [arguments]
 
 commands:
   serve         --data DIR [--listen 127.0.0.1:8470] [--issuer-keys FILE] [--tls-cert F --tls-key F]
+                [--max-requests 64] [--max-body-mib 32] [--body-timeout 30s]
                 serve the /v1/ protocol endpoints and the admin socket
   init          --data DIR                    create the ledger (database and signing key) in DIR
-  keys          --data DIR [--pem]            print the ledger key id and public key (for provisioning)
+  keys          --data DIR [--pem | --fingerprint]
+                print the ledger key id, public key and fingerprint (for provisioning)
   token new     --data DIR --device ID [--kind pos|gate|kiosk]
                 print a one-time enrolment token for a device
   device list   --data DIR [--json]           list devices
-  device revoke --data DIR ID                 revoke a device: it gets nothing from now on
+  device revoke --data DIR ID                 revoke a device: nothing but its remaining records from now on
+  device rekey  --data DIR ID                 print a token whose enrolment replaces the device's key
   status add    --data DIR CARD REASON        list a card (lost, frozen, dormant, cancelled, expired)
   status remove --data DIR CARD               take a card off the status list
   load add      --data DIR CARD AMOUNT        money waiting for a card (AMOUNT in fen)
   load list     --data DIR CARD               the loads waiting for a card
   load cancel   --data DIR LOAD-ID            withdraw a pending load
   rules set     --data DIR FILE               make the rules JSON file the next rules version
-  report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, forks
+  report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, alerts
+  alerts        --data DIR [--json]           every alert: forks, refused reversals and rebinds, epochs
   version                                     print the version
 
 Exit codes: 0 success, 1 failure, 2 wrong usage.
@@ -77,19 +81,17 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	two := func(sub string) (string, []string, error) {
-		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
-			return "", nil, usageError("%s needs a subcommand", args[0])
-		}
-		return args[0] + " " + args[1], args[2:], nil
-	}
 	name, rest := args[0], args[1:]
 	switch name {
 	case "token", "device", "status", "load", "rules":
-		var err error
-		if name, rest, err = two(name); err != nil {
-			return err
+		switch {
+		case len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
+			fmt.Fprint(stderr, groupUsage(name))
+			return nil
+		case len(args) < 2 || strings.HasPrefix(args[1], "-"):
+			return usageError("%s needs a subcommand", name)
 		}
+		name, rest = name+" "+args[1], args[2:]
 	}
 	if cmd, ok := commands[name]; ok {
 		return cmd(rest, stdout, stderr)
@@ -106,6 +108,8 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"token new":     cmdTokenNew,
 	"device list":   cmdDeviceList,
 	"device revoke": cmdDeviceRevoke,
+	"device rekey":  cmdDeviceRekey,
+	"alerts":        cmdAlerts,
 	"status add": func(args []string, stdout, stderr io.Writer) error {
 		return cmdStatus(true, args, stdout, stderr)
 	},
@@ -120,8 +124,36 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"version":     cmdVersion,
 }
 
-func cmdVersion(args []string, stdout, _ io.Writer) error {
-	if len(args) != 0 {
+// groupUsage is the usage of a command group (token, device, ...): its
+// lines of usageText.
+func groupUsage(group string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: ledgerd %s <subcommand> [flags] [arguments]\n\nsubcommands:\n", group)
+	in := false
+	for _, line := range strings.Split(usageText, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+group+" "):
+			in = true
+		case !strings.HasPrefix(line, "    "):
+			in = false
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+func cmdVersion(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("version: %v", err)
+	}
+	if fs.NArg() != 0 {
 		return usageError("version takes no arguments")
 	}
 	fmt.Fprintf(stdout, "ledgerd %s\n", version)

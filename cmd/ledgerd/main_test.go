@@ -28,6 +28,14 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 // address serve listens on.
 func startServe(t *testing.T, args ...string) (addr string, stop func()) {
 	t.Helper()
+	addr, _, stop = startServeOut(t, args...)
+	return addr, stop
+}
+
+// startServeOut is startServe that also returns what serve printed on
+// stdout by the time it was ready.
+func startServeOut(t *testing.T, args ...string) (addr, stdout string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel) // a test that fails before stop still ends serve
 	addrc, done := make(chan string, 1), make(chan error, 1)
@@ -36,13 +44,13 @@ func startServe(t *testing.T, args ...string) (addr string, stop func()) {
 		done <- serve(ctx, args, &out, &errb, func(a string) { addrc <- a })
 	}()
 	select {
-	case addr = <-addrc:
+	case addr = <-addrc: // serve wrote its stdout before it said ready
 	case err := <-done:
 		t.Fatalf("serve ended: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve not ready")
 	}
-	return addr, func() {
+	return addr, out.String(), func() {
 		t.Helper()
 		cancel()
 		select {

@@ -7,9 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -73,8 +76,12 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 func cmdKeys(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("keys", stderr)
 	asPEM := fs.Bool("pem", false, "print the public key as PEM (with its key id) for provisioning files")
+	fp := fs.Bool("fingerprint", false, "print only the key's fingerprint (sha256:..., a device's sync.ledger_key)")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
+	}
+	if *asPEM && *fp {
+		return usageError("keys: --pem or --fingerprint, not both")
 	}
 	kid, pub, err := ledger.ReadPublicKey(*data)
 	if err != nil {
@@ -88,7 +95,11 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(b)
 		return err
 	}
-	fmt.Fprintf(stdout, "kid %s\nalg -8 (Ed25519)\npublic %s\n", kid, base64.StdEncoding.EncodeToString(pub))
+	if *fp {
+		fmt.Fprintln(stdout, protocol.Fingerprint(pub))
+		return nil
+	}
+	fmt.Fprintf(stdout, "kid %s\nalg -8 (Ed25519)\npublic %s\nfingerprint %s\n", kid, base64.StdEncoding.EncodeToString(pub), protocol.Fingerprint(pub))
 	return nil
 }
 
@@ -112,7 +123,35 @@ func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, tok)
 	fmt.Fprintf(stderr, "token for %s (%s), single use, valid until %s\n", *dev, *kind, exp.Format(time.RFC3339))
+	return printFingerprint(stderr, *data)
+}
+
+// printFingerprint tells the technician the ledger key's fingerprint, which
+// the device's configuration pins (sync.ledger_key).
+func printFingerprint(w io.Writer, dir string) error {
+	_, pub, err := ledger.ReadPublicKey(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "ledger key %s: put it in the device's sync.ledger_key\n", protocol.Fingerprint(pub))
 	return nil
+}
+
+func cmdDeviceRekey(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("device rekey", stderr)
+	a, done, err := parseAndOpen(fs, data, args, 1, "a device id", nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	tok, exp, err := a.Rekey(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	fmt.Fprintf(stderr, "rekey token for %s, single use, valid until %s: the device's next enrolment with it (yktd run --enrol TOKEN) replaces its key\n",
+		fs.Arg(0), exp.Format(time.RFC3339))
+	return printFingerprint(stderr, *data)
 }
 
 func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
@@ -131,12 +170,14 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, devs)
 	}
 	tw := newTable(stdout)
-	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tHIGH-WATER\tRECORDS\tLAST BATCH")
+	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tEPOCH\tHIGH-WATER\tRECORDS\tLAST BATCH")
 	for _, d := range devs {
 		state := "token issued"
 		switch {
 		case !d.Revoked.IsZero():
 			state = "revoked " + d.Revoked.Format(time.RFC3339)
+		case !d.Rekeyed.IsZero():
+			state = "re-keyed " + d.Rekeyed.Format(time.RFC3339)
 		case d.PublicKey != nil:
 			state = "enrolled"
 		}
@@ -144,7 +185,7 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		if !d.Stats.LastBatch.IsZero() {
 			last = d.Stats.LastBatch.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.Kind, state, d.HighWater, d.Stats.Records, last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.ID, d.Kind, state, d.Epoch, d.HighWater, d.Stats.Records, last)
 	}
 	return tw.Flush()
 }
@@ -317,18 +358,82 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if len(d.UncertainIntents) > 0 {
 			fmt.Fprintf(stdout, "uncertain intents: %s %v\n", d.ID, d.UncertainIntents)
 		}
+		reportDevice(stdout, d)
+	}
+	for _, s := range rep.Sightings {
+		fmt.Fprintf(stdout, "%s card %s presented at %s %s (%s, record %d)\n", s.Reason, s.CardNo, s.Device, s.Time.Format(time.RFC3339), s.Kind, s.Seq)
 	}
 	for _, a := range rep.Alerts {
-		fmt.Fprintf(stdout, "FORK alert %d: device %s seq %d batch %d at %s\n", a.N, a.Device, a.Seq, a.BatchNo, a.Time.Format(time.RFC3339))
+		fmt.Fprintln(stdout, a.String())
 	}
 	fmt.Fprintf(stdout, "status list version %d, %d cards\n", rep.StatusVersion, rep.StatusCards)
 	return nil
 }
 
-func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+func yuan(fen int64) string { return ledger.Yuan(fen) }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func cmdAlerts(args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlags("alerts", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	a, done, err := parseAndOpen(fs, data, args, 0, "no arguments", nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	alerts, err := a.Alerts()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if alerts == nil {
+			alerts = []ledger.Alert{}
+		}
+		return writeJSON(stdout, alerts)
+	}
+	for _, al := range alerts {
+		fmt.Fprintln(stdout, al.String())
+	}
+	if len(alerts) == 0 {
+		fmt.Fprintln(stdout, "no alerts")
+	}
+	return nil
+}
+
+// reportDevice prints the lines of a device's report below the table:
+// refusals, revocation, journal epochs.
+func reportDevice(w io.Writer, d ledger.DeviceReport) {
+	if len(d.Stats.Refusals) > 0 {
+		parts := make([]string, 0, len(d.Stats.Refusals))
+		for _, r := range slices.Sorted(maps.Keys(d.Stats.Refusals)) {
+			parts = append(parts, fmt.Sprintf("%s %d", r, d.Stats.Refusals[r]))
+		}
+		fmt.Fprintf(w, "refusals %s: %s\n", d.ID, strings.Join(parts, ", "))
+	}
+	if d.Stats.ReversalsRefused > 0 {
+		fmt.Fprintf(w, "reversals refused %s: %d for %s, no load made (see the alerts)\n", d.ID, d.Stats.ReversalsRefused, ledger.Yuan(d.Stats.ReversalsRefusedAmount))
+	}
+	if !d.Revoked.IsZero() {
+		fmt.Fprintf(w, "REVOKED %s since %s: %d records collected after the revocation (%d made after it), never trusted with money\n",
+			d.ID, d.Revoked.Format(time.RFC3339), d.Stats.CollectedAfterRevoke, d.Stats.MadeAfterRevoke)
+	}
+	if !d.Stats.RevokedNoticed.IsZero() {
+		fmt.Fprintf(w, "%s journaled that the ledger revoked it at %s (record %d)\n", d.ID, d.Stats.RevokedNoticed.Format(time.RFC3339), d.Stats.RevokedNoticedSeq)
+	}
+	if d.Epoch > 0 || len(d.ClosedEpochs) > 0 {
+		started := ""
+		if !d.EpochStarted.IsZero() {
+			started = " started " + d.EpochStarted.Format(time.RFC3339) + " (store-started)"
+		}
+		fmt.Fprintf(w, "epochs %s: current %d%s through record %d\n", d.ID, d.Epoch, started, d.HighWater)
+		for _, c := range d.ClosedEpochs {
+			fmt.Fprintf(w, "  epoch %d closed %s at record %d, %d records after it closed; stranded intents: open %v uncertain %v\n",
+				c.Epoch, c.Closed.Format(time.RFC3339), c.HighWater, c.Late, c.OpenIntents, c.UncertainIntents)
+		}
+	}
 }

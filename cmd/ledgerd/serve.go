@@ -36,14 +36,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	keys := fs.String("issuer-keys", "", "issuer master key file (JSON, mode 0600; the SAM key file format) for TAC and load MAC checks")
 	cert := fs.String("tls-cert", "", "TLS certificate file (with --tls-key)")
 	key := fs.String("tls-key", "", "TLS key file (with --tls-cert)")
+	maxReq := fs.Int("max-requests", ledger.DefaultMaxRequests, "requests served at once; more are answered rate-limited (429)")
+	maxBody := fs.Int("max-body-mib", ledger.DefaultMaxBodyMemory>>20, "MiB of request bodies held at once; more are answered rate-limited (429)")
+	bodyTimeout := fs.Duration("body-timeout", ledger.DefaultBodyTimeout, "how long a request body may take to arrive")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	if (*cert == "") != (*key == "") {
 		return usageError("serve: --tls-cert and --tls-key go together")
 	}
+	if *maxReq < 1 || *maxBody < 2 || *bodyTimeout <= 0 {
+		return usageError("serve: --max-requests at least 1, --max-body-mib at least 2 (a batch is 1 MiB), --body-timeout positive")
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := ledger.Options{Logger: log}
+	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout}
 	if *keys != "" {
 		k, err := ledger.ReadIssuerKeys(*keys)
 		if err != nil {
@@ -89,8 +95,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		}
 	}()
 	go func() { errc <- as.Serve(adm) }()
-	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(), "admin", sockPath, "version", version)
-	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\n", ln.Addr(), l.KeyID())
+	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(),
+		"fingerprint", l.Fingerprint(), "admin", sockPath, "version", version)
+	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\nledger key %s (a device's sync.ledger_key)\n", ln.Addr(), l.KeyID(), l.Fingerprint())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -54,7 +54,7 @@ type Ledger struct {
 	opts ledger.Options
 	srv  *httptest.Server
 	mu   sync.RWMutex
-	h    http.Handler
+	h    http.Handler // a *ledger.Server
 }
 
 // TestIssuerKeys returns the master keys of sam.TestKeys by key version.
@@ -109,6 +109,14 @@ func (tl *Ledger) open() {
 		tl.t.Fatalf("ledgertest: server: %v", err)
 	}
 	tl.Ledger, tl.h = l, s
+}
+
+// Server returns the ledger's HTTP server (its InFlight load, for
+// overload tests). It changes on Restart.
+func (tl *Ledger) Server() *ledger.Server {
+	tl.mu.RLock()
+	defer tl.mu.RUnlock()
+	return tl.h.(*ledger.Server)
 }
 
 func (tl *Ledger) closeLedger() {
