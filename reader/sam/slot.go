@@ -389,7 +389,7 @@ func (s *Slot) VerifyMAC2(ctx context.Context, mac2 [4]byte) error {
 func (s *Slot) WaitReady(ctx context.Context) error {
 	for {
 		s.mu.Lock()
-		ok, ch, why := s.cur != nil, s.ready, s.why
+		ok, ch := s.cur != nil, s.ready
 		s.mu.Unlock()
 		if ok {
 			return nil
@@ -397,7 +397,8 @@ func (s *Slot) WaitReady(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return &PSAMError{Kind: ErrNoSAM, Reader: s.r.Name(), Err: why}
+			_, err := s.get()
+			return err
 		}
 	}
 }

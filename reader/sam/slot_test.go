@@ -242,6 +242,23 @@ func TestPSAMSlotPCSCDRestart(t *testing.T) {
 	}
 }
 
+// A wait for the PSAM that ends without one says why there is none: here
+// the reader failing, not "no PSAM yet".
+func TestPSAMSlotWaitSaysWhy(t *testing.T) {
+	rg := newSlotRig(t, sam.SlotOptions{})
+	rg.f.Seat(sim.NewDemoPSAM())
+	rg.ready()
+	rg.f.SetUp(false)
+	rg.gone()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := rg.s.WaitReady(ctx)
+	wantSlotErr(t, "WaitReady with pcscd down", err, sam.ErrNoSAM)
+	if err == nil || !strings.Contains(err.Error(), "fake pcscd") {
+		t.Errorf("WaitReady: %v, want the reader's failure", err)
+	}
+}
+
 // A PSAM torn out during INIT SAM FOR PURCHASE is a slot fault (no PSAM),
 // not the customer's card removed; during CREDIT SAM FOR PURCHASE it
 // leaves the MAC2 unchecked, not bad. A purchase opened by a PSAM that was
