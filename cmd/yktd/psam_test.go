@@ -44,10 +44,11 @@ func TestPSAMOpenKeepsTheCard(t *testing.T) {
 	slot.Present(psam)
 
 	var logs testbuf.Buffer
-	s, err := openSAM(ctx, "pcsc:"+pcscdtest.Reader1, slog.New(slog.NewTextHandler(&logs, nil)))
+	s, stop, err := openSAM(ctx, "pcsc:"+pcscdtest.Reader1, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("openSAM: %v\n%s", err, logs.String())
 	}
+	t.Cleanup(stop)
 	tid, err := s.TerminalID(ctx)
 	if err != nil {
 		t.Fatalf("TerminalID of the PSAM openSAM returned: %v\n%s", err, logs.String())
@@ -197,7 +198,7 @@ func TestPSAMBehindPCSCDSells(t *testing.T) {
 		t.Fatalf("psam vcard exit %d", code)
 	}
 	waitReaderEmpty(t, pcscdtest.Reader1)
-	daemon.waitLog(t, `msg="sam: PSAM removed"`, 1, 30*time.Second)
+	daemon.waitLog(t, `msg="sam: PSAM removed:`, 1, 30*time.Second)
 	if rec := tap(); rec.Outcome != "refused" || rec.Code != string(terminal.CodeSAMFault) {
 		t.Fatalf("tap without a PSAM: %+v, want refused %s\n%s", rec, terminal.CodeSAMFault, daemon.logTail())
 	}
