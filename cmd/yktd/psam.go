@@ -13,8 +13,9 @@ import (
 	"github.com/openykt/yktd/terminal/readers"
 )
 
-// psamStartWait bounds the wait for the PSAM when the daemon starts.
-const psamStartWait = 15 * time.Second
+// psamStartWait bounds the wait for the PSAM when the daemon starts (a
+// variable for tests).
+var psamStartWait = 15 * time.Second
 
 // openSAM opens the SAM the configuration names (device.sam) and returns
 // it with the function that stops it:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/ledger/ledgertest"
 	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
@@ -63,6 +65,46 @@ func TestPSAMOpenKeepsTheCard(t *testing.T) {
 	}
 	if psam.Sequence() != 1 {
 		t.Errorf("PSAM sequence %d after one INIT SAM FOR PURCHASE", psam.Sequence())
+	}
+}
+
+// Without a PSAM at start, openSAM waits a bounded time, says in the log
+// that the PSAM is missing and why, and returns a SAM that refuses at once
+// (a SAM fault, not the customer's card) until the PSAM is seated: then it
+// works without a restart.
+func TestPSAMMissingAtStart(t *testing.T) {
+	rig := pcscdtest.Need(t, listVPCD)
+	t.Cleanup(func() { rig.Daemon.DumpLog(t) })
+	waitReaderEmpty(t, pcscdtest.Reader1)
+	old := psamStartWait
+	psamStartWait = 300 * time.Millisecond
+	t.Cleanup(func() { psamStartWait = old })
+	ctx, cancel := context.WithCancel(context.Background())
+	slot := &vpcd.Slot{Addr: pcscdtest.Addr1, Log: slog.New(slog.DiscardHandler)}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = slot.Run(ctx) })
+	t.Cleanup(func() {
+		slot.Remove()
+		cancel()
+		wg.Wait()
+	})
+
+	var logs testbuf.Buffer
+	s, stop, err := openSAM(ctx, "pcsc:"+pcscdtest.Reader1, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("openSAM without a PSAM: %v", err)
+	}
+	t.Cleanup(stop)
+	logs.WaitFor(t, `level=ERROR msg="PSAM missing at start: every sale is refused (SAM fault) until a PSAM is seated; the terminal keeps looking for it" reader="`+pcscdtest.Reader1+`"`, time.Second)
+	_, err = s.TerminalID(ctx)
+	if !errors.Is(err, sam.ErrNoSAM) || errors.Is(err, reader.ErrCardRemoved) || errors.Is(err, reader.ErrTransport) {
+		t.Fatalf("TerminalID without a PSAM: %v, want sam.ErrNoSAM and no reader error", err)
+	}
+
+	slot.Present(sim.NewDemoPSAM())
+	logs.WaitFor(t, `msg="sam: PSAM ready"`, 10*time.Second)
+	if tid, err := s.TerminalID(ctx); err != nil || tid != sam.TestKeys().TerminalID {
+		t.Fatalf("TerminalID once the PSAM is seated: %X, %v", tid, err)
 	}
 }
 
