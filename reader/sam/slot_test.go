@@ -3,6 +3,7 @@ package sam_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -407,4 +408,34 @@ func TestPSAMSlotConcurrent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// PSAMError: errors.Is finds its kind only, never the cause's reader
+// sentinels or status word, which stay reachable through errors.As.
+func TestPSAMErrorMapping(t *testing.T) {
+	removed := fmt.Errorf("sam: INIT SAM FOR PURCHASE: %w", reader.ErrCardRemoved)
+	sw := fmt.Errorf("sam: %w", &reader.StatusError{SW: reader.SWRefDataNotFound, Cmd: "INIT SAM FOR PURCHASE"})
+	for _, tc := range []struct {
+		kind, cause error
+		hidden      error // a sentinel of the cause that must not be found
+		text        string
+	}{
+		{sam.ErrNoSAM, removed, reader.ErrCardRemoved, "sam: no PSAM in the slot (pcsc:X): INIT SAM FOR PURCHASE: reader: card removed"},
+		{sam.ErrPSAMFault, sw, nil, "sam: PSAM fault (pcsc:X): reader: INIT SAM FOR PURCHASE: card answered 6A88 (referenced data not found)"},
+		{sam.ErrSessionLost, errors.New("MAC1 came from PSAM #1"), nil, "sam: the PSAM that opened the purchase is gone (pcsc:X): MAC1 came from PSAM #1"},
+		{sam.ErrNoSAM, nil, nil, "sam: no PSAM in the slot (pcsc:X)"},
+	} {
+		err := error(&sam.PSAMError{Kind: tc.kind, Reader: "pcsc:X", Err: tc.cause})
+		if got := err.Error(); got != tc.text {
+			t.Errorf("Error() = %q, want %q", got, tc.text)
+		}
+		wantSlotErr(t, tc.text, fmt.Errorf("epurse: purchase: %w", err), tc.kind)
+		if tc.hidden != nil && errors.Is(err, tc.hidden) {
+			t.Errorf("%v: the cause's sentinel is in the chain", err)
+		}
+		var pe *sam.PSAMError
+		if !errors.As(fmt.Errorf("wrapped: %w", err), &pe) || pe.Err != tc.cause {
+			t.Errorf("%v: the cause is not reachable with errors.As", err)
+		}
+	}
 }

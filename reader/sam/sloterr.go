@@ -3,6 +3,7 @@ package sam
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors of a Slot. They are what errors.Is finds in a *PSAMError; none of
@@ -39,12 +40,13 @@ type PSAMError struct {
 	Err    error  // the cause; not in the chain
 }
 
-// Error renders the kind, the reader and the cause.
+// Error renders the kind, the reader and the cause (without the cause's
+// own "sam: " prefix: the kind has it already).
 func (e *PSAMError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("%v (%s)", e.Kind, e.Reader)
 	}
-	return fmt.Sprintf("%v (%s): %v", e.Kind, e.Reader, e.Err)
+	return fmt.Sprintf("%v (%s): %s", e.Kind, e.Reader, strings.TrimPrefix(e.Err.Error(), "sam: "))
 }
 
 // Unwrap returns Kind only (see the type's documentation).
