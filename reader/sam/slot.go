@@ -49,7 +49,9 @@ type SlotOptions struct {
 //
 // Run watches the reader, restarting its Run with backoff when it fails
 // (pcscd died or restarted, the reader was unplugged, no reader matches
-// yet). Each card the reader reports is opened as a CardSAM (SELECT MF,
+// yet). Each contact card the reader reports (a contactless one is left
+// alone: it is a customer's card in a reader device.sam should not name)
+// is opened as a CardSAM (SELECT MF,
 // READ BINARY file 0x16 for the terminal id, SELECT the application);
 // then the PSAM is ready. The slot drops it when the reader reports it
 // removed, when the reader's Run ends (its cards go with it), and when a
@@ -227,11 +229,29 @@ func (s *Slot) handle(ctx context.Context, e reader.Event) bool {
 		if s.drop(nil, errors.New("another card was reported in the slot")) {
 			s.log.Warn("sam: PSAM replaced without a removal")
 		}
+		if contactless(e.Tech) {
+			// Opening it would send SELECTs to a customer's card in the
+			// middle of its sale.
+			s.drop(nil, fmt.Errorf("a contactless card (%s) was reported in %s, which is not a PSAM slot", e.Tech, e.Reader))
+			s.log.Error("sam: a contactless card was reported in the PSAM slot and left alone: does device.sam name the customer's reader instead of the SAM slot?",
+				"tech", e.Tech, "atr", hex.EncodeToString(e.ATR))
+			return false
+		}
 		return s.open(ctx, e)
 	case reader.CardRemoved:
 		if s.drop(nil, fmt.Errorf("the PSAM was removed from %s", e.Reader)) {
 			s.log.Warn("sam: PSAM removed: sales are refused (SAM fault) until it is back")
 		}
+	}
+	return false
+}
+
+// contactless reports whether t is a card technology of an RF field: a
+// PSAM is a contact card (or of a technology the reader cannot tell).
+func contactless(t reader.Technology) bool {
+	switch t {
+	case reader.TechISO14443A, reader.TechISO14443B, reader.TechMifare:
+		return true
 	}
 	return false
 }

@@ -267,12 +267,13 @@ func TestPSAMSlotWaitSaysWhy(t *testing.T) {
 func TestPSAMSlotInFlight(t *testing.T) {
 	rg := newSlotRig(t, sam.SlotOptions{})
 	ctx := context.Background()
-	psam := &recorder{PSAMCard: sim.NewDemoPSAM()}
+	demo := sim.NewDemoPSAM()
+	psam := &recorder{Presentable: demo}
 	rg.f.Seat(psam)
 	rg.ready()
 
 	// Torn during INIT SAM FOR PURCHASE.
-	if err := psam.Arm(sim.Fault{Kind: sim.TearBefore, INS: sim.InsInitSAMForPurchase}); err != nil {
+	if err := demo.Arm(sim.Fault{Kind: sim.TearBefore, INS: sim.InsInitSAMForPurchase}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := rg.s.InitPurchase(ctx, request(epurse.AlgDES))
@@ -282,7 +283,7 @@ func TestPSAMSlotInFlight(t *testing.T) {
 	rg.ready()
 
 	// Torn after CREDIT SAM FOR PURCHASE executed: unchecked, not bad.
-	if err := psam.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsCreditSAMForPurchase}); err != nil {
+	if err := demo.Arm(sim.Fault{Kind: sim.TearAfter, INS: sim.InsCreditSAMForPurchase}); err != nil {
 		t.Fatal(err)
 	}
 	wantSlotErr(t, "PSAM torn during CREDIT SAM", purchase(rg.s, false), sam.ErrNoSAM)
@@ -366,6 +367,33 @@ func TestPSAMSlotNotAPSAM(t *testing.T) {
 	if rg.f.Runs() != 1 {
 		t.Errorf("%d runs of the reader, want 1", rg.f.Runs())
 	}
+}
+
+// A contactless card reported in the PSAM's reader (device.sam naming the
+// customer's reader) is left alone: not one APDU reaches it.
+func TestPSAMSlotLeavesContactlessCardsAlone(t *testing.T) {
+	rg := newSlotRig(t, sam.SlotOptions{})
+	student, err := sim.NewDemoCard("student")
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := &recorder{Presentable: student}
+	rg.f.SeatTech(card, reader.TechISO14443A)
+	rg.logs.WaitFor(t, `msg="sam: a contactless card was reported in the PSAM slot and left alone`, 10*time.Second)
+	card.mu.Lock()
+	n := len(card.cmds)
+	card.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d commands sent to the customer's card", n)
+	}
+	_, err = rg.s.TerminalID(context.Background())
+	wantSlotErr(t, "TerminalID", err, sam.ErrNoSAM)
+	if err == nil || !strings.Contains(err.Error(), "not a PSAM slot") {
+		t.Errorf("error %v does not say why", err)
+	}
+	// A PSAM seated in its place is used.
+	rg.f.Seat(sim.NewDemoPSAM())
+	rg.ready()
 }
 
 // Purchases and status reads race with removals and re-insertions: every

@@ -37,9 +37,12 @@ type pcscSlot struct {
 	runs    int             // Run calls so far
 	broken  *fakeCard       // the handle Break broke
 	cur     *fakeCard       // the handle of the running Run
+	tech    reader.Technology
 }
 
-func newPCSCSlot() *pcscSlot { return &pcscSlot{up: true, changed: make(chan struct{})} }
+func newPCSCSlot() *pcscSlot {
+	return &pcscSlot{up: true, changed: make(chan struct{}), tech: reader.TechContact}
+}
 
 func (f *pcscSlot) Name() string { return "pcsc:Fake SAM Slot 00 00" }
 
@@ -49,11 +52,15 @@ func (f *pcscSlot) notify() {
 }
 
 // Seat inserts card (powering it up), replacing any card there.
-func (f *pcscSlot) Seat(card sim.Presentable) {
+func (f *pcscSlot) Seat(card sim.Presentable) { f.SeatTech(card, reader.TechContact) }
+
+// SeatTech is Seat of a card the reader reports as of technology tech
+// (pcsc.Reader guesses it from the ATR).
+func (f *pcscSlot) SeatTech(card sim.Presentable, tech reader.Technology) {
 	card.Reset()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.card = card
+	f.card, f.tech = card, tech
 	f.seat++
 	f.notify()
 }
@@ -126,7 +133,7 @@ func (f *pcscSlot) Run(ctx context.Context, events chan<- reader.Event) error {
 	}()
 	for {
 		f.mu.Lock()
-		up, card, seat, ch := f.up, f.card, f.seat, f.changed
+		up, card, seat, ch, tech := f.up, f.card, f.seat, f.changed, f.tech
 		f.mu.Unlock()
 		if cur != nil && (!up || cur.seat != seat) {
 			closeCur()
@@ -143,7 +150,7 @@ func (f *pcscSlot) Run(ctx context.Context, events chan<- reader.Event) error {
 			f.mu.Lock()
 			f.cur = cur
 			f.mu.Unlock()
-			if !send(reader.Event{Reader: f.Name(), Kind: reader.CardPresent, Tech: reader.TechContact, ATR: card.ATR(), Card: cur}) {
+			if !send(reader.Event{Reader: f.Name(), Kind: reader.CardPresent, Tech: tech, ATR: card.ATR(), Card: cur}) {
 				return nil
 			}
 		}
@@ -190,9 +197,9 @@ func (c *fakeCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	return rsp, nil
 }
 
-// recorder is a PSAM that records the instructions it receives.
+// recorder is a card that records the instructions it receives.
 type recorder struct {
-	*sim.PSAMCard
+	sim.Presentable
 	mu   sync.Mutex
 	cmds [][]byte
 }
@@ -201,7 +208,7 @@ func (r *recorder) Respond(cmd []byte) ([]byte, error) {
 	r.mu.Lock()
 	r.cmds = append(r.cmds, bytes.Clone(cmd))
 	r.mu.Unlock()
-	return r.PSAMCard.Respond(cmd)
+	return r.Presentable.Respond(cmd)
 }
 
 // got returns how many commands with instruction ins the PSAM received.
