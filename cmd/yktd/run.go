@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,9 +20,6 @@ import (
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/protocol/syncclient"
-	"github.com/openykt/yktd/reader"
-	"github.com/openykt/yktd/reader/epurse"
-	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/terminal"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/readers"
@@ -157,10 +153,12 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 		return fmt.Errorf("run: %w", err)
 	}
 	if cfg.Device.Kind == config.KindPOS {
-		if deps.SAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
+		var stopSAM func()
+		if deps.SAM, stopSAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
 			closeAll()
 			return fmt.Errorf("run: %w", err)
 		}
+		defer stopSAM() // after the daemon's Run: see openSAM (psam.go)
 	}
 	console := ui.NewConsole(runEnv.stdin, stdout)
 	deps.Display, deps.Keypad = console, console
@@ -204,44 +202,6 @@ func buzzerOf(b *board.Board, c config.Board) ui.Buzzer {
 		}
 	}
 	return nil
-}
-
-// openSAM opens the PSAM the configuration names: "soft:KEYFILE" or
-// "pcsc:READER" (a PSAM card in a PC/SC slot whose name contains READER).
-func openSAM(ctx context.Context, spec string, log *slog.Logger) (epurse.SAM, error) {
-	kind, arg, ok := strings.Cut(spec, ":")
-	switch {
-	case !ok || arg == "":
-		return nil, fmt.Errorf("device.sam %q: want soft:KEYFILE or pcsc:READER", spec)
-	case kind == "soft":
-		s, err := sam.OpenSoftware(arg)
-		if err != nil {
-			return nil, fmt.Errorf("software SAM: %w", err)
-		}
-		log.Warn("using the software SAM: keys are in a file, for the rig and development only", "file", arg)
-		return s, nil
-	case kind == "pcsc":
-		rs, err := readers.Build([]config.Reader{{Name: "sam", Driver: config.DriverPCSC, Match: arg}}, readers.Options{Log: log})
-		if err != nil {
-			return nil, fmt.Errorf("PSAM reader: %w", err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		events := make(chan reader.Event, 4)
-		go func() { _ = rs[0].Run(wctx, events) }()
-		for {
-			select {
-			case <-wctx.Done():
-				return nil, fmt.Errorf("PSAM: no card in a PC/SC reader matching %q after 15s", arg)
-			case e := <-events:
-				if e.Kind == reader.CardPresent {
-					log.Info("PSAM found", "reader", e.Reader)
-					return sam.NewCardSAM(e.Card, nil), nil
-				}
-			}
-		}
-	}
-	return nil, fmt.Errorf("device.sam %q: want soft:KEYFILE or pcsc:READER", spec)
 }
 
 // Files of a device's identity in its data directory.

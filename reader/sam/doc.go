@@ -11,6 +11,11 @@
 //   - CardSAM: a real PSAM in a reader slot (any reader.Card), driven with
 //     the PSAM commands of JR/T 0025 (SELECT, READ BINARY file 0x16, INIT
 //     SAM FOR PURCHASE 80 70, CREDIT SAM FOR PURCHASE 80 72).
+//   - Slot: the CardSAM of whatever PSAM a reader reports, kept for the
+//     daemon's lifetime: it opens a PSAM when it is seated, drops it when
+//     it is removed or its connection fails, restarts the reader with
+//     backoff (pcscd restarted), and fails at once with ErrNoSAM while
+//     none is ready. This is what a terminal uses for a PC/SC PSAM.
 //
 // reader/sim has a virtual PSAM card (sim.PSAMCard) that CardSAM is tested
 // against. TestKeyFile holds the public test keys shared with the simulated
