@@ -48,6 +48,13 @@ const (
 	// Fail closed.
 	CodeNoRules     Code = "no_rules"     // no signed rules held (gate)
 	CodeRuleMissing Code = "rule_missing" // a rule the decision needs is missing or inconsistent
+
+	// Holds: the device's own state stops money (and, where it says so,
+	// gate passes) before any card is looked at (see DeviceState).
+	CodeNoStatusList   Code = "no_status_list"   // no signed status list held yet: a lost card cannot be told from a good one
+	CodeOfflineTooLong Code = "offline_too_long" // no exchange with the ledger for longer than sync.max_offline
+	CodeDeviceRevoked  Code = "device_revoked"   // the ledger answered that this device is revoked
+	CodeChainBroken    Code = "chain_broken"     // the journal's hash chain does not verify from the acknowledged record
 )
 
 // String returns the code as journaled.
