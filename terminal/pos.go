@@ -30,6 +30,9 @@ type Store interface {
 	Append(r protocol.Record) (uint64, error)
 	Head() (offline.Head, error)
 	Records(after uint64, n int) ([]offline.Entry, error)
+	// StatusInfo tells whether a status list is held (Version > 0): a
+	// POS takes no money before.
+	StatusInfo() (offline.StatusInfo, error)
 }
 
 var _ Store = (*offline.Store)(nil)
@@ -58,6 +61,10 @@ type POSOptions struct {
 	AIDs [][]byte
 	// Logger receives the technician's log; nil discards it.
 	Logger *slog.Logger
+	// Holds are the terminal's money holds, shared with the daemon; nil
+	// gives the POS its own, which know only whether the store holds a
+	// status list.
+	Holds *Holds
 }
 
 // POS is the purchase engine of one terminal with one reader: it runs one
@@ -76,6 +83,7 @@ type POS struct {
 	rules   func() *protocol.Rules
 	aids    [][]byte
 	log     *slog.Logger
+	holds   *Holds
 
 	mu sync.Mutex
 	// usage is the per-card state the policy needs (repeat guard, today's
@@ -137,7 +145,7 @@ func NewPOS(opts POSOptions) (*POS, error) {
 	}
 	p := &POS{
 		store: opts.Store, sam: opts.SAM, display: opts.Display, keypad: opts.Keypad, buzzer: opts.Buzzer,
-		now: opts.Now, loc: opts.Location, cfg: cfg, rules: opts.Rules, aids: opts.AIDs, log: opts.Logger,
+		now: opts.Now, loc: opts.Location, cfg: cfg, rules: opts.Rules, aids: opts.AIDs, log: opts.Logger, holds: opts.Holds,
 		usage: map[string]policy.Usage{}, sessions: map[string]*session{}, handOff: map[uint64]bool{},
 		unclaimed: map[string][]offline.Intent{}, shown: map[uint64]bool{},
 	}
@@ -152,6 +160,9 @@ func NewPOS(opts POSOptions) (*POS, error) {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.holds == nil {
+		p.holds = NewHolds(p.now, 0)
 	}
 	p.pol = PolicyOf(cfg, p.loc)
 	return p, nil
@@ -277,6 +288,9 @@ func (p *POS) handle(ctx context.Context, card reader.Card, amount int64) (Resul
 // sell decides and, if allowed, pays a sale of list price list.
 func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list int64) (Result, error) {
 	now := p.now()
+	if r, held, err := p.held(info, now); held || err != nil {
+		return r, err
+	}
 	d, err := p.decide(info, list, now)
 	if err != nil {
 		return refused(info.CardNo, CodeStoreFault), err
@@ -294,6 +308,27 @@ func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list in
 		p.booked(info.CardNo, d, res, now)
 	}
 	return res, err
+}
+
+// held returns the refusal of a sale while a money hold is on (no status
+// list, offline too long, revoked, chain broken). While no status list is
+// known it asks the store, so that a list applied since (by the sync
+// client, or a tool) lifts that hold at the next tap.
+func (p *POS) held(info CardInfo, now time.Time) (Result, bool, error) {
+	if !p.holds.StatusList() {
+		si, err := p.store.StatusInfo()
+		if err != nil {
+			return refused(info.CardNo, CodeStoreFault), false, fmt.Errorf("terminal: status list: %w", err)
+		}
+		if si.Version > 0 {
+			p.holds.SetStatusList(true)
+		}
+	}
+	h, on := p.holds.Money(now)
+	if !on {
+		return Result{}, false, nil
+	}
+	return Result{Outcome: Refused, Code: h.Code, Message: h.Message, CardNo: info.CardNo, Balance: info.Balance}, true, nil
 }
 
 // decide asks the policy about a sale of list price list on this card now.

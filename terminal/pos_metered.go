@@ -134,6 +134,9 @@ func (p *POS) metered(ctx context.Context, card reader.Card, info CardInfo, done
 
 func (p *POS) startSession(ctx context.Context, card reader.Card, info CardInfo) (Result, error) {
 	now := p.now()
+	if r, held, err := p.held(info, now); held || err != nil {
+		return r, err
+	}
 	d, err := p.decide(info, p.cfg.PreauthFen, now)
 	if err != nil {
 		return refused(info.CardNo, CodeStoreFault), err

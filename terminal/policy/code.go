@@ -108,6 +108,10 @@ var messages = map[Code]Message{
 	CodeQRBadSignature: {"无效二维码", "Invalid QR code"},
 	CodeNoRules:        {"设备未配置规则", "No rules on this device"},
 	CodeRuleMissing:    {"规则缺失", "Rule missing"},
+	CodeNoStatusList:   {"未获取挂失名单 暂停服务 请联网同步", "No lost-card list yet: out of service until synced"},
+	CodeOfflineTooLong: {"离线时间过长 暂停收款 请联网同步", "Offline too long: no sales until synced"},
+	CodeDeviceRevoked:  {"设备已停用 请联系技术员", "Device revoked, call the technician"},
+	CodeChainBroken:    {"交易记录校验失败 暂停收款 请联系技术员", "Journal check failed: no sales, call the technician"},
 }
 
 // Message returns the display text of the code; an unknown code shows as a

@@ -78,4 +78,11 @@ const (
 	CodeNoAccess      Code = "no_access"     // gate: no access
 	CodeAntiPassback  Code = "anti_passback" // gate: already passed this way
 	CodeDailyLimit    Code = "daily_limit"   // daily limit reached
+
+	// Holds: the terminal's own state stops money (terminal/policy's
+	// DeviceState); shown at each refused tap and when the hold goes on.
+	CodeNoStatusList   Code = "no_status_list"   // no signed status list yet
+	CodeOfflineTooLong Code = "offline_too_long" // no exchange with the ledger for longer than allowed
+	CodeDeviceRevoked  Code = "device_revoked"   // the ledger revoked this device
+	CodeChainBroken    Code = "chain_broken"     // the journal's chain does not verify
 )
