@@ -35,6 +35,20 @@ type Sync struct {
 	MaxBackoff Duration `toml:"max_backoff"`
 	// Timeout bounds one request to the ledger, answer included.
 	Timeout Duration `toml:"timeout"`
+	// LedgerKey pins the ledger's signing key for enrolment: its
+	// fingerprint as `ledgerd keys` prints it ("sha256:" and 64 lowercase
+	// hex digits, protocol.Fingerprint). Enrolment refuses an answer
+	// signed by any other key, and without LedgerKey it refuses to enrol
+	// at all unless Insecure is set.
+	LedgerKey string `toml:"ledger_key"`
+	// Insecure allows what only a loopback or test ledger should get: a
+	// plain http:// ledger, and enrolment that trusts the key the ledger
+	// announces when LedgerKey is empty.
+	Insecure bool `toml:"insecure"`
+	// MaxOffline is how long the terminal may go without a successful
+	// exchange with the ledger before it stops taking money (gates keep
+	// working on their last list); default 7 days.
+	MaxOffline Duration `toml:"max_offline"`
 }
 
 func (s *Sync) defaults() {
