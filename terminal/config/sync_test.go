@@ -24,13 +24,13 @@ min_backoff = "2s"
 		t.Fatalf("sync durations: %+v", c.Sync)
 	}
 	for name, sync := range map[string]string{
-		"https without CA":     "ledger = \"https://ledger.campus.example/\"\n",
-		"ftp ledger":           "ledger = \"ftp://ledger\"\n",
-		"socks proxy":          "proxy = \"socks5://10.0.0.1:1080\"\n",
-		"batch over bound":     "batch_size = 1001\n",
-		"min over max":         "min_backoff = \"20m\"\n",
-		"cert without a key":   "cert_file = \"/etc/yktd/client.pem\"\n",
-		"plain http with a CA": "ledger = \"http://ledger.campus.example/\"\nca_file = \"/etc/yktd/ledger-ca.pem\"\n",
+		"https without CA":                "ledger = \"https://ledger.campus.example/\"\n",
+		"ftp ledger":                      "ledger = \"ftp://ledger\"\n",
+		"socks proxy":                     "proxy = \"socks5://10.0.0.1:1080\"\n",
+		"batch over bound":                "batch_size = 1001\n",
+		"min over max":                    "min_backoff = \"20m\"\n",
+		"cert without a key":              "cert_file = \"/etc/yktd/client.pem\"\n",
+		"plain http with a CA":            "ledger = \"http://ledger.campus.example/\"\nca_file = \"/etc/yktd/ledger-ca.pem\"\n",
 		"plain http, not marked insecure": "ledger = \"http://ledger.campus.example/\"\n",
 		"ledger key not a fingerprint":    "ledger_key = \"ed25519:abc\"\n",
 		"ledger key in upper case":        "ledger_key = \"sha256:" + strings.Repeat("AB", 32) + "\"\n",
