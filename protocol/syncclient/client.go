@@ -73,6 +73,10 @@ type Options struct {
 	Journal Journal
 	Status  StatusSink
 	Rules   RulesSink
+	// State keeps the device's standing with the ledger (last contact,
+	// revocation); default: Journal, when it is a StateSink; nil keeps
+	// nothing.
+	State StateSink
 }
 
 // Client syncs one device with the ledger. Its methods are not meant to be
@@ -84,9 +88,20 @@ type Client struct {
 	boff  *backoff
 	bytes int // max batch encoding
 
-	mu     sync.Mutex
-	halted error // set when an upload FatalError halted uploading
+	mu       sync.Mutex
+	halted   error     // set when an upload FatalError halted uploading
+	standing standing  // the device's standing as the ledger last answered
+	contact  time.Time // when a contact was last written to State
 }
+
+// standing is the device's standing with the ledger as this client knows it.
+type standing int
+
+const (
+	standingUnknown standing = iota // nothing answered yet in this process
+	standingActive                  // the ledger served the device
+	standingRevoked                 // the ledger answered revoked
+)
 
 // New checks opts and returns a Client.
 func New(opts Options) (*Client, error) {
@@ -124,6 +139,11 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.State == nil {
+		if s, ok := opts.Journal.(StateSink); ok {
+			opts.State = s
+		}
 	}
 	c := &Client{o: opts, base: base, log: opts.Logger.With("device", opts.DeviceID, "ledger", base.Redacted()),
 		boff: newBackoff(opts.BackoffBase, opts.BackoffMax), bytes: protocol.MaxBatchSize - 4096}

@@ -141,7 +141,7 @@ func (c *Client) ConfirmLoad(ctx context.Context, m protocol.LoadConfirm) (proto
 func (c *Client) exchange(ctx context.Context, path string, raw []byte, limit int) ([]byte, error) {
 	a, err := c.post(ctx, path, raw, limit+protocol.MaxEnvelopeOverhead)
 	if err != nil {
-		return nil, c.deviceRefused(err)
+		return nil, c.deviceRefused("/"+path, err)
 	}
 	if a.status != 200 {
 		return nil, fmt.Errorf("syncclient: %s: HTTP %d without an answer: %w", path, a.status, ErrResponse)
