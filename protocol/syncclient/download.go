@@ -161,4 +161,3 @@ func (c *Client) PullRules(ctx context.Context) (PullResult, error) {
 	c.log.Info("rules applied", "version", rules.Version, "was", have)
 	return res, nil
 }
-
