@@ -105,7 +105,7 @@ func (d *Daemon) listenControl(addr string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/taps", d.serveTaps)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"device": d.cfg.Device.ID, "kind": d.cfg.Device.Kind})
+		writeJSON(w, http.StatusOK, d.Health())
 	})
 	mux.HandleFunc("POST /v1/inputs/{name}", d.serveInput)
 	mux.HandleFunc("POST /v1/cancel-last", d.serveCancelLast)

@@ -85,16 +85,18 @@ type gateRig struct {
 // no card before it holds one (newGateRigNoList).
 func newGateRig(t *testing.T) *gateRig {
 	t.Helper()
-	return newGateRigList(t, true)
+	return newGateRigWith(t, true, nil)
 }
 
 // newGateRigNoList is a gate that never received a status list.
 func newGateRigNoList(t *testing.T) *gateRig {
 	t.Helper()
-	return newGateRigList(t, false)
+	return newGateRigWith(t, false, nil)
 }
 
-func newGateRigList(t *testing.T, list bool) *gateRig {
+// newGateRigWith is a gate holding a signed empty list or none, with the
+// holds given (nil: its own).
+func newGateRigWith(t *testing.T, list bool, holds *terminal.Holds) *gateRig {
 	t.Helper()
 	store, err := offline.Open(filepath.Join(t.TempDir(), "yktd.db"), offline.Options{DeviceID: "gate-test-01", Clock: offlinetest.NewClock(testNow)})
 	if err != nil {
@@ -120,7 +122,7 @@ func newGateRigList(t *testing.T, list bool) *gateRig {
 	now := testNow
 	var nowMu sync.Mutex
 	r.gate, err = terminal.NewGate(terminal.GateOptions{Store: store, Board: fake.Board, Display: r.disp, Config: cfg,
-		Rules: func() *protocol.Rules { return r.rules }, After: r.times.After, Location: time.UTC,
+		Rules: func() *protocol.Rules { return r.rules }, After: r.times.After, Location: time.UTC, Holds: holds,
 		Now: func() time.Time { nowMu.Lock(); defer nowMu.Unlock(); now = now.Add(time.Second); return now }})
 	if err != nil {
 		t.Fatal(err)

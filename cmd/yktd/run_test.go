@@ -518,11 +518,11 @@ func TestRunSimPOSControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var health map[string]string
+	var health terminal.Health
 	err = json.NewDecoder(resp.Body).Decode(&health)
 	resp.Body.Close()
-	if err != nil || health["device"] != "SIM-CANTEEN-01" || health["kind"] != "pos" {
-		t.Errorf("health %v, %v", health, err)
+	if err != nil || health.Device != "SIM-CANTEEN-01" || health.Kind != "pos" || !health.Working {
+		t.Errorf("health %+v, %v", health, err)
 	}
 	var cancel struct {
 		Outcome, Code string
