@@ -18,6 +18,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/policy"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
@@ -69,6 +70,10 @@ type Daemon struct {
 	gate *Gate
 
 	rules rulesCache
+	holds *Holds
+	// shownHold is the hold last announced (display, log); "" none.
+	holdMu    sync.Mutex
+	shownHold policy.Code
 
 	outcomes  outcomeLog
 	ctl       *http.Server
@@ -101,13 +106,17 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 	if err := d.rules.load(deps.Store); err != nil {
 		return nil, err
 	}
+	if err := d.initHolds(); err != nil {
+		return nil, err
+	}
 	switch cfg.Device.Kind {
 	case config.KindPOS:
 		if deps.SAM == nil {
 			return nil, errors.New("terminal: daemon: a POS needs a SAM (device.sam)")
 		}
 		d.pos, err = NewPOS(POSOptions{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
-			Buzzer: deps.Buzzer, Now: deps.Now, Location: loc, Config: cfg.POS, Rules: d.rules.get, Logger: deps.Logger})
+			Buzzer: deps.Buzzer, Now: deps.Now, Location: loc, Config: cfg.POS, Rules: d.rules.get, Logger: deps.Logger,
+			Holds: d.holds})
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +129,7 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		}
 		d.gate, err = NewGate(GateOptions{Store: deps.Store, Board: deps.Board, Display: deps.Display, Keypad: deps.Keypad,
 			Buzzer: deps.Buzzer, Config: cfg.Gate, Rules: d.rules.get, VerifyQR: deps.VerifyQR, Now: deps.Now,
-			Location: loc, Logger: deps.Logger})
+			Location: loc, Logger: deps.Logger, Holds: d.holds})
 		if err != nil {
 			return nil, err
 		}
@@ -209,6 +218,13 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		d.housekeeping(readCtx)
 	}()
 	_ = d.deps.Display.Show(ctx, ui.Idle())
+	d.journalRevocation()
+	d.announceHold(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.watchHolds(readCtx)
+	}()
 
 	taps := make(chan struct{})
 	go func() {

@@ -62,7 +62,48 @@ type HealthJournal struct {
 	BrokenAt uint64 `json:"broken_at,omitempty"`
 }
 
-// Health reads the terminal's health.
+// Health reads the terminal's health: its holds, refreshed from the
+// store, and the state they are decided on.
 func (d *Daemon) Health() Health {
-	return Health{Device: d.cfg.Device.ID, Kind: d.cfg.Device.Kind, Working: true, Holds: []HealthHold{}}
+	h := Health{Device: d.cfg.Device.ID, Kind: d.cfg.Device.Kind, Holds: []HealthHold{}}
+	fail := func(err error) { h.Errors = append(h.Errors, err.Error()) }
+	if err := d.refreshHolds(); err != nil {
+		fail(err)
+	}
+	now := d.deps.Now()
+	_, held := d.workHold(now)
+	h.Working = !held && len(h.Errors) == 0
+	h.Journal.ChainOK = true
+	for _, x := range d.holds.Active(now) {
+		h.Holds = append(h.Holds, HealthHold{Code: string(x.Code), Gate: x.Gate, Since: x.Since, Detail: x.Detail,
+			Seq: x.Seq, ZH: x.Message.ZH, EN: x.Message.EN})
+		if x.Seq != 0 {
+			h.Journal.ChainOK, h.Journal.BrokenAt = false, x.Seq
+		}
+	}
+	st := d.holds.State()
+	h.Sync = HealthSync{Configured: d.deps.Sync != nil, LastContact: st.LastContact, Revoked: st.Revoked}
+	if st.MaxOffline > 0 {
+		h.Sync.MaxOffline = st.MaxOffline.String()
+	}
+	if ss, err := d.deps.Store.SyncState(); err == nil {
+		h.Sync.RevokedAt = ss.RevokedAt
+	}
+	if si, err := d.deps.Store.StatusInfo(); err != nil {
+		fail(err)
+	} else {
+		h.StatusList = HealthStatusList{Version: si.Version, Cards: si.Count}
+	}
+	if hd, err := d.deps.Store.Head(); err != nil {
+		fail(err)
+	} else {
+		h.Journal.Head = hd.Seq
+	}
+	if c, err := d.deps.Store.SyncCursor(); err != nil {
+		fail(err)
+	} else {
+		h.Journal.AckedThrough = c.Seq
+		h.Journal.Unacked = h.Journal.Head - min(c.Seq, h.Journal.Head)
+	}
+	return h
 }
