@@ -3,6 +3,7 @@ package terminal_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -251,5 +252,37 @@ func TestDaemonBrokenChainTakesNoMoney(t *testing.T) {
 	}
 	if logs := r.logs.String(); !strings.Contains(logs, "JOURNAL CHAIN BROKEN") || !strings.Contains(logs, "seq=3") {
 		t.Fatalf("log does not name the broken record:\n%s", logs)
+	}
+}
+
+// TestDaemonRevokedAcrossRestart: a revocation the sync client recorded
+// holds from the start of the next run, before any exchange with the
+// ledger, and is journaled once across restarts.
+func TestDaemonRevokedAcrossRestart(t *testing.T) {
+	clock := offlinetest.NewClock(testNow)
+	path := filepath.Join(t.TempDir(), "yktd.db")
+	store := openDaemonStore(t, path, clock)
+	applySignedList(t, store, 1)
+	if err := store.RecordRevoked(true, testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 {
+		t.Run(fmt.Sprintf("run %d", run+1), func(t *testing.T) {
+			store := openDaemonStore(t, path, clock)
+			r := startDaemon(t, syncedConfig(), store, clock, nil)
+			if h := r.d.Health(); h.Working || len(h.Holds) == 0 || h.Holds[0].Code != string(policy.CodeDeviceRevoked) ||
+				!h.Holds[0].Since.Equal(testNow.Add(-time.Hour)) {
+				t.Fatalf("health at start %+v", h)
+			}
+			if rec := r.tap(demoCard(t, "student", "", 0)); rec.Code != string(policy.CodeDeviceRevoked) {
+				t.Fatalf("sale %+v", rec)
+			}
+			if n := len(kindsOf(t, store, protocol.KindDeviceRevoked)); n != 1 {
+				t.Fatalf("%d device-revoked records, want 1", n)
+			}
+		})
 	}
 }
