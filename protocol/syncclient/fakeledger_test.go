@@ -33,6 +33,7 @@ type fakeLedger struct {
 
 	mu             sync.Mutex
 	dev            protocol.Keys
+	down           bool // every request answers 503, as a proxy in front of a stopped ledger
 	revoked        bool
 	revokedBatches bool
 	status         *protocol.StatusSnapshot
@@ -73,6 +74,10 @@ func (l *fakeLedger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.paths = append(l.paths, r.URL.Path)
+	if l.down {
+		http.Error(w, "ledger unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	if r.URL.Path == protocol.PathEnrol {
 		req, err := protocol.OpenEnrolRequest(raw)
 		if err != nil {
