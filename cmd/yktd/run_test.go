@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -192,6 +191,21 @@ func (c *ctlClient) tryDelete(path string) error {
 		return fmt.Errorf("DELETE %s: %s", path, resp.Status)
 	}
 	return nil
+}
+
+// health answers GET /v1/health.
+func (c *ctlClient) health() terminal.Health {
+	c.t.Helper()
+	resp, err := c.hc.Get(c.base + "/v1/health")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h terminal.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		c.t.Fatalf("GET /v1/health: %v", err)
+	}
+	return h
 }
 
 // taps long-polls GET /v1/taps?after=N&wait=W.
@@ -378,13 +392,9 @@ func TestRunSimPOSWithLedgerSyncs(t *testing.T) {
 		t.Fatalf("no sale within a minute\nstdout:\n%s", r.stdout)
 	}
 	// The sync loop runs every 5s: wait for a round that acknowledged it.
-	acked := regexp.MustCompile(`journal uploaded".*acked_through=(\d+)`)
 	var through uint64
 	for through < paidSeq && time.Now().Before(deadline.Add(time.Minute)) {
-		for _, m := range acked.FindAllStringSubmatch(r.stderr.String(), -1) {
-			v, _ := strconv.ParseUint(m[1], 10, 64)
-			through = max(through, v)
-		}
+		through = ctl.health().Journal.AckedThrough
 		select {
 		case code := <-r.done:
 			r.done <- code

@@ -25,6 +25,8 @@ import (
 // revoked device's batches too halts uploading (Halted, and the log says
 // to export the journal). Run returns ctx's error when ctx ends.
 func (c *Client) Run(ctx context.Context) error {
+	var failedSince time.Time
+	failures := 0
 	for {
 		err := c.round(ctx)
 		if ctx.Err() != nil {
@@ -36,8 +38,20 @@ func (c *Client) Run(ctx context.Context) error {
 			return err
 		case err != nil:
 			wait = c.boff.next()
-			c.log.Warn("sync round failed; will retry", "err", err, "retry_in", wait.Round(time.Millisecond).String())
+			if failures == 0 {
+				failedSince = c.o.Clock.Now()
+				c.log.Warn("sync round failed; retrying with backoff (further failures of this outage are logged at debug)",
+					"err", err, "retry_in", wait.Round(time.Millisecond).String())
+			} else {
+				c.log.Debug("sync round failed; will retry", "err", err, "retry_in", wait.Round(time.Millisecond).String())
+			}
+			failures++
 		default:
+			if failures > 0 {
+				c.log.Info("ledger reachable again", "outage", c.o.Clock.Now().Sub(failedSince).Round(time.Second).String(),
+					"failed_rounds", failures)
+			}
+			failures = 0
 			c.boff.reset()
 			wait = c.o.Interval
 		}
@@ -74,7 +88,7 @@ func (c *Client) round(ctx context.Context) error {
 	if c.Halted() == nil {
 		res, err := c.SyncOnce(ctx)
 		if res.Records > 0 {
-			c.log.Info("journal uploaded", "records", res.Records, "batches", res.Batches, "acked_through", res.Cursor, "head", res.Head)
+			c.log.Debug("journal uploaded", "records", res.Records, "batches", res.Batches, "acked_through", res.Cursor, "head", res.Head)
 		}
 		switch {
 		case err == nil:
