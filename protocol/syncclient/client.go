@@ -46,6 +46,13 @@ type Options struct {
 	// LedgerKeys are the ledger's keys pinned at enrolment; nil until
 	// Enrol has run (Enrol returns the key for the caller to keep).
 	LedgerKeys protocol.KeySet
+	// LedgerFingerprint is the ledger key's fingerprint
+	// (protocol.Fingerprint) that Enrol must find in the answer; "" pins
+	// none. RequireLedgerPin makes Enrol refuse to run without one (a
+	// device in the field); without it, an empty fingerprint trusts the key
+	// the ledger announces on first use (a loopback test ledger).
+	LedgerFingerprint string
+	RequireLedgerPin  bool
 	// HTTP is the client from NewHTTPClient (pinned CA, proxy, timeouts);
 	// default: NewHTTPClient(Ledger, TransportOptions{}), which works
 	// only for an http ledger.

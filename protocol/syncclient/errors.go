@@ -35,6 +35,13 @@ var (
 	// Run keeps uploading the journal for collection; the terminal takes
 	// no more money (StateSink.RecordRevoked).
 	ErrDeviceRevoked = errors.New("syncclient: device revoked by the ledger")
+	// ErrLedgerKeyMismatch: the enrolment answer carries (and is signed
+	// by) a ledger key whose fingerprint is not the pinned one. Nothing is
+	// pinned.
+	ErrLedgerKeyMismatch = errors.New("syncclient: ledger key is not the pinned one")
+	// ErrNoLedgerPin: enrolment must pin the ledger key by fingerprint
+	// (Options.RequireLedgerPin) and none is configured. Nothing was sent.
+	ErrNoLedgerPin = errors.New("syncclient: no ledger key fingerprint pinned for enrolment")
 )
 
 // FatalError is an error after which Run stops instead of retrying: the
