@@ -321,8 +321,8 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	src := store.SyncSource()
 	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
 		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
-		Interval: cfg.Sync.Interval.D(),
-		Logger:   log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
+		Interval: cfg.Sync.Interval.D(), LedgerFingerprint: cfg.Sync.LedgerKey, RequireLedgerPin: !cfg.Sync.Insecure,
+		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
 		Journal: src, Status: src, Rules: src}
 	if tune != nil {
 		tune(&opts)

@@ -118,6 +118,9 @@ func New(opts Options) (*Client, error) {
 	if opts.Signer == nil {
 		return nil, errors.New("syncclient: no signer")
 	}
+	if opts.LedgerFingerprint != "" && !protocol.ValidFingerprint(opts.LedgerFingerprint) {
+		return nil, fmt.Errorf("syncclient: ledger key fingerprint %q: want sha256: and 64 lowercase hex digits", opts.LedgerFingerprint)
+	}
 	base, err := url.Parse(opts.Ledger)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("syncclient: ledger url %q: want http(s)://host/", opts.Ledger)
