@@ -109,3 +109,27 @@ func TestDaemonRevokedAtTheLedger(t *testing.T) {
 		t.Fatalf("%d device-revoked records, want 1", n)
 	}
 }
+
+// TestRefusalReachesTheLedger: a lost card shown at the canteen is
+// refused and journaled, and the record reaches the ledger's journal.
+func TestRefusalReachesTheLedger(t *testing.T) {
+	r := startLedgerDaemon(t)
+	if rec := r.tap(demoCard(t, "lost", "", 0)); rec.Code != string(policy.CodeLost) {
+		t.Fatalf("lost card: %+v", rec)
+	}
+	refused := kindsOf(t, r.store, protocol.KindPurchaseRefused)
+	if len(refused) != 1 {
+		t.Fatalf("%d refusals journaled, want 1", len(refused))
+	}
+	seq := refused[0].Seq
+	r.awaitHealth("the refusal uploaded", func(h terminal.Health) bool { return h.Journal.AckedThrough >= seq })
+	raw, err := r.tl.Record("pos-daemon-01", seq)
+	if err != nil {
+		t.Fatalf("the ledger lacks record %d: %v", seq, err)
+	}
+	rec, err := protocol.DecodeRecord(raw)
+	if err != nil || rec.Kind != protocol.KindPurchaseRefused || rec.CardNo != sim.DemoLostNo || rec.Reason != string(policy.CodeLost) ||
+		rec.Amount != 1250 || rec.BalanceBefore != 8000 {
+		t.Fatalf("the ledger's record %d: %+v, %v", seq, rec, err)
+	}
+}
