@@ -226,6 +226,10 @@ type Result struct {
 	// Recovered: the sale was a torn one of this card that recovery found
 	// completed; it was not charged again.
 	Recovered bool
+
+	// evidence is the purchase-refused record a refusal leaves in the
+	// journal (journaled after the display showed it).
+	evidence *protocol.Record
 }
 
 // HandleCard runs one tap (DESIGN.md 3.1). amount is the cashier's amount
@@ -239,6 +243,10 @@ func (p *POS) HandleCard(ctx context.Context, card reader.Card, amount int64) (R
 	res, err := p.handle(ctx, card, amount)
 	p.show(ctx, res.Message)
 	p.beep(res.Outcome)
+	if jerr := p.journalRefusal(res.evidence); jerr != nil {
+		err = errors.Join(err, jerr)
+	}
+	res.evidence = nil
 	p.log.Info("pos: tap", "card", res.CardNo, "outcome", res.Outcome.String(), "code", res.Code.String(),
 		"amount", res.Amount, "balance", res.Balance, "intent", res.IntentID, "recovered", res.Recovered)
 	if err != nil {
@@ -288,7 +296,7 @@ func (p *POS) handle(ctx context.Context, card reader.Card, amount int64) (Resul
 // sell decides and, if allowed, pays a sale of list price list.
 func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list int64) (Result, error) {
 	now := p.now()
-	if r, held, err := p.held(info, now); held || err != nil {
+	if r, held, err := p.held(info, now, p.asked(list, info)); held || err != nil {
 		return r, err
 	}
 	d, err := p.decide(info, list, now)
@@ -296,7 +304,7 @@ func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list in
 		return refused(info.CardNo, CodeStoreFault), err
 	}
 	if !d.Allow {
-		return refusedBy(info, d), nil
+		return refusedBy(info, d, p.asked(list, info)), nil
 	}
 	if d.NeedPIN {
 		if r, ok := p.checkPIN(ctx, card, info, d.Amount); !ok {
@@ -310,11 +318,22 @@ func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list in
 	return res, err
 }
 
-// held returns the refusal of a sale while a money hold is on (no status
-// list, offline too long, revoked, chain broken). While no status list is
-// known it asks the store, so that a list applied since (by the sync
-// client, or a tool) lifts that hold at the next tap.
-func (p *POS) held(info CardInfo, now time.Time) (Result, bool, error) {
+// asked is the amount a sale of list price list asks of the card: the
+// price for its class, or list when there is none.
+func (p *POS) asked(list int64, info CardInfo) int64 {
+	if priced, ok := p.price(list, info.Public.CardClass); ok {
+		return priced
+	}
+	return list
+}
+
+// held returns the refusal of a sale of list while a money hold is on
+// (no status list, offline too long, revoked, chain broken), journaled as
+// evidence: the ledger learns which cards came to a terminal that could
+// not take them. While no status list is known it asks the store, so that
+// a list applied since (by the sync client, or a tool) lifts that hold at
+// the next tap.
+func (p *POS) held(info CardInfo, now time.Time, list int64) (Result, bool, error) {
 	if !p.holds.StatusList() {
 		si, err := p.store.StatusInfo()
 		if err != nil {
@@ -328,7 +347,9 @@ func (p *POS) held(info CardInfo, now time.Time) (Result, bool, error) {
 	if !on {
 		return Result{}, false, nil
 	}
-	return Result{Outcome: Refused, Code: h.Code, Message: h.Message, CardNo: info.CardNo, Balance: info.Balance}, true, nil
+	r := Result{Outcome: Refused, Code: h.Code, Message: h.Message, CardNo: info.CardNo, Balance: info.Balance}
+	r.evidence = refusalRecord(info, h.Code, list)
+	return r, true, nil
 }
 
 // decide asks the policy about a sale of list price list on this card now.
@@ -392,13 +413,17 @@ func (p *POS) beep(o Outcome) {
 	}
 }
 
-// refusedBy is the result of a policy refusal, with the balance shown
-// where it explains the refusal.
-func refusedBy(info CardInfo, d policy.Decision) Result {
+// refusedBy is the result of a policy refusal of a sale asking asked, with
+// the balance shown where it explains the refusal, and the evidence to
+// journal when the refusal is one (journaledRefusal).
+func refusedBy(info CardInfo, d policy.Decision, asked int64) Result {
 	r := Result{Outcome: Refused, Code: d.Code, CardNo: info.CardNo, Balance: info.Balance}
 	r.Message = policyMessage(d.Code, d.Message)
 	if d.Code == policy.CodeInsufficient || d.Code == policy.CodeMinBalance {
 		r.Message.Balance, r.Message.HasBalance = info.Balance, true
+	}
+	if journaledRefusal(d.Code) {
+		r.evidence = refusalRecord(info, d.Code, asked)
 	}
 	return r
 }

@@ -41,7 +41,7 @@ func TestRecoveredSaleToldToCustomer(t *testing.T) {
 			}
 			m := r.last()
 			yuan := ui.Yuan(tc.amount)
-			if m.Code != ui.Code("earlier_sale_completed") || !strings.Contains(m.ZH, "上次交易已完成") || !strings.Contains(m.ZH, yuan) ||
+			if m.Code != ui.CodeEarlierSale || !strings.Contains(m.ZH, "上次交易已完成") || !strings.Contains(m.ZH, yuan) ||
 				!strings.Contains(m.EN, "earlier payment of "+yuan+" went through") || m.Balance != 10000-tc.amount || !m.HasBalance || !m.OK() {
 				t.Fatalf("display %+v, want the earlier payment of %s told", m, yuan)
 			}

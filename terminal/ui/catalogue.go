@@ -68,6 +68,18 @@ func Approved(amount, balance int64) Message {
 	}
 }
 
+// EarlierSale tells the customer whose tap completed an earlier torn sale
+// of amount that it went through (and was not charged again), leaving
+// balance on the card (fen).
+func EarlierSale(amount, balance int64) Message {
+	return Message{
+		Code:   CodeEarlierSale,
+		ZH:     fmt.Sprintf("上次交易已完成 消费 %s元 余额 %s元", Yuan(amount), Yuan(balance)),
+		EN:     fmt.Sprintf("Your earlier payment of %s went through, balance %s", Yuan(amount), Yuan(balance)),
+		Amount: amount, HasAmount: true, Balance: balance, HasBalance: true,
+	}
+}
+
 // Refused tells why a tap was refused; balance (fen) is shown when the
 // card's balance is known and useful (insufficient, min balance).
 func Refused(c Code) Message { return Text(c) }

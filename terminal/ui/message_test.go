@@ -26,6 +26,7 @@ func TestCatalogue(t *testing.T) {
 		ui.Idle(), ui.Pay(1250), ui.Approved(1250, 8750), ui.Pass(), ui.EnterPIN(0), ui.EnterPIN(6000),
 		ui.WrongPIN(2), ui.PINLocked(), ui.CardRemoved(), ui.TapAgain(), ui.EntryCancelled(),
 		ui.StorageNearlyFull(), ui.Text(ui.CodeFault), ui.OfflineTooLong(7), ui.ChainBroken(17),
+		ui.EarlierSale(1250, 8750),
 	}
 	for _, c := range []ui.Code{
 		ui.CodeInsufficient, ui.CodeMinBalance, ui.CodeLost, ui.CodeFrozen, ui.CodeDormant,
