@@ -3,10 +3,12 @@ package terminal_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +38,8 @@ type daemonRig struct {
 	disp  *uitest.Sim
 	logs  *testbuf.Buffer
 	seen  uint64
+	// stop stops the daemon (as SIGTERM does) and returns Run's error.
+	stop func() error
 }
 
 // openDaemonStore opens a new store of the rig's device at dir on clock.
@@ -49,7 +53,7 @@ func openDaemonStore(t *testing.T, path string, clock *offlinetest.Clock) *offli
 }
 
 // startDaemon runs a daemon of cfg on store until the test ends.
-func startDaemon(t *testing.T, cfg *config.Config, store *offline.Store, clock *offlinetest.Clock, sync terminal.Syncer) *daemonRig {
+func startDaemon(t *testing.T, cfg *config.Config, store *offline.Store, clock *offlinetest.Clock, syncer terminal.Syncer) *daemonRig {
 	t.Helper()
 	s, err := sam.NewSoftware(sam.TestKeys())
 	if err != nil {
@@ -59,26 +63,33 @@ func startDaemon(t *testing.T, cfg *config.Config, store *offline.Store, clock *
 		disp: uitest.New(), logs: &testbuf.Buffer{}}
 	deps := terminal.DaemonDeps{Store: store, Readers: []reader.Reader{r.rdr}, SAM: s, Display: r.disp, Keypad: r.disp,
 		Now: clock.Now, Logger: slog.New(slog.NewTextHandler(r.logs, nil))}
-	if sync != nil {
-		deps.Sync = sync
+	if syncer != nil {
+		deps.Sync = syncer
 	}
 	r.d, err = terminal.NewDaemon(cfg, deps)
 	if err != nil {
 		_ = store.Close()
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.d.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	var runErr error
+	r.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				runErr = errors.New("Run did not return within 30s of the stop")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return")
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 	return r
