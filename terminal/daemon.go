@@ -27,6 +27,13 @@ type Syncer interface {
 	Run(ctx context.Context) error
 }
 
+// Flusher is a Syncer that uploads what is pending on demand
+// (syncclient.Client.Flush): the daemon calls it as it stops, within
+// DaemonDeps.UploadGrace, before it closes the store.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
 // DaemonDeps are the parts of a running terminal that cmd/yktd builds from
 // the configuration (real hardware) or from the simulator (yktd run --sim).
 // The daemon takes ownership: it halts the board and closes the store when
@@ -57,7 +64,14 @@ type DaemonDeps struct {
 	// (default 5s): a purchase is never cut between DEBIT and its journal
 	// record by a clean stop.
 	Grace time.Duration
+	// UploadGrace bounds the upload of what is pending after the taps
+	// stopped (default DefaultUploadGrace): a stop with the ledger
+	// unreachable waits no longer.
+	UploadGrace time.Duration
 }
+
+// DefaultUploadGrace is DaemonDeps.UploadGrace when left zero.
+const DefaultUploadGrace = 3 * time.Second
 
 // Daemon is one running terminal: readers feeding the POS or gate flow,
 // the board, the store, the sync client and the control interface.
@@ -96,6 +110,9 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 	}
 	if deps.Grace <= 0 {
 		deps.Grace = 5 * time.Second
+	}
+	if deps.UploadGrace <= 0 {
+		deps.UploadGrace = DefaultUploadGrace
 	}
 	loc, err := time.LoadLocation(cfg.Device.Timezone)
 	if err != nil {
@@ -247,7 +264,24 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		<-taps
 	}
 	wg.Wait()
+	d.uploadPending()
 	return err
+}
+
+// uploadPending uploads what the journal holds that the ledger has not
+// acknowledged, within UploadGrace, before the store closes: the last
+// sales reach the ledger now rather than at the next start.
+func (d *Daemon) uploadPending() {
+	f, ok := d.deps.Sync.(Flusher)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.deps.UploadGrace)
+	defer cancel()
+	if err := f.Flush(ctx); err != nil {
+		d.log.Warn("yktd: journal not uploaded before stopping; it goes at the next start", "err", err,
+			"bound", d.deps.UploadGrace.String())
+	}
 }
 
 // dispatch hands reader events to the flow, one at a time.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/ledger/ledgertest"
 	"github.com/openykt/yktd/offline/offlinetest"
 	"github.com/openykt/yktd/protocol"
@@ -26,8 +27,9 @@ func TestDaemonUploadsAtShutdown(t *testing.T) {
 	store := openDaemonStore(t, filepath.Join(t.TempDir(), "yktd.db"), clock)
 	applySignedList(t, store, 1)
 	src := store.SyncSource()
+	var syncLog testbuf.Buffer
 	client, err := syncclient.New(syncclient.Options{Ledger: tl.URL, DeviceID: dev.ID, Signer: dev.Signer, LedgerKeys: tl.Keys(),
-		Journal: src, Status: src, Rules: src, Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Journal: src, Status: src, Rules: src, Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(&syncLog, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +55,8 @@ func TestDaemonUploadsAtShutdown(t *testing.T) {
 	if c, err := protocol.DecodeRecord(raw); err != nil || c.Kind != protocol.KindPurchaseCompleted || c.IntentID != rec.Intent {
 		t.Fatalf("record %d at the ledger: %+v, %v", done, c, err)
 	}
-	if !strings.Contains(r.logs.String(), "uploaded before stopping") {
-		t.Errorf("the log does not tell of the upload at the stop:\n%s", r.logs.String())
+	if !strings.Contains(syncLog.String(), "uploaded before stopping") {
+		t.Errorf("the log does not tell of the upload at the stop:\n%s", syncLog.String())
 	}
 }
 

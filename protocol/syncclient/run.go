@@ -3,6 +3,7 @@ package syncclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/openykt/yktd/protocol"
@@ -59,6 +60,23 @@ func (c *Client) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// Flush uploads what the journal holds (SyncOnce), unless uploading was
+// halted or the device is not enrolled: what a terminal does before it
+// stops, with the deadline of ctx bounding it. It logs what it uploaded.
+func (c *Client) Flush(ctx context.Context) error {
+	if h := c.Halted(); h != nil {
+		return fmt.Errorf("syncclient: flush: upload halted: %w", h)
+	}
+	res, err := c.SyncOnce(ctx)
+	if res.Records > 0 {
+		c.log.Info("journal uploaded before stopping", "records", res.Records, "acked_through", res.Cursor, "head", res.Head)
+	}
+	if err != nil {
+		return fmt.Errorf("syncclient: flush: %w", err)
+	}
+	return nil
 }
 
 // Halted returns the error that halted uploading, or nil.

@@ -122,6 +122,9 @@ func TestRevokedByOldLedger(t *testing.T) {
 	if !strings.Contains(logs.String(), "journal export") {
 		t.Errorf("the log does not say how to collect the journal:\n%s", logs.String())
 	}
+	if err := c.Flush(context.Background()); !errors.Is(err, protocol.ErrRevoked) {
+		t.Errorf("Flush after the upload halted: %v", err)
+	}
 	l.held()
 	clk.release <- time.Now()
 	clk.round(t, done)
