@@ -156,6 +156,7 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 		closeAll()
 		return fmt.Errorf("run: %w", err)
 	}
+	deps.Control = simControl(deps.Readers, cfg.Device.DataDir, log)
 	if cfg.Device.Kind == config.KindPOS {
 		if deps.SAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
 			closeAll()
