@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal"
 )
@@ -59,5 +64,29 @@ func TestFailClosedUntilFirstSync(t *testing.T) {
 	}
 	if d.balance(t, "student") != 8750 || d.balance(t, "lost") != 8000 {
 		t.Fatalf("balances after: student %d, lost %d", d.balance(t, "student"), d.balance(t, "lost"))
+	}
+}
+
+// TestEnrolRefusesAnotherLedgerKey: a device whose sync.ledger_key names
+// another key than the one the ledger signs with refuses the enrolment
+// answer, pins nothing and does not start.
+func TestEnrolRefusesAnotherLedgerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ledgerd and runs real processes")
+	}
+	l := startLedgerd(t)
+	other := l.fingerprint
+	l.fingerprint = protocol.Fingerprint(bytes.Repeat([]byte{7}, 32)) // what the device is told to trust
+	d := newDevice(t, l, "1s")
+	token := strings.TrimSpace(l.admin(t, "token", "new", "--data", l.data, "--device", d.id, "--kind", "pos"))
+	p := startYktd(t, "run", "--config", d.config, "--enrol", token)
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit %d, want 1\nstderr:\n%s", code, p.stderr.String())
+	}
+	if msg := p.stderr.String(); !strings.Contains(msg, "not the pinned one") || !strings.Contains(msg, other) {
+		t.Errorf("stderr does not say which key answered:\n%s", msg)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, ledgerKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a ledger key was pinned: %v", err)
 	}
 }
