@@ -29,7 +29,7 @@ func TestFailClosedUntilFirstSync(t *testing.T) {
 	d := newDevice(t, l, "1s", "student", "lost")
 
 	first := startYktd(t, "run", "--config", d.config)
-	ctl := &rigCtl{t: t, addr: controlOf(t, first)}
+	ctl := &rigCtl{t: t, dir: d.dir, addr: controlOf(t, first)}
 	h := ctl.health()
 	if h.Working || h.StatusList.Version != 0 || !slices.ContainsFunc(h.Holds, func(x terminal.HealthHold) bool { return x.Code == "no_status_list" }) {
 		t.Fatalf("health with no status list: %+v", h)
@@ -51,7 +51,7 @@ func TestFailClosedUntilFirstSync(t *testing.T) {
 
 	token := strings.TrimSpace(l.admin(t, "token", "new", "--data", l.data, "--device", d.id, "--kind", "pos"))
 	second := startYktd(t, "run", "--config", d.config, "--enrol", token)
-	ctl = &rigCtl{t: t, addr: controlOf(t, second)}
+	ctl = &rigCtl{t: t, dir: d.dir, addr: controlOf(t, second)}
 	ctl.awaitHealth("working on the ledger's list", func(h terminal.Health) bool { return h.Working && h.StatusList.Version > 0 })
 	if rec := ctl.tap("student"); rec.Outcome != "paid" || rec.Amount != 1250 || rec.Balance != 8750 {
 		t.Fatalf("student after the first sync: %+v", rec)

@@ -306,11 +306,13 @@ func controlOf(t *testing.T, p *proc) string {
 	return ""
 }
 
-// control sends one request to the control interface at addr (body and
-// the answer JSON; out may be nil) and wants 200. Every control call of
-// the real-process tests goes through it: the one place that knows how
-// the interface is reached and what authority it wants.
-func control(t *testing.T, addr, method, path string, body, out any) {
+// control sends one request to the control interface at addr of the
+// daemon whose data directory is dataDir (body and the answer JSON; out
+// may be nil) and wants 200. Every control call of the real-process tests
+// goes through it: the one place that knows how the interface is reached
+// and what authority it wants (the device credential the daemon writes to
+// dataDir/control.token, where it writes one).
+func control(t *testing.T, dataDir, addr, method, path string, body, out any) {
 	t.Helper()
 	var rd io.Reader = http.NoBody
 	if body != nil {
@@ -325,6 +327,9 @@ func control(t *testing.T, addr, method, path string, body, out any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if tok, err := os.ReadFile(filepath.Join(dataDir, "control.token")); err == nil {
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
 	resp, err := (&http.Client{Timeout: 40 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -344,6 +349,7 @@ func control(t *testing.T, addr, method, path string, body, out any) {
 // rigCtl drives one running daemon through its control interface.
 type rigCtl struct {
 	t    *testing.T
+	dir  string // the daemon's data directory
 	addr string
 	seen uint64
 }
@@ -352,12 +358,12 @@ type rigCtl struct {
 // record of the tap, takes the card away and returns the record.
 func (c *rigCtl) tap(name string) terminal.TapRecord {
 	c.t.Helper()
-	control(c.t, c.addr, http.MethodPost, "/sim/readers/sim:window/tap", map[string]string{"card": name}, nil)
-	defer control(c.t, c.addr, http.MethodPost, "/sim/readers/sim:window/remove", nil, nil)
+	control(c.t, c.dir, c.addr, http.MethodPost, "/sim/readers/sim:window/tap", map[string]string{"card": name}, nil)
+	defer control(c.t, c.dir, c.addr, http.MethodPost, "/sim/readers/sim:window/remove", nil, nil)
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		var recs []terminal.TapRecord
-		control(c.t, c.addr, http.MethodGet, fmt.Sprintf("/v1/taps?after=%d&wait=5s", c.seen), nil, &recs)
+		control(c.t, c.dir, c.addr, http.MethodGet, fmt.Sprintf("/v1/taps?after=%d&wait=5s", c.seen), nil, &recs)
 		if len(recs) > 0 {
 			c.seen = recs[0].N
 			return recs[0]
@@ -371,7 +377,7 @@ func (c *rigCtl) tap(name string) terminal.TapRecord {
 func (c *rigCtl) health() terminal.Health {
 	c.t.Helper()
 	var h terminal.Health
-	control(c.t, c.addr, http.MethodGet, "/v1/health", nil, &h)
+	control(c.t, c.dir, c.addr, http.MethodGet, "/v1/health", nil, &h)
 	return h
 }
 

@@ -27,7 +27,7 @@ func TestShutdownUploadsPending(t *testing.T) {
 	token := strings.TrimSpace(l.admin(t, "token", "new", "--data", l.data, "--device", d.id, "--kind", "pos"))
 
 	p := startYktd(t, "run", "--config", d.config, "--enrol", token)
-	ctl := &rigCtl{t: t, addr: controlOf(t, p)}
+	ctl := &rigCtl{t: t, dir: d.dir, addr: controlOf(t, p)}
 	ctl.awaitHealth("synced once", func(h terminal.Health) bool { return h.Working && !h.Sync.LastContact.IsZero() })
 	rec := ctl.tap("student")
 	if rec.Outcome != "paid" {
@@ -49,7 +49,7 @@ func TestShutdownUploadsPending(t *testing.T) {
 	// The ledger goes; its address now takes connections and says nothing.
 	addr := strings.TrimSuffix(strings.TrimPrefix(l.url, "http://"), "/")
 	p = startYktd(t, "run", "--config", d.config)
-	ctl = &rigCtl{t: t, addr: controlOf(t, p)}
+	ctl = &rigCtl{t: t, dir: d.dir, addr: controlOf(t, p)}
 	ctl.awaitHealth("synced once", func(h terminal.Health) bool { return h.Working })
 	if code := l.term(t); code != 0 {
 		t.Fatalf("ledgerd exit %d", code)
