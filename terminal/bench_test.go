@@ -44,6 +44,7 @@ func benchPurchase(b *testing.B, delay time.Duration) {
 		b.Fatal(err)
 	}
 	defer store.Close()
+	applySignedList(b, store, 1)
 	s, err := sam.NewSoftware(sam.TestKeys())
 	if err != nil {
 		b.Fatal(err)

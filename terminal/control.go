@@ -91,7 +91,7 @@ type controlRoute struct {
 func (d *Daemon) controlRoutes() []controlRoute {
 	routes := []controlRoute{
 		{"GET", "/{$}", accessOpen, "this list of endpoints", http.HandlerFunc(d.serveIndex)},
-		{"GET", "/v1/health", accessOpen, "the device's id and kind (no card numbers)", http.HandlerFunc(d.serveHealth)},
+		{"GET", "/v1/health", accessOpen, "the device's id, kind, money holds, status list and ledger contact (no card numbers)", http.HandlerFunc(d.serveHealth)},
 		{"GET", "/v1/taps", accessRedacted, "?after=N&wait=5s: the taps numbered above N, waiting up to wait (30s at most) for one; " +
 			"card numbers, balances and errors only with the credential", http.HandlerFunc(d.serveTaps)},
 		{"POST", "/v1/inputs/{name}", accessCredential, `{"active": true}: drives a simulated board input`, http.HandlerFunc(d.serveInput)},
@@ -165,7 +165,7 @@ func (d *Daemon) serveIndex(w http.ResponseWriter, _ *http.Request) {
 
 // serveHealth answers GET /v1/health.
 func (d *Daemon) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"device": d.cfg.Device.ID, "kind": d.cfg.Device.Kind})
+	writeJSON(w, http.StatusOK, d.Health())
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

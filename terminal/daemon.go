@@ -16,12 +16,20 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/policy"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
 // Syncer is the sync client as the daemon runs it (protocol/syncclient).
 type Syncer interface {
 	Run(ctx context.Context) error
+}
+
+// Flusher is a Syncer that uploads what is pending on demand
+// (syncclient.Client.Flush): the daemon calls it as it stops, within
+// DaemonDeps.UploadGrace, before it closes the store.
+type Flusher interface {
+	Flush(ctx context.Context) error
 }
 
 // DaemonDeps are the parts of a running terminal that cmd/yktd builds from
@@ -54,7 +62,14 @@ type DaemonDeps struct {
 	// (default 5s): a purchase is never cut between DEBIT and its journal
 	// record by a clean stop.
 	Grace time.Duration
+	// UploadGrace bounds the upload of what is pending after the taps
+	// stopped (default DefaultUploadGrace): a stop with the ledger
+	// unreachable waits no longer.
+	UploadGrace time.Duration
 }
+
+// DefaultUploadGrace is DaemonDeps.UploadGrace when left zero.
+const DefaultUploadGrace = 3 * time.Second
 
 // Daemon is one running terminal: readers feeding the POS or gate flow,
 // the board, the store, the sync client and the control interface.
@@ -67,6 +82,10 @@ type Daemon struct {
 	gate *Gate
 
 	rules rulesCache
+	holds *Holds
+	// shownHold is the hold last announced (display, log); "" none.
+	holdMu    sync.Mutex
+	shownHold policy.Code
 
 	outcomes  outcomeLog
 	ctl       *http.Server
@@ -90,6 +109,9 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 	if deps.Grace <= 0 {
 		deps.Grace = 5 * time.Second
 	}
+	if deps.UploadGrace <= 0 {
+		deps.UploadGrace = DefaultUploadGrace
+	}
 	loc, err := time.LoadLocation(cfg.Device.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("terminal: daemon: timezone %q: %w", cfg.Device.Timezone, err)
@@ -99,13 +121,17 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 	if err := d.rules.load(deps.Store); err != nil {
 		return nil, err
 	}
+	if err := d.initHolds(); err != nil {
+		return nil, err
+	}
 	switch cfg.Device.Kind {
 	case config.KindPOS:
 		if deps.SAM == nil {
 			return nil, errors.New("terminal: daemon: a POS needs a SAM (device.sam)")
 		}
 		d.pos, err = NewPOS(POSOptions{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
-			Buzzer: deps.Buzzer, Now: deps.Now, Location: loc, Config: cfg.POS, Rules: d.rules.get, Logger: deps.Logger})
+			Buzzer: deps.Buzzer, Now: deps.Now, Location: loc, Config: cfg.POS, Rules: d.rules.get, Logger: deps.Logger,
+			Holds: d.holds})
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +144,7 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		}
 		d.gate, err = NewGate(GateOptions{Store: deps.Store, Board: deps.Board, Display: deps.Display, Keypad: deps.Keypad,
 			Buzzer: deps.Buzzer, Config: cfg.Gate, Rules: d.rules.get, VerifyQR: deps.VerifyQR, Now: deps.Now,
-			Location: loc, Logger: deps.Logger})
+			Location: loc, Logger: deps.Logger, Holds: d.holds})
 		if err != nil {
 			return nil, err
 		}
@@ -207,6 +233,13 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		d.housekeeping(readCtx)
 	}()
 	_ = d.deps.Display.Show(ctx, ui.Idle())
+	d.journalRevocation()
+	d.announceHold(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.watchHolds(readCtx)
+	}()
 
 	taps := make(chan struct{})
 	go func() {
@@ -229,7 +262,24 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		<-taps
 	}
 	wg.Wait()
+	d.uploadPending()
 	return err
+}
+
+// uploadPending uploads what the journal holds that the ledger has not
+// acknowledged, within UploadGrace, before the store closes: the last
+// sales reach the ledger now rather than at the next start.
+func (d *Daemon) uploadPending() {
+	f, ok := d.deps.Sync.(Flusher)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.deps.UploadGrace)
+	defer cancel()
+	if err := f.Flush(ctx); err != nil {
+		d.log.Warn("yktd: journal not uploaded before stopping; it goes at the next start", "err", err,
+			"bound", d.deps.UploadGrace.String())
+	}
 }
 
 // dispatch hands reader events to the flow, one at a time.

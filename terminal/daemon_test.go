@@ -74,6 +74,7 @@ func TestDaemonStopLetsTheTapFinish(t *testing.T) {
 			_ = store.Close()
 		}
 	}()
+	applySignedList(t, store, 1)
 	s, err := sam.NewSoftware(sam.TestKeys())
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,9 @@ type GateStore interface {
 	Lookup(cardNo string) (offline.StatusEntry, bool, error)
 	Append(r protocol.Record) (uint64, error)
 	SeenNonce(nonce []byte, expires time.Time) (bool, error)
+	// StatusInfo tells whether a status list is held (Version > 0): a
+	// gate passes no card before.
+	StatusInfo() (offline.StatusInfo, error)
 }
 
 var _ GateStore = (*offline.Store)(nil)
@@ -60,6 +63,10 @@ type GateOptions struct {
 	// AIDs are the e-purse applications a card is read with; nil means DefaultAIDs.
 	AIDs   [][]byte
 	Logger *slog.Logger
+	// Holds are the terminal's holds, shared with the daemon; nil gives
+	// the gate its own, which know only whether the store holds a status
+	// list.
+	Holds *Holds
 }
 
 // Gate runs the gate flow of DESIGN.md 3.2 for one turnstile or door:
@@ -175,6 +182,9 @@ func NewGate(opts GateOptions) (*Gate, error) {
 	if g.opts.Rules == nil {
 		g.opts.Rules = func() *protocol.Rules { return nil }
 	}
+	if g.opts.Holds == nil {
+		g.opts.Holds = NewHolds(g.now, 0)
+	}
 	return g, nil
 }
 
@@ -238,6 +248,17 @@ func (g *Gate) handle(ctx context.Context, ev reader.Event, dir policy.Direction
 	in.Passback = g.passback[res.ID]
 	in.Emergency = g.emergency
 	g.mu.Unlock()
+	if !in.Emergency {
+		// The fire alarm releases the lanes whatever holds: people get out.
+		h, on, err := g.held(now)
+		if err != nil {
+			r, _ := g.deny(res, policy.CodeRuleMissing)
+			return r, err
+		}
+		if on {
+			return g.denyHold(res, h)
+		}
+	}
 
 	d := policy.DecideGate(in)
 	if !d.Allow {
@@ -336,6 +357,31 @@ func (g *Gate) secondFactor(ctx context.Context, ev reader.Event) policy.Code {
 		return policy.CodeWrongPIN
 	}
 	return policy.CodeOK
+}
+
+// held returns the hold that stops passes now, if any; while no status
+// list is known it asks the store (a list applied since lifts that hold).
+func (g *Gate) held(now time.Time) (Hold, bool, error) {
+	if !g.opts.Holds.StatusList() {
+		si, err := g.opts.Store.StatusInfo()
+		if err != nil {
+			return Hold{}, false, fmt.Errorf("terminal: gate: status list: %w", err)
+		}
+		if si.Version > 0 {
+			g.opts.Holds.SetStatusList(true)
+		}
+	}
+	h, on := g.opts.Holds.Gate(now)
+	return h, on, nil
+}
+
+// denyHold journals and returns a refusal by a hold.
+func (g *Gate) denyHold(res GateResult, h Hold) (GateResult, error) {
+	res.Outcome, res.Code, res.Message = Denied, h.Code, h.Message
+	g.beep(false)
+	seq, err := g.journal(protocol.KindGateDenied, res, string(h.Code))
+	res.Seq = seq
+	return res, err
 }
 
 // deny journals and returns a refusal.

@@ -76,9 +76,27 @@ type gateRig struct {
 	rules  *protocol.Rules
 	rdrIn  *sim.Reader
 	events chan reader.Event
+	// base is the journal head after the rig's setup (its signed status
+	// list): kinds counts what the test did after it.
+	base uint64
 }
 
+// newGateRig is a gate holding a signed, empty status list: a gate passes
+// no card before it holds one (newGateRigNoList).
 func newGateRig(t *testing.T) *gateRig {
+	t.Helper()
+	return newGateRigWith(t, true, nil)
+}
+
+// newGateRigNoList is a gate that never received a status list.
+func newGateRigNoList(t *testing.T) *gateRig {
+	t.Helper()
+	return newGateRigWith(t, false, nil)
+}
+
+// newGateRigWith is a gate holding a signed empty list or none, with the
+// holds given (nil: its own).
+func newGateRigWith(t *testing.T, list bool, holds *terminal.Holds) *gateRig {
 	t.Helper()
 	store, err := offline.Open(filepath.Join(t.TempDir(), "yktd.db"), offline.Options{DeviceID: "gate-test-01", Clock: offlinetest.NewClock(testNow)})
 	if err != nil {
@@ -94,6 +112,9 @@ func newGateRig(t *testing.T) *gateRig {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &gateRig{t: t, ctx: ctx, store: store, fake: fake, disp: uitest.New(), times: newTimeouts(), rules: gateRules(),
 		rdrIn: sim.NewReader("in", reader.TechISO14443A), events: make(chan reader.Event, 8)}
+	if list {
+		r.base = applySignedList(t, store, 1)
+	}
 	cfg := config.Gate{Door: "dorm-3-east", Accept: []string{"card", "qr"}, RelayIn: "arm_in", RelayOut: "arm_out",
 		ReadersOut: []string{"out"}, Pulse: config.Duration(300 * time.Millisecond),
 		PassageWindow: config.Duration(5 * time.Second), PassageIn: "pass_in", PassageOut: "pass_out",
@@ -101,7 +122,7 @@ func newGateRig(t *testing.T) *gateRig {
 	now := testNow
 	var nowMu sync.Mutex
 	r.gate, err = terminal.NewGate(terminal.GateOptions{Store: store, Board: fake.Board, Display: r.disp, Config: cfg,
-		Rules: func() *protocol.Rules { return r.rules }, After: r.times.After, Location: time.UTC,
+		Rules: func() *protocol.Rules { return r.rules }, After: r.times.After, Location: time.UTC, Holds: holds,
 		Now: func() time.Time { nowMu.Lock(); defer nowMu.Unlock(); now = now.Add(time.Second); return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -173,10 +194,11 @@ func (r *gateRig) result(ch <-chan terminal.GateResult) terminal.GateResult {
 	return terminal.GateResult{}
 }
 
-// kinds returns the journal's record kinds in order.
+// kinds returns the kinds of the records journaled after the rig's setup,
+// in order.
 func (r *gateRig) kinds() []protocol.Kind {
 	r.t.Helper()
-	es, err := r.store.Records(0, 100)
+	es, err := r.store.Records(r.base, 100)
 	if err != nil {
 		r.t.Fatal(err)
 	}

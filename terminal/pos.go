@@ -30,6 +30,9 @@ type Store interface {
 	Append(r protocol.Record) (uint64, error)
 	Head() (offline.Head, error)
 	Records(after uint64, n int) ([]offline.Entry, error)
+	// StatusInfo tells whether a status list is held (Version > 0): a
+	// POS takes no money before.
+	StatusInfo() (offline.StatusInfo, error)
 }
 
 var _ Store = (*offline.Store)(nil)
@@ -58,6 +61,10 @@ type POSOptions struct {
 	AIDs [][]byte
 	// Logger receives the technician's log; nil discards it.
 	Logger *slog.Logger
+	// Holds are the terminal's money holds, shared with the daemon; nil
+	// gives the POS its own, which know only whether the store holds a
+	// status list.
+	Holds *Holds
 }
 
 // POS is the purchase engine of one terminal with one reader: it runs one
@@ -77,6 +84,7 @@ type POS struct {
 	aids    [][]byte
 	log     *slog.Logger
 	cashier cashierGate // the cashier's PIN and lockout, for CancelLast (pos_cancel.go)
+	holds   *Holds
 
 	mu sync.Mutex
 	// usage is the per-card state the policy needs (repeat guard, today's
@@ -138,7 +146,7 @@ func NewPOS(opts POSOptions) (*POS, error) {
 	}
 	p := &POS{
 		store: opts.Store, sam: opts.SAM, display: opts.Display, keypad: opts.Keypad, buzzer: opts.Buzzer,
-		now: opts.Now, loc: opts.Location, cfg: cfg, rules: opts.Rules, aids: opts.AIDs, log: opts.Logger,
+		now: opts.Now, loc: opts.Location, cfg: cfg, rules: opts.Rules, aids: opts.AIDs, log: opts.Logger, holds: opts.Holds,
 		usage: map[string]policy.Usage{}, sessions: map[string]*session{}, handOff: map[uint64]bool{},
 		unclaimed: map[string][]offline.Intent{}, shown: map[uint64]bool{},
 	}
@@ -153,6 +161,9 @@ func NewPOS(opts POSOptions) (*POS, error) {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.holds == nil {
+		p.holds = NewHolds(p.now, 0)
 	}
 	p.pol = PolicyOf(cfg, p.loc)
 	return p, nil
@@ -216,6 +227,10 @@ type Result struct {
 	// Recovered: the sale was a torn one of this card that recovery found
 	// completed; it was not charged again.
 	Recovered bool
+
+	// evidence is the purchase-refused record a refusal leaves in the
+	// journal (journaled after the display showed it).
+	evidence *protocol.Record
 }
 
 // HandleCard runs one tap (DESIGN.md 3.1). amount is the cashier's amount
@@ -229,6 +244,10 @@ func (p *POS) HandleCard(ctx context.Context, card reader.Card, amount int64) (R
 	res, err := p.handle(ctx, card, amount)
 	p.show(ctx, res.Message)
 	p.beep(res.Outcome)
+	if jerr := p.journalRefusal(res.evidence); jerr != nil {
+		err = errors.Join(err, jerr)
+	}
+	res.evidence = nil
 	p.log.Info("pos: tap", "card", res.CardNo, "outcome", res.Outcome.String(), "code", res.Code.String(),
 		"amount", res.Amount, "balance", res.Balance, "intent", res.IntentID, "recovered", res.Recovered)
 	if err != nil {
@@ -278,12 +297,15 @@ func (p *POS) handle(ctx context.Context, card reader.Card, amount int64) (Resul
 // sell decides and, if allowed, pays a sale of list price list.
 func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list int64) (Result, error) {
 	now := p.now()
+	if r, held, err := p.held(info, now, p.asked(list, info)); held || err != nil {
+		return r, err
+	}
 	d, err := p.decide(info, list, now)
 	if err != nil {
 		return refused(info.CardNo, CodeStoreFault), err
 	}
 	if !d.Allow {
-		return refusedBy(info, d), nil
+		return refusedBy(info, d, p.asked(list, info)), nil
 	}
 	if d.NeedPIN {
 		if r, ok := p.checkPIN(ctx, card, info, d.Amount); !ok {
@@ -295,6 +317,40 @@ func (p *POS) sell(ctx context.Context, card reader.Card, info CardInfo, list in
 		p.booked(info.CardNo, d, res, now)
 	}
 	return res, err
+}
+
+// asked is the amount a sale of list price list asks of the card: the
+// price for its class, or list when there is none.
+func (p *POS) asked(list int64, info CardInfo) int64 {
+	if priced, ok := p.price(list, info.Public.CardClass); ok {
+		return priced
+	}
+	return list
+}
+
+// held returns the refusal of a sale of list while a money hold is on
+// (no status list, offline too long, revoked, chain broken), journaled as
+// evidence: the ledger learns which cards came to a terminal that could
+// not take them. While no status list is known it asks the store, so that
+// a list applied since (by the sync client, or a tool) lifts that hold at
+// the next tap.
+func (p *POS) held(info CardInfo, now time.Time, list int64) (Result, bool, error) {
+	if !p.holds.StatusList() {
+		si, err := p.store.StatusInfo()
+		if err != nil {
+			return refused(info.CardNo, CodeStoreFault), false, fmt.Errorf("terminal: status list: %w", err)
+		}
+		if si.Version > 0 {
+			p.holds.SetStatusList(true)
+		}
+	}
+	h, on := p.holds.Money(now)
+	if !on {
+		return Result{}, false, nil
+	}
+	r := Result{Outcome: Refused, Code: h.Code, Message: h.Message, CardNo: info.CardNo, Balance: info.Balance}
+	r.evidence = refusalRecord(info, h.Code, list)
+	return r, true, nil
 }
 
 // decide asks the policy about a sale of list price list on this card now.
@@ -358,13 +414,17 @@ func (p *POS) beep(o Outcome) {
 	}
 }
 
-// refusedBy is the result of a policy refusal, with the balance shown
-// where it explains the refusal.
-func refusedBy(info CardInfo, d policy.Decision) Result {
+// refusedBy is the result of a policy refusal of a sale asking asked, with
+// the balance shown where it explains the refusal, and the evidence to
+// journal when the refusal is one (journaledRefusal).
+func refusedBy(info CardInfo, d policy.Decision, asked int64) Result {
 	r := Result{Outcome: Refused, Code: d.Code, CardNo: info.CardNo, Balance: info.Balance}
 	r.Message = policyMessage(d.Code, d.Message)
 	if d.Code == policy.CodeInsufficient || d.Code == policy.CodeMinBalance {
 		r.Message.Balance, r.Message.HasBalance = info.Balance, true
+	}
+	if journaledRefusal(d.Code) {
+		r.evidence = refusalRecord(info, d.Code, asked)
 	}
 	return r
 }

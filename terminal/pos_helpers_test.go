@@ -2,8 +2,12 @@ package terminal_test
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,9 +42,25 @@ type rig struct {
 	cfg    config.POS
 	rules  *protocol.Rules
 	pos    *terminal.POS
+	// base is the journal head after the rig's setup (the signed status
+	// list it holds): records and kinds count what the test did after it.
+	base uint64
 }
 
+// newRig is a POS holding a signed, empty status list: a terminal takes
+// no money before it holds one (newRigNoList).
 func newRig(t testing.TB, cfg config.POS) *rig {
+	t.Helper()
+	return newRigList(t, cfg, true)
+}
+
+// newRigNoList is a POS that never received a status list.
+func newRigNoList(t testing.TB, cfg config.POS) *rig {
+	t.Helper()
+	return newRigList(t, cfg, false)
+}
+
+func newRigList(t testing.TB, cfg config.POS, list bool) *rig {
 	t.Helper()
 	clock := offlinetest.NewClock(testNow)
 	path := filepath.Join(t.TempDir(), "yktd.db")
@@ -61,8 +81,56 @@ func newRig(t testing.TB, cfg config.POS) *rig {
 		cancel()
 		offlinetest.CheckAndClose(t, r.store)
 	})
+	if list {
+		r.base = applySignedList(t, store, 1)
+	}
 	r.pos = r.newPOS(r.store)
 	return r
+}
+
+// testLedgerKey signs the status lists the test terminals hold.
+var testLedgerKey = sync.OnceValue(func() *protocol.Signer {
+	priv, err := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	s, err := protocol.NewSigner("test-ledger", protocol.AlgEd25519, priv)
+	if err != nil {
+		panic(err)
+	}
+	return s
+})
+
+// applySignedList gives store the status list version with entries the
+// way the sync client does: the ledger key signs the snapshot, the
+// terminal verifies it and applies it with its signed digest. It returns
+// the journal head after the apply (the list's config-applied record).
+func applySignedList(t testing.TB, store *offline.Store, version uint64, entries ...offline.StatusEntry) uint64 {
+	t.Helper()
+	items := make([]protocol.StatusItem, len(entries))
+	for i, e := range entries {
+		items[i] = protocol.StatusItem{Card: e.CardNo, Reason: uint8(e.Reason), Since: e.Since.Unix()}
+	}
+	slices.SortFunc(items, func(a, b protocol.StatusItem) int { return strings.Compare(a.Card, b.Card) })
+	snap := protocol.StatusSnapshot{Version: version, Entries: items}
+	d := protocol.StatusDigest(snap.StatusEntries())
+	snap.Digest = d[:]
+	raw, err := protocol.Seal(testLedgerKey(), &snap, store.DeviceID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, err := protocol.OpenStatus(protocol.NewKeys(testLedgerKey().PublicKey()), raw, store.DeviceID())
+	if err != nil || got == nil {
+		t.Fatalf("signed status list does not open: %v", err)
+	}
+	if err := store.SyncSource().ApplyStatusSnapshot(*got); err != nil {
+		t.Fatal(err)
+	}
+	h, err := store.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Seq
 }
 
 // newPOS builds a POS on store with the rig's SAM, display, keypad, clock,
@@ -132,19 +200,17 @@ func (r *rig) listed(entries ...offline.StatusEntry) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if err := r.store.ApplySnapshot(offline.StatusSnapshot{Version: info.Version + 1, Entries: entries}); err != nil {
-		r.t.Fatal(err)
-	}
+	applySignedList(r.t, r.store, info.Version+1, entries...)
 }
 
-// records returns the whole journal.
+// records returns the journal after the rig's setup.
 func (r *rig) records() []protocol.Record {
 	r.t.Helper()
 	h, err := r.store.Head()
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	es, err := r.store.Records(0, int(h.Seq))
+	es, err := r.store.Records(r.base, int(h.Seq))
 	if err != nil {
 		r.t.Fatal(err)
 	}

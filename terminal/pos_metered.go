@@ -134,12 +134,15 @@ func (p *POS) metered(ctx context.Context, card reader.Card, info CardInfo, done
 
 func (p *POS) startSession(ctx context.Context, card reader.Card, info CardInfo) (Result, error) {
 	now := p.now()
+	if r, held, err := p.held(info, now, p.cfg.PreauthFen); held || err != nil {
+		return r, err
+	}
 	d, err := p.decide(info, p.cfg.PreauthFen, now)
 	if err != nil {
 		return refused(info.CardNo, CodeStoreFault), err
 	}
 	if !d.Allow {
-		return refusedBy(info, d), nil
+		return refusedBy(info, d, p.cfg.PreauthFen), nil
 	}
 	if d.NeedPIN {
 		if r, ok := p.checkPIN(ctx, card, info, d.Amount); !ok {

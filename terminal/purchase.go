@@ -28,7 +28,11 @@ func (p *POS) pay(ctx context.Context, card reader.Card, info CardInfo, amount i
 		KeyIndex: byte(p.cfg.KeyIndex), CardSerial: info.Public.Factor(),
 	})
 	if err != nil {
-		return p.prepareFailed(cardNo, err)
+		r, ferr := p.prepareFailed(cardNo, err)
+		if r.Outcome == Refused && journaledRefusal(r.Code) {
+			r.evidence = refusalRecord(info, r.Code, amount) // the card itself refused: insufficient, locked
+		}
+		return r, ferr
 	}
 	in, err := p.store.OpenIntent(IntentOf(cardNo, prep.Pending))
 	if err != nil {

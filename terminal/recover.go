@@ -204,6 +204,6 @@ func (p *POS) recovered(info CardInfo, in offline.Intent) Result {
 	p.last = &lastSale{IntentID: in.ID, CardNo: in.CardNo, Amount: in.Amount, At: in.Time}
 	r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: info.CardNo, Amount: in.Amount,
 		Balance: info.Balance, IntentID: in.ID, Recovered: true}
-	r.Message = ui.Approved(r.Amount, r.Balance)
+	r.Message = ui.EarlierSale(r.Amount, r.Balance)
 	return r
 }

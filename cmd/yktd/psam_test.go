@@ -196,11 +196,11 @@ func TestPSAMBehindPCSCDSells(t *testing.T) {
 	}
 	_, psamPort, _ := net.SplitHostPort(pcscdtest.Addr1)
 	_, cardPort, _ := net.SplitHostPort(pcscdtest.Addr0)
-	seatPSAM := func() *proc {
-		return startProc(t, dir, "psam-vcard", bin, "rig", "vcard", "--psam", "--port", psamPort)
+	seatPSAM := func() *logProc {
+		return startLogProc(t, dir, "psam-vcard", bin, "rig", "vcard", "--psam", "--port", psamPort)
 	}
 	psam := seatPSAM()
-	daemon := startProc(t, dir, "yktd-run", bin, "run", "--config", cfg, "--enrol", token)
+	daemon := startLogProc(t, dir, "yktd-run", bin, "run", "--config", cfg, "--enrol", token)
 	ctl := newControlClient(socket)
 	ctl.waitUp(t, daemon)
 	daemon.waitLog(t, "status list replaced", 1, 30*time.Second)
@@ -210,7 +210,7 @@ func TestPSAMBehindPCSCDSells(t *testing.T) {
 	var last uint64
 	tap := func() terminal.TapRecord {
 		t.Helper()
-		c := startProc(t, dir, "card-vcard", bin, "rig", "vcard", "--state", cardFile, "--port", cardPort)
+		c := startLogProc(t, dir, "card-vcard", bin, "rig", "vcard", "--state", cardFile, "--port", cardPort)
 		rec := ctl.nextTap(t, last, daemon)
 		last = rec.N
 		if code := c.stop(t); code != 0 {

@@ -54,19 +54,19 @@ func buildYktd(t *testing.T, dir string) string {
 	return bin
 }
 
-// proc is a child process of the test with its output in a file.
-type proc struct {
+// logProc is a child process of the test with its output in a file.
+type logProc struct {
 	name string
 	cmd  *exec.Cmd
 	out  string // path of its stdout and stderr
 	done chan struct{}
 }
 
-// startProc starts bin args... with its output in dir/name.log; it is
+// startLogProc starts bin args... with its output in dir/name.log; it is
 // killed at the end of the test if still running.
-func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
+func startLogProc(t *testing.T, dir, name, bin string, args ...string) *logProc {
 	t.Helper()
-	p := &proc{name: name, out: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	p := &logProc{name: name, out: filepath.Join(dir, name+".log"), done: make(chan struct{})}
 	f, err := os.OpenFile(p.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
 }
 
 // stop ends the process with SIGTERM and returns its exit code.
-func (p *proc) stop(t *testing.T) int {
+func (p *logProc) stop(t *testing.T) int {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -105,7 +105,7 @@ func (p *proc) stop(t *testing.T) int {
 }
 
 // exited reports whether the process ended.
-func (p *proc) exited() bool {
+func (p *logProc) exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -115,13 +115,13 @@ func (p *proc) exited() bool {
 }
 
 // log returns what the process wrote so far.
-func (p *proc) log() string {
+func (p *logProc) log() string {
 	b, _ := os.ReadFile(p.out)
 	return string(b)
 }
 
 // logTail is the end of the process's output, for failure messages.
-func (p *proc) logTail() string {
+func (p *logProc) logTail() string {
 	s := p.log()
 	if len(s) > 8000 {
 		s = s[len(s)-8000:]
@@ -131,7 +131,7 @@ func (p *proc) logTail() string {
 
 // waitLog waits (bounded) until the process's output holds msg at least n
 // times.
-func (p *proc) waitLog(t *testing.T, msg string, n int, within time.Duration) {
+func (p *logProc) waitLog(t *testing.T, msg string, n int, within time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(within); ; {
 		if strings.Count(p.log(), msg) >= n {
@@ -220,7 +220,7 @@ func (c *controlClient) call(method, path string, body, out any) error {
 }
 
 // waitUp waits (bounded) until the daemon answers /v1/health.
-func (c *controlClient) waitUp(t *testing.T, daemon *proc) {
+func (c *controlClient) waitUp(t *testing.T, daemon *logProc) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		var health map[string]any
@@ -239,7 +239,7 @@ func (c *controlClient) waitUp(t *testing.T, daemon *proc) {
 }
 
 // nextTap long-polls /v1/taps for the first tap after n.
-func (c *controlClient) nextTap(t *testing.T, after uint64, daemon *proc) terminal.TapRecord {
+func (c *controlClient) nextTap(t *testing.T, after uint64, daemon *logProc) terminal.TapRecord {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		var recs []terminal.TapRecord

@@ -152,6 +152,7 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 		closeAll()
 		return fmt.Errorf("run: %w", err)
 	}
+	deps.Control = simControl(deps.Readers, cfg.Device.DataDir, log)
 	if cfg.Device.Kind == config.KindPOS {
 		var stopSAM func()
 		if deps.SAM, stopSAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
@@ -281,8 +282,8 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	src := store.SyncSource()
 	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
 		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
-		Interval: cfg.Sync.Interval.D(),
-		Logger:   log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
+		Interval: cfg.Sync.Interval.D(), LedgerFingerprint: cfg.Sync.LedgerKey, RequireLedgerPin: !cfg.Sync.Insecure,
+		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
 		Journal: src, Status: src, Rules: src}
 	if tune != nil {
 		tune(&opts)

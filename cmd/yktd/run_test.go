@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,6 +162,16 @@ func (c *ctlClient) postInto(path string, body, out any) error {
 // tryDelete sends DELETE path and wants 200.
 func (c *ctlClient) tryDelete(path string) error {
 	return c.c.Delete(context.Background(), path)
+}
+
+// health answers GET /v1/health.
+func (c *ctlClient) health() terminal.Health {
+	c.t.Helper()
+	var h terminal.Health
+	if err := c.c.Get(context.Background(), "/v1/health", &h); err != nil {
+		c.t.Fatalf("GET /v1/health: %v", err)
+	}
+	return h
 }
 
 // taps long-polls GET /v1/taps?after=N&wait=W.
@@ -337,13 +346,9 @@ func TestRunSimPOSWithLedgerSyncs(t *testing.T) {
 		t.Fatalf("no sale within a minute\nstdout:\n%s", r.stdout)
 	}
 	// The sync loop runs every 5s: wait for a round that acknowledged it.
-	acked := regexp.MustCompile(`journal uploaded".*acked_through=(\d+)`)
 	var through uint64
 	for through < paidSeq && time.Now().Before(deadline.Add(time.Minute)) {
-		for _, m := range acked.FindAllStringSubmatch(r.stderr.String(), -1) {
-			v, _ := strconv.ParseUint(m[1], 10, 64)
-			through = max(through, v)
-		}
+		through = ctl.health().Journal.AckedThrough
 		select {
 		case code := <-r.done:
 			r.done <- code
@@ -476,9 +481,9 @@ func TestRunSimPOSControl(t *testing.T) {
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--auto", "0", "--dir", dir, "--no-ledger")
 	ctl := newCtl(t, dir, controlAddr(t, dir, r.done))
-	var health map[string]any
-	if err := ctl.c.Get(context.Background(), "/v1/health", &health); err != nil || health["device"] != "SIM-CANTEEN-01" || health["kind"] != "pos" {
-		t.Errorf("health %v, %v", health, err)
+	var health terminal.Health
+	if err := ctl.c.Get(context.Background(), "/v1/health", &health); err != nil || health.Device != "SIM-CANTEEN-01" || health.Kind != "pos" || !health.Working {
+		t.Errorf("health %+v, %v", health, err)
 	}
 	if want := "control token: " + filepath.Join(dir, terminal.ControlTokenName); !strings.Contains(r.stdout.String(), want) {
 		t.Errorf("stdout does not say where the control credential is (%q):\n%s", want, r.stdout)

@@ -243,7 +243,9 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	e.ledgerSrv = &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.ledgerSrv.Serve(ln) }()
 	e.ledgerURL = "http://" + ln.Addr().String() + "/"
-	e.cfg.Sync.Ledger = e.ledgerURL
+	// Plain http on loopback, with the in-process ledger's key pinned.
+	e.cfg.Sync.Ledger, e.cfg.Sync.Insecure = e.ledgerURL, true
+	e.cfg.Sync.LedgerKey = protocol.Fingerprint(l.PublicKey())
 
 	token := ""
 	if _, err := os.Stat(filepath.Join(e.dir, ledgerKeyFile)); errors.Is(err, os.ErrNotExist) {

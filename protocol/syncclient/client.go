@@ -46,6 +46,13 @@ type Options struct {
 	// LedgerKeys are the ledger's keys pinned at enrolment; nil until
 	// Enrol has run (Enrol returns the key for the caller to keep).
 	LedgerKeys protocol.KeySet
+	// LedgerFingerprint is the ledger key's fingerprint
+	// (protocol.Fingerprint) that Enrol must find in the answer; "" pins
+	// none. RequireLedgerPin makes Enrol refuse to run without one (a
+	// device in the field); without it, an empty fingerprint trusts the key
+	// the ledger announces on first use (a loopback test ledger).
+	LedgerFingerprint string
+	RequireLedgerPin  bool
 	// HTTP is the client from NewHTTPClient (pinned CA, proxy, timeouts);
 	// default: NewHTTPClient(Ledger, TransportOptions{}), which works
 	// only for an http ledger.
@@ -73,6 +80,10 @@ type Options struct {
 	Journal Journal
 	Status  StatusSink
 	Rules   RulesSink
+	// State keeps the device's standing with the ledger (last contact,
+	// revocation); default: Journal, when it is a StateSink; nil keeps
+	// nothing.
+	State StateSink
 }
 
 // Client syncs one device with the ledger. Its methods are not meant to be
@@ -84,9 +95,20 @@ type Client struct {
 	boff  *backoff
 	bytes int // max batch encoding
 
-	mu     sync.Mutex
-	halted error // set when an upload FatalError halted uploading
+	mu       sync.Mutex
+	halted   error     // set when an upload FatalError halted uploading
+	standing standing  // the device's standing as the ledger last answered
+	contact  time.Time // when a contact was last written to State
 }
+
+// standing is the device's standing with the ledger as this client knows it.
+type standing int
+
+const (
+	standingUnknown standing = iota // nothing answered yet in this process
+	standingActive                  // the ledger served the device
+	standingRevoked                 // the ledger answered revoked
+)
 
 // New checks opts and returns a Client.
 func New(opts Options) (*Client, error) {
@@ -95,6 +117,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Signer == nil {
 		return nil, errors.New("syncclient: no signer")
+	}
+	if opts.LedgerFingerprint != "" && !protocol.ValidFingerprint(opts.LedgerFingerprint) {
+		return nil, fmt.Errorf("syncclient: ledger key fingerprint %q: want sha256: and 64 lowercase hex digits", opts.LedgerFingerprint)
 	}
 	base, err := url.Parse(opts.Ledger)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -124,6 +149,11 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.State == nil {
+		if s, ok := opts.Journal.(StateSink); ok {
+			opts.State = s
+		}
 	}
 	c := &Client{o: opts, base: base, log: opts.Logger.With("device", opts.DeviceID, "ledger", base.Redacted()),
 		boff: newBackoff(opts.BackoffBase, opts.BackoffMax), bytes: protocol.MaxBatchSize - 4096}

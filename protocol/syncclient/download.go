@@ -70,9 +70,12 @@ func (c *Client) pullStatus(ctx context.Context, have, ask uint64) (res PullResu
 	}
 	a, err := c.post(ctx, "v1/status", raw, protocol.MaxStatusSize+protocol.MaxEnvelopeOverhead)
 	if err != nil {
-		return res, false, c.deviceRefused(err)
+		return res, false, c.deviceRefused(protocol.PathStatus, err)
 	}
 	if a.status == 204 {
+		// Unsigned, but the ledger's answer over the pinned transport:
+		// the list held is current.
+		c.served()
 		return res, false, nil
 	}
 	snap, delta, _, err := protocol.OpenStatus(c.o.LedgerKeys, a.body, c.o.DeviceID)
@@ -80,6 +83,7 @@ func (c *Client) pullStatus(ctx context.Context, have, ask uint64) (res PullResu
 		c.log.Warn("ledger's status list refused: signature or format", "err", err)
 		return res, false, fmt.Errorf("syncclient: status answer: %w", err)
 	}
+	c.served()
 	switch {
 	case snap != nil:
 		res.Kind = "snapshot"
@@ -132,9 +136,10 @@ func (c *Client) PullRules(ctx context.Context) (PullResult, error) {
 	}
 	a, err := c.post(ctx, "v1/rules", raw, protocol.MaxRulesSize+protocol.MaxEnvelopeOverhead)
 	if err != nil {
-		return res, c.deviceRefused(err)
+		return res, c.deviceRefused(protocol.PathRules, err)
 	}
 	if a.status == 204 {
+		c.served()
 		return res, nil
 	}
 	rules, _, err := protocol.Open[protocol.Rules](c.o.LedgerKeys, a.body, c.o.DeviceID)
@@ -142,6 +147,7 @@ func (c *Client) PullRules(ctx context.Context) (PullResult, error) {
 		c.log.Warn("ledger's rules refused: signature or format", "err", err)
 		return res, fmt.Errorf("syncclient: rules answer: %w", err)
 	}
+	c.served()
 	res.Kind = "rules"
 	if rules.Version <= have {
 		c.log.Warn("ledger sent rules not newer than those held; refused", "have", have, "offered", rules.Version)
@@ -154,17 +160,4 @@ func (c *Client) PullRules(ctx context.Context) (PullResult, error) {
 	res.Applied, res.Version = true, rules.Version
 	c.log.Info("rules applied", "version", rules.Version, "was", have)
 	return res, nil
-}
-
-// deviceRefused turns the ledger's refusal of the device itself (revoked,
-// unknown) into a FatalError.
-func (c *Client) deviceRefused(err error) error {
-	if errors.Is(err, protocol.ErrRevoked) || errors.Is(err, protocol.ErrUnknownDevice) {
-		var pe *protocol.Error
-		if errors.As(err, &pe) && !retryable(err) {
-			c.log.Error("ledger does not accept this device (revoked or not enrolled); sync stopped", "code", pe.Code.String())
-			return &FatalError{err}
-		}
-	}
-	return err
 }

@@ -11,11 +11,19 @@ import (
 // the device's public key in a request signed by that key (proof of
 // possession) and checks the answer's signature. With Options.LedgerKeys
 // set (the ledger key provisioned with the device), the answer must be
-// signed by one of them; without, the announced ledger key is trusted on
-// first use. On success the client verifies with the ledger key from then
-// on; the caller stores the returned key (EnrolResponse.LedgerKey*) to pin
-// it for later runs.
+// signed by one of them; with Options.LedgerFingerprint, the announced
+// ledger key (which signs the answer) must have that fingerprint, else
+// ErrLedgerKeyMismatch and nothing is pinned; with neither, the announced
+// key is trusted on first use, unless Options.RequireLedgerPin refuses
+// that (ErrNoLedgerPin, before anything is sent: the token is not spent).
+// On success the client verifies with the ledger key from then on; the
+// caller stores the returned key (EnrolResponse.LedgerKey*) to pin it for
+// later runs.
 func (c *Client) Enrol(ctx context.Context, token string) (protocol.EnrolResponse, error) {
+	if c.o.LedgerKeys == nil && c.o.LedgerFingerprint == "" && c.o.RequireLedgerPin {
+		c.log.Error("enrolment refused: no ledger key fingerprint pinned; configure the one `ledgerd keys` prints")
+		return protocol.EnrolResponse{}, fmt.Errorf("syncclient: enrol: %w: the device would trust any ledger that answers", ErrNoLedgerPin)
+	}
 	pk := c.o.Signer.PublicKey()
 	req := protocol.EnrolRequest{
 		DeviceID: c.o.DeviceID, Token: token, PublicKey: pk.Key, Alg: pk.Alg,
@@ -37,6 +45,12 @@ func (c *Client) Enrol(ctx context.Context, token string) (protocol.EnrolRespons
 	if err != nil {
 		c.log.Error("enrolment answer refused: not signed by the expected ledger key", "err", err)
 		return protocol.EnrolResponse{}, fmt.Errorf("syncclient: enrol answer: %w", err)
+	}
+	if fp := c.o.LedgerFingerprint; fp != "" && protocol.Fingerprint(resp.LedgerKey) != fp {
+		got := protocol.Fingerprint(resp.LedgerKey)
+		c.log.Error("ENROLMENT ANSWERED BY ANOTHER LEDGER KEY than the one pinned: refused, nothing pinned. Check the ledger address and sync.ledger_key.",
+			"pinned", fp, "answered", got)
+		return protocol.EnrolResponse{}, fmt.Errorf("syncclient: enrol: ledger key %s, pinned %s: %w", got, fp, ErrLedgerKeyMismatch)
 	}
 	if c.o.LedgerKeys == nil {
 		c.o.LedgerKeys = protocol.NewKeys(protocol.PublicKey{KeyID: resp.LedgerKeyID, Alg: resp.LedgerAlg, Key: resp.LedgerKey})

@@ -30,12 +30,25 @@ var (
 	ErrResponse = errors.New("syncclient: unusable response from the ledger")
 	// ErrNotEnrolled: a sync operation before the ledger key is known.
 	ErrNotEnrolled = errors.New("syncclient: device not enrolled (no ledger key)")
+	// ErrDeviceRevoked: the ledger answered that this device is revoked
+	// (it wraps the ledger's protocol.ErrRevoked). It is not a FatalError:
+	// Run keeps uploading the journal for collection; the terminal takes
+	// no more money (StateSink.RecordRevoked).
+	ErrDeviceRevoked = errors.New("syncclient: device revoked by the ledger")
+	// ErrLedgerKeyMismatch: the enrolment answer carries (and is signed
+	// by) a ledger key whose fingerprint is not the pinned one. Nothing is
+	// pinned.
+	ErrLedgerKeyMismatch = errors.New("syncclient: ledger key is not the pinned one")
+	// ErrNoLedgerPin: enrolment must pin the ledger key by fingerprint
+	// (Options.RequireLedgerPin) and none is configured. Nothing was sent.
+	ErrNoLedgerPin = errors.New("syncclient: no ledger key fingerprint pinned for enrolment")
 )
 
 // FatalError is an error after which Run stops instead of retrying: the
 // journal and the ledger disagree (fork, broken chain, ledger behind or
-// ahead) or the device was revoked or is unknown. A technician reads the
-// logs; retrying cannot fix it and could hide it.
+// ahead: uploading halts, downloads go on) or the ledger does not know the
+// device (Run ends). A technician reads the logs; retrying cannot fix it
+// and could hide it. A revoked device is not fatal (ErrDeviceRevoked).
 type FatalError struct{ Err error }
 
 func (e *FatalError) Error() string { return fmt.Sprintf("syncclient: stopped: %v", e.Err) }

@@ -102,7 +102,7 @@ func (c *Client) InitLoad(ctx context.Context, m protocol.LoadInit) (protocol.Lo
 		// verify on the card with the time the kiosk sends.
 		return protocol.LoadInitResponse{}, fmt.Errorf("syncclient: load init answer for time %X, sent %X: %w", resp.TxTime, m.TxTime, ErrLoadMismatch)
 	}
-	c.log.Info("load authorised", "load", resp.LoadID, "amount", resp.Amount)
+	c.log.Debug("load authorised", "load", resp.LoadID, "amount", resp.Amount)
 	return resp, nil
 }
 
@@ -132,7 +132,7 @@ func (c *Client) ConfirmLoad(ctx context.Context, m protocol.LoadConfirm) (proto
 	if resp.LoadID != m.LoadID {
 		return protocol.LoadConfirmResponse{}, fmt.Errorf("syncclient: load confirm answer for load %q, sent %q: %w", resp.LoadID, m.LoadID, ErrLoadMismatch)
 	}
-	c.log.Info("load confirmed", "load", resp.LoadID, "state", resp.State.String())
+	c.log.Debug("load confirmed", "load", resp.LoadID, "state", resp.State.String())
 	return resp, nil
 }
 
@@ -141,7 +141,7 @@ func (c *Client) ConfirmLoad(ctx context.Context, m protocol.LoadConfirm) (proto
 func (c *Client) exchange(ctx context.Context, path string, raw []byte, limit int) ([]byte, error) {
 	a, err := c.post(ctx, path, raw, limit+protocol.MaxEnvelopeOverhead)
 	if err != nil {
-		return nil, c.deviceRefused(err)
+		return nil, c.deviceRefused("/"+path, err)
 	}
 	if a.status != 200 {
 		return nil, fmt.Errorf("syncclient: %s: HTTP %d without an answer: %w", path, a.status, ErrResponse)

@@ -220,8 +220,13 @@ func TestLoadRefused(t *testing.T) {
 	l.answer = func(any) (protocol.Message, *protocol.Error) {
 		return nil, protocol.Errorf(protocol.CodeRevoked, "revoked")
 	}
-	if _, err := c.InitLoad(ctx, loadInit()); !errors.Is(err, protocol.ErrRevoked) || !syncclient.IsFatal(err) {
+	// A revoked kiosk loads nothing; the answer is not fatal to Run, whose
+	// rounds go on uploading the journal for collection.
+	if _, err := c.InitLoad(ctx, loadInit()); !errors.Is(err, protocol.ErrRevoked) || !errors.Is(err, syncclient.ErrDeviceRevoked) || syncclient.IsFatal(err) {
 		t.Errorf("revoked device: %v", err)
+	}
+	if !c.Revoked() {
+		t.Error("the client does not know it is revoked")
 	}
 }
 

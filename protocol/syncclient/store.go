@@ -1,6 +1,10 @@
 package syncclient
 
-import "github.com/openykt/yktd/protocol"
+import (
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+)
 
 // Journal is the device journal as the client uploads it. *offline.Store's
 // SyncSource satisfies it.
@@ -41,4 +45,18 @@ type RulesSink interface {
 	// PutRules stores rules with the signed message they came in; it
 	// refuses a version not newer than the one held.
 	PutRules(version uint64, signedRaw []byte, rules protocol.Rules) error
+}
+
+// StateSink keeps what the client learns of the device's standing with
+// the ledger, for the terminal's fail-closed rules: the offline limit
+// counts from the last contact, and a revoked device takes no money.
+// *offline.Store's SyncSource satisfies it. Errors are logged; they do not
+// stop a sync round.
+type StateSink interface {
+	// RecordContact notes a successful exchange with the ledger at t: a
+	// verified acknowledgement, status list or rules answer.
+	RecordContact(t time.Time) error
+	// RecordRevoked notes that the ledger answered that the device is
+	// revoked (true), or that it serves the device again (false).
+	RecordRevoked(revoked bool, t time.Time) error
 }

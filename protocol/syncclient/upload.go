@@ -137,11 +137,12 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 				"code", pe.Code.String(), "first", b.FirstSeq, "last", b.LastSeq, "message", pe.Message)
 			return res, &FatalError{err}
 		default:
-			return res, c.deviceRefused(err)
+			return res, c.deviceRefused(protocol.PathBatches, err)
 		}
 		if err := c.o.Journal.Ack(ack.AckedThrough, ack.HeadHash()); err != nil {
 			return res, fmt.Errorf("syncclient: store ack through %d: %w", ack.AckedThrough, err)
 		}
+		c.contacted()
 		gaps = 0
 		res.ServerTime = time.UnixMilli(ack.ServerTime).UTC()
 		if skew := c.o.Clock.Now().Sub(res.ServerTime); skew > maxSkew || skew < -maxSkew {

@@ -35,6 +35,20 @@ type Sync struct {
 	MaxBackoff Duration `toml:"max_backoff"`
 	// Timeout bounds one request to the ledger, answer included.
 	Timeout Duration `toml:"timeout"`
+	// LedgerKey pins the ledger's signing key for enrolment: its
+	// fingerprint as `ledgerd keys` prints it ("sha256:" and 64 lowercase
+	// hex digits, protocol.Fingerprint). Enrolment refuses an answer
+	// signed by any other key, and without LedgerKey it refuses to enrol
+	// at all unless Insecure is set.
+	LedgerKey string `toml:"ledger_key"`
+	// Insecure allows what only a loopback or test ledger should get: a
+	// plain http:// ledger, and enrolment that trusts the key the ledger
+	// announces when LedgerKey is empty.
+	Insecure bool `toml:"insecure"`
+	// MaxOffline is how long the terminal may go without a successful
+	// exchange with the ledger before it stops taking money (gates keep
+	// working on their last list); default 7 days.
+	MaxOffline Duration `toml:"max_offline"`
 }
 
 func (s *Sync) defaults() {
@@ -53,7 +67,14 @@ func (s *Sync) defaults() {
 	if s.Timeout == 0 {
 		s.Timeout = Duration(60 * time.Second)
 	}
+	if s.MaxOffline == 0 {
+		s.MaxOffline = Duration(DefaultMaxOffline)
+	}
 }
+
+// DefaultMaxOffline is sync.max_offline when the configuration leaves it
+// out: a week without the ledger, then no more sales.
+const DefaultMaxOffline = 7 * 24 * time.Hour
 
 func (s *Sync) validate() error {
 	if s.BatchSize < 1 || s.BatchSize > protocol.MaxBatchRecords {
@@ -78,6 +99,12 @@ func (s *Sync) validate() error {
 			// than sync in plaintext.
 			return invalid("sync.ledger %q is plain http but a CA or client certificate is configured: use https://", s.Ledger)
 		}
+		if u.Scheme == "http" && !s.Insecure {
+			return invalid("sync.ledger %q is plain http: the journal and the status lists would cross the network unprotected; use https:// with sync.ca_file, or set sync.insecure = true for a loopback or test ledger", s.Ledger)
+		}
+	}
+	if s.LedgerKey != "" && !protocol.ValidFingerprint(s.LedgerKey) {
+		return invalid("sync.ledger_key %q: want the ledger key's fingerprint as `ledgerd keys` prints it (sha256: and 64 lowercase hex digits)", s.LedgerKey)
 	}
 	if s.Proxy != "" {
 		u, err := url.Parse(s.Proxy)

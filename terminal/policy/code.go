@@ -48,6 +48,13 @@ const (
 	// Fail closed.
 	CodeNoRules     Code = "no_rules"     // no signed rules held (gate)
 	CodeRuleMissing Code = "rule_missing" // a rule the decision needs is missing or inconsistent
+
+	// Holds: the device's own state stops money (and, where it says so,
+	// gate passes) before any card is looked at (see DeviceState).
+	CodeNoStatusList   Code = "no_status_list"   // no signed status list held yet: a lost card cannot be told from a good one
+	CodeOfflineTooLong Code = "offline_too_long" // no exchange with the ledger for longer than sync.max_offline
+	CodeDeviceRevoked  Code = "device_revoked"   // the ledger answered that this device is revoked
+	CodeChainBroken    Code = "chain_broken"     // the journal's hash chain does not verify from the acknowledged record
 )
 
 // String returns the code as journaled.
@@ -101,6 +108,10 @@ var messages = map[Code]Message{
 	CodeQRBadSignature: {"无效二维码", "Invalid QR code"},
 	CodeNoRules:        {"设备未配置规则", "No rules on this device"},
 	CodeRuleMissing:    {"规则缺失", "Rule missing"},
+	CodeNoStatusList:   {"未获取挂失名单 暂停服务 请联网同步", "No lost-card list yet: out of service until synced"},
+	CodeOfflineTooLong: {"离线时间过长 暂停收款 请联网同步", "Offline too long: no sales until synced"},
+	CodeDeviceRevoked:  {"设备已停用 请联系技术员", "Device revoked, call the technician"},
+	CodeChainBroken:    {"交易记录校验失败 暂停收款 请联系技术员", "Journal check failed: no sales, call the technician"},
 }
 
 // Message returns the display text of the code; an unknown code shows as a

@@ -25,6 +25,10 @@ var texts = map[Code][2]string{
 	CodeNoAccess:       {"无通行权限", "Access denied"},
 	CodeAntiPassback:   {"防潜回 请勿重复通行", "Anti-passback: already passed"},
 	CodeDailyLimit:     {"超过当日限额", "Daily limit reached"},
+	CodeNoStatusList:   {"未获取挂失名单 暂停服务 请联网同步", "No lost-card list yet: out of service until synced"},
+	CodeOfflineTooLong: {"离线时间过长 暂停收款 请联网同步", "Offline too long: no sales until synced"},
+	CodeDeviceRevoked:  {"设备已停用 请联系技术员", "Device revoked, call the technician"},
+	CodeChainBroken:    {"交易记录校验失败 暂停收款 请联系技术员", "Journal check failed: no sales, call the technician"},
 }
 
 // Text returns the standard message of a code without numbers (Idle, Pass,
@@ -60,6 +64,18 @@ func Approved(amount, balance int64) Message {
 		Code:   CodeApproved,
 		ZH:     fmt.Sprintf("交易成功 消费 %s元 余额 %s元", Yuan(amount), Yuan(balance)),
 		EN:     fmt.Sprintf("Approved: paid %s, balance %s", Yuan(amount), Yuan(balance)),
+		Amount: amount, HasAmount: true, Balance: balance, HasBalance: true,
+	}
+}
+
+// EarlierSale tells the customer whose tap completed an earlier torn sale
+// of amount that it went through (and was not charged again), leaving
+// balance on the card (fen).
+func EarlierSale(amount, balance int64) Message {
+	return Message{
+		Code:   CodeEarlierSale,
+		ZH:     fmt.Sprintf("上次交易已完成 消费 %s元 余额 %s元", Yuan(amount), Yuan(balance)),
+		EN:     fmt.Sprintf("Your earlier payment of %s went through, balance %s", Yuan(amount), Yuan(balance)),
 		Amount: amount, HasAmount: true, Balance: balance, HasBalance: true,
 	}
 }
@@ -114,3 +130,24 @@ func EntryCancelled() Message { return Text(CodeEntryCancelled) }
 
 // StorageNearlyFull warns that the journal is close to its cap.
 func StorageNearlyFull() Message { return Text(CodeStorageNearly) }
+
+// OfflineTooLong tells the cashier that the terminal has not reached the
+// ledger for longer than its limit of days and takes no money until it
+// has.
+func OfflineTooLong(days int) Message {
+	m := Text(CodeOfflineTooLong)
+	if days > 0 {
+		m.ZH = fmt.Sprintf("离线超过%d天 暂停收款 请联网同步", days)
+		m.EN = fmt.Sprintf("Offline over %d days: no sales until synced", days)
+	}
+	return m
+}
+
+// ChainBroken tells that the journal's chain breaks at record seq: the
+// terminal takes no money until a technician looks.
+func ChainBroken(seq uint64) Message {
+	m := Text(CodeChainBroken)
+	m.ZH = fmt.Sprintf("交易记录第%d条校验失败 暂停收款 请联系技术员", seq)
+	m.EN = fmt.Sprintf("Journal broken at record %d: no sales, call the technician", seq)
+	return m
+}

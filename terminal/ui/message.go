@@ -26,7 +26,7 @@ type Message struct {
 
 // OK reports whether the message tells of success (the buzzer's one beep).
 func (m Message) OK() bool {
-	return m.Code == CodeApproved || m.Code == CodePass
+	return m.Code == CodeApproved || m.Code == CodePass || m.Code == CodeEarlierSale
 }
 
 // String renders the message as one line: "余额不足 / Insufficient balance".
@@ -54,18 +54,19 @@ func Yuan(fen int64) string {
 // Codes of the standard messages. Refusal codes have the strings of
 // terminal/policy's codes.
 const (
-	CodeIdle           Code = "idle"                // waiting for a card
-	CodePay            Code = "pay"                 // amount keyed, waiting for the card
-	CodeApproved       Code = "approved"            // sale done: amount and new balance
-	CodePass           Code = "pass"                // gate: please pass
-	CodeEnterPIN       Code = "enter_pin"           // the sale needs the PIN
-	CodeWrongPIN       Code = "wrong_pin"           // the card refused the PIN: Retries left
-	CodePINLocked      Code = "pin_locked"          // the card's PIN is blocked
-	CodeCardRemoved    Code = "card_removed"        // card taken away before the sale finished
-	CodeTapAgain       Code = "tap_again"           // read failed: tap again
-	CodeEntryCancelled Code = "entry_cancelled"     // keypad entry cancelled or timed out
-	CodeStorageNearly  Code = "storage_nearly_full" // journal nearly full: sync or collect it
-	CodeFault          Code = "fault"               // the terminal failed: call the operator
+	CodeIdle           Code = "idle"                   // waiting for a card
+	CodePay            Code = "pay"                    // amount keyed, waiting for the card
+	CodeApproved       Code = "approved"               // sale done: amount and new balance
+	CodeEarlierSale    Code = "earlier_sale_completed" // this tap completed an earlier torn sale: it went through, not charged again
+	CodePass           Code = "pass"                   // gate: please pass
+	CodeEnterPIN       Code = "enter_pin"              // the sale needs the PIN
+	CodeWrongPIN       Code = "wrong_pin"              // the card refused the PIN: Retries left
+	CodePINLocked      Code = "pin_locked"             // the card's PIN is blocked
+	CodeCardRemoved    Code = "card_removed"           // card taken away before the sale finished
+	CodeTapAgain       Code = "tap_again"              // read failed: tap again
+	CodeEntryCancelled Code = "entry_cancelled"        // keypad entry cancelled or timed out
+	CodeStorageNearly  Code = "storage_nearly_full"    // journal nearly full: sync or collect it
+	CodeFault          Code = "fault"                  // the terminal failed: call the operator
 
 	CodeInsufficient  Code = "insufficient"  // amount above the balance
 	CodeMinBalance    Code = "min_balance"   // shower / hot water: balance not above 5 yuan
@@ -78,4 +79,11 @@ const (
 	CodeNoAccess      Code = "no_access"     // gate: no access
 	CodeAntiPassback  Code = "anti_passback" // gate: already passed this way
 	CodeDailyLimit    Code = "daily_limit"   // daily limit reached
+
+	// Holds: the terminal's own state stops money (terminal/policy's
+	// DeviceState); shown at each refused tap and when the hold goes on.
+	CodeNoStatusList   Code = "no_status_list"   // no signed status list yet
+	CodeOfflineTooLong Code = "offline_too_long" // no exchange with the ledger for longer than allowed
+	CodeDeviceRevoked  Code = "device_revoked"   // the ledger revoked this device
+	CodeChainBroken    Code = "chain_broken"     // the journal's chain does not verify
 )

@@ -25,12 +25,14 @@ func TestCatalogue(t *testing.T) {
 	msgs := []ui.Message{
 		ui.Idle(), ui.Pay(1250), ui.Approved(1250, 8750), ui.Pass(), ui.EnterPIN(0), ui.EnterPIN(6000),
 		ui.WrongPIN(2), ui.PINLocked(), ui.CardRemoved(), ui.TapAgain(), ui.EntryCancelled(),
-		ui.StorageNearlyFull(), ui.Text(ui.CodeFault),
+		ui.StorageNearlyFull(), ui.Text(ui.CodeFault), ui.OfflineTooLong(7), ui.ChainBroken(17),
+		ui.EarlierSale(1250, 8750),
 	}
 	for _, c := range []ui.Code{
 		ui.CodeInsufficient, ui.CodeMinBalance, ui.CodeLost, ui.CodeFrozen, ui.CodeDormant,
 		ui.CodeCardCancelled, ui.CodeExpired, ui.CodeNotAccepted, ui.CodeNoAccess,
-		ui.CodeAntiPassback, ui.CodeDailyLimit,
+		ui.CodeAntiPassback, ui.CodeDailyLimit, ui.CodeNoStatusList, ui.CodeOfflineTooLong,
+		ui.CodeDeviceRevoked, ui.CodeChainBroken,
 	} {
 		msgs = append(msgs, ui.Refused(c))
 	}
@@ -48,6 +50,15 @@ func TestCatalogue(t *testing.T) {
 }
 
 func TestNumbersInMessages(t *testing.T) {
+	if m := ui.ChainBroken(17); m.Code != ui.CodeChainBroken || !strings.Contains(m.ZH, "17") || !strings.Contains(m.EN, "record 17") {
+		t.Errorf("chain broken = %+v", m)
+	}
+	if m := ui.OfflineTooLong(7); m.Code != ui.CodeOfflineTooLong || !strings.Contains(m.ZH, "7天") || !strings.Contains(m.EN, "7 days") {
+		t.Errorf("offline too long = %+v", m)
+	}
+	if m := ui.Refused(ui.CodeDeviceRevoked); m.ZH != "设备已停用 请联系技术员" || m.EN != "Device revoked, call the technician" {
+		t.Errorf("revoked = %+v", m)
+	}
 	a := ui.Approved(1250, 8750)
 	if a.Code != ui.CodeApproved || !a.OK() || a.Amount != 1250 || !a.HasAmount || a.Balance != 8750 || !a.HasBalance {
 		t.Errorf("approved = %+v", a)
