@@ -44,7 +44,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "journaling every step in DIR/yktd.db; then tears a sale and recovers it.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	const maxPrice = 100000 // 1000 yuan: far above any canteen price
@@ -57,6 +57,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("demo: %w", err)
 		}
 		*dir = d
+	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

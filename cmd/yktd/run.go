@@ -80,7 +80,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.noLedger, "no-ledger", false, "simulator: no in-process ledger (the status list is applied locally)")
 	fs.BoolVar(&f.printConfig, "print-config", false, "simulator: print the demo configuration and exit")
 	fs.Usage = func() { fmt.Fprintln(stderr, runUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 || f.sim == (f.config != "") {
