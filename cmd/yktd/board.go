@@ -50,10 +50,13 @@ var boardEnv = struct {
 	fakePins func(board.Clock) *boardtest.Pins
 	// interrupt returns a context ended by Ctrl-C or SIGTERM.
 	interrupt func(context.Context) (context.Context, context.CancelFunc)
+	// gpioChips is the glob of the machine's GPIO character devices.
+	gpioChips string
 }{
 	clock:     board.SystemClock{},
 	fakePins:  boardtest.NewPins,
 	interrupt: interruptContext,
+	gpioChips: "/dev/gpiochip*",
 }
 
 // boardSpec maps the configuration's [board] section to the board package's
