@@ -132,14 +132,17 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(cfg.Device, stderr)
+	if err := checkConfig(f.config, cfg, log); err != nil {
+		return err
+	}
 	if cfg.Device.DataDir != "" {
 		if err := os.MkdirAll(cfg.Device.DataDir, 0o700); err != nil {
-			return fmt.Errorf("run: data dir: %w", err)
+			return fmt.Errorf("data dir: %w", err)
 		}
 	}
 	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	deps := terminal.DaemonDeps{Store: store, Logger: log, VerifyQR: protocol.VerifyQRToken}
 	closeAll := func() {
@@ -150,16 +153,16 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 	}
 	if deps.Board, err = openBoard(cfg.Board, log); err != nil {
 		closeAll()
-		return fmt.Errorf("run: board: %w", err)
+		return err
 	}
 	if deps.Readers, err = readers.Build(cfg.Readers, readers.Options{Log: log}); err != nil {
 		closeAll()
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	if cfg.Device.Kind == config.KindPOS {
 		if deps.SAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
 			closeAll()
-			return fmt.Errorf("run: %w", err)
+			return err
 		}
 	}
 	console := ui.NewConsole(runEnv.stdin, stdout)
@@ -169,7 +172,7 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 		client, err := newSyncClient(ctx, cfg, store, f.enrol, nil, log)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("run: sync: %w", err)
+			return fmt.Errorf("sync: %w", err)
 		}
 		if client != nil {
 			deps.Sync = client
@@ -242,6 +245,16 @@ func openSAM(ctx context.Context, spec string, log *slog.Logger) (epurse.SAM, er
 		}
 	}
 	return nil, fmt.Errorf("device.sam %q: want soft:KEYFILE or pcsc:READER", spec)
+}
+
+// identityDir is the folder of the device's identity (device.key,
+// ledger.pub): the data directory, or the store's folder without one, as
+// newSyncClient has it.
+func identityDir(cfg *config.Config) string {
+	if cfg.Device.DataDir != "" {
+		return cfg.Device.DataDir
+	}
+	return filepath.Dir(cfg.Device.Store)
 }
 
 // Files of a device's identity in its data directory.

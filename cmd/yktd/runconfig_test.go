@@ -182,7 +182,9 @@ func TestRunConfigChecksBeforeCreating(t *testing.T) {
 	fake := func(s string) string {
 		return regexp.MustCompile(`(?m)^backend = "periph".*$`).ReplaceAllString(s, `backend = "fake"`)
 	}
-	noCA := func(s string) string { return regexp.MustCompile(`(?m)^ca_file = .*$`).ReplaceAllString(s, "") }
+	noSync := func(s string) string {
+		return regexp.MustCompile(`(?m)^(ledger|ca_file) = .*$`).ReplaceAllString(s, "")
+	}
 	for _, tc := range []struct {
 		name    string
 		text    string
@@ -193,10 +195,10 @@ func TestRunConfigChecksBeforeCreating(t *testing.T) {
 			[]string{`indicator "buzzer"`, `"GPIO18"`, "no GPIO chips", "sync.ca_file", "/etc/yktd/ledger-ca.pem"}},
 		{"gate.toml", exampleConfig(t, "gate.toml", "DATA_DIR"), "",
 			[]string{`relay "arm_in"`, `"GPIO17"`, `input "tamper"`, `"GPIO19"`, "sync.ca_file"}},
-		{"soft SAM key file missing", strings.Replace(noCA(fake(exampleConfig(t, "pos.toml", "DATA_DIR"))),
+		{"soft SAM key file missing", strings.Replace(noSync(fake(exampleConfig(t, "pos.toml", "DATA_DIR"))),
 			`sam = "pcsc:Identiv uTrust"`, `sam = "soft:/nonexistent/yktd/sam.json"`, 1), "",
 			[]string{"device.sam", "/nonexistent/yktd/sam.json"}},
-		{"data_dir under a file", noCA(fake(exampleConfig(t, "gate.toml", "DATA_DIR"))), filepath.Join(notADir, "yktd"),
+		{"data_dir under a file", noSync(fake(exampleConfig(t, "gate.toml", "DATA_DIR"))), filepath.Join(notADir, "yktd"),
 			[]string{"device.data_dir", "not a directory"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

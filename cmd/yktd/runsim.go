@@ -42,18 +42,18 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	}
 	cfg, err := config.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("run: demo configuration: %w", err)
+		return fmt.Errorf("demo configuration: %w", err)
 	}
 	if f.dir == "" {
 		if f.dir, err = os.MkdirTemp("", "yktd-sim-"); err != nil {
-			return fmt.Errorf("run: %w", err)
+			return err
 		}
 	}
 	if f.dir, err = filepath.Abs(f.dir); err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	if err := os.MkdirAll(filepath.Join(f.dir, "cards"), 0o700); err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	cfg.Device.DataDir = f.dir
 	cfg.Device.Store = filepath.Join(f.dir, "yktd.db")
@@ -67,7 +67,7 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 
 	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	env := &simEnv{cfg: cfg, dir: f.dir, log: log, store: store, out: stdout}
 	d, err := env.build(ctx, f)
@@ -81,7 +81,7 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "control: http://%s/\n", addr)
 		addrFile := filepath.Join(f.dir, "control.addr")
 		if err := writeFile0600(addrFile, []byte(addr+"\n")); err != nil {
-			return fmt.Errorf("run: %w", err)
+			return fmt.Errorf("control address: %w", err)
 		}
 		defer os.Remove(addrFile) // no stale address for the next tool
 
@@ -126,7 +126,7 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 	kf.SequenceFile = filepath.Join(e.dir, "sam.seq")
 	s, err := sam.NewSoftware(kf)
 	if err != nil {
-		return nil, fmt.Errorf("run: software SAM: %w", err)
+		return nil, fmt.Errorf("software SAM: %w", err)
 	}
 	deps.SAM = s
 
@@ -154,7 +154,7 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 	e.spec = boardtest.FillPins(boardSpec(e.cfg.Board))
 	e.pins = boardtest.NewPins(board.SystemClock{})
 	if deps.Board, err = board.New(e.spec, board.Options{Pins: e.pins, Logger: e.log}); err != nil {
-		return nil, fmt.Errorf("run: board: %w", err)
+		return nil, err
 	}
 	deps.Inputs = e
 	deps.Buzzer = buzzerOf(deps.Board, e.cfg.Board)
@@ -189,7 +189,7 @@ func (e *simEnv) SetInput(name string, active bool) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("run: %w: input %q", board.ErrUnknown, name)
+	return fmt.Errorf("%w: input %q", board.ErrUnknown, name)
 }
 
 // localStatusList lists the demo's lost card when no ledger runs.
@@ -219,7 +219,7 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	l, err := ledger.Open(filepath.Join(e.dir, "ledger"), ledger.Options{IssuerKeys: sam.TestKeys().Keys,
 		Logger: e.log.With("component", "ledger")})
 	if err != nil {
-		return nil, fmt.Errorf("run: ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	e.ledger = l
 	if err := e.seedLedger(); err != nil {
@@ -227,11 +227,11 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	}
 	srv, err := ledger.NewServer(l)
 	if err != nil {
-		return nil, fmt.Errorf("run: ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("run: ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	e.ledgerSrv = &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.ledgerSrv.Serve(ln) }()
@@ -241,7 +241,7 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	token := ""
 	if _, err := os.Stat(filepath.Join(e.dir, ledgerKeyFile)); errors.Is(err, os.ErrNotExist) {
 		if token, _, err = l.NewToken(e.cfg.Device.ID, e.cfg.Device.Kind); err != nil {
-			return nil, fmt.Errorf("run: ledger token: %w", err)
+			return nil, fmt.Errorf("ledger token: %w", err)
 		}
 	}
 	client, err := newSyncClient(ctx, e.cfg, e.store, token, func(o *syncclient.Options) {
@@ -250,7 +250,7 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 		o.Logger = e.log.With("component", "sync")
 	}, e.log)
 	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
+		return nil, fmt.Errorf("sync: %w", err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -279,7 +279,7 @@ func (e *simEnv) seedLedger() error {
 				return err
 			}
 			if _, err := e.ledger.SetStatus(c.Profile.CardNumber(), uint8(r)); err != nil {
-				return fmt.Errorf("run: ledger status: %w", err)
+				return fmt.Errorf("ledger status: %w", err)
 			}
 		}
 	}
@@ -287,7 +287,7 @@ func (e *simEnv) seedLedger() error {
 		return nil
 	}
 	if _, err := e.ledger.SetRules(demoRules()); err != nil {
-		return fmt.Errorf("run: ledger rules: %w", err)
+		return fmt.Errorf("ledger rules: %w", err)
 	}
 	return nil
 }
