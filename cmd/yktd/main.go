@@ -100,6 +100,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errIntentsPending):
 		return 3
+	case errors.Is(err, errStoreLost):
+		fmt.Fprintf(stderr, "yktd %s: %v\n", c.name, err)
+		return 4
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "yktd %s: %s\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
 		return 2

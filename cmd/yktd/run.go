@@ -38,7 +38,7 @@ func init() {
 	})
 }
 
-const runUsage = `usage: yktd run --config FILE [--enrol TOKEN]
+const runUsage = `usage: yktd run --config FILE [--enrol TOKEN] [--new-store]
        yktd run --sim [--kind pos|gate] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
 
 --config  runs the terminal a configuration file describes (docs/config.md).
@@ -47,7 +47,12 @@ const runUsage = `usage: yktd run --config FILE [--enrol TOKEN]
           in-process. The demo cards tap by themselves every --auto interval
           (0: never) and when you press Enter (1-5 Enter: tap that card).
 SIGTERM or Ctrl-C stops it cleanly: a tap in progress finishes, the relays go
-to their safe state, the store is closed.`
+to their safe state, the store is closed.
+
+A device whose store is missing or empty beside its identity (device.key or
+ledger.pub) does not start (exit code 4): put the store back, or start the
+device's next journal epoch with --new-store. --new-store never replaces a
+store that has content.`
 
 // runEnv is what run takes from the process; tests replace it.
 var runEnv = struct {
@@ -63,6 +68,7 @@ var runEnv = struct {
 type runFlags struct {
 	config, enrol, kind, dir, control string
 	sim, noLedger, printConfig        bool
+	newStore                          bool
 	auto                              time.Duration
 }
 
@@ -72,6 +78,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	var f runFlags
 	fs.StringVar(&f.config, "config", "", "device configuration file")
 	fs.StringVar(&f.enrol, "enrol", "", "one-time enrolment token from the ledger (ledgerd token new)")
+	fs.BoolVar(&f.newStore, "new-store", false, "start a new store, the device's next journal epoch, when its store is missing or empty")
 	fs.BoolVar(&f.sim, "sim", false, "run on the simulator")
 	fs.StringVar(&f.kind, "kind", "pos", "simulator: pos or gate")
 	fs.StringVar(&f.dir, "dir", "", "simulator: data directory (default: a new temporary directory)")
@@ -135,12 +142,16 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 	if err := checkConfig(f.config, cfg, log); err != nil {
 		return err
 	}
+	plan, err := planStore(cfg.Device.Store, identityDir(cfg), f.newStore)
+	if err != nil {
+		return err
+	}
 	if cfg.Device.DataDir != "" {
 		if err := os.MkdirAll(cfg.Device.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
 	}
-	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
+	store, err := plan.open(storeOptions(cfg), log)
 	if err != nil {
 		return err
 	}

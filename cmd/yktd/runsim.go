@@ -64,8 +64,11 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Device, stderr)
-
-	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
+	plan, err := planStore(cfg.Device.Store, f.dir, f.newStore)
+	if err != nil {
+		return err
+	}
+	store, err := plan.open(storeOptions(cfg), log)
 	if err != nil {
 		return err
 	}
