@@ -31,6 +31,10 @@ import (
 //go:embed simconfig/*.toml
 var simConfigs embed.FS
 
+// simControlPause is how long a request of the control interface that
+// drives a card (/sim/...) keeps the auto-tapper from tapping.
+var simControlPause = 30 * time.Second
+
 // simCards are the demo cards the simulator taps, in rotation.
 var simCards = []string{"student", "lost", "low", "staff", "expired"}
 
