@@ -40,14 +40,20 @@ func init() {
 
 const runUsage = `usage: yktd run --config FILE [--enrol TOKEN] [--new-store]
        yktd run --sim [--kind pos|gate] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
+both:  [--log FILE]
 
 --config  runs the terminal a configuration file describes (docs/config.md).
 --sim     runs the same daemon on the simulator: virtual cards on a virtual
           reader, a simulated board, the software SAM and the reference ledger
           in-process. The demo cards tap by themselves every --auto interval
-          (0: never) and when you press Enter (1-5 Enter: tap that card).
+          (0: never; paused while the control interface drives the cards)
+          and when you type a card's number or name and Enter (Enter alone:
+          the next card). Without --dir its folder is removed at the end.
+--log     writes the log to FILE (appended) instead of stderr; the customer
+          display is on stdout.
 SIGTERM or Ctrl-C stops it cleanly: a tap in progress finishes, the relays go
-to their safe state, the store is closed.
+to their safe state, the store is closed. On a terminal Ctrl-C is read as a
+key (the terminal sends no SIGINT), so a make around yktd exits 0.
 
 A device whose store is missing or empty beside its identity (device.key or
 ledger.pub) does not start (exit code 4): put the store back, or start the
@@ -67,6 +73,7 @@ var runEnv = struct {
 
 type runFlags struct {
 	config, enrol, kind, dir, control string
+	logFile                           string
 	sim, noLedger, printConfig        bool
 	newStore                          bool
 	auto                              time.Duration
@@ -86,6 +93,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.auto, "auto", 4*time.Second, "simulator: tap a demo card every interval (0: only on Enter)")
 	fs.BoolVar(&f.noLedger, "no-ledger", false, "simulator: no in-process ledger (the status list is applied locally)")
 	fs.BoolVar(&f.printConfig, "print-config", false, "simulator: print the demo configuration and exit")
+	fs.StringVar(&f.logFile, "log", "", "write the log to `FILE` (appended) instead of stderr")
 	fs.Usage = func() { fmt.Fprintln(stderr, runUsage); fs.PrintDefaults() }
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -110,15 +118,33 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(b)
 		return err
 	}
+	logOut := stderr
+	if f.logFile != "" {
+		lf, err := os.OpenFile(f.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("log: %w", err)
+		}
+		defer lf.Close()
+		logOut = lf
+	}
 	ctx, stop := runEnv.interrupt(context.Background())
 	defer stop()
+	ctx, ctrlC := context.WithCancel(ctx)
+	defer ctrlC()
+	var onCtrlC func()
+	var echo io.Writer
 	if in, ok := runEnv.stdin.(*os.File); ok {
-		defer rawKeys(in)()
+		restore, terminal := rawKeys(in)
+		defer restore()
+		if terminal {
+			onCtrlC, echo = ctrlC, stdout
+		}
 	}
+	in := newConsoleInput(runEnv.stdin, onCtrlC, echo, f.sim)
 	if f.sim {
-		return runSim(ctx, f, stdout, stderr)
+		return runSim(ctx, f, in, stdout, logOut)
 	}
-	return runConfigured(ctx, f, stdout, stderr)
+	return runConfigured(ctx, f, in, stdout, logOut)
 }
 
 // newLogger makes the daemon's logger: JSON for the field, text on a console.
@@ -132,8 +158,9 @@ func newLogger(c config.Device, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// runConfigured runs the daemon on the hardware a configuration describes.
-func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
+// runConfigured runs the daemon on the hardware a configuration describes,
+// its console on in and stdout, its log on stderr.
+func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(f.config)
 	if err != nil {
 		return err
@@ -176,7 +203,7 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	console := ui.NewConsole(runEnv.stdin, stdout)
+	console := ui.NewConsole(in, stdout)
 	deps.Display, deps.Keypad = console, console
 	deps.Buzzer = buzzerOf(deps.Board, cfg.Board)
 	if cfg.Sync.Ledger != "" {

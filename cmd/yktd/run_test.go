@@ -23,7 +23,6 @@ import (
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal"
-	"github.com/openykt/yktd/terminal/ui"
 )
 
 // lockedBuffer is an io.Writer the daemon's goroutines share with the test.
@@ -679,22 +678,5 @@ func TestRunConfigWithoutHardware(t *testing.T) {
 				t.Errorf("store made in the data directory: %v (%v)", made, err)
 			}
 		})
-	}
-}
-
-// The console's keys are the simulator's card choices: "3" Enter is the
-// third card.
-func TestReadChoice(t *testing.T) {
-	c := ui.NewConsole(strings.NewReader("3\n\n"), io.Discard)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, want := range []int{2, -1} {
-		n, err := readChoice(ctx, c)
-		if err != nil || n != want {
-			t.Fatalf("readChoice = %d, %v; want %d", n, err, want)
-		}
-	}
-	if _, err := readChoice(ctx, c); err == nil {
-		t.Error("readChoice after the end of input: no error")
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -181,5 +182,56 @@ func TestSimLogAndDisplaySeparate(t *testing.T) {
 		if !strings.Contains(logs, `msg="yktd: running"`) || strings.Contains(logs, "交易成功") {
 			t.Errorf("--log %v: the log is not where it should be, or has the display in it:\n%s", withFile, logs)
 		}
+	}
+}
+
+// The console's lines are the simulator's card choices: a number of the
+// list, a name (any case), or nothing for the next card.
+func TestSimChoice(t *testing.T) {
+	for line, want := range map[string]int{"": -1, "  ": -1, "1": 0, "3": 2, " 5 ": 4, "staff": 3, "LOST": 1} {
+		if got, ok := simChoice(line); !ok || got != want {
+			t.Errorf("simChoice(%q) = %d, %v; want %d", line, got, ok, want)
+		}
+	}
+	for _, line := range []string{"0", "6", "9", "-1", "01", "1x", "bogus", "stafff"} {
+		if got, ok := simChoice(line); ok {
+			t.Errorf("simChoice(%q) = %d, a card", line, got)
+		}
+	}
+}
+
+// consoleInput: Ctrl-C ends the input and calls interrupt; chooser lines
+// and keypad bytes go their separate ways.
+func TestConsoleInput(t *testing.T) {
+	pr, pw := io.Pipe()
+	stopped := make(chan struct{})
+	var echo lockedBuffer
+	in := newConsoleInput(pr, func() { close(stopped) }, &echo, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() { _, _ = io.WriteString(pw, "stx\baff\r\n\r") }()
+	for _, want := range []string{"staff", ""} {
+		if l, err := in.NextLine(ctx); err != nil || l != want {
+			t.Fatalf("NextLine = %q, %v; want %q", l, err, want)
+		}
+	}
+	done := in.entry()
+	go func() { _, _ = io.WriteString(pw, "1234\n") }()
+	b := make([]byte, 5)
+	if _, err := io.ReadFull(in, b); err != nil || string(b) != "1234\n" {
+		t.Fatalf("keypad read %q, %v", b, err)
+	}
+	done()
+	go func() { _, _ = io.WriteString(pw, "2\x03after") }()
+	if l, err := in.NextLine(ctx); err == nil {
+		t.Fatalf("NextLine after Ctrl-C = %q, want the end of input", l)
+	}
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("Ctrl-C did not interrupt")
+	}
+	if got := echo.String(); got != "stx\b \baff\n\n2" {
+		t.Errorf("echo %q", got)
 	}
 }
