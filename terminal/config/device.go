@@ -17,7 +17,8 @@ type Device struct {
 	ID string `toml:"id"`
 	// Kind is pos or gate (kiosk is planned).
 	Kind string `toml:"kind"`
-	// DataDir holds the store, the device key and the SAM sequence file.
+	// DataDir holds the store and the device's identity (device key,
+	// pinned ledger key, store epoch).
 	DataDir string `toml:"data_dir"`
 	// Store is the bbolt file; default DataDir/yktd.db.
 	Store string `toml:"store"`
