@@ -13,6 +13,7 @@ import (
 	"github.com/openykt/yktd/internal/atomicfile"
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/terminal/config"
 )
 
 // A device's store and its identity belong together: once the device has a
@@ -91,6 +92,16 @@ func planStore(path, idDir string, newStore bool) (storePlan, error) {
 	p.epoch = p.fileEpoch + 1
 	p.removeEmpty = exists
 	return p, nil
+}
+
+// identityDir is the folder of the device's identity (device.key,
+// ledger.pub): the data directory, or the store's folder without one, as
+// newSyncClient has it.
+func identityDir(cfg *config.Config) string {
+	if cfg.Device.DataDir != "" {
+		return cfg.Device.DataDir
+	}
+	return filepath.Dir(cfg.Device.Store)
 }
 
 // identityFiles returns the identity files present in dir.

@@ -285,16 +285,6 @@ func openSAM(ctx context.Context, spec string, log *slog.Logger) (epurse.SAM, er
 	return nil, fmt.Errorf("device.sam %q: want soft:KEYFILE or pcsc:READER", spec)
 }
 
-// identityDir is the folder of the device's identity (device.key,
-// ledger.pub): the data directory, or the store's folder without one, as
-// newSyncClient has it.
-func identityDir(cfg *config.Config) string {
-	if cfg.Device.DataDir != "" {
-		return cfg.Device.DataDir
-	}
-	return filepath.Dir(cfg.Device.Store)
-}
-
 // Files of a device's identity in its data directory.
 const (
 	deviceKeyFile = "device.key" // the device's Ed25519 key, 0600, made at first start

@@ -14,6 +14,13 @@ import (
 	"github.com/openykt/yktd/reader/sim"
 )
 
+// simControl is the client of the control interface of the simulator
+// running on dir.
+func simControl(t *testing.T, dir string, done chan int) *ctlClient {
+	t.Helper()
+	return newCtl(t, controlAddr(t, dir, done))
+}
+
 // waitOut polls the daemon's stdout until it contains want.
 func (r *daemonRun) waitOut(t *testing.T, want string) {
 	t.Helper()
@@ -39,7 +46,7 @@ func TestSimConsoleRefusesWhatIsNotACard(t *testing.T) {
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { _ = pw.Close() })
 	r := startRun(t, 2*time.Minute, pr, "run", "--sim", "--auto", "0", "--no-ledger", "--dir", dir)
-	ctl := newCtl(t, controlAddr(t, dir, r.done))
+	ctl := simControl(t, dir, r.done)
 	r.waitOut(t, "cards:")
 	for i, line := range []string{"9", "0", "bogus", "1x", "-1"} {
 		if _, err := io.WriteString(pw, line+"\n"); err != nil {
@@ -103,7 +110,7 @@ func TestSimControlPausesAutoTapper(t *testing.T) {
 	t.Cleanup(func() { simControlPause = saved })
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--auto", "100ms", "--no-ledger", "--dir", dir)
-	ctl := newCtl(t, controlAddr(t, dir, r.done))
+	ctl := simControl(t, dir, r.done)
 	r.waitOut(t, "-- tap ") // the auto-tapper runs
 
 	seen := ctl.awaitTaps(1, time.Minute)
