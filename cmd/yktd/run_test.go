@@ -625,10 +625,10 @@ func TestRunUsageErrors(t *testing.T) {
 }
 
 // TestRunConfigWithoutHardware runs the reference device configuration on
-// this machine (its data directory moved to a temporary one): with no
-// GPIO its check fails before the store is made; with a fake board and no
-// ledger, no PSAM in a PC/SC reader fails with a clear error instead of
-// hanging.
+// this machine (its data directory moved to a temporary one): its check
+// fails with a clear error instead of hanging, and before the store is
+// made: with the periph board on the missing GPIO, with a fake board on the
+// ledger's CA file, which is not on this machine.
 func TestRunConfigWithoutHardware(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "config", "pos.toml"))
 	if err != nil {
@@ -642,16 +642,13 @@ func TestRunConfigWithoutHardware(t *testing.T) {
 		name, backend string
 		want          []string
 	}{
-		{"periph board", "periph", []string{"board", "GPIO18"}},
-		{"fake board", "fake", []string{"PSAM", "Identiv uTrust"}},
+		{"periph board", "periph", []string{"board", "GPIO18", "sync.ca_file"}},
+		{"fake board", "fake", []string{"sync.ca_file", "/etc/yktd/ledger-ca.pem"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := dataDir.ReplaceAll(src, []byte(`data_dir = "`+filepath.ToSlash(dir)+`"`))
 			cfg = regexp.MustCompile(`(?m)^backend = "[^"]*"`).ReplaceAll(cfg, []byte(`backend = "`+tc.backend+`"`))
-			if tc.backend == "fake" { // no ledger: its CA file is not on this machine
-				cfg = regexp.MustCompile(`(?m)^(ledger|ca_file) = .*$`).ReplaceAll(cfg, nil)
-			}
 			path := filepath.Join(dir, "pos.toml")
 			if err := os.WriteFile(path, cfg, 0o600); err != nil {
 				t.Fatal(err)
@@ -673,9 +670,8 @@ func TestRunConfigWithoutHardware(t *testing.T) {
 					t.Errorf("stderr does not name %q:\n%s", want, msg)
 				}
 			}
-			_, err := os.Stat(filepath.Join(dir, "yktd.db"))
-			if made := err == nil; made != (tc.backend == "fake") {
-				t.Errorf("store made in the data directory: %v (%v)", made, err)
+			if _, err := os.Stat(filepath.Join(dir, "yktd.db")); err == nil {
+				t.Error("the store was made although the check failed")
 			}
 		})
 	}
