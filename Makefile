@@ -52,9 +52,10 @@ bench:
 fuzz-smoke:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz-smoke
 
-## lint: gofmt, go vet, staticcheck (pinned as a go tool)
+## lint: gofmt, go.mod tidy (go mod tidy -diff), go vet, staticcheck (pinned as a go tool)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -50,10 +51,13 @@ var boardEnv = struct {
 	fakePins func(board.Clock) *boardtest.Pins
 	// interrupt returns a context ended by Ctrl-C or SIGTERM.
 	interrupt func(context.Context) (context.Context, context.CancelFunc)
+	// gpioChips is the glob of the machine's GPIO character devices.
+	gpioChips string
 }{
 	clock:     board.SystemClock{},
 	fakePins:  boardtest.NewPins,
 	interrupt: interruptContext,
+	gpioChips: "/dev/gpiochip*",
 }
 
 // boardSpec maps the configuration's [board] section to the board package's
@@ -138,15 +142,18 @@ func relayPulse(args []string, stdout, stderr io.Writer) error {
 	if !cfg.Board.HasRelay(name) {
 		return usageError("relay %q is not on the board (relays: %v)", name, boardSpecNames(cfg.Board.Relays))
 	}
+	if errs := missingPins("board", gpioPins(cfg.Board, nil)); len(errs) > 0 {
+		return fmt.Errorf("pulse: %w", errors.Join(errs...))
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	b, err := openBoard(cfg.Board, log)
 	if err != nil {
-		return fmt.Errorf("relay pulse: %w", err)
+		return fmt.Errorf("pulse: %w", err)
 	}
 	defer b.Close()
 	r, err := b.Relay(name)
 	if err != nil {
-		return fmt.Errorf("relay pulse: %w", err)
+		return fmt.Errorf("pulse: %w", err)
 	}
 	ctx, stop := boardEnv.interrupt(context.Background())
 	defer stop()
@@ -154,7 +161,7 @@ func relayPulse(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, board.ErrPulseTooShort) {
 			return usageError("--for %s: below relay %q's min_pulse %s", *d, name, cfg.Board.MinPulseOf(name))
 		}
-		return fmt.Errorf("relay pulse: %w", err)
+		return fmt.Errorf("pulse: %w", err)
 	}
 	if err := r.Wait(ctx); err != nil {
 		_ = b.Close()
@@ -205,9 +212,15 @@ func boardInputs(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	b, err := openBoard(cfg.Board, log)
+	// Only the inputs are opened: a relay or indicator whose pin is wrong
+	// does not hide them; it is reported beside them.
+	others := config.Board{Backend: cfg.Board.Backend, Relays: cfg.Board.Relays, Indicators: cfg.Board.Indicators}
+	for _, err := range missingPins("board", gpioPins(others, nil)) {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
+	b, err := openBoard(config.Board{Backend: cfg.Board.Backend, Inputs: cfg.Board.Inputs}, log)
 	if err != nil {
-		return fmt.Errorf("board inputs: %w", err)
+		return fmt.Errorf("inputs: %w", err)
 	}
 	defer b.Close()
 	ctx, stop := boardEnv.interrupt(context.Background())
@@ -224,7 +237,7 @@ func boardInputs(args []string, stdout, stderr io.Writer) error {
 	for _, c := range cfg.Board.Inputs {
 		in, err := b.Input(c.Name)
 		if err != nil {
-			return fmt.Errorf("board inputs: %w", err)
+			return fmt.Errorf("inputs: %w", err)
 		}
 		wiring := "active-high"
 		if c.ActiveLow {
@@ -266,10 +279,15 @@ func boardPins(args []string, stdout, stderr io.Writer) error {
 	}
 	list, err := board.PeriphPinList(slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
-		return fmt.Errorf("board pins: %w", err)
+		return fmt.Errorf("pins: %w", err)
 	}
 	if len(list) == 0 {
-		fmt.Fprintln(stdout, "no GPIO pins found (periph.io/x/host >= 3.8.3 needs Linux kernel >= 5.10 for /dev/gpiochip*)")
+		if chips := gpioChips(); len(chips) > 0 {
+			fmt.Fprintf(stdout, "no GPIO pins found although %s exist: periph.io/x/host >= 3.8.3 needs Linux kernel >= 5.10 for them (this one is %s)\n",
+				strings.Join(chips, ", "), kernelRelease())
+		} else {
+			fmt.Fprintf(stdout, "no GPIO pins: this machine has no GPIO chips (no %s)\n", boardEnv.gpioChips)
+		}
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

@@ -292,13 +292,26 @@ func TestPeriphBoardMissingPin(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code := run([]string{"relay", "pulse", "arm_in", "--config", cfg}, &out, &errb)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1 (stderr %q)", code, errb.String())
-	}
-	for _, want := range []string{`relay "arm_in"`, `pin "YKT_NO_SUCH_PIN" not found`, "Linux kernel >= 5.10"} {
-		if !strings.Contains(errb.String(), want) {
-			t.Errorf("stderr %q does not say %q", errb.String(), want)
+	saved := boardEnv
+	t.Cleanup(func() { boardEnv = saved })
+	devDir := t.TempDir()
+	boardEnv.gpioChips = filepath.Join(devDir, "gpiochip*")
+	for _, want := range [][]string{
+		{`relay "arm_in": pin "YKT_NO_SUCH_PIN"`, "no GPIO chips"},                     // a machine without GPIO
+		{`relay "arm_in": pin "YKT_NO_SUCH_PIN"`, "gpiochip0", "Linux kernel >= 5.10"}, // GPIO the kernel does not give periph.io, or a wrong name
+	} {
+		errb.Reset()
+		code := run([]string{"relay", "pulse", "arm_in", "--config", cfg}, &out, &errb)
+		if code != 1 {
+			t.Fatalf("exit %d, want 1 (stderr %q)", code, errb.String())
+		}
+		for _, w := range want {
+			if !strings.Contains(errb.String(), w) {
+				t.Errorf("stderr %q does not say %q", errb.String(), w)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(devDir, "gpiochip0"), nil, 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

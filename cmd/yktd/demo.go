@@ -44,7 +44,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "journaling every step in DIR/yktd.db; then tears a sale and recovers it.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	const maxPrice = 100000 // 1000 yuan: far above any canteen price
@@ -54,9 +54,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "yktd-demo-")
 		if err != nil {
-			return fmt.Errorf("demo: %w", err)
+			return err
 		}
 		*dir = d
+	} else if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -91,12 +93,12 @@ func (p printDisplay) Clear(context.Context) error { return nil }
 func newDemo(ctx context.Context, path string, out io.Writer, price uint32) (*demo, error) {
 	store, err := offline.Open(path, offline.Options{DeviceID: "demo-pos-01", GroupCommitDelay: time.Microsecond})
 	if err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+		return nil, err
 	}
 	sw, err := sam.NewSoftware(sam.TestKeys())
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("demo: software SAM: %w", err)
+		return nil, fmt.Errorf("software SAM: %w", err)
 	}
 	d := &demo{out: out, store: store, rdr: sim.NewReader("sim:canteen-1", reader.TechISO14443A),
 		events: make(chan reader.Event, 8), now: time.Now}
@@ -109,7 +111,7 @@ func newDemo(ctx context.Context, path string, out io.Writer, price uint32) (*de
 	}
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("demo: %w", err)
+		return nil, fmt.Errorf("pos: %w", err)
 	}
 	go d.rdr.Run(ctx, d.events)
 	fmt.Fprintf(out, "store %s (device %s)\n", path, store.DeviceID())
@@ -124,7 +126,7 @@ func (d *demo) run(ctx context.Context) error {
 	for _, c := range sim.Catalogue() {
 		card, err := c.Issue()
 		if err != nil {
-			return fmt.Errorf("demo: issue %s: %w", c.Name, err)
+			return fmt.Errorf("issue %s: %w", c.Name, err)
 		}
 		cards[c.Name] = card
 		fmt.Fprintf(d.out, "\n-- tap %s card (%s)\n", c.Name, c.Note)
@@ -136,7 +138,7 @@ func (d *demo) run(ctx context.Context) error {
 	student := cards["student"]
 	fmt.Fprintln(d.out, "\n-- tap student card again; it is torn away right after the card executed DEBIT")
 	if err := student.Arm(sim.Fault{Kind: sim.TearAfter, INS: 0x54}); err != nil {
-		return fmt.Errorf("demo: arm fault: %w", err)
+		return fmt.Errorf("arm fault: %w", err)
 	}
 	if err := d.sell(ctx, student); err != nil {
 		return err
@@ -153,7 +155,7 @@ func (d *demo) run(ctx context.Context) error {
 func (d *demo) loadStatusList() error {
 	info, err := d.store.StatusInfo()
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return err
 	}
 	var entries []offline.StatusEntry
 	for _, c := range sim.Catalogue() {
@@ -162,12 +164,12 @@ func (d *demo) loadStatusList() error {
 		}
 		r, err := offline.ParseReason(c.Listed)
 		if err != nil {
-			return fmt.Errorf("demo: %w", err)
+			return err
 		}
 		entries = append(entries, offline.StatusEntry{CardNo: c.Profile.CardNumber(), Reason: r, Since: d.now().Add(-24 * time.Hour)})
 	}
 	if err := d.store.ApplySnapshot(offline.StatusSnapshot{Version: info.Version + 1, Entries: entries}); err != nil {
-		return fmt.Errorf("demo: status list: %w", err)
+		return fmt.Errorf("status list: %w", err)
 	}
 	fmt.Fprintf(d.out, "status list version %d: %d cards listed\n", info.Version+1, len(entries))
 	return nil
@@ -197,7 +199,7 @@ func (d *demo) sell(ctx context.Context, simCard *sim.Card) error {
 	defer d.rdr.Remove()
 	res, err := d.pos.HandleCard(ctx, card, 0)
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return fmt.Errorf("sale: %w", err)
 	}
 	fmt.Fprintf(d.out, "   %s (%s)", res.Outcome, res.Code)
 	if res.IntentID != 0 {
@@ -213,11 +215,11 @@ func (d *demo) sell(ctx context.Context, simCard *sim.Card) error {
 func (d *demo) report() error {
 	v, err := d.store.Verify()
 	if err != nil {
-		return fmt.Errorf("demo: journal verify: %w", err)
+		return fmt.Errorf("journal verify: %w", err)
 	}
 	open, err := d.store.Intents()
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return err
 	}
 	fmt.Fprintf(d.out, "\njournal: %d records, chain verified, head #%d %x\n", v.Count, v.Head.Seq, v.Head.Hash[:8])
 	fmt.Fprintf(d.out, "open or uncertain intents: %d\n", len(open))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,5 +71,21 @@ func TestDemoUsage(t *testing.T) {
 	}
 	if code := run([]string{"demo", "extra"}, &out, &errb); code != 2 {
 		t.Errorf("exit %d for an extra argument, want 2", code)
+	}
+}
+
+// TestDemoMakesItsDirectory: --dir names a folder that need not exist yet.
+func TestDemoMakesItsDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "demo")
+	var out, errb bytes.Buffer
+	if code := run([]string{"demo", "--dir", dir}, &out, &errb); code != 0 {
+		t.Fatalf("demo --dir NEW: exit %d: %s", code, errb.String())
+	}
+	st, err := os.Stat(filepath.Join(dir, "yktd.db"))
+	if err != nil || !st.Mode().IsRegular() {
+		t.Fatalf("no store in the new folder: %v", err)
+	}
+	if !strings.Contains(out.String(), filepath.Join(dir, "yktd.db")) {
+		t.Errorf("the output does not name the store:\n%s", out.String())
 	}
 }

@@ -47,8 +47,12 @@ func init() {
 	register(command{
 		name:    "version",
 		summary: "print the version of this binary",
-		run: func(args []string, stdout, _ io.Writer) error {
-			if len(args) != 0 {
+		run: func(args []string, stdout, stderr io.Writer) error {
+			fs := newFlagSet("version", stderr, printer("usage: yktd version\n\nprints the version this binary was built as."))
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if fs.NArg() != 0 {
 				return usageError("version takes no arguments")
 			}
 			fmt.Fprintf(stdout, "yktd %s\n", version)
@@ -96,6 +100,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errIntentsPending):
 		return 3
+	case errors.Is(err, errStoreLost):
+		fmt.Fprintf(stderr, "yktd %s: %v\n", c.name, err)
+		return 4
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "yktd %s: %s\n", c.name, strings.TrimPrefix(err.Error(), "usage: "))
 		return 2

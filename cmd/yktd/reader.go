@@ -106,7 +106,7 @@ func readerList(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	st, err := pcsc.ListReaders(ctx, pcsc.Options{Backend: b})
 	if err != nil {
-		return fmt.Errorf("reader list: %w", err)
+		return fmt.Errorf("list: %w", err)
 	}
 	if len(st) == 0 {
 		fmt.Fprintln(stdout, "no readers")
@@ -152,7 +152,7 @@ func readerWatch(args []string, stdout, stderr io.Writer) error {
 	}
 	r, err := pcsc.NewReader(*prefix, pcsc.Options{Backend: b})
 	if err != nil {
-		return fmt.Errorf("reader watch: %w", err)
+		return fmt.Errorf("watch: %w", err)
 	}
 	ctx, stop := watchContext()
 	defer stop()
@@ -198,7 +198,7 @@ func configReaders(path string, stderr io.Writer) (*config.Config, readers.Optio
 func readerListConfig(path string, stdout, stderr io.Writer) error {
 	cfg, opts, err := configReaders(path, stderr)
 	if err != nil {
-		return fmt.Errorf("reader list: %w", err)
+		return fmt.Errorf("list: %w", err)
 	}
 	if len(cfg.Readers) == 0 {
 		fmt.Fprintf(stdout, "no readers in %s\n", path)
@@ -220,7 +220,7 @@ func readerListConfig(path string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%-12s %-8s %-44s %s\n", c.Name, c.Driver, readers.Describe(c), state)
 	}
 	if failed > 0 {
-		return fmt.Errorf("reader list: %d of %d readers do not open", failed, len(cfg.Readers))
+		return fmt.Errorf("list: %d of %d readers do not open", failed, len(cfg.Readers))
 	}
 	return nil
 }
@@ -231,14 +231,14 @@ func readerListConfig(path string, stdout, stderr io.Writer) error {
 func readerWatchConfig(path string, stdout, stderr io.Writer) error {
 	cfg, opts, err := configReaders(path, stderr)
 	if err != nil {
-		return fmt.Errorf("reader watch: %w", err)
+		return fmt.Errorf("watch: %w", err)
 	}
 	if len(cfg.Readers) == 0 {
-		return fmt.Errorf("reader watch: no readers in %s", path)
+		return fmt.Errorf("watch: no readers in %s", path)
 	}
 	rs, err := readers.Build(cfg.Readers, opts)
 	if err != nil {
-		return fmt.Errorf("reader watch: %w", err)
+		return fmt.Errorf("watch: %w", err)
 	}
 	ctx, stop := watchContext()
 	defer stop()
@@ -246,7 +246,7 @@ func readerWatchConfig(path string, stdout, stderr io.Writer) error {
 	defer cancel()
 	for _, r := range rs {
 		if err := readers.Probe(pctx, r); err != nil {
-			return fmt.Errorf("reader watch: reader %q does not open: %w", r.Name(), err)
+			return fmt.Errorf("watch: reader %q does not open: %w", r.Name(), err)
 		}
 	}
 	watchReaders(ctx, rs, opts.Log, stdout, stderr)

@@ -61,7 +61,7 @@ func TestReaderAndRigUsage(t *testing.T) {
 func writeReaderConfig(t *testing.T, readerTables string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "yktd.toml")
-	text := "[device]\nid = \"KIOSK-T1\"\nkind = \"kiosk\"\ndata_dir = \"/var/lib/yktd\"\n\n[board]\nbackend = \"fake\"\n\n" + readerTables
+	text := "[device]\nid = \"POS-T1\"\nkind = \"pos\"\ndata_dir = \"/var/lib/yktd\"\n\n[board]\nbackend = \"fake\"\n\n[pos]\nmode = \"keyed\"\n\n" + readerTables
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -34,16 +34,27 @@ func init() {
 	})
 }
 
-const runUsage = `usage: yktd run --config FILE [--enrol TOKEN]
+const runUsage = `usage: yktd run --config FILE [--enrol TOKEN] [--new-store]
        yktd run --sim [--kind pos|gate] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
+both:  [--log FILE]
 
 --config  runs the terminal a configuration file describes (docs/config.md).
 --sim     runs the same daemon on the simulator: virtual cards on a virtual
           reader, a simulated board, the software SAM and the reference ledger
           in-process. The demo cards tap by themselves every --auto interval
-          (0: never) and when you press Enter (1-5 Enter: tap that card).
+          (0: never; paused while the control interface drives the cards)
+          and when you type a card's number or name and Enter (Enter alone:
+          the next card). Without --dir its folder is removed at the end.
+--log     writes the log to FILE (appended) instead of stderr; the customer
+          display is on stdout.
 SIGTERM or Ctrl-C stops it cleanly: a tap in progress finishes, the relays go
-to their safe state, the store is closed.`
+to their safe state, the store is closed. On a terminal Ctrl-C is read as a
+key (the terminal sends no SIGINT), so a make around yktd exits 0.
+
+A device whose store is missing or empty beside its identity (device.key or
+ledger.pub) does not start (exit code 4): put the store back, or start the
+device's next journal epoch with --new-store. --new-store never replaces a
+store that has content.`
 
 // runEnv is what run takes from the process; tests replace it.
 var runEnv = struct {
@@ -58,7 +69,9 @@ var runEnv = struct {
 
 type runFlags struct {
 	config, enrol, kind, dir, control string
+	logFile                           string
 	sim, noLedger, printConfig        bool
+	newStore                          bool
 	auto                              time.Duration
 }
 
@@ -68,6 +81,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	var f runFlags
 	fs.StringVar(&f.config, "config", "", "device configuration file")
 	fs.StringVar(&f.enrol, "enrol", "", "one-time enrolment token from the ledger (ledgerd token new)")
+	fs.BoolVar(&f.newStore, "new-store", false, "start a new store, the device's next journal epoch, when its store is missing or empty")
 	fs.BoolVar(&f.sim, "sim", false, "run on the simulator")
 	fs.StringVar(&f.kind, "kind", "pos", "simulator: pos or gate")
 	fs.StringVar(&f.dir, "dir", "", "simulator: data directory (default: a new temporary directory)")
@@ -75,8 +89,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.auto, "auto", 4*time.Second, "simulator: tap a demo card every interval (0: only on Enter)")
 	fs.BoolVar(&f.noLedger, "no-ledger", false, "simulator: no in-process ledger (the status list is applied locally)")
 	fs.BoolVar(&f.printConfig, "print-config", false, "simulator: print the demo configuration and exit")
+	fs.StringVar(&f.logFile, "log", "", "write the log to `FILE` (appended) instead of stderr")
 	fs.Usage = func() { fmt.Fprintln(stderr, runUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 || f.sim == (f.config != "") {
@@ -99,15 +114,33 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(b)
 		return err
 	}
+	logOut := stderr
+	if f.logFile != "" {
+		lf, err := os.OpenFile(f.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("log: %w", err)
+		}
+		defer lf.Close()
+		logOut = lf
+	}
 	ctx, stop := runEnv.interrupt(context.Background())
 	defer stop()
+	ctx, ctrlC := context.WithCancel(ctx)
+	defer ctrlC()
+	var onCtrlC func()
+	var echo io.Writer
 	if in, ok := runEnv.stdin.(*os.File); ok {
-		defer rawKeys(in)()
+		restore, terminal := rawKeys(in)
+		defer restore()
+		if terminal {
+			onCtrlC, echo = ctrlC, stdout
+		}
 	}
+	in := newConsoleInput(runEnv.stdin, onCtrlC, echo, f.sim)
 	if f.sim {
-		return runSim(ctx, f, stdout, stderr)
+		return runSim(ctx, f, in, stdout, logOut)
 	}
-	return runConfigured(ctx, f, stdout, stderr)
+	return runConfigured(ctx, f, in, stdout, logOut)
 }
 
 // newLogger makes the daemon's logger: JSON for the field, text on a console.
@@ -121,21 +154,29 @@ func newLogger(c config.Device, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// runConfigured runs the daemon on the hardware a configuration describes.
-func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
+// runConfigured runs the daemon on the hardware a configuration describes,
+// its console on in and stdout, its log on stderr.
+func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(f.config)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Device, stderr)
+	if err := checkConfig(f.config, cfg, log); err != nil {
+		return err
+	}
+	plan, err := planStore(cfg.Device.Store, identityDir(cfg), f.newStore)
+	if err != nil {
+		return err
+	}
 	if cfg.Device.DataDir != "" {
 		if err := os.MkdirAll(cfg.Device.DataDir, 0o700); err != nil {
-			return fmt.Errorf("run: data dir: %w", err)
+			return fmt.Errorf("data dir: %w", err)
 		}
 	}
-	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
+	store, err := plan.open(storeOptions(cfg), log)
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	deps := terminal.DaemonDeps{Store: store, Logger: log, VerifyQR: protocol.VerifyQRToken}
 	closeAll := func() {
@@ -146,29 +187,29 @@ func runConfigured(ctx context.Context, f runFlags, stdout, stderr io.Writer) er
 	}
 	if deps.Board, err = openBoard(cfg.Board, log); err != nil {
 		closeAll()
-		return fmt.Errorf("run: board: %w", err)
+		return err
 	}
 	if deps.Readers, err = readers.Build(cfg.Readers, readers.Options{Log: log}); err != nil {
 		closeAll()
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	deps.Control = simControl(deps.Readers, cfg.Device.DataDir, log)
 	if cfg.Device.Kind == config.KindPOS {
 		var stopSAM func()
 		if deps.SAM, stopSAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
 			closeAll()
-			return fmt.Errorf("run: %w", err)
+			return err
 		}
 		defer stopSAM() // after the daemon's Run: see openSAM (psam.go)
 	}
-	console := ui.NewConsole(runEnv.stdin, stdout)
+	console := ui.NewConsole(in, stdout)
 	deps.Display, deps.Keypad = console, console
 	deps.Buzzer = buzzerOf(deps.Board, cfg.Board)
 	if cfg.Sync.Ledger != "" {
 		client, err := newSyncClient(ctx, cfg, store, f.enrol, nil, log)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("run: sync: %w", err)
+			return fmt.Errorf("sync: %w", err)
 		}
 		if client != nil {
 			deps.Sync = client

@@ -20,7 +20,6 @@ import (
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal"
-	"github.com/openykt/yktd/terminal/ui"
 )
 
 // lockedBuffer is an io.Writer the daemon's goroutines share with the test.
@@ -597,9 +596,10 @@ func TestRunUsageErrors(t *testing.T) {
 }
 
 // TestRunConfigWithoutHardware runs the reference device configuration on
-// this machine (its data directory moved to a temporary one): with no
-// GPIO, and with a fake board no PSAM in a PC/SC reader, it fails with a
-// clear error instead of hanging.
+// this machine (its data directory moved to a temporary one): its check
+// fails with a clear error instead of hanging, and before the store is
+// made: with the periph board on the missing GPIO, with a fake board on the
+// ledger's CA file, which is not on this machine.
 func TestRunConfigWithoutHardware(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join("..", "..", "testdata", "config", "pos.toml"))
 	if err != nil {
@@ -613,8 +613,8 @@ func TestRunConfigWithoutHardware(t *testing.T) {
 		name, backend string
 		want          []string
 	}{
-		{"periph board", "periph", []string{"board"}},
-		{"fake board", "fake", []string{"PSAM", "Identiv uTrust"}},
+		{"periph board", "periph", []string{"board", "GPIO18", "sync.ca_file"}},
+		{"fake board", "fake", []string{"sync.ca_file", "/etc/yktd/ledger-ca.pem"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -641,26 +641,9 @@ func TestRunConfigWithoutHardware(t *testing.T) {
 					t.Errorf("stderr does not name %q:\n%s", want, msg)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(dir, "yktd.db")); err != nil {
-				t.Errorf("the store was not made in the data directory: %v", err)
+			if _, err := os.Stat(filepath.Join(dir, "yktd.db")); err == nil {
+				t.Error("the store was made although the check failed")
 			}
 		})
-	}
-}
-
-// The console's keys are the simulator's card choices: "3" Enter is the
-// third card.
-func TestReadChoice(t *testing.T) {
-	c := ui.NewConsole(strings.NewReader("3\n\n"), io.Discard)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, want := range []int{2, -1} {
-		n, err := readChoice(ctx, c)
-		if err != nil || n != want {
-			t.Fatalf("readChoice = %d, %v; want %d", n, err, want)
-		}
-	}
-	if _, err := readChoice(ctx, c); err == nil {
-		t.Error("readChoice after the end of input: no error")
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/openykt/yktd/board"
@@ -31,29 +33,37 @@ import (
 //go:embed simconfig/*.toml
 var simConfigs embed.FS
 
+// simControlPause is how long a request of the control interface that
+// drives a card (/sim/...) keeps the auto-tapper from tapping.
+var simControlPause = 30 * time.Second
+
 // simCards are the demo cards the simulator taps, in rotation.
 var simCards = []string{"student", "lost", "low", "staff", "expired"}
 
-// runSim runs the daemon on the simulator (yktd run --sim).
-func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
+// runSim runs the daemon on the simulator (yktd run --sim): its console on
+// in and stdout, its log on stderr.
+func runSim(ctx context.Context, f runFlags, in *consoleInput, stdout, stderr io.Writer) error {
 	raw, err := simConfigs.ReadFile("simconfig/" + f.kind + ".toml")
 	if err != nil {
 		return err
 	}
 	cfg, err := config.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("run: demo configuration: %w", err)
+		return fmt.Errorf("demo configuration: %w", err)
 	}
-	if f.dir == "" {
+	temporary := f.dir == ""
+	if temporary {
 		if f.dir, err = os.MkdirTemp("", "yktd-sim-"); err != nil {
-			return fmt.Errorf("run: %w", err)
+			return err
 		}
+		// Runs last, after the store and the ledger are closed.
+		defer os.RemoveAll(f.dir)
 	}
 	if f.dir, err = filepath.Abs(f.dir); err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	if err := os.MkdirAll(filepath.Join(f.dir, "cards"), 0o700); err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
 	cfg.Device.DataDir = f.dir
 	cfg.Device.Store = filepath.Join(f.dir, "yktd.db")
@@ -64,12 +74,15 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Device, stderr)
-
-	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
+	plan, err := planStore(cfg.Device.Store, f.dir, f.newStore)
 	if err != nil {
-		return fmt.Errorf("run: %w", err)
+		return err
 	}
-	env := &simEnv{cfg: cfg, dir: f.dir, log: log, store: store, out: stdout}
+	store, err := plan.open(storeOptions(cfg), log)
+	if err != nil {
+		return err
+	}
+	env := &simEnv{cfg: cfg, dir: f.dir, log: log, store: store, out: stdout, in: in}
 	d, err := env.build(ctx, f)
 	if err != nil {
 		env.close()
@@ -77,6 +90,9 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	}
 	defer env.close()
 	fmt.Fprintf(stdout, "yktd run --sim: %s %s, store %s\n", cfg.Device.Kind, cfg.Device.ID, cfg.Device.Store)
+	if temporary {
+		fmt.Fprintf(stdout, "(a temporary folder, removed at the end; --dir DIR keeps the store, the cards and the ledger)\n")
+	}
 	if addr := d.ControlAddr(); addr != "" {
 		if filepath.IsAbs(addr) {
 			fmt.Fprintf(stdout, "control: unix:%s (curl --unix-socket %[1]s http://localhost/)\n", addr)
@@ -88,7 +104,7 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 		}
 		addrFile := filepath.Join(f.dir, "control.addr")
 		if err := writeFile0600(addrFile, []byte(addr+"\n")); err != nil {
-			return fmt.Errorf("run: %w", err)
+			return fmt.Errorf("control address: %w", err)
 		}
 		defer os.Remove(addrFile) // no stale address for the next tool
 
@@ -96,7 +112,7 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	if env.ledgerURL != "" {
 		fmt.Fprintf(stdout, "ledger: %s (data %s)\n", env.ledgerURL, filepath.Join(f.dir, "ledger"))
 	}
-	fmt.Fprintf(stdout, "cards: %s (1-%d Enter taps one; Enter alone the next; Ctrl-C stops)\n", strings.Join(simCards, ", "), len(simCards))
+	fmt.Fprintf(stdout, "cards: %s (a number or a name and Enter taps that card; Enter alone the next; Ctrl-C stops)\n", simCardList())
 
 	tctx, stopTapper := context.WithCancel(ctx)
 	defer stopTapper()
@@ -112,7 +128,13 @@ type simEnv struct {
 	dir   string
 	log   *slog.Logger
 	out   io.Writer
+	in    *consoleInput
 	store *offline.Store
+
+	// lastControl is when the control interface last drove a card (Unix
+	// nanoseconds): the auto-tapper keeps off the reader for
+	// simControlPause after it.
+	lastControl atomic.Int64
 
 	rdr     *sim.Reader
 	cards   map[string]*sim.Card
@@ -133,7 +155,7 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 	kf.SequenceFile = filepath.Join(e.dir, "sam.seq")
 	s, err := sam.NewSoftware(kf)
 	if err != nil {
-		return nil, fmt.Errorf("run: software SAM: %w", err)
+		return nil, fmt.Errorf("software SAM: %w", err)
 	}
 	deps.SAM = s
 
@@ -155,19 +177,27 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 		ctl.AddCard(name, c)
 	}
 	deps.Readers = []reader.Reader{e.rdr}
-	deps.Control = ctl
+	deps.Control = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			ctl.ServeHTTP(w, r)
+			return
+		}
+		e.lastControl.Store(time.Now().UnixNano())
+		ctl.ServeHTTP(w, r)
+		e.lastControl.Store(time.Now().UnixNano())
+	})
 
 	// A simulated board on the wall clock.
 	e.spec = boardtest.FillPins(boardSpec(e.cfg.Board))
 	e.pins = boardtest.NewPins(board.SystemClock{})
 	if deps.Board, err = board.New(e.spec, board.Options{Pins: e.pins, Logger: e.log}); err != nil {
-		return nil, fmt.Errorf("run: board: %w", err)
+		return nil, err
 	}
 	deps.Inputs = e
 	deps.Buzzer = buzzerOf(deps.Board, e.cfg.Board)
 
-	e.console = ui.NewConsole(runEnv.stdin, e.out)
-	deps.Display, deps.Keypad = e.console, e.console
+	e.console = ui.NewConsole(e.in, e.out)
+	deps.Display, deps.Keypad = e.console, entryKeypad{Keypad: e.console, in: e.in}
 
 	if f.noLedger {
 		if err := e.localStatusList(); err != nil {
@@ -196,7 +226,7 @@ func (e *simEnv) SetInput(name string, active bool) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("run: %w: input %q", board.ErrUnknown, name)
+	return fmt.Errorf("%w: input %q", board.ErrUnknown, name)
 }
 
 // localStatusList lists the demo's lost card when no ledger runs.
@@ -226,7 +256,7 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	l, err := ledger.Open(filepath.Join(e.dir, "ledger"), ledger.Options{IssuerKeys: sam.TestKeys().Keys,
 		Logger: e.log.With("component", "ledger")})
 	if err != nil {
-		return nil, fmt.Errorf("run: ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	e.ledger = l
 	if err := e.seedLedger(); err != nil {
@@ -234,11 +264,11 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	}
 	srv, err := ledger.NewServer(l)
 	if err != nil {
-		return nil, fmt.Errorf("run: ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("run: ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	e.ledgerSrv = &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.ledgerSrv.Serve(ln) }()
@@ -250,7 +280,7 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	token := ""
 	if _, err := os.Stat(filepath.Join(e.dir, ledgerKeyFile)); errors.Is(err, os.ErrNotExist) {
 		if token, _, err = l.NewToken(e.cfg.Device.ID, e.cfg.Device.Kind); err != nil {
-			return nil, fmt.Errorf("run: ledger token: %w", err)
+			return nil, fmt.Errorf("ledger token: %w", err)
 		}
 	}
 	client, err := newSyncClient(ctx, e.cfg, e.store, token, func(o *syncclient.Options) {
@@ -259,7 +289,7 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 		o.Logger = e.log.With("component", "sync")
 	}, e.log)
 	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
+		return nil, fmt.Errorf("sync: %w", err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -288,7 +318,7 @@ func (e *simEnv) seedLedger() error {
 				return err
 			}
 			if _, err := e.ledger.SetStatus(c.Profile.CardNumber(), uint8(r)); err != nil {
-				return fmt.Errorf("run: ledger status: %w", err)
+				return fmt.Errorf("ledger status: %w", err)
 			}
 		}
 	}
@@ -296,7 +326,7 @@ func (e *simEnv) seedLedger() error {
 		return nil
 	}
 	if _, err := e.ledger.SetRules(demoRules()); err != nil {
-		return fmt.Errorf("run: ledger rules: %w", err)
+		return fmt.Errorf("ledger rules: %w", err)
 	}
 	return nil
 }
@@ -325,29 +355,37 @@ func (e *simEnv) close() {
 	_ = e.store.Close()
 }
 
-// tapper taps the demo cards: every interval, and when Enter is pressed
-// ("3" Enter taps the third card). It waits for each tap's outcome, then
-// takes the card away, so that a PIN prompt gets the keys.
+// tapper taps the demo cards: every interval, and when a card's number or
+// name and Enter are typed (Enter alone: the next card). It waits for each
+// tap's outcome, then takes the card away, so that a PIN prompt gets the
+// keys. While the control interface drives the cards it taps nothing by
+// itself, and leaves a card the control interface put down where it is.
 func (e *simEnv) tapper(ctx context.Context, d *terminal.Daemon, every time.Duration) {
-	next, keysOK := 0, true
+	next, linesOK, paused := 0, true, false
 	var seen uint64
 	for ctx.Err() == nil {
-		pick := -1
-		if keysOK {
-			kctx, cancel := ctx, context.CancelFunc(func() {})
+		pick, auto := -1, false
+		if linesOK {
+			lctx, cancel := ctx, context.CancelFunc(func() {})
 			if every > 0 {
-				kctx, cancel = context.WithTimeout(ctx, every)
+				lctx, cancel = context.WithTimeout(ctx, every)
 			}
-			n, err := readChoice(kctx, e.console)
+			line, err := e.in.NextLine(lctx)
 			cancel()
 			switch {
 			case ctx.Err() != nil:
 				return
 			case err == nil:
+				n, ok := simChoice(line)
+				if !ok {
+					fmt.Fprintf(e.out, "no card %q: type a card's number or name and Enter (Enter alone: the next card): %s\n", line, simCardList())
+					continue
+				}
 				pick = n
 			case errors.Is(err, context.DeadlineExceeded):
+				auto = true
 			default:
-				keysOK = false // no console input (EOF): timer only, no tap now
+				linesOK = false // no console input (EOF): timer only, no tap now
 				continue
 			}
 		} else if every > 0 {
@@ -356,16 +394,29 @@ func (e *simEnv) tapper(ctx context.Context, d *terminal.Daemon, every time.Dura
 				return
 			case <-time.After(every):
 			}
+			auto = true
 		} else {
 			<-ctx.Done()
 			return
 		}
-		if pick < 0 || pick >= len(simCards) {
+		if auto && e.controlSince(time.Now().Add(-simControlPause)) {
+			if !paused {
+				paused = true
+				fmt.Fprintf(e.out, "\n-- auto-tapper paused: the control interface is driving the cards (it resumes %s after its last request)\n", simControlPause)
+			}
+			continue
+		}
+		if auto && paused {
+			paused = false
+			fmt.Fprintln(e.out, "\n-- auto-tapper resumes")
+		}
+		if pick < 0 {
 			pick = next
 			next = (next + 1) % len(simCards)
 		}
 		name := simCards[pick]
 		fmt.Fprintf(e.out, "\n-- tap %s card\n", name)
+		tapped := time.Now()
 		e.rdr.Tap(e.cards[name])
 		if e.cfg.Device.Kind == config.KindGate {
 			e.walkThrough(ctx, d, seen)
@@ -373,8 +424,42 @@ func (e *simEnv) tapper(ctx context.Context, d *terminal.Daemon, every time.Dura
 		if recs := e.await(ctx, d, seen); len(recs) > 0 {
 			seen = recs[len(recs)-1].N
 		}
-		e.rdr.Remove()
+		if !e.controlSince(tapped) {
+			e.rdr.Remove()
+		}
 	}
+}
+
+// controlSince tells whether the control interface drove a card at or
+// after t.
+func (e *simEnv) controlSince(t time.Time) bool {
+	last := e.lastControl.Load()
+	return last != 0 && last >= t.UnixNano()
+}
+
+// simChoice maps a console line to a demo card: its number (1 is the
+// first) or its name; an empty line is -1, the next card. Anything else is
+// not a card (ok false).
+func simChoice(line string) (pick int, ok bool) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return -1, true
+	}
+	for i, name := range simCards {
+		if line == strconv.Itoa(i+1) || strings.EqualFold(line, name) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// simCardList is the demo cards with their numbers: "1 student, 2 lost, ...".
+func simCardList() string {
+	parts := make([]string, len(simCards))
+	for i, name := range simCards {
+		parts[i] = fmt.Sprintf("%d %s", i+1, name)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // walkThrough plays the holder walking through the lane after the arm
@@ -404,22 +489,4 @@ func (e *simEnv) await(ctx context.Context, d *terminal.Daemon, seen uint64) []t
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
-}
-
-// readChoice reads digits up to Enter from the console: "3" Enter is 2
-// (the third card), Enter alone -1.
-func readChoice(ctx context.Context, c *ui.Console) (int, error) {
-	n := 0
-	for {
-		k, err := c.NextKey(ctx)
-		if err != nil {
-			return 0, err
-		}
-		switch {
-		case k >= '0' && k <= '9':
-			n = n*10 + int(k-'0')
-		case k == ui.KeyEnter:
-			return n - 1, nil
-		}
-	}
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/openykt/yktd/internal/ptytest"
 )
 
-// The console keypad must not let the terminal echo PIN digits: rawKeys
-// turns echo and line mode off on a terminal and restores them after.
+// The console keypad must not let the terminal echo PIN digits, and Ctrl-C
+// must reach yktd as a key: rawKeys turns echo, line mode and signal keys
+// off on a terminal and restores them after.
 func TestRawKeysTurnsEchoOff(t *testing.T) {
 	_, slave := ptytest.Open(t)
 	f, err := os.OpenFile(slave, os.O_RDWR, 0)
@@ -23,25 +24,29 @@ func TestRawKeysTurnsEchoOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tio.Lflag & (unix.ECHO | unix.ICANON)
+		return tio.Lflag & (unix.ECHO | unix.ICANON | unix.ISIG)
 	}
 	// ptytest leaves the line raw; give it a cooked terminal's flags first.
 	tio, _ := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	tio.Lflag |= unix.ECHO | unix.ICANON
+	tio.Lflag |= unix.ECHO | unix.ICANON | unix.ISIG
 	if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, tio); err != nil {
 		t.Fatal(err)
 	}
-	restore := rawKeys(f)
-	if m := mode(); m != 0 {
-		t.Fatalf("after rawKeys: lflag echo|icanon = %#x, want 0", m)
+	restore, ok := rawKeys(f)
+	if m := mode(); m != 0 || !ok {
+		t.Fatalf("after rawKeys: lflag echo|icanon|isig = %#x (terminal %v), want 0", m, ok)
 	}
 	restore()
-	if m := mode(); m != unix.ECHO|unix.ICANON {
-		t.Fatalf("after restore: lflag echo|icanon = %#x", m)
+	if m := mode(); m != unix.ECHO|unix.ICANON|unix.ISIG {
+		t.Fatalf("after restore: lflag echo|icanon|isig = %#x", m)
 	}
 	// Not a terminal: nothing happens, nothing fails.
 	r, w, _ := os.Pipe()
 	defer r.Close()
 	defer w.Close()
-	rawKeys(r)()
+	restore, ok = rawKeys(r)
+	restore()
+	if ok {
+		t.Error("rawKeys calls a pipe a terminal")
+	}
 }

@@ -5,4 +5,4 @@ package main
 import "os"
 
 // rawKeys does nothing off Linux: yktd's terminals run Linux.
-func rawKeys(*os.File) (restore func()) { return func() {} }
+func rawKeys(*os.File) (restore func(), terminal bool) { return func() {}, false }

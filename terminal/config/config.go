@@ -1,6 +1,7 @@
 // Package config reads the device configuration file of yktd: one TOML file
-// that says what this terminal is (POS, gate or kiosk), where its store lives,
-// which readers and board pins it has, and how it syncs.
+// that says what this terminal is (a POS or a gate; a kiosk is planned),
+// where its store lives, which readers and board pins it has, and how it
+// syncs.
 //
 // The file is written by the technician at provisioning; rules that campus
 // operations change (prices, limits, access groups) come signed from the

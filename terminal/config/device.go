@@ -4,18 +4,21 @@ import "path/filepath"
 
 // Device kinds.
 const (
-	KindPOS   = "pos"   // canteen POS, shower or hot-water meter
-	KindGate  = "gate"  // turnstile, dorm door, library gate
-	KindKiosk = "kiosk" // 圈存 load kiosk
+	KindPOS  = "pos"  // canteen POS, shower or hot-water meter
+	KindGate = "gate" // turnstile, dorm door, library gate
+	// KindKiosk is the 圈存 load kiosk, planned: Validate refuses it until
+	// this version has one.
+	KindKiosk = "kiosk"
 )
 
 // Device says what this terminal is and where it keeps its state.
 type Device struct {
 	// ID is the device id the ledger enrolled (also the journal's genesis input).
 	ID string `toml:"id"`
-	// Kind is pos, gate or kiosk.
+	// Kind is pos or gate (kiosk is planned).
 	Kind string `toml:"kind"`
-	// DataDir holds the store, the device key and the SAM sequence file.
+	// DataDir holds the store and the device's identity (device key,
+	// pinned ledger key, store epoch).
 	DataDir string `toml:"data_dir"`
 	// Store is the bbolt file; default DataDir/yktd.db.
 	Store string `toml:"store"`
@@ -56,9 +59,11 @@ func (d *Device) validate() error {
 		return invalid("device.id is required")
 	}
 	switch d.Kind {
-	case KindPOS, KindGate, KindKiosk:
+	case KindPOS, KindGate:
+	case KindKiosk:
+		return invalid("device.kind %q: this version has no kiosk (圈存机) yet; want pos or gate", d.Kind)
 	default:
-		return invalid("device.kind %q: want pos, gate or kiosk", d.Kind)
+		return invalid("device.kind %q: want pos or gate", d.Kind)
 	}
 	if d.Store == "" {
 		return invalid("device.data_dir or device.store is required")

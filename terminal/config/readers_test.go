@@ -9,21 +9,24 @@ import (
 	"github.com/openykt/yktd/reader/wiegand"
 )
 
-// kiosk is a valid configuration without readers; tests append [[reader]]
-// tables to it.
-const kiosk = `
+// noReaders is a valid configuration without readers; tests append
+// [[reader]] tables to it.
+const noReaders = `
 [device]
-id = "KIOSK-0001"
-kind = "kiosk"
+id = "POS-0001"
+kind = "pos"
 data_dir = "/var/lib/yktd"
 
 [board]
 backend = "fake"
+
+[pos]
+mode = "keyed"
 `
 
 func parseReaders(t *testing.T, readers string) ([]Reader, error) {
 	t.Helper()
-	c, err := Parse([]byte(kiosk + readers))
+	c, err := Parse([]byte(noReaders + readers))
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +198,7 @@ func FuzzParseReaders(f *testing.F) {
 	f.Add("[[reader]]\ndriver = \"pcsc\"\nmatch = \"ACR\"\nbackend = \"pure\"\n")
 	f.Add("[[reader]]\ndriver = \"qrscan\"\n[[reader]]\n")
 	f.Fuzz(func(t *testing.T, readers string) {
-		c, err := Parse([]byte(kiosk + readers))
+		c, err := Parse([]byte(noReaders + readers))
 		if err != nil {
 			return
 		}

@@ -28,7 +28,7 @@ const deadline = 10 * time.Second
 
 func parse(t *testing.T, tables string) []config.Reader {
 	t.Helper()
-	c, err := config.Parse([]byte("[device]\nid = \"K1\"\nkind = \"kiosk\"\ndata_dir = \"/var/lib/yktd\"\n[board]\nbackend = \"fake\"\n" + tables))
+	c, err := config.Parse([]byte("[device]\nid = \"P1\"\nkind = \"pos\"\ndata_dir = \"/var/lib/yktd\"\n[board]\nbackend = \"fake\"\n[pos]\nmode = \"keyed\"\n" + tables))
 	if err != nil {
 		t.Fatal(err)
 	}
