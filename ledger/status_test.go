@@ -146,3 +146,30 @@ func TestStatusSnapshotAfterManyChanges(t *testing.T) {
 		t.Error("snapshot digest is not the protocol's digest of the list")
 	}
 }
+
+// TestFreshLedgerSendsAnEmptyList: a new ledger whose campus has no card
+// listed still signs a status list (version 1, empty), so that devices,
+// which take no money until they hold one, can start working; an existing
+// ledger still at version 0 gets it when it opens.
+func TestFreshLedgerSendsAnEmptyList(t *testing.T) {
+	tl := ledgertest.Start(t, ledgertest.Options{})
+	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	snap, delta, code := fetchStatus(t, tl, dev, 0)
+	if code != http.StatusOK || snap == nil || delta != nil || snap.Version != 1 || len(snap.Entries) != 0 {
+		t.Fatalf("fresh ledger: HTTP %d snapshot %+v delta %+v, want an empty signed version 1", code, snap, delta)
+	}
+	st, _ := offlinetest.Open(t, offline.Options{DeviceID: "pos-1"})
+	apply(t, st, snap, nil) // the store checks the digest of the empty list
+	if _, _, code := fetchStatus(t, tl, dev, 1); code != http.StatusNoContent {
+		t.Fatalf("holding version 1: HTTP %d, want 204", code)
+	}
+	// The first listing is version 2, a delta from the empty list.
+	if v, err := tl.SetStatus("A001", ledger.ReasonLost); err != nil || v != 2 {
+		t.Fatalf("first listing: version %d, %v", v, err)
+	}
+	snap, delta, _ = fetchStatus(t, tl, dev, 1)
+	if snap != nil || delta == nil || delta.From != 1 || delta.To != 2 || len(delta.Changes) != 1 {
+		t.Fatalf("delta 1→2: %+v %+v", snap, delta)
+	}
+	apply(t, st, nil, delta)
+}
