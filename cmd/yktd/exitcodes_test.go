@@ -18,6 +18,7 @@ var usageMistakes = map[string][][]string{
 	"demo":            {{"--dir"}, {"--price"}},
 	"run":             {{}, {"--config"}, {"--sim", "--kind"}, {"--new-store"}},
 	"version":         {{"extra"}},
+	"cashier-pin":     {{"extra"}},
 	"journal verify":  {{}, {"--db"}},
 	"journal tail":    {{}, {"--db"}},
 	"journal intents": {{}, {"--db"}},

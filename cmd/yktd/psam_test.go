@@ -134,6 +134,8 @@ repeat_guard = "1ms"
 
 [sync]
 ledger = %q
+insecure = true # the test's ledger on loopback
+ledger_key = %q
 interval = "1s"
 min_backoff = "100ms"
 max_backoff = "1s"
@@ -191,7 +193,7 @@ func TestPSAMBehindPCSCDSells(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	socket := filepath.Join(dir, "control.sock")
 	cfg := filepath.Join(dir, "pos.toml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, psamPOSConfig, data, pcscdtest.Reader1, pcscdtest.Reader0, tl.URL, socket), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, psamPOSConfig, data, pcscdtest.Reader1, pcscdtest.Reader0, tl.URL, tl.Fingerprint(), socket), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, psamPort, _ := net.SplitHostPort(pcscdtest.Addr1)

@@ -27,24 +27,6 @@ import (
 // binary re-executed as yktd), talking HTTP to each other and to the test
 // through the control interface, stopped with SIGTERM.
 
-const childArgsEnv = "YKTD_TEST_CHILD_ARGS"
-
-// TestYktdChild is the child process of the real-process tests: `yktd
-// ARGS...` as the binary runs it (its signals, its stdin, its exit code),
-// ARGS from the environment as JSON.
-func TestYktdChild(t *testing.T) {
-	raw := os.Getenv(childArgsEnv)
-	if raw == "" {
-		t.Skip("helper process of the real-process tests")
-	}
-	var args []string
-	if err := json.Unmarshal([]byte(raw), &args); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(3)
-	}
-	os.Exit(run(args, os.Stdout, os.Stderr))
-}
-
 // proc is a program running in a child process.
 type proc struct {
 	name   string
@@ -87,16 +69,37 @@ func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
 	return p
 }
 
-// startYktd runs `yktd args...` in a child process.
+// startYktd runs `yktd args...` in a child process: this test binary in
+// its as-yktd mode (TestMain, exec_test.go), with its own signals, exit
+// code and files.
 func startYktd(t *testing.T, args ...string) *proc {
 	t.Helper()
-	raw, err := json.Marshal(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestYktdChild$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw))
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), asYktdEnv+"=1")
 	return startProc(t, "yktd", cmd)
+}
+
+// exit waits for the process to end by itself and returns its exit code.
+func (p *proc) exit(t *testing.T) int {
+	t.Helper()
+	return p.wait(t)
+}
+
+// waitLog waits until the process logged want, and fails if it exits first.
+func (p *proc) waitLog(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(p.stderr.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %q did not log %q within 60s\nstderr:\n%s", p.name, p.cmd.Args[1:], want, p.stderr)
+		}
+		select {
+		case code := <-p.done:
+			p.done <- code
+			t.Fatalf("%s %q exited with %d before logging %q\nstderr:\n%s", p.name, p.cmd.Args[1:], code, want, p.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // term stops the process with SIGTERM and returns its exit code.

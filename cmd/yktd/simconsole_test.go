@@ -14,11 +14,11 @@ import (
 	"github.com/openykt/yktd/reader/sim"
 )
 
-// simControl is the client of the control interface of the simulator
+// simCtl is the client of the control interface of the simulator
 // running on dir.
-func simControl(t *testing.T, dir string, done chan int) *ctlClient {
+func simCtl(t *testing.T, dir string, done chan int) *ctlClient {
 	t.Helper()
-	return newCtl(t, controlAddr(t, dir, done))
+	return newCtl(t, dir, controlAddr(t, dir, done))
 }
 
 // waitOut polls the daemon's stdout until it contains want.
@@ -46,7 +46,7 @@ func TestSimConsoleRefusesWhatIsNotACard(t *testing.T) {
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { _ = pw.Close() })
 	r := startRun(t, 2*time.Minute, pr, "run", "--sim", "--auto", "0", "--no-ledger", "--dir", dir)
-	ctl := simControl(t, dir, r.done)
+	ctl := simCtl(t, dir, r.done)
 	r.waitOut(t, "cards:")
 	for i, line := range []string{"9", "0", "bogus", "1x", "-1"} {
 		if _, err := io.WriteString(pw, line+"\n"); err != nil {
@@ -110,7 +110,7 @@ func TestSimControlPausesAutoTapper(t *testing.T) {
 	t.Cleanup(func() { simControlPause = saved })
 	dir := t.TempDir()
 	r := startRun(t, 2*time.Minute, nil, "run", "--sim", "--auto", "100ms", "--no-ledger", "--dir", dir)
-	ctl := simControl(t, dir, r.done)
+	ctl := simCtl(t, dir, r.done)
 	r.waitOut(t, "-- tap ") // the auto-tapper runs
 
 	seen := ctl.awaitTaps(1, time.Minute)
