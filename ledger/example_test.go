@@ -34,5 +34,5 @@ func ExampleOpen() {
 	// Output:
 	// ykt1- expires 2026-09-15 08:00:00
 	// load 1 pending 5000
-	// status list version 1
+	// status list version 2
 }

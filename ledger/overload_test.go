@@ -123,7 +123,7 @@ func TestSlowBodiesRateLimited(t *testing.T) {
 		t.Errorf("in flight %+v: above the limits", in)
 	}
 	probe := func() int {
-		status, _ := tl.Post(t, "/v1/status", dev.Seal(t, &protocol.StatusRequest{DeviceID: dev.ID}))
+		status, _ := tl.Post(t, "/v1/status", dev.Seal(t, &protocol.StatusRequest{DeviceID: dev.ID, Have: 1}))
 		return status
 	}
 	if st := probe(); st != http.StatusNoContent {
@@ -147,7 +147,7 @@ func TestRequestLimit(t *testing.T) {
 	c := newClock()
 	tl := ledgertest.Start(t, ledgertest.Options{Now: c.Now, Ledger: ledger.Options{MaxRequests: 4}})
 	dev := tl.Enrol(t, "pos-1", protocol.DevicePOS)
-	req := dev.Seal(t, &protocol.StatusRequest{DeviceID: dev.ID})
+	req := dev.Seal(t, &protocol.StatusRequest{DeviceID: dev.ID, Have: 1}) // holds the current list: 204
 	var held []net.Conn
 	for range 4 {
 		held = append(held, slowPost(t, tl.URL, "/v1/status", len(req), req[:10]))

@@ -36,7 +36,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid, stVersion := tl.KeyID(), uint64(1)
+	kid, stVersion := tl.KeyID(), uint64(2) // 1 is the empty list of a new ledger
 	before, err := tl.Report()
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 		after.Devices[0].Stats.Debits != 450 || after.Devices[0].Stats.TACVerified != 1 {
 		t.Errorf("report after restart %+v", after)
 	}
-	if v, d, err := tl.StatusVersion(); err != nil || v != 1 || d != protocol.StatusDigest([]protocol.StatusEntry{{CardNo: "LOST01", Reason: ledger.ReasonLost, Since: newClock().Now().Unix()}}) {
+	if v, d, err := tl.StatusVersion(); err != nil || v != 2 || d != protocol.StatusDigest([]protocol.StatusEntry{{CardNo: "LOST01", Reason: ledger.ReasonLost, Since: newClock().Now().Unix()}}) {
 		t.Errorf("status after restart: %d %v", v, err)
 	}
 	status, body := tl.Post(t, "/v1/rules", dev.Seal(t, &protocol.RulesRequest{DeviceID: dev.ID}))

@@ -39,7 +39,7 @@ func TestStoreFailureIsNotUnknownDevice(t *testing.T) {
 		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(dev.Seal(t, m))))
 		return rec.Code, ledgertest.ErrorOf(rec.Body.Bytes())
 	}
-	if code, e := post("/v1/status", &protocol.StatusRequest{DeviceID: "pos-1"}); code != http.StatusNoContent {
+	if code, e := post("/v1/status", &protocol.StatusRequest{DeviceID: "pos-1", Have: 1}); code != http.StatusNoContent {
 		t.Fatalf("status request with the ledger open: HTTP %d %v", code, e)
 	}
 	if err := l.Close(); err != nil {

@@ -199,6 +199,24 @@ func listDigest(pb *bolt.Bucket) [protocol.HashSize]byte {
 	return d.Sum()
 }
 
+// firstStatusList makes version 1 of the status list, empty, in a ledger
+// that has none yet: devices take no money until they hold a signed list
+// (fail closed), so a campus with no card listed must still give them one.
+func (l *Ledger) firstStatusList(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if getU64(meta, keyStatusVersion) != 0 {
+		return nil
+	}
+	d := listDigest(tx.Bucket(bucketStatusParts))
+	if err := meta.Put(keyStatusVersion, be64(1)); err != nil {
+		return err
+	}
+	if err := meta.Put(keyStatusDigest, d[:]); err != nil {
+		return err
+	}
+	return putJSON(tx.Bucket(bucketStatusLog), be64(1), statusVersion{Changes: []protocol.StatusEntry{}, Digest: d[:], Time: l.now().UTC()})
+}
+
 // StatusVersion returns the current status-list version and its digest.
 func (l *Ledger) StatusVersion() (uint64, [protocol.HashSize]byte, error) {
 	var (

@@ -59,8 +59,8 @@ func TestStatusDeltasAndSnapshots(t *testing.T) {
 	dev := tl.Enrol(t, "gate-1", protocol.DeviceGate)
 	st, _ := offlinetest.Open(t, offline.Options{DeviceID: "gate-1"})
 
-	if _, _, code := fetchStatus(t, tl, dev, 0); code != http.StatusNoContent {
-		t.Fatalf("no list yet: HTTP %d, want 204", code)
+	if snap, _, _ := fetchStatus(t, tl, dev, 0); snap == nil || snap.Version != 1 || len(snap.Entries) != 0 {
+		t.Fatalf("no card listed yet: %+v, want the empty version 1", snap)
 	}
 	steps := []func() (uint64, error){
 		func() (uint64, error) { return tl.SetStatus("A001", ledger.ReasonLost) },
@@ -73,13 +73,13 @@ func TestStatusDeltasAndSnapshots(t *testing.T) {
 	for i, f := range steps {
 		c.Advance(time.Hour)
 		v, err := f()
-		if err != nil || v != uint64(i+1) {
+		if err != nil || v != uint64(i+2) {
 			t.Fatalf("step %d: version %d, %v", i, v, err)
 		}
-		if i == 1 { // the terminal takes version 2 as a snapshot
+		if i == 1 { // the terminal takes version 3 as a snapshot
 			snap, delta, _ := fetchStatus(t, tl, dev, 0)
-			if snap == nil || delta != nil || snap.Version != 2 || len(snap.Entries) != 2 {
-				t.Fatalf("snapshot at 2: %+v %+v", snap, delta)
+			if snap == nil || delta != nil || snap.Version != 3 || len(snap.Entries) != 2 {
+				t.Fatalf("snapshot at 3: %+v %+v", snap, delta)
 			}
 			apply(t, st, snap, nil)
 		}
@@ -87,9 +87,9 @@ func TestStatusDeltasAndSnapshots(t *testing.T) {
 	if _, err := tl.RemoveStatus("Z999"); !isNotFound(err) {
 		t.Errorf("removing an unlisted card: %v", err)
 	}
-	// 2 → 6: a delta merging four versions, last change per card wins.
-	snap, delta, _ := fetchStatus(t, tl, dev, 2)
-	if snap != nil || delta == nil || delta.From != 2 || delta.To != 6 {
+	// 3 → 7: a delta merging four versions, last change per card wins.
+	snap, delta, _ := fetchStatus(t, tl, dev, 3)
+	if snap != nil || delta == nil || delta.From != 3 || delta.To != 7 {
 		t.Fatalf("delta: %+v %+v", snap, delta)
 	}
 	want := []protocol.StatusItem{{Card: "A001"}, {Card: "B002", Reason: ledger.ReasonCancelled}, {Card: "C003", Reason: ledger.ReasonDormant}, {Card: "D004", Reason: ledger.ReasonLost}}
@@ -103,18 +103,18 @@ func TestStatusDeltasAndSnapshots(t *testing.T) {
 	}
 	apply(t, st, nil, delta) // the store checks the digest
 	info, err := st.StatusInfo()
-	if err != nil || info.Version != 6 || info.Count != 3 || !bytes.Equal(info.Digest[:], delta.Digest) {
+	if err != nil || info.Version != 7 || info.Count != 3 || !bytes.Equal(info.Digest[:], delta.Digest) {
 		t.Fatalf("terminal after the delta: %+v %v", info, err)
 	}
 	if n, err := tl.StatusCount(); err != nil || n != 3 {
 		t.Errorf("status count %d %v", n, err)
 	}
 	// Up to date: nothing to send.
-	if _, _, code := fetchStatus(t, tl, dev, 6); code != http.StatusNoContent {
+	if _, _, code := fetchStatus(t, tl, dev, 7); code != http.StatusNoContent {
 		t.Errorf("current: HTTP %d", code)
 	}
 	// Too far behind for the kept history (3 versions): a snapshot.
-	if snap, _, _ := fetchStatus(t, tl, dev, 1); snap == nil || snap.Version != 6 || len(snap.Entries) != 3 {
+	if snap, _, _ := fetchStatus(t, tl, dev, 2); snap == nil || snap.Version != 7 || len(snap.Entries) != 3 {
 		t.Errorf("from 1: %+v", snap)
 	}
 	// A version the ledger never issued.
@@ -138,8 +138,8 @@ func TestStatusSnapshotAfterManyChanges(t *testing.T) {
 	if _, err := tl.ChangeStatus(changes[1:]); err != nil {
 		t.Fatal(err)
 	}
-	ans, err := tl.Status(1)
-	if err != nil || !ans.Snapshot || ans.Version != 2 || len(ans.Entries) != 30 {
+	ans, err := tl.Status(2)
+	if err != nil || !ans.Snapshot || ans.Version != 3 || len(ans.Entries) != 30 {
 		t.Fatalf("answer %+v %v", ans.Snapshot, err)
 	}
 	if ans.Digest != protocol.StatusDigest(changes) {

@@ -198,14 +198,18 @@ func Open(dir string, opts Options) (*Ledger, error) {
 		meta := tx.Bucket(bucketMeta)
 		switch v := getU64(meta, keySchema); {
 		case v == 0:
-			return meta.Put(keySchema, be64(schemaVersion))
+			if err := meta.Put(keySchema, be64(schemaVersion)); err != nil {
+				return err
+			}
 		case v > schemaVersion:
 			return fmt.Errorf("ledger: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrCorrupt)
 		case v < schemaVersion:
 			l.log.Warn("ledger: migrating the database", "from", v, "to", schemaVersion, "path", path)
-			return migrate(tx, v)
+			if err := migrate(tx, v); err != nil {
+				return err
+			}
 		}
-		return nil
+		return l.firstStatusList(tx)
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger: open: %w", err)

@@ -128,7 +128,7 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	code, out, _ = runCmd(t, "report", "--data", dir, "--json")
 	var rep ledger.Report
-	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.StatusVersion != 3 || len(rep.Devices) != 1 || rep.Devices[0].Revoked.IsZero() {
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.StatusVersion != 4 || len(rep.Devices) != 1 || rep.Devices[0].Revoked.IsZero() {
 		t.Fatalf("report: %d %s", code, out)
 	}
 	if code, out, _ := runCmd(t, "device", "list", "--data", dir); code != 0 || !strings.Contains(out, "revoked") {

@@ -24,18 +24,18 @@ func TestStatusDivergedRecovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	set("2024000001", ledger.ReasonLost) // v1
-	if res, err := d.client.PullStatus(ctx); err != nil || res.Version != 1 {
-		t.Fatalf("PullStatus = %+v, %v", res, err)
-	}
-	old := lr.backup()
-	set("2024000002", ledger.ReasonLost) // v2, held by the device only
+	set("2024000001", ledger.ReasonLost) // v2 (v1 is a new ledger's empty list)
 	if res, err := d.client.PullStatus(ctx); err != nil || res.Version != 2 {
 		t.Fatalf("PullStatus = %+v, %v", res, err)
 	}
-	lr.restore(old)                        // the ledger is back at v1
-	set("2024000003", ledger.ReasonFrozen) // another v2
-	set("2024000004", ledger.ReasonLost)   // v3
+	old := lr.backup()
+	set("2024000002", ledger.ReasonLost) // v3, held by the device only
+	if res, err := d.client.PullStatus(ctx); err != nil || res.Version != 3 {
+		t.Fatalf("PullStatus = %+v, %v", res, err)
+	}
+	lr.restore(old)                        // the ledger is back at v2
+	set("2024000003", ledger.ReasonFrozen) // another v3
+	set("2024000004", ledger.ReasonLost)   // v4
 	for i := 0; i < 2; i++ {
 		res, err := d.client.PullStatus(ctx)
 		if err != nil {

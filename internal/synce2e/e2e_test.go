@@ -53,9 +53,10 @@ func TestEnrolUploadDownload(t *testing.T) {
 		t.Fatalf("second SyncOnce = %+v, %v: want nothing to do", res, err)
 	}
 
-	// Status: the first pull is a snapshot, the next a delta.
-	if res, err := d.client.PullStatus(ctx); err != nil || res.Applied {
-		t.Fatalf("PullStatus with an empty ledger list = %+v, %v", res, err)
+	// Status: the first pull is a snapshot (a new ledger's empty list,
+	// version 1), the next ones deltas.
+	if res, err := d.client.PullStatus(ctx); err != nil || !res.Applied || res.Kind != "snapshot" || res.Version != 1 {
+		t.Fatalf("PullStatus with an empty ledger list = %+v, %v; want its empty version 1", res, err)
 	}
 	l := lr.ledger()
 	if _, err := l.SetStatus("2024000001", ledger.ReasonLost); err != nil {
@@ -64,11 +65,11 @@ func TestEnrolUploadDownload(t *testing.T) {
 	if _, err := l.SetStatus("2024000002", ledger.ReasonFrozen); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := d.client.PullStatus(ctx); err != nil || res.Kind != "snapshot" || res.Version != 2 {
-		t.Fatalf("first PullStatus = %+v, %v", res, err)
+	if res, err := d.client.PullStatus(ctx); err != nil || res.Kind != "delta" || res.From != 1 || res.Version != 3 {
+		t.Fatalf("second PullStatus = %+v, %v", res, err)
 	}
 	if e, found, _ := d.store.Lookup("2024000001"); !found || e.Reason != offline.ReasonLost {
-		t.Fatalf("lost card after snapshot: %+v %v", e, found)
+		t.Fatalf("lost card after the delta: %+v %v", e, found)
 	}
 	if _, err := l.RemoveStatus("2024000001"); err != nil {
 		t.Fatal(err)
@@ -76,8 +77,8 @@ func TestEnrolUploadDownload(t *testing.T) {
 	if _, err := l.SetStatus("2024000003", ledger.ReasonDormant); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := d.client.PullStatus(ctx); err != nil || res.Kind != "delta" || res.From != 2 || res.Version != 4 {
-		t.Fatalf("second PullStatus = %+v, %v", res, err)
+	if res, err := d.client.PullStatus(ctx); err != nil || res.Kind != "delta" || res.From != 3 || res.Version != 5 {
+		t.Fatalf("third PullStatus = %+v, %v", res, err)
 	}
 	if _, found, _ := d.store.Lookup("2024000001"); found {
 		t.Fatal("unfrozen card still listed after the delta")
@@ -98,7 +99,7 @@ func TestEnrolUploadDownload(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if res, err := d.client.PullStatus(ctx); err != nil || res.Kind != "snapshot" || res.Version != 12 {
+	if res, err := d.client.PullStatus(ctx); err != nil || res.Kind != "snapshot" || res.Version != 13 {
 		t.Fatalf("PullStatus far behind = %+v, %v", res, err)
 	}
 
@@ -137,8 +138,8 @@ func TestEnrolUploadDownload(t *testing.T) {
 			applied++
 		}
 	}
-	if applied != 4 { // snapshot, delta, snapshot, rules
-		t.Fatalf("%d config-applied records, want 4", applied)
+	if applied != 5 { // the empty snapshot, delta, delta, snapshot, rules
+		t.Fatalf("%d config-applied records, want 5", applied)
 	}
 }
 
