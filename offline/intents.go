@@ -229,7 +229,7 @@ func intentRecord(k protocol.Kind, in Intent) protocol.Record {
 // opened: after a restart, the ones to resolve.
 func (s *Store) Intents() ([]Intent, error) {
 	var out []Intent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("intents", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIntents).ForEach(func(k, v []byte) error {
 			in, err := decodeIntent(k, v)
 			if err != nil {

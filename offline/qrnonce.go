@@ -113,7 +113,7 @@ func (s *Store) PurgeNonces(now time.Time) (int, error) {
 // Nonces returns how many nonces the cache holds.
 func (s *Store) Nonces() (uint64, error) {
 	var n uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("QR nonces", func(tx *bolt.Tx) error {
 		var err error
 		n, err = readNonceCount(tx)
 		return err

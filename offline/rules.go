@@ -132,7 +132,7 @@ func (s *Store) RulesSigned() ([]byte, uint64, error) {
 // force; with none held it does not call fn. rv aliases the transaction's
 // memory: fn copies what outlives it.
 func (s *Store) viewRules(fn func(rv *rulesValue)) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view("rules", func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRules).Get(keyRulesCurrent)
 		if v == nil {
 			return nil
@@ -153,7 +153,7 @@ func (s *Store) RulesVersion() (uint64, [sha256.Size]byte, error) {
 		ver uint64
 		d   [sha256.Size]byte
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("rules version", func(tx *bolt.Tx) error {
 		var err error
 		ver, d, err = readRulesVersion(tx)
 		return err

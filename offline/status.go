@@ -79,7 +79,7 @@ func (s *Store) Lookup(cardNo string) (StatusEntry, bool, error) {
 	)
 	binary.BigEndian.PutUint16(key[:], protocol.StatusPartition([]byte(cardNo)))
 	field := appendCard(want[:0], []byte(cardNo))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("status lookup", func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketStatus).Get(key[:])
 		if v == nil {
 			return nil
@@ -98,7 +98,7 @@ func (s *Store) Lookup(cardNo string) (StatusEntry, bool, error) {
 // kept up to date at apply time (no scan).
 func (s *Store) StatusInfo() (StatusInfo, error) {
 	var si StatusInfo
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("status info", func(tx *bolt.Tx) error {
 		var err error
 		si, err = readStatusInfo(tx)
 		return err

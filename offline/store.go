@@ -13,10 +13,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/openykt/yktd/offline/internal/boltfile"
 	"github.com/openykt/yktd/protocol"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -136,7 +139,9 @@ type Store struct {
 
 // Open opens or creates the store at path (mode 0600), migrating an older
 // schema. It fails with ErrStoreInUse when another process holds the file,
-// ErrSchemaTooNew for a file from a newer program.
+// ErrSchemaTooNew for a file from a newer program, ErrCorrupt for a file
+// cut short or whose meta pages are damaged (checked with plain reads
+// before bbolt maps the file, so that no read faults).
 func Open(path string, opts Options) (*Store, error) {
 	opts.defaults()
 	if opts.ReadOnly {
@@ -144,7 +149,10 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("offline: open: %w", err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		ReadOnly:        opts.ReadOnly,
 		MaxSize:         opts.MaxSize,
@@ -170,6 +178,45 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// checkFile refuses an existing file that bbolt would fault on: one cut
+// short of the pages its meta page names, or with no valid meta page.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // bbolt creates it
+	}
+	if err != nil {
+		return fmt.Errorf("offline: open %s: %w", path, err)
+	}
+	defer f.Close()
+	_, err = boltfile.Check(f, func() (int64, error) {
+		fi, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		return fi.Size(), nil
+	})
+	switch {
+	case err == nil, errors.Is(err, boltfile.ErrEmpty), errors.Is(err, boltfile.ErrNotBolt):
+		return nil
+	case errors.Is(err, boltfile.ErrTruncated), errors.Is(err, boltfile.ErrBadMeta):
+		return fmt.Errorf("offline: open %s: %w: %w: keep the file (it may hold records the ledger has not received) and restore the store from a backup", path, ErrCorrupt, err)
+	}
+	return fmt.Errorf("offline: open %s: %w", path, err)
+}
+
+// openBolt is bolt.Open with a damaged file's panic or fault (a page
+// beyond the file) turned into ErrCorrupt.
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("%w: bbolt: %v", ErrCorrupt, p)
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
+}
+
 func (s *Store) init() error {
 	if !s.opts.ReadOnly {
 		if fi, err := os.Stat(s.path); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -177,7 +224,7 @@ func (s *Store) init() error {
 				return fmt.Errorf("offline: open: %w", err)
 			}
 		}
-		if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := s.update("open", func(tx *bolt.Tx) error {
 			if err := migrate(tx, schemaVersion); err != nil {
 				return err
 			}
@@ -187,7 +234,7 @@ func (s *Store) init() error {
 		}
 		return nil
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view("open", func(tx *bolt.Tx) error {
 		v := schemaOf(tx)
 		switch {
 		case v > schemaVersion:
@@ -251,7 +298,7 @@ func (s *Store) Path() string { return s.path }
 
 // CheckConsistency runs bbolt's page-level consistency check.
 func (s *Store) CheckConsistency() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view("consistency check", func(tx *bolt.Tx) error {
 		var errs []error
 		for err := range tx.Check() {
 			errs = append(errs, err)
@@ -265,14 +312,41 @@ func (s *Store) CheckConsistency() error {
 
 // update runs fn in one committed, fsync'd transaction and maps bbolt's
 // errors to the package's.
-func (s *Store) update(op string, fn func(tx *bolt.Tx) error) error {
+func (s *Store) update(op string, fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(op, &err)
 	return s.mapErr(op, s.db.Update(fn))
 }
 
 // batch runs fn through bbolt's group commit. fn may run more than once and
-// must not have side effects outside tx.
-func (s *Store) batch(op string, fn func(tx *bolt.Tx) error) error {
-	return s.mapErr(op, s.db.Batch(fn))
+// must not have side effects outside tx. (bbolt recovers a panic of fn in
+// a batch and runs it again alone, in this goroutine.)
+func (s *Store) batch(op string, fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(op, &err)
+	return s.mapErr(op, s.db.Batch(func(tx *bolt.Tx) error {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // bbolt may run it on its timer's goroutine
+		return fn(tx)
+	}))
+}
+
+// view runs fn in a read transaction. Every read goes through it: bbolt
+// follows the page numbers it finds in the file, so a damaged page makes
+// it panic or fault (a page beyond the file); view turns both into
+// ErrCorrupt instead of ending the process.
+func (s *Store) view(op string, fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(op, &err)
+	return s.db.View(fn)
+}
+
+// guard, deferred first in a function that runs a transaction, turns a
+// panic or memory fault during it into ErrCorrupt. bbolt rolls the
+// transaction back when it unwinds.
+func guard(op string, err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("offline: %s: %w: bbolt: %v", op, ErrCorrupt, p)
+	}
 }
 
 func (s *Store) mapErr(op string, err error) error {

@@ -19,7 +19,7 @@ type Cursor struct {
 // SyncCursor returns the acknowledged-through cursor.
 func (s *Store) SyncCursor() (Cursor, error) {
 	var c Cursor
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("sync cursor", func(tx *bolt.Tx) error {
 		c = s.readCursor(tx)
 		return nil
 	})
@@ -40,7 +40,7 @@ func (s *Store) readCursor(tx *bolt.Tx) Cursor {
 // to send.
 func (s *Store) Unacked(n int) ([]Entry, error) {
 	var out []Entry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("unacked", func(tx *bolt.Tx) error {
 		var err error
 		out, err = readRecords(tx, s.readCursor(tx).Seq, n)
 		return err
@@ -92,7 +92,10 @@ func (s *Store) Purge() (int, error) {
 		var last []byte
 		var lastSeq uint64
 		for k, v := c.First(); k != nil && n < purgeBatch; k, v = c.First() {
-			seq := binary.BigEndian.Uint64(k)
+			seq, err := journalSeq(k)
+			if err != nil {
+				return err
+			}
 			if seq > acked {
 				break
 			}
