@@ -1,6 +1,7 @@
 package offline_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +58,13 @@ func openAndReadAll(path string, readOnly bool) error {
 }
 
 func readAll(s *offline.Store) error {
+	return errors.Join(readAllButCheck(s), s.CheckConsistency())
+}
+
+// readAllButCheck is readAll without bbolt's consistency check, which runs
+// on a goroutine of bbolt's own: a page number beyond the file faults there,
+// out of the store's reach (the check is a diagnostic for tests).
+func readAllButCheck(s *offline.Store) error {
 	steps := []func() error{
 		func() error { _, err := s.Verify(); return err },
 		func() error { _, err := s.VerifyTail(); return err },
@@ -73,7 +82,6 @@ func readAll(s *offline.Store) error {
 		func() error { _, _, err := s.RulesVersion(); return err },
 		func() error { _, err := s.Nonces(); return err },
 		func() error { _, err := s.Capacity(); return err },
-		s.CheckConsistency,
 	}
 	var errs []error
 	for _, f := range steps {
@@ -335,5 +343,197 @@ func TestMalformedJournalKeys(t *testing.T) {
 				}()
 			}
 		})
+	}
+}
+
+var (
+	fuzzBaseOnce sync.Once
+	fuzzBase     []byte
+)
+
+// smallStore is a filled store small enough to copy for every fuzz input.
+func smallStore(t testing.TB) []byte {
+	fuzzBaseOnce.Do(func() {
+		clk := offlinetest.NewClock(time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC))
+		dir, err := os.MkdirTemp("", "yktd-fuzz-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "yktd.db")
+		s, err := offline.Open(path, offline.Options{DeviceID: "fuzz-0001", Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 6; i++ {
+			in, err := s.OpenIntent(purchase(fmt.Sprintf("2024%06d", i), int64(100+i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				_, err = s.CompleteIntent(in.ID, done)
+			} else {
+				_, err = s.MarkUncertain(in.ID, "torn")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var entries []offline.StatusEntry
+		for i := 0; i < 40; i++ {
+			entries = append(entries, offline.StatusEntry{CardNo: fmt.Sprintf("2024%06d", 100+i), Reason: offline.ReasonLost, Since: clk.Now()})
+		}
+		if err := s.ApplySnapshot(offline.StatusSnapshot{Version: 1, Entries: entries}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRules(1, []byte("signed"), protocol.Rules{Version: 1, Issued: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SeenNonce([]byte("nonce-0001"), clk.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		es, err := s.Records(0, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(2, es[1].Hash); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if fuzzBase, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+		// bbolt grows a file in steps of up to 16 MiB; what lies beyond the
+		// high-water mark is unused.
+		ps, hwm := boltGeometry(t, path)
+		fuzzBase = fuzzBase[:ps*hwm]
+	})
+	if fuzzBase == nil {
+		t.Fatal("no base store")
+	}
+	return fuzzBase
+}
+
+// FuzzCorruptStore damages a real store file (patch bytes at an offset,
+// then maybe cut it) and opens it read-only and read-write: opening, Verify,
+// every read and a write return errors, never panic or fault.
+func FuzzCorruptStore(f *testing.F) {
+	base := smallStore(f)
+	f.Add(uint32(0), []byte{}, uint32(0))
+	f.Add(uint32(16), []byte{0}, uint32(0))                  // meta page 0 magic
+	f.Add(uint32(2*16384), []byte{0xff, 0xff}, uint32(0))    // page 2 id
+	f.Add(uint32(3*16384+8), []byte{0x01, 0x00}, uint32(0))  // page 3 flags
+	f.Add(uint32(3*16384+10), []byte{0xff, 0x7f}, uint32(0)) // page 3 count
+	f.Add(uint32(4*16384+16), []byte{0xff, 0xff, 0xff, 0x7f}, uint32(0))
+	f.Add(uint32(0), []byte{}, uint32(len(base)-100))
+	f.Fuzz(func(t *testing.T, off uint32, patch []byte, cut uint32) {
+		b := bytes.Clone(base)
+		if len(patch) > 0 {
+			o := int(off) % len(b)
+			copy(b[o:], patch)
+		}
+		if cut > 0 {
+			b = b[:int(cut)%len(b)]
+		}
+		path := filepath.Join(t.TempDir(), "yktd.db")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, ro := range []bool{true, false} {
+			s, err := offline.Open(path, offline.Options{ReadOnly: ro, LockTimeout: time.Second})
+			if err != nil {
+				continue
+			}
+			_ = readAllButCheck(s)
+			if !ro {
+				_, _ = s.Append(protocol.Record{Kind: protocol.KindAlarm, Reason: "fuzz"})
+				_ = readAllButCheck(s)
+			}
+			_ = s.Close()
+		}
+	})
+}
+
+// TestDamagedPages overwrites the header of every page of a real store in
+// turn (page id, flags, element count, first element's page number) and
+// reads everything. bbolt would panic, fault or read beyond the page on
+// most of them; Open finds them first (a damaged page is ErrCorrupt) and
+// nothing ends the test process.
+func TestDamagedPages(t *testing.T) {
+	src := filledStore(t)
+	base, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize, hwm := boltGeometry(t, src)
+	base = base[:pageSize*hwm]
+	const ps = 16384
+	patches := []struct {
+		name string
+		off  int
+		b    []byte
+	}{
+		{"id", 0, []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}},
+		{"flags", 8, []byte{0x7f, 0}},
+		{"count", 10, []byte{0xff, 0xff}},
+		{"overflow", 12, []byte{0xff, 0xff, 0, 0}},
+		{"element page", 16 + 8, []byte{0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0}},
+		{"element position", 16, []byte{0xff, 0xff, 0, 0}},
+	}
+	refused := 0
+	path := filepath.Join(t.TempDir(), "yktd.db")
+	if len(base)/ps > 64 {
+		t.Fatalf("base store of %d pages", len(base)/ps)
+	}
+	for p := 2; p < len(base)/ps; p++ {
+		for _, pt := range patches {
+			b := bytes.Clone(base)
+			copy(b[p*ps+pt.off:], pt.b)
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			s, oerr := offline.Open(path, offline.Options{ReadOnly: true})
+			if oerr == nil {
+				err = readAllButCheck(s)
+				s.Close()
+			} else {
+				err = oerr
+			}
+			if err != nil && !errors.Is(err, offline.ErrCorrupt) && !errors.Is(err, offline.ErrChainBroken) {
+				t.Errorf("page %d %s: %v, want ErrCorrupt", p, pt.name, err)
+			}
+			if oerr != nil && strings.Contains(oerr.Error(), "damaged page") {
+				refused++
+			}
+		}
+	}
+	if refused < len(base)/ps {
+		t.Fatalf("only %d damaged pages refused at Open (of %d pages): the test damages nothing bbolt reads", refused, len(base)/ps)
+	}
+	t.Logf("%d pages, %d damaged ones refused at Open", len(base)/ps, refused)
+}
+
+// TestTruncatedWhileOpen cuts the file of an open store (someone emptying
+// it under the daemon): the pages bbolt has mapped are gone and reading
+// them faults with SIGBUS, which every read turns into ErrCorrupt.
+func TestTruncatedWhileOpen(t *testing.T) {
+	path := filledStore(t)
+	s, err := offline.Open(path, offline.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := readAllButCheck(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 2*16384); err != nil {
+		t.Fatal(err)
+	}
+	err = readAllButCheck(s)
+	if !errors.Is(err, offline.ErrCorrupt) || !strings.Contains(err.Error(), "bbolt: runtime error") {
+		t.Fatalf("reads after the cut = %v, want ErrCorrupt from a fault", err)
 	}
 }

@@ -52,8 +52,13 @@ func (s *Store) readHead(tx *bolt.Tx) (head, error) {
 	if v == nil {
 		return head{hash: s.genesis}, nil
 	}
-	if len(v) != headSize {
-		return head{}, fmt.Errorf("offline: journal head is %d bytes: %w", len(v), ErrCorrupt)
+	return decodeHead(v)
+}
+
+// decodeHead decodes a stored head: headSize bytes, a sequence from 1.
+func decodeHead(v []byte) (head, error) {
+	if len(v) != headSize || binary.BigEndian.Uint64(v) == 0 {
+		return head{}, fmt.Errorf("offline: journal head %x: %w", v, ErrCorrupt)
 	}
 	h := head{
 		seq:  binary.BigEndian.Uint64(v),
@@ -222,11 +227,11 @@ func (s *Store) Verify() (VerifyResult, error) {
 	err := s.view("verify", func(tx *bolt.Tx) error {
 		seq, prev := uint64(0), s.genesis
 		if a := tx.Bucket(bucketMeta).Get(keyAnchor); a != nil {
-			if len(a) != 8+protocol.HashSize {
-				return &ChainError{Seq: 0, Reason: "purge anchor malformed"}
+			c, err := decodeCursor(a)
+			if err != nil {
+				return &ChainError{Seq: 0, Reason: fmt.Sprintf("purge anchor malformed (%x)", a)}
 			}
-			seq = binary.BigEndian.Uint64(a)
-			copy(prev[:], a[8:])
+			seq, prev = c.Seq, c.Hash
 		}
 		var err error
 		res, err = s.walk(tx, seq, prev, true)
@@ -245,8 +250,10 @@ func (s *Store) Verify() (VerifyResult, error) {
 func (s *Store) VerifyTail() (VerifyResult, error) {
 	var res VerifyResult
 	err := s.view("verify tail", func(tx *bolt.Tx) error {
-		c := s.readCursor(tx)
-		var err error
+		c, err := s.cursor(tx)
+		if err != nil {
+			return err
+		}
 		res, err = s.walk(tx, c.Seq, c.Hash, false)
 		return err
 	})

@@ -159,10 +159,11 @@ func readNonceCount(tx *bolt.Tx) (uint64, error) {
 	if v == nil {
 		return 0, nil
 	}
-	if len(v) != 8 {
-		return 0, fmt.Errorf("offline: QR nonce count is %d bytes: %w", len(v), ErrCorrupt)
+	n, err := decodeUint64(v)
+	if err != nil {
+		return 0, fmt.Errorf("offline: QR nonce count: %w", err)
 	}
-	return binary.BigEndian.Uint64(v), nil
+	return n, nil
 }
 
 func writeNonceCount(tx *bolt.Tx, n uint64) error {

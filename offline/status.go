@@ -108,8 +108,13 @@ func (s *Store) StatusInfo() (StatusInfo, error) {
 
 func readStatusInfo(tx *bolt.Tx) (StatusInfo, error) {
 	sm := tx.Bucket(bucketStatusMeta)
-	v, d, c := sm.Get(keyVersion), sm.Get(keyDigest), sm.Get(keyCounts)
-	if len(v) != 8 || len(d) != sha256.Size || len(c) != 8*numReasons {
+	return decodeStatusInfo(sm.Get(keyVersion), sm.Get(keyDigest), sm.Get(keyCounts))
+}
+
+// decodeStatusInfo decodes the status list's metadata: be64 version, the
+// digest, and be64 counts per reason (index 0 unused, always 0).
+func decodeStatusInfo(v, d, c []byte) (StatusInfo, error) {
+	if len(v) != 8 || len(d) != sha256.Size || len(c) != 8*numReasons || binary.BigEndian.Uint64(c) != 0 {
 		return StatusInfo{}, fmt.Errorf("offline: status list metadata: %w", ErrCorrupt)
 	}
 	si := StatusInfo{Version: binary.BigEndian.Uint64(v), ByReason: map[Reason]uint64{}}

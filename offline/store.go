@@ -140,8 +140,9 @@ type Store struct {
 // Open opens or creates the store at path (mode 0600), migrating an older
 // schema. It fails with ErrStoreInUse when another process holds the file,
 // ErrSchemaTooNew for a file from a newer program, ErrCorrupt for a file
-// cut short or whose meta pages are damaged (checked with plain reads
-// before bbolt maps the file, so that no read faults).
+// cut short, whose meta pages are damaged or whose pages break bbolt's
+// layout (checked with plain reads before bbolt maps the file, so that no
+// read faults or strays beyond a page).
 func Open(path string, opts Options) (*Store, error) {
 	opts.defaults()
 	if opts.ReadOnly {
@@ -149,7 +150,7 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("offline: open: %w", err)
 		}
 	}
-	if err := checkFile(path); err != nil {
+	if err := checkFile(path, opts.LockTimeout); err != nil {
 		return nil, err
 	}
 	db, err := openBolt(path, &bolt.Options{
@@ -178,9 +179,12 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// checkFile refuses an existing file that bbolt would fault on: one cut
-// short of the pages its meta page names, or with no valid meta page.
-func checkFile(path string) error {
+// checkFile refuses an existing file that bbolt would fault on or follow
+// out of its pages: one cut short of the pages its meta page names, with no
+// valid meta page, or with a damaged page (boltfile.Walk reads every page
+// in use once). It holds a shared lock meanwhile, so that a writer cannot
+// change the file under the check.
+func checkFile(path string, lockTimeout time.Duration) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // bbolt creates it
@@ -189,28 +193,48 @@ func checkFile(path string) error {
 		return fmt.Errorf("offline: open %s: %w", path, err)
 	}
 	defer f.Close()
-	_, err = boltfile.Check(f, func() (int64, error) {
+	if err := boltfile.LockShared(f, lockTimeout); err != nil {
+		if errors.Is(err, boltfile.ErrLocked) {
+			return fmt.Errorf("offline: open %s: %w (is the daemon running?)", path, ErrStoreInUse)
+		}
+		return fmt.Errorf("offline: open %s: lock: %w", path, err)
+	}
+	m, err := boltfile.Check(f, func() (int64, error) {
 		fi, err := f.Stat()
 		if err != nil {
 			return 0, err
 		}
 		return fi.Size(), nil
 	})
+	if err == nil {
+		err = boltfile.Walk(f, m)
+	}
 	switch {
 	case err == nil, errors.Is(err, boltfile.ErrEmpty), errors.Is(err, boltfile.ErrNotBolt):
 		return nil
-	case errors.Is(err, boltfile.ErrTruncated), errors.Is(err, boltfile.ErrBadMeta):
+	case errors.Is(err, boltfile.ErrTruncated), errors.Is(err, boltfile.ErrBadMeta), errors.Is(err, boltfile.ErrBadPage):
 		return fmt.Errorf("offline: open %s: %w: %w: keep the file (it may hold records the ledger has not received) and restore the store from a backup", path, ErrCorrupt, err)
 	}
 	return fmt.Errorf("offline: open %s: %w", path, err)
 }
 
 // openBolt is bolt.Open with a damaged file's panic or fault (a page
-// beyond the file) turned into ErrCorrupt.
+// beyond the file) turned into ErrCorrupt. The file bbolt opened is then
+// closed, which releases its lock; its mapping stays (bbolt keeps it to
+// itself), address space the next Open does not reuse.
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	var f *os.File
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		var err error
+		f, err = os.OpenFile(name, flag, perm)
+		return f, err
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
+			if f != nil {
+				f.Close()
+			}
 			db, err = nil, fmt.Errorf("%w: bbolt: %v", ErrCorrupt, p)
 		}
 	}()
@@ -235,7 +259,10 @@ func (s *Store) init() error {
 		return nil
 	}
 	return s.view("open", func(tx *bolt.Tx) error {
-		v := schemaOf(tx)
+		v, err := schemaOf(tx)
+		if err != nil {
+			return err
+		}
 		switch {
 		case v > schemaVersion:
 			return fmt.Errorf("offline: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrSchemaTooNew)
@@ -267,10 +294,11 @@ func (s *Store) loadDevice(tx *bolt.Tx) error {
 	}
 	s.deviceID = string(dev)
 	if v := meta.Get(keyEpoch); v != nil {
-		if len(v) != 8 {
-			return fmt.Errorf("offline: open: epoch is %d bytes: %w", len(v), ErrCorrupt)
+		e, err := decodeUint64(v)
+		if err != nil {
+			return fmt.Errorf("offline: open: epoch: %w", err)
 		}
-		s.epoch = binary.BigEndian.Uint64(v)
+		s.epoch = e
 	}
 	s.genesis = protocol.EpochGenesis(s.deviceID, s.epoch)
 	return nil

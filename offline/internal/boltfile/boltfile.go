@@ -50,6 +50,8 @@ type Meta struct {
 	PageSize  int64  // bytes
 	HighWater uint64 // pages in use: the file must hold HighWater*PageSize bytes
 	TxID      uint64
+	Root      uint64 // page of the root bucket
+	Freelist  uint64 // page of the freelist; math.MaxUint64 for none
 }
 
 // Check reads the two meta pages of the bbolt file r of size bytes and
@@ -123,16 +125,16 @@ func Check(r io.ReaderAt, size func() (int64, error)) (Meta, error) {
 		}
 		return Meta{}, fmt.Errorf("%w: the file is %d bytes, its %d pages of %d end at %s", ErrTruncated, sz, use.pgid, ps, need)
 	}
-	return Meta{PageSize: ps, HighWater: use.pgid, TxID: use.txid}, nil
+	return Meta{PageSize: ps, HighWater: use.pgid, TxID: use.txid, Root: use.root, Freelist: use.freelist}, nil
 }
 
 // meta is a parsed meta page; err says why it is not valid.
 type meta struct {
-	hasMagic bool
-	pageSize uint32
-	pgid     uint64
-	txid     uint64
-	err      string
+	hasMagic       bool
+	pageSize       uint32
+	pgid, txid     uint64
+	root, freelist uint64
+	err            string
 }
 
 func (m *meta) valid() bool { return m.hasMagic && m.err == "" }
@@ -166,12 +168,10 @@ func parseMeta(b []byte) meta {
 	}
 	h := fnv.New64a()
 	h.Write(mb[:56])
-	var (
-		ver      = le.Uint32(mb[4:])
-		root     = le.Uint64(mb[16:])
-		freelist = le.Uint64(mb[32:])
-	)
+	ver := le.Uint32(mb[4:])
 	m.pageSize, m.pgid, m.txid = le.Uint32(mb[8:]), le.Uint64(mb[40:]), le.Uint64(mb[48:])
+	m.root, m.freelist = le.Uint64(mb[16:]), le.Uint64(mb[32:])
+	root, freelist := m.root, m.freelist
 	switch {
 	case le.Uint64(mb[56:]) != h.Sum64():
 		m.err = "checksum mismatch"

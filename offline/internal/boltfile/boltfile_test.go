@@ -161,3 +161,97 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func walkFile(b []byte) error {
+	m, err := check(b)
+	if err != nil {
+		return err
+	}
+	return Walk(bytes.NewReader(b), m)
+}
+
+// pagesOf returns the pages in use of b whose flags are flag.
+func pagesOf(t *testing.T, b []byte, ps int, flag uint16) []int {
+	m, err := check(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := walk(bytes.NewReader(b), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for p := 2; (p+1)*ps <= len(b); p++ {
+		if w.inUse(uint64(p)) && binary.NativeEndian.Uint16(b[p*ps+8:]) == flag {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestWalk(t *testing.T) {
+	const ps = 4096
+	good := realFile(t, ps)
+	if err := walkFile(good); err != nil {
+		t.Fatalf("good file: %v", err)
+	}
+	leaves, branches := pagesOf(t, good, ps, flagLeaf), pagesOf(t, good, ps, flagBranch)
+	if len(leaves) < 2 || len(branches) < 1 {
+		t.Fatalf("file has %d leaves, %d branches", len(leaves), len(branches))
+	}
+	m, _ := check(good)
+	leaf, branch := leaves[len(leaves)-1], branches[0]
+	mod := func(f func(b []byte)) []byte {
+		b := bytes.Clone(good)
+		f(b)
+		return b
+	}
+	put32 := func(b []byte, off int, v uint32) { binary.NativeEndian.PutUint32(b[off:], v) }
+	put64 := func(b []byte, off int, v uint64) { binary.NativeEndian.PutUint64(b[off:], v) }
+	tests := map[string][]byte{
+		"leaf element key outside the page":   mod(func(b []byte) { put32(b, leaf*ps+16+4, 1<<30) }),
+		"leaf element value outside the page": mod(func(b []byte) { put32(b, leaf*ps+16+12, 1<<20) }),
+		"leaf count beyond the page":          mod(func(b []byte) { binary.NativeEndian.PutUint16(b[leaf*ps+10:], 0xffff) }),
+		"branch child beyond the file":        mod(func(b []byte) { put64(b, branch*ps+16+8, m.HighWater+5) }),
+		"branch child is a meta page":         mod(func(b []byte) { put64(b, branch*ps+16+8, 1) }),
+		"branch child referenced twice": mod(func(b []byte) {
+			put64(b, branch*ps+16+8, binary.NativeEndian.Uint64(b[branch*ps+16+16+8:]))
+		}),
+		"branch without elements":       mod(func(b []byte) { binary.NativeEndian.PutUint16(b[branch*ps+10:], 0) }),
+		"page says it is another page":  mod(func(b []byte) { put64(b, leaf*ps, uint64(leaf+1)) }),
+		"page of an unknown kind":       mod(func(b []byte) { binary.NativeEndian.PutUint16(b[leaf*ps+8:], 0x20) }),
+		"page overflow past the last":   mod(func(b []byte) { put32(b, leaf*ps+12, uint32(m.HighWater)) }),
+		"freelist names a page in use":  mod(func(b []byte) { freelistPut(b, m, ps, uint64(leaf)) }),
+		"freelist names a page too far": mod(func(b []byte) { freelistPut(b, m, ps, m.HighWater) }),
+		"freelist count beyond its page": mod(func(b []byte) {
+			binary.NativeEndian.PutUint16(b[int(m.Freelist)*ps+10:], 0xffff)
+			put64(b, int(m.Freelist)*ps+16, 1<<40)
+		}),
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			if err := walkFile(b); !errors.Is(err, ErrBadPage) {
+				t.Fatalf("Walk = %v, want ErrBadPage", err)
+			}
+		})
+	}
+}
+
+// freelistPut makes the freelist of b hold one page number, id.
+func freelistPut(b []byte, m Meta, ps int, id uint64) {
+	off := int(m.Freelist) * ps
+	binary.NativeEndian.PutUint16(b[off+10:], 1)
+	binary.NativeEndian.PutUint64(b[off+16:], id)
+}
+
+// FuzzWalk damages a real file and walks it: Walk never panics.
+func FuzzWalk(f *testing.F) {
+	good := realFile(f, 4096)
+	f.Add(uint32(3*4096+10), []byte{0xff, 0xff})
+	f.Add(uint32(4*4096+20), []byte{0xff, 0xff, 0xff, 0x7f})
+	f.Fuzz(func(t *testing.T, off uint32, patch []byte) {
+		b := bytes.Clone(good)
+		copy(b[int(off)%len(b):], patch)
+		_ = walkFile(b)
+	})
+}
