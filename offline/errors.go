@@ -36,6 +36,8 @@ var (
 	ErrInvalid = errors.New("offline: invalid argument")
 	// ErrCorrupt: stored bytes do not decode; the file was damaged or tampered with.
 	ErrCorrupt = errors.New("offline: store corrupt")
+	// ErrNotStore: the file is not a yktd store (empty, not bbolt, or bbolt without a yktd schema).
+	ErrNotStore = errors.New("not a yktd store")
 )
 
 // ChainError reports the first broken link of the journal found by Verify.
