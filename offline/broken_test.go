@@ -339,6 +339,8 @@ func TestMalformedJournalKeys(t *testing.T) {
 						t.Errorf("%s = nil, want an error", name)
 					case err != nil && !errors.Is(err, offline.ErrCorrupt) && !errors.Is(err, offline.ErrChainBroken):
 						t.Errorf("%s = %v, want ErrCorrupt or ErrChainBroken", name, err)
+					case err != nil && strings.Count(err.Error(), "offline:") != 1:
+						t.Errorf("%s: message repeats its prefix: %v", name, err)
 					}
 				}()
 			}
@@ -535,5 +537,10 @@ func TestTruncatedWhileOpen(t *testing.T) {
 	err = readAllButCheck(s)
 	if !errors.Is(err, offline.ErrCorrupt) || !strings.Contains(err.Error(), "bbolt: runtime error") {
 		t.Fatalf("reads after the cut = %v, want ErrCorrupt from a fault", err)
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.Count(line, "offline:") != 1 {
+			t.Errorf("message repeats its prefix: %s", line)
+		}
 	}
 }

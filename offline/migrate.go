@@ -159,14 +159,14 @@ func migrate(tx *bolt.Tx, target uint64) error {
 		return err
 	}
 	if cur > schemaVersion {
-		return fmt.Errorf("offline: open: schema %d, this program knows %d: %w", cur, schemaVersion, ErrSchemaTooNew)
+		return fmt.Errorf("offline: %w (schema %d, this program knows %d): upgrade yktd", ErrSchemaTooNew, cur, schemaVersion)
 	}
 	for _, m := range migrations {
 		if m.version <= cur || m.version > target {
 			continue
 		}
 		if err := m.apply(tx); err != nil {
-			return fmt.Errorf("offline: migration %d (%s): %w", m.version, m.name, err)
+			return wrap(fmt.Sprintf("offline: migration %d (%s)", m.version, m.name), err)
 		}
 		if err := tx.Bucket(bucketMeta).Put(keySchema, be64(m.version)); err != nil {
 			return fmt.Errorf("offline: migration %d (%s): %w", m.version, m.name, err)

@@ -12,7 +12,7 @@ import (
 
 // ErrNonceCacheFull: the QR nonce cache holds MaxNonces unexpired nonces;
 // the token is refused (a replay cannot be ruled out) until some expire.
-var ErrNonceCacheFull = errors.New("offline: QR nonce cache full")
+var ErrNonceCacheFull = errors.New("QR nonce cache full")
 
 // Limits of the QR nonce cache.
 const (

@@ -14,7 +14,7 @@ import (
 
 // ErrRulesStale: rules whose version is not newer than the one held were
 // offered. Match it with errors.Is; nothing was applied.
-var ErrRulesStale = errors.New("offline: rules version is not newer than the one held")
+var ErrRulesStale = errors.New("rules version is not newer than the one held")
 
 // Limits of the rules kept in the store.
 const (
@@ -235,22 +235,23 @@ func decodeRulesValue(v []byte) (rulesValue, error) {
 }
 
 // errNonCanonical: CBOR that decodes but is not the canonical encoding.
-var errNonCanonical = errors.New("offline: rules not canonically encoded")
+var errNonCanonical = errors.New("rules not canonically encoded")
 
-// decodeRulesCBOR decodes the canonical CBOR of a Rules: strict (no
+// decodeRulesCBOR (its errors unprefixed: decodeRulesValue wraps them)
+// decodes the canonical CBOR of a Rules: strict (no
 // duplicate keys, indefinite lengths, tags, unknown fields or invalid
 // UTF-8), bounded, and re-encoding to the same bytes.
 func decodeRulesCBOR(b []byte) (protocol.Rules, error) {
 	var r protocol.Rules
 	if len(b) > MaxRulesSize {
-		return r, fmt.Errorf("offline: rules of %d bytes: %w", len(b), ErrInvalid)
+		return r, fmt.Errorf("rules of %d bytes: %w", len(b), ErrInvalid)
 	}
 	if err := rulesDec.Unmarshal(b, &r); err != nil {
-		return protocol.Rules{}, fmt.Errorf("offline: decode rules: %w", err)
+		return protocol.Rules{}, fmt.Errorf("decode rules: %w", err)
 	}
 	again, err := rulesEnc.Marshal(&r)
 	if err != nil {
-		return protocol.Rules{}, fmt.Errorf("offline: decode rules: %w", err)
+		return protocol.Rules{}, fmt.Errorf("decode rules: %w", err)
 	}
 	if !bytes.Equal(again, b) {
 		return protocol.Rules{}, errNonCanonical

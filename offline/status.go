@@ -295,7 +295,7 @@ func (s *Store) ApplyDelta(delta StatusDelta) error {
 				// P(i): a damaged entry changes the recomputed digest, and
 				// the ledger's signed digest then refuses the delta.
 				if _, old, scratch, err = decodePartition(v, old, scratch); err != nil {
-					return fmt.Errorf("offline: status delta: partition %d: %w", cs[i].p, err)
+					return wrap(fmt.Sprintf("offline: status delta: partition %d", cs[i].p), err)
 				}
 			}
 			merged = mergePartition(merged[:0], old, cs[i:j], &counts)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -138,17 +139,27 @@ type Store struct {
 }
 
 // Open opens or creates the store at path (mode 0600), migrating an older
-// schema. It fails with ErrStoreInUse when another process holds the file,
-// ErrSchemaTooNew for a file from a newer program, ErrCorrupt for a file
-// cut short, whose meta pages are damaged or whose pages break bbolt's
-// layout (checked with plain reads before bbolt maps the file, so that no
-// read faults or strays beyond a page).
+// schema. A new store is created only where no file exists, and atomically
+// (see create): an existing file that is not a yktd store (empty, not
+// bbolt, bbolt without a yktd schema) is refused with ErrNotStore and left
+// as it is, read-only or read-write. Open fails with ErrStoreInUse when
+// another process holds the file, ErrSchemaTooNew for a file from a newer
+// program, ErrDeviceMismatch for another device's store, ErrCorrupt for a
+// file cut short, whose meta pages are damaged or whose pages break
+// bbolt's layout (checked with plain reads before bbolt maps the file, so
+// that no read faults or strays beyond a page).
 func Open(path string, opts Options) (*Store, error) {
 	opts.defaults()
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("offline: open: %w", err)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.ReadOnly:
+		if err := create(path, opts); err != nil {
+			return nil, err
 		}
+	case err != nil:
+		return nil, fmt.Errorf("offline: open %s: %w", path, bare(err))
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("offline: open %s: %w: not a regular file; check the path", path, ErrNotStore)
 	}
 	if err := checkFile(path, opts.LockTimeout); err != nil {
 		return nil, err
@@ -165,7 +176,7 @@ func Open(path string, opts Options) (*Store, error) {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("offline: open %s: %w (is the daemon running?)", path, ErrStoreInUse)
 		}
-		return nil, fmt.Errorf("offline: open %s: %w", path, err)
+		return nil, fmt.Errorf("offline: open %s: %w", path, bare(err))
 	}
 	db.MaxBatchDelay = opts.GroupCommitDelay
 	s := &Store{db: db, path: path, opts: opts}
@@ -174,23 +185,90 @@ func Open(path string, opts Options) (*Store, error) {
 	s.boot = binary.BigEndian.Uint64(b[:]) | 1
 	if err := s.init(); err != nil {
 		db.Close()
-		return nil, err
+		return nil, wrap("offline: open "+path, err)
 	}
 	return s, nil
 }
 
-// checkFile refuses an existing file that bbolt would fault on or follow
-// out of its pages: one cut short of the pages its meta page names, with no
-// valid meta page, or with a damaged page (boltfile.Walk reads every page
-// in use once). It holds a shared lock meanwhile, so that a writer cannot
-// change the file under the check.
-func checkFile(path string, lockTimeout time.Duration) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // bbolt creates it
+// bare drops the operation and file name of an *fs.PathError, which the
+// package's own message already names.
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// create makes a new store at path atomically: built and committed in a
+// temporary file beside it, then linked into place, so that path never
+// names a half-made store (an empty or bucketless file, which Open refuses
+// as not a store). If another process created the store meanwhile, its
+// store stays and create returns nil: Open then opens that one.
+func create(path string, opts Options) error {
+	if opts.DeviceID == "" {
+		return fmt.Errorf("offline: open %s: a new store needs a device id: %w", path, ErrInvalid)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("offline: create %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("offline: create %s: %w", path, err)
+	}
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, PageSize: pageSize})
+	if err != nil {
+		return fmt.Errorf("offline: create %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, opts: opts}
+	err = s.update("create", func(tx *bolt.Tx) error {
+		if err := migrate(tx, schemaVersion); err != nil {
+			return err
+		}
+		return s.loadDevice(tx)
+	})
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("offline: create %s: %w", path, cerr)
 	}
 	if err != nil {
-		return fmt.Errorf("offline: open %s: %w", path, err)
+		return wrap("offline: create "+path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		// A file system without hard links: rename, checking first that
+		// no store appeared (a narrow race only there).
+		if _, serr := os.Lstat(path); serr == nil {
+			return nil
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("offline: create %s: %w", path, err)
+		}
+	}
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("offline: create %s: sync directory: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// checkFile refuses an existing file that is not a store (empty, not
+// bbolt: ErrNotStore) or that bbolt would fault on or follow out of its
+// pages (ErrCorrupt): one cut short of the pages its meta page names, with
+// no valid meta page, or with a damaged page (boltfile.Walk reads every
+// page in use once). It holds a shared lock meanwhile, so that a writer
+// cannot change the file under the check.
+func checkFile(path string, lockTimeout time.Duration) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("offline: open %s: %w", path, bare(err))
 	}
 	defer f.Close()
 	if err := boltfile.LockShared(f, lockTimeout); err != nil {
@@ -210,10 +288,14 @@ func checkFile(path string, lockTimeout time.Duration) error {
 		err = boltfile.Walk(f, m)
 	}
 	switch {
-	case err == nil, errors.Is(err, boltfile.ErrEmpty), errors.Is(err, boltfile.ErrNotBolt):
+	case err == nil:
 		return nil
+	case errors.Is(err, boltfile.ErrEmpty):
+		return fmt.Errorf("offline: open %s: %w: %w; restore the store from a backup, or move the file aside", path, ErrNotStore, err)
+	case errors.Is(err, boltfile.ErrNotBolt):
+		return fmt.Errorf("offline: open %s: %w: %w; check the path, or move the file aside", path, ErrNotStore, err)
 	case errors.Is(err, boltfile.ErrTruncated), errors.Is(err, boltfile.ErrBadMeta), errors.Is(err, boltfile.ErrBadPage):
-		return fmt.Errorf("offline: open %s: %w: %w: keep the file (it may hold records the ledger has not received) and restore the store from a backup", path, ErrCorrupt, err)
+		return fmt.Errorf("offline: open %s: %w: %w; keep the file (it may hold records the ledger has not received) and restore the store from a backup", path, ErrCorrupt, err)
 	}
 	return fmt.Errorf("offline: open %s: %w", path, err)
 }
@@ -241,36 +323,49 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 	return bolt.Open(path, 0o600, o)
 }
 
+// init checks the schema (migrating it read-write) and loads the device
+// id. Its errors carry the prefix once; Open puts them in its context.
 func (s *Store) init() error {
 	if !s.opts.ReadOnly {
 		if fi, err := os.Stat(s.path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 			if err := os.Chmod(s.path, 0o600); err != nil {
-				return fmt.Errorf("offline: open: %w", err)
+				return fmt.Errorf("offline: chmod: %w", bare(err))
 			}
 		}
-		if err := s.update("open", func(tx *bolt.Tx) error {
+		return s.update("open", func(tx *bolt.Tx) error {
+			if err := s.checkSchema(tx); err != nil {
+				return err
+			}
 			if err := migrate(tx, schemaVersion); err != nil {
 				return err
 			}
 			return s.loadDevice(tx)
-		}); err != nil {
-			return err
-		}
-		return nil
+		})
 	}
 	return s.view("open", func(tx *bolt.Tx) error {
-		v, err := schemaOf(tx)
-		if err != nil {
+		if err := s.checkSchema(tx); err != nil {
 			return err
-		}
-		switch {
-		case v > schemaVersion:
-			return fmt.Errorf("offline: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrSchemaTooNew)
-		case v < schemaVersion:
-			return fmt.Errorf("offline: open: schema %d needs migrating to %d, open read-write once: %w", v, schemaVersion, ErrReadOnly)
 		}
 		return s.loadDevice(tx)
 	})
+}
+
+// checkSchema refuses a file without a yktd schema (a bbolt file of
+// another program, or one with no bucket), one of a newer program, and, to
+// a read-only store, one that needs migrating.
+func (s *Store) checkSchema(tx *bolt.Tx) error {
+	v, err := schemaOf(tx)
+	switch {
+	case err != nil:
+		return err
+	case v == 0:
+		return fmt.Errorf("offline: %w: a bbolt database without a yktd schema; check the path, or move the file aside", ErrNotStore)
+	case v > schemaVersion:
+		return fmt.Errorf("offline: %w (schema %d, this program knows %d): upgrade yktd", ErrSchemaTooNew, v, schemaVersion)
+	case v < schemaVersion && s.opts.ReadOnly:
+		return fmt.Errorf("offline: schema %d needs migrating to %d, open the store read-write once: %w", v, schemaVersion, ErrReadOnly)
+	}
+	return nil
 }
 
 func (s *Store) loadDevice(tx *bolt.Tx) error {
@@ -278,25 +373,25 @@ func (s *Store) loadDevice(tx *bolt.Tx) error {
 	dev := meta.Get(keyDevice)
 	switch {
 	case dev == nil && s.opts.DeviceID == "":
-		return fmt.Errorf("offline: open: new store needs a device id: %w", ErrInvalid)
+		return fmt.Errorf("offline: a new store needs a device id: %w", ErrInvalid)
 	case dev == nil:
 		if err := meta.Put(keyDevice, []byte(s.opts.DeviceID)); err != nil {
-			return fmt.Errorf("offline: open: %w", err)
+			return fmt.Errorf("offline: write device id: %w", err)
 		}
 		if s.opts.Epoch > 0 {
 			if err := meta.Put(keyEpoch, be64(s.opts.Epoch)); err != nil {
-				return fmt.Errorf("offline: open: %w", err)
+				return fmt.Errorf("offline: write epoch: %w", err)
 			}
 		}
 		dev = []byte(s.opts.DeviceID)
 	case s.opts.DeviceID != "" && string(dev) != s.opts.DeviceID:
-		return fmt.Errorf("offline: open: store of device %q, not %q: %w", dev, s.opts.DeviceID, ErrDeviceMismatch)
+		return fmt.Errorf("offline: %w (%q, not %q)", ErrDeviceMismatch, dev, s.opts.DeviceID)
 	}
 	s.deviceID = string(dev)
 	if v := meta.Get(keyEpoch); v != nil {
 		e, err := decodeUint64(v)
 		if err != nil {
-			return fmt.Errorf("offline: open: epoch: %w", err)
+			return fmt.Errorf("offline: epoch: %w", err)
 		}
 		s.epoch = e
 	}

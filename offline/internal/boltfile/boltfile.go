@@ -30,7 +30,7 @@ var (
 	ErrBadMeta = errors.New("no valid bbolt meta page")
 	// ErrTruncated: the newest valid meta page names pages beyond the end
 	// of the file.
-	ErrTruncated = errors.New("the file is shorter than its pages")
+	ErrTruncated = errors.New("truncated")
 )
 
 // On-disk layout (bbolt internal/common).
@@ -123,7 +123,7 @@ func Check(r io.ReaderAt, size func() (int64, error)) (Meta, error) {
 		if use.pgid <= uint64(math.MaxInt64/ps) {
 			need = fmt.Sprint(int64(use.pgid) * ps)
 		}
-		return Meta{}, fmt.Errorf("%w: the file is %d bytes, its %d pages of %d end at %s", ErrTruncated, sz, use.pgid, ps, need)
+		return Meta{}, fmt.Errorf("%w: the file is %d bytes, its %d pages of %d bytes end at %s", ErrTruncated, sz, use.pgid, ps, need)
 	}
 	return Meta{PageSize: ps, HighWater: use.pgid, TxID: use.txid, Root: use.root, Freelist: use.freelist}, nil
 }
