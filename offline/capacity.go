@@ -54,7 +54,7 @@ func (c Capacity) Err() error {
 // Capacity reports how full the store is.
 func (s *Store) Capacity() (Capacity, error) {
 	var c Capacity
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("capacity", func(tx *bolt.Tx) error {
 		h, err := s.readHead(tx)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package offline
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -229,7 +230,7 @@ func intentRecord(k protocol.Kind, in Intent) protocol.Record {
 // opened: after a restart, the ones to resolve.
 func (s *Store) Intents() ([]Intent, error) {
 	var out []Intent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("intents", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIntents).ForEach(func(k, v []byte) error {
 			in, err := decodeIntent(k, v)
 			if err != nil {
@@ -295,8 +296,13 @@ func decodeIntent(k, v []byte) (Intent, error) {
 		return Intent{}, fmt.Errorf("offline: intent %x: bad state: %w", k, ErrCorrupt)
 	}
 	r, err := protocol.DecodeRecord(v[1:])
-	if err != nil || r.Kind != protocol.KindPurchaseIntent {
-		return Intent{}, fmt.Errorf("offline: intent %x: %w: %v", k, ErrCorrupt, err)
+	switch {
+	case err != nil:
+		return Intent{}, fmt.Errorf("offline: intent %x: %w: %w", k, ErrCorrupt, err)
+	case r.Kind != protocol.KindPurchaseIntent:
+		return Intent{}, fmt.Errorf("offline: intent %x: a %v record: %w", k, r.Kind, ErrCorrupt)
+	case len(k) != 8 || binary.BigEndian.Uint64(k) != r.Seq:
+		return Intent{}, fmt.Errorf("offline: intent %x: its record is sequence %d: %w", k, r.Seq, ErrCorrupt)
 	}
 	return Intent{ID: r.Seq, State: IntentState(v[0]), Time: r.WallTime(), PurchaseIntent: intentFromRecord(&r)}, nil
 }

@@ -52,8 +52,13 @@ func (s *Store) readHead(tx *bolt.Tx) (head, error) {
 	if v == nil {
 		return head{hash: s.genesis}, nil
 	}
-	if len(v) != headSize {
-		return head{}, fmt.Errorf("offline: journal head is %d bytes: %w", len(v), ErrCorrupt)
+	return decodeHead(v)
+}
+
+// decodeHead decodes a stored head: headSize bytes, a sequence from 1.
+func decodeHead(v []byte) (head, error) {
+	if len(v) != headSize || binary.BigEndian.Uint64(v) == 0 {
+		return head{}, fmt.Errorf("offline: journal head %x: %w", v, ErrCorrupt)
 	}
 	h := head{
 		seq:  binary.BigEndian.Uint64(v),
@@ -154,7 +159,7 @@ func (s *Store) Append(r protocol.Record) (uint64, error) {
 // Head returns the last record's sequence, hash and time.
 func (s *Store) Head() (Head, error) {
 	var out Head
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("head", func(tx *bolt.Tx) error {
 		h, err := s.readHead(tx)
 		if err != nil {
 			return err
@@ -171,7 +176,7 @@ func (s *Store) Head() (Head, error) {
 // Records returns up to n records with sequence > after, in order.
 func (s *Store) Records(after uint64, n int) ([]Entry, error) {
 	var out []Entry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("journal read", func(tx *bolt.Tx) error {
 		var err error
 		out, err = readRecords(tx, after, n)
 		return err
@@ -183,14 +188,27 @@ func readRecords(tx *bolt.Tx, after uint64, n int) ([]Entry, error) {
 	var out []Entry
 	c := tx.Bucket(bucketJournal).Cursor()
 	for k, v := c.Seek(be64(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
+		seq, err := journalSeq(k)
+		if err != nil {
+			return nil, err
+		}
 		r, err := protocol.DecodeRecord(v)
 		if err != nil {
-			return nil, fmt.Errorf("offline: journal read %d: %w: %w", binary.BigEndian.Uint64(k), ErrCorrupt, err)
+			return nil, fmt.Errorf("offline: journal read %d: %w: %w", seq, ErrCorrupt, err)
 		}
 		raw := bytes.Clone(v)
 		out = append(out, Entry{Record: r, Raw: raw, Hash: protocol.RecordHash(raw)})
 	}
 	return out, nil
+}
+
+// journalSeq decodes a journal key: a sequence, 8 bytes big-endian. A key
+// of another length is damage (or tampering) and ErrCorrupt.
+func journalSeq(k []byte) (uint64, error) {
+	if len(k) != 8 {
+		return 0, fmt.Errorf("offline: journal key %x is not a sequence: %w", k, ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(k), nil
 }
 
 // VerifyResult summarises a successful Verify.
@@ -206,14 +224,14 @@ type VerifyResult struct {
 // head matches the last record. The first problem is a *ChainError.
 func (s *Store) Verify() (VerifyResult, error) {
 	var res VerifyResult
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("verify", func(tx *bolt.Tx) error {
 		seq, prev := uint64(0), s.genesis
 		if a := tx.Bucket(bucketMeta).Get(keyAnchor); a != nil {
-			if len(a) != 8+protocol.HashSize {
-				return &ChainError{Seq: 0, Reason: "purge anchor malformed"}
+			c, err := decodeCursor(a)
+			if err != nil {
+				return &ChainError{Seq: 0, Reason: fmt.Sprintf("purge anchor malformed (%x)", a)}
 			}
-			seq = binary.BigEndian.Uint64(a)
-			copy(prev[:], a[8:])
+			seq, prev = c.Seq, c.Hash
 		}
 		var err error
 		res, err = s.walk(tx, seq, prev, true)
@@ -231,9 +249,11 @@ func (s *Store) Verify() (VerifyResult, error) {
 // length. The first problem is a *ChainError naming the sequence.
 func (s *Store) VerifyTail() (VerifyResult, error) {
 	var res VerifyResult
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := s.readCursor(tx)
-		var err error
+	err := s.view("verify tail", func(tx *bolt.Tx) error {
+		c, err := s.cursor(tx)
+		if err != nil {
+			return err
+		}
 		res, err = s.walk(tx, c.Seq, c.Hash, false)
 		return err
 	})

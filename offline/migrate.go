@@ -125,31 +125,48 @@ func createBuckets(tx *bolt.Tx, names ...[]byte) error {
 	return nil
 }
 
-// schemaOf returns the schema version of the store in tx (0: empty file).
-func schemaOf(tx *bolt.Tx) uint64 {
+// schemaOf returns the schema version of the store in tx: 0 for a file
+// without one (a new file), ErrCorrupt for a damaged value (which must not
+// be taken for 0: the migrations would run again over the data).
+func schemaOf(tx *bolt.Tx) (uint64, error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
-		return 0
+		return 0, nil
 	}
 	v := meta.Get(keySchema)
-	if len(v) != 8 {
-		return 0
+	if v == nil {
+		return 0, nil
 	}
-	return binary.BigEndian.Uint64(v)
+	n, err := decodeUint64(v)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("offline: schema version %x: %w", v, ErrCorrupt)
+	}
+	return n, nil
+}
+
+// decodeUint64 decodes a stored be64 value (schema, epoch, counts).
+func decodeUint64(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("value of %d bytes, want 8: %w", len(v), ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // migrate brings the store in tx up to version target, refusing a newer one.
 func migrate(tx *bolt.Tx, target uint64) error {
-	cur := schemaOf(tx)
+	cur, err := schemaOf(tx)
+	if err != nil {
+		return err
+	}
 	if cur > schemaVersion {
-		return fmt.Errorf("offline: open: schema %d, this program knows %d: %w", cur, schemaVersion, ErrSchemaTooNew)
+		return fmt.Errorf("offline: %w (schema %d, this program knows %d): upgrade yktd", ErrSchemaTooNew, cur, schemaVersion)
 	}
 	for _, m := range migrations {
 		if m.version <= cur || m.version > target {
 			continue
 		}
 		if err := m.apply(tx); err != nil {
-			return fmt.Errorf("offline: migration %d (%s): %w", m.version, m.name, err)
+			return wrap(fmt.Sprintf("offline: migration %d (%s)", m.version, m.name), err)
 		}
 		if err := tx.Bucket(bucketMeta).Put(keySchema, be64(m.version)); err != nil {
 			return fmt.Errorf("offline: migration %d (%s): %w", m.version, m.name, err)

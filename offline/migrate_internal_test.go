@@ -93,7 +93,7 @@ func TestMigrations(t *testing.T) {
 				if err := migrate(tx, tt.to); err != nil {
 					return err
 				}
-				if got := schemaOf(tx); got != tt.to {
+				if got, err := schemaOf(tx); err != nil || got != tt.to {
 					t.Errorf("schema = %d, want %d", got, tt.to)
 				}
 				return tt.check(tx)
@@ -114,7 +114,7 @@ func TestOpenMigratesOldStore(t *testing.T) {
 	}
 	defer s.Close()
 	if err := s.db.View(func(tx *bolt.Tx) error {
-		if schemaOf(tx) != schemaVersion || tx.Bucket(bucketQRNonce) == nil {
+		if v, err := schemaOf(tx); err != nil || v != schemaVersion || tx.Bucket(bucketQRNonce) == nil {
 			return errors.New("not migrated")
 		}
 		return nil

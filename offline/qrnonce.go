@@ -12,7 +12,7 @@ import (
 
 // ErrNonceCacheFull: the QR nonce cache holds MaxNonces unexpired nonces;
 // the token is refused (a replay cannot be ruled out) until some expire.
-var ErrNonceCacheFull = errors.New("offline: QR nonce cache full")
+var ErrNonceCacheFull = errors.New("QR nonce cache full")
 
 // Limits of the QR nonce cache.
 const (
@@ -113,7 +113,7 @@ func (s *Store) PurgeNonces(now time.Time) (int, error) {
 // Nonces returns how many nonces the cache holds.
 func (s *Store) Nonces() (uint64, error) {
 	var n uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("QR nonces", func(tx *bolt.Tx) error {
 		var err error
 		n, err = readNonceCount(tx)
 		return err
@@ -159,10 +159,11 @@ func readNonceCount(tx *bolt.Tx) (uint64, error) {
 	if v == nil {
 		return 0, nil
 	}
-	if len(v) != 8 {
-		return 0, fmt.Errorf("offline: QR nonce count is %d bytes: %w", len(v), ErrCorrupt)
+	n, err := decodeUint64(v)
+	if err != nil {
+		return 0, fmt.Errorf("offline: QR nonce count: %w", err)
 	}
-	return binary.BigEndian.Uint64(v), nil
+	return n, nil
 }
 
 func writeNonceCount(tx *bolt.Tx, n uint64) error {

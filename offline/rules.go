@@ -14,7 +14,7 @@ import (
 
 // ErrRulesStale: rules whose version is not newer than the one held were
 // offered. Match it with errors.Is; nothing was applied.
-var ErrRulesStale = errors.New("offline: rules version is not newer than the one held")
+var ErrRulesStale = errors.New("rules version is not newer than the one held")
 
 // Limits of the rules kept in the store.
 const (
@@ -132,7 +132,7 @@ func (s *Store) RulesSigned() ([]byte, uint64, error) {
 // force; with none held it does not call fn. rv aliases the transaction's
 // memory: fn copies what outlives it.
 func (s *Store) viewRules(fn func(rv *rulesValue)) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view("rules", func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRules).Get(keyRulesCurrent)
 		if v == nil {
 			return nil
@@ -153,7 +153,7 @@ func (s *Store) RulesVersion() (uint64, [sha256.Size]byte, error) {
 		ver uint64
 		d   [sha256.Size]byte
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("rules version", func(tx *bolt.Tx) error {
 		var err error
 		ver, d, err = readRulesVersion(tx)
 		return err
@@ -235,22 +235,23 @@ func decodeRulesValue(v []byte) (rulesValue, error) {
 }
 
 // errNonCanonical: CBOR that decodes but is not the canonical encoding.
-var errNonCanonical = errors.New("offline: rules not canonically encoded")
+var errNonCanonical = errors.New("rules not canonically encoded")
 
-// decodeRulesCBOR decodes the canonical CBOR of a Rules: strict (no
+// decodeRulesCBOR (its errors unprefixed: decodeRulesValue wraps them)
+// decodes the canonical CBOR of a Rules: strict (no
 // duplicate keys, indefinite lengths, tags, unknown fields or invalid
 // UTF-8), bounded, and re-encoding to the same bytes.
 func decodeRulesCBOR(b []byte) (protocol.Rules, error) {
 	var r protocol.Rules
 	if len(b) > MaxRulesSize {
-		return r, fmt.Errorf("offline: rules of %d bytes: %w", len(b), ErrInvalid)
+		return r, fmt.Errorf("rules of %d bytes: %w", len(b), ErrInvalid)
 	}
 	if err := rulesDec.Unmarshal(b, &r); err != nil {
-		return protocol.Rules{}, fmt.Errorf("offline: decode rules: %w", err)
+		return protocol.Rules{}, fmt.Errorf("decode rules: %w", err)
 	}
 	again, err := rulesEnc.Marshal(&r)
 	if err != nil {
-		return protocol.Rules{}, fmt.Errorf("offline: decode rules: %w", err)
+		return protocol.Rules{}, fmt.Errorf("decode rules: %w", err)
 	}
 	if !bytes.Equal(again, b) {
 		return protocol.Rules{}, errNonCanonical

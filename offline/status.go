@@ -79,7 +79,7 @@ func (s *Store) Lookup(cardNo string) (StatusEntry, bool, error) {
 	)
 	binary.BigEndian.PutUint16(key[:], protocol.StatusPartition([]byte(cardNo)))
 	field := appendCard(want[:0], []byte(cardNo))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("status lookup", func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketStatus).Get(key[:])
 		if v == nil {
 			return nil
@@ -98,7 +98,7 @@ func (s *Store) Lookup(cardNo string) (StatusEntry, bool, error) {
 // kept up to date at apply time (no scan).
 func (s *Store) StatusInfo() (StatusInfo, error) {
 	var si StatusInfo
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("status info", func(tx *bolt.Tx) error {
 		var err error
 		si, err = readStatusInfo(tx)
 		return err
@@ -108,8 +108,13 @@ func (s *Store) StatusInfo() (StatusInfo, error) {
 
 func readStatusInfo(tx *bolt.Tx) (StatusInfo, error) {
 	sm := tx.Bucket(bucketStatusMeta)
-	v, d, c := sm.Get(keyVersion), sm.Get(keyDigest), sm.Get(keyCounts)
-	if len(v) != 8 || len(d) != sha256.Size || len(c) != 8*numReasons {
+	return decodeStatusInfo(sm.Get(keyVersion), sm.Get(keyDigest), sm.Get(keyCounts))
+}
+
+// decodeStatusInfo decodes the status list's metadata: be64 version, the
+// digest, and be64 counts per reason (index 0 unused, always 0).
+func decodeStatusInfo(v, d, c []byte) (StatusInfo, error) {
+	if len(v) != 8 || len(d) != sha256.Size || len(c) != 8*numReasons || binary.BigEndian.Uint64(c) != 0 {
 		return StatusInfo{}, fmt.Errorf("offline: status list metadata: %w", ErrCorrupt)
 	}
 	si := StatusInfo{Version: binary.BigEndian.Uint64(v), ByReason: map[Reason]uint64{}}
@@ -290,7 +295,7 @@ func (s *Store) ApplyDelta(delta StatusDelta) error {
 				// P(i): a damaged entry changes the recomputed digest, and
 				// the ledger's signed digest then refuses the delta.
 				if _, old, scratch, err = decodePartition(v, old, scratch); err != nil {
-					return fmt.Errorf("offline: status delta: partition %d: %w", cs[i].p, err)
+					return wrap(fmt.Sprintf("offline: status delta: partition %d", cs[i].p), err)
 				}
 			}
 			merged = mergePartition(merged[:0], old, cs[i:j], &counts)

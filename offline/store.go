@@ -13,10 +13,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/openykt/yktd/offline/internal/boltfile"
 	"github.com/openykt/yktd/protocol"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -135,16 +139,32 @@ type Store struct {
 }
 
 // Open opens or creates the store at path (mode 0600), migrating an older
-// schema. It fails with ErrStoreInUse when another process holds the file,
-// ErrSchemaTooNew for a file from a newer program.
+// schema. A new store is created only where no file exists, and atomically
+// (see create): an existing file that is not a yktd store (empty, not
+// bbolt, bbolt without a yktd schema) is refused with ErrNotStore and left
+// as it is, read-only or read-write. Open fails with ErrStoreInUse when
+// another process holds the file, ErrSchemaTooNew for a file from a newer
+// program, ErrDeviceMismatch for another device's store, ErrCorrupt for a
+// file cut short, whose meta pages are damaged or whose pages break
+// bbolt's layout (checked with plain reads before bbolt maps the file, so
+// that no read faults or strays beyond a page).
 func Open(path string, opts Options) (*Store, error) {
 	opts.defaults()
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("offline: open: %w", err)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.ReadOnly:
+		if err := create(path, opts); err != nil {
+			return nil, err
 		}
+	case err != nil:
+		return nil, fmt.Errorf("offline: open %s: %w", path, bare(err))
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("offline: open %s: %w: not a regular file; check the path", path, ErrNotStore)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	if err := checkFile(path, opts.LockTimeout); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		ReadOnly:        opts.ReadOnly,
 		MaxSize:         opts.MaxSize,
@@ -156,7 +176,7 @@ func Open(path string, opts Options) (*Store, error) {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("offline: open %s: %w (is the daemon running?)", path, ErrStoreInUse)
 		}
-		return nil, fmt.Errorf("offline: open %s: %w", path, err)
+		return nil, fmt.Errorf("offline: open %s: %w", path, bare(err))
 	}
 	db.MaxBatchDelay = opts.GroupCommitDelay
 	s := &Store{db: db, path: path, opts: opts}
@@ -165,38 +185,187 @@ func Open(path string, opts Options) (*Store, error) {
 	s.boot = binary.BigEndian.Uint64(b[:]) | 1
 	if err := s.init(); err != nil {
 		db.Close()
-		return nil, err
+		return nil, wrap("offline: open "+path, err)
 	}
 	return s, nil
 }
 
+// bare drops the operation and file name of an *fs.PathError, which the
+// package's own message already names.
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// create makes a new store at path atomically: built and committed in a
+// temporary file beside it, then linked into place, so that path never
+// names a half-made store (an empty or bucketless file, which Open refuses
+// as not a store). If another process created the store meanwhile, its
+// store stays and create returns nil: Open then opens that one.
+func create(path string, opts Options) error {
+	if opts.DeviceID == "" {
+		return fmt.Errorf("offline: open %s: a new store needs a device id: %w", path, ErrInvalid)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("offline: create %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("offline: create %s: %w", path, err)
+	}
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, PageSize: pageSize})
+	if err != nil {
+		return fmt.Errorf("offline: create %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, opts: opts}
+	err = s.update("create", func(tx *bolt.Tx) error {
+		if err := migrate(tx, schemaVersion); err != nil {
+			return err
+		}
+		return s.loadDevice(tx)
+	})
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("offline: create %s: %w", path, cerr)
+	}
+	if err != nil {
+		return wrap("offline: create "+path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		// A file system without hard links: rename, checking first that
+		// no store appeared (a narrow race only there).
+		if _, serr := os.Lstat(path); serr == nil {
+			return nil
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("offline: create %s: %w", path, err)
+		}
+	}
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("offline: create %s: sync directory: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// checkFile refuses an existing file that is not a store (empty, not
+// bbolt: ErrNotStore) or that bbolt would fault on or follow out of its
+// pages (ErrCorrupt): one cut short of the pages its meta page names, with
+// no valid meta page, or with a damaged page (boltfile.Walk reads every
+// page in use once). It holds a shared lock meanwhile, so that a writer
+// cannot change the file under the check.
+func checkFile(path string, lockTimeout time.Duration) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("offline: open %s: %w", path, bare(err))
+	}
+	defer f.Close()
+	if err := boltfile.LockShared(f, lockTimeout); err != nil {
+		if errors.Is(err, boltfile.ErrLocked) {
+			return fmt.Errorf("offline: open %s: %w (is the daemon running?)", path, ErrStoreInUse)
+		}
+		return fmt.Errorf("offline: open %s: lock: %w", path, err)
+	}
+	m, err := boltfile.Check(f, func() (int64, error) {
+		fi, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		return fi.Size(), nil
+	})
+	if err == nil {
+		err = boltfile.Walk(f, m)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, boltfile.ErrEmpty):
+		return fmt.Errorf("offline: open %s: %w: %w; restore the store from a backup, or move the file aside", path, ErrNotStore, err)
+	case errors.Is(err, boltfile.ErrNotBolt):
+		return fmt.Errorf("offline: open %s: %w: %w; check the path, or move the file aside", path, ErrNotStore, err)
+	case errors.Is(err, boltfile.ErrTruncated), errors.Is(err, boltfile.ErrBadMeta), errors.Is(err, boltfile.ErrBadPage):
+		return fmt.Errorf("offline: open %s: %w: %w; keep the file (it may hold records the ledger has not received) and restore the store from a backup", path, ErrCorrupt, err)
+	}
+	return fmt.Errorf("offline: open %s: %w", path, err)
+}
+
+// openBolt is bolt.Open with a damaged file's panic or fault (a page
+// beyond the file) turned into ErrCorrupt. The file bbolt opened is then
+// closed, which releases its lock; its mapping stays (bbolt keeps it to
+// itself), address space the next Open does not reuse.
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	var f *os.File
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		var err error
+		f, err = os.OpenFile(name, flag, perm)
+		return f, err
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if f != nil {
+				f.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: bbolt: %v", ErrCorrupt, p)
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
+}
+
+// init checks the schema (migrating it read-write) and loads the device
+// id. Its errors carry the prefix once; Open puts them in its context.
 func (s *Store) init() error {
 	if !s.opts.ReadOnly {
 		if fi, err := os.Stat(s.path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 			if err := os.Chmod(s.path, 0o600); err != nil {
-				return fmt.Errorf("offline: open: %w", err)
+				return fmt.Errorf("offline: chmod: %w", bare(err))
 			}
 		}
-		if err := s.db.Update(func(tx *bolt.Tx) error {
+		return s.update("open", func(tx *bolt.Tx) error {
+			if err := s.checkSchema(tx); err != nil {
+				return err
+			}
 			if err := migrate(tx, schemaVersion); err != nil {
 				return err
 			}
 			return s.loadDevice(tx)
-		}); err != nil {
-			return err
-		}
-		return nil
+		})
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
-		v := schemaOf(tx)
-		switch {
-		case v > schemaVersion:
-			return fmt.Errorf("offline: open: schema %d, this program knows %d: %w", v, schemaVersion, ErrSchemaTooNew)
-		case v < schemaVersion:
-			return fmt.Errorf("offline: open: schema %d needs migrating to %d, open read-write once: %w", v, schemaVersion, ErrReadOnly)
+	return s.view("open", func(tx *bolt.Tx) error {
+		if err := s.checkSchema(tx); err != nil {
+			return err
 		}
 		return s.loadDevice(tx)
 	})
+}
+
+// checkSchema refuses a file without a yktd schema (a bbolt file of
+// another program, or one with no bucket), one of a newer program, and, to
+// a read-only store, one that needs migrating.
+func (s *Store) checkSchema(tx *bolt.Tx) error {
+	v, err := schemaOf(tx)
+	switch {
+	case err != nil:
+		return err
+	case v == 0:
+		return fmt.Errorf("offline: %w: a bbolt database without a yktd schema; check the path, or move the file aside", ErrNotStore)
+	case v > schemaVersion:
+		return fmt.Errorf("offline: %w (schema %d, this program knows %d): upgrade yktd", ErrSchemaTooNew, v, schemaVersion)
+	case v < schemaVersion && s.opts.ReadOnly:
+		return fmt.Errorf("offline: schema %d needs migrating to %d, open the store read-write once: %w", v, schemaVersion, ErrReadOnly)
+	}
+	return nil
 }
 
 func (s *Store) loadDevice(tx *bolt.Tx) error {
@@ -204,26 +373,27 @@ func (s *Store) loadDevice(tx *bolt.Tx) error {
 	dev := meta.Get(keyDevice)
 	switch {
 	case dev == nil && s.opts.DeviceID == "":
-		return fmt.Errorf("offline: open: new store needs a device id: %w", ErrInvalid)
+		return fmt.Errorf("offline: a new store needs a device id: %w", ErrInvalid)
 	case dev == nil:
 		if err := meta.Put(keyDevice, []byte(s.opts.DeviceID)); err != nil {
-			return fmt.Errorf("offline: open: %w", err)
+			return fmt.Errorf("offline: write device id: %w", err)
 		}
 		if s.opts.Epoch > 0 {
 			if err := meta.Put(keyEpoch, be64(s.opts.Epoch)); err != nil {
-				return fmt.Errorf("offline: open: %w", err)
+				return fmt.Errorf("offline: write epoch: %w", err)
 			}
 		}
 		dev = []byte(s.opts.DeviceID)
 	case s.opts.DeviceID != "" && string(dev) != s.opts.DeviceID:
-		return fmt.Errorf("offline: open: store of device %q, not %q: %w", dev, s.opts.DeviceID, ErrDeviceMismatch)
+		return fmt.Errorf("offline: %w (%q, not %q)", ErrDeviceMismatch, dev, s.opts.DeviceID)
 	}
 	s.deviceID = string(dev)
 	if v := meta.Get(keyEpoch); v != nil {
-		if len(v) != 8 {
-			return fmt.Errorf("offline: open: epoch is %d bytes: %w", len(v), ErrCorrupt)
+		e, err := decodeUint64(v)
+		if err != nil {
+			return fmt.Errorf("offline: epoch: %w", err)
 		}
-		s.epoch = binary.BigEndian.Uint64(v)
+		s.epoch = e
 	}
 	s.genesis = protocol.EpochGenesis(s.deviceID, s.epoch)
 	return nil
@@ -251,7 +421,7 @@ func (s *Store) Path() string { return s.path }
 
 // CheckConsistency runs bbolt's page-level consistency check.
 func (s *Store) CheckConsistency() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view("consistency check", func(tx *bolt.Tx) error {
 		var errs []error
 		for err := range tx.Check() {
 			errs = append(errs, err)
@@ -265,14 +435,41 @@ func (s *Store) CheckConsistency() error {
 
 // update runs fn in one committed, fsync'd transaction and maps bbolt's
 // errors to the package's.
-func (s *Store) update(op string, fn func(tx *bolt.Tx) error) error {
+func (s *Store) update(op string, fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(op, &err)
 	return s.mapErr(op, s.db.Update(fn))
 }
 
 // batch runs fn through bbolt's group commit. fn may run more than once and
-// must not have side effects outside tx.
-func (s *Store) batch(op string, fn func(tx *bolt.Tx) error) error {
-	return s.mapErr(op, s.db.Batch(fn))
+// must not have side effects outside tx. (bbolt recovers a panic of fn in
+// a batch and runs it again alone, in this goroutine.)
+func (s *Store) batch(op string, fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(op, &err)
+	return s.mapErr(op, s.db.Batch(func(tx *bolt.Tx) error {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // bbolt may run it on its timer's goroutine
+		return fn(tx)
+	}))
+}
+
+// view runs fn in a read transaction. Every read goes through it: bbolt
+// follows the page numbers it finds in the file, so a damaged page makes
+// it panic or fault (a page beyond the file); view turns both into
+// ErrCorrupt instead of ending the process.
+func (s *Store) view(op string, fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(op, &err)
+	return s.db.View(fn)
+}
+
+// guard, deferred first in a function that runs a transaction, turns a
+// panic or memory fault during it into ErrCorrupt. bbolt rolls the
+// transaction back when it unwinds.
+func guard(op string, err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("offline: %s: %w: bbolt: %v", op, ErrCorrupt, p)
+	}
 }
 
 func (s *Store) mapErr(op string, err error) error {

@@ -19,30 +19,62 @@ type Cursor struct {
 // SyncCursor returns the acknowledged-through cursor.
 func (s *Store) SyncCursor() (Cursor, error) {
 	var c Cursor
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c = s.readCursor(tx)
-		return nil
+	err := s.view("sync cursor", func(tx *bolt.Tx) error {
+		var err error
+		c, err = s.cursor(tx)
+		return err
 	})
 	return c, err
 }
 
-func (s *Store) readCursor(tx *bolt.Tx) Cursor {
+// cursor reads the acknowledged cursor; a damaged value is ErrCorrupt.
+func (s *Store) cursor(tx *bolt.Tx) (Cursor, error) {
 	v := tx.Bucket(bucketSync).Get(keyAcked)
-	if len(v) != 8+protocol.HashSize {
+	if v == nil {
+		return Cursor{Hash: s.genesis}, nil
+	}
+	c, err := decodeCursor(v)
+	if err != nil {
+		return Cursor{}, fmt.Errorf("offline: sync cursor: %w", err)
+	}
+	return c, nil
+}
+
+// readCursor is cursor with a damaged value read as the genesis cursor
+// (nothing acknowledged): a caller that only writes a newer cursor or
+// re-sends records loses nothing by it.
+func (s *Store) readCursor(tx *bolt.Tx) Cursor {
+	c, err := s.cursor(tx)
+	if err != nil {
 		return Cursor{Hash: s.genesis}
+	}
+	return c
+}
+
+// decodeCursor decodes a sequence ‖ hash value (the sync cursor and the
+// purge anchor): 8 bytes big-endian from 1, then the record's hash.
+func decodeCursor(v []byte) (Cursor, error) {
+	if len(v) != 8+protocol.HashSize || binary.BigEndian.Uint64(v) == 0 {
+		return Cursor{}, fmt.Errorf("sequence and hash %x: %w", v, ErrCorrupt)
 	}
 	c := Cursor{Seq: binary.BigEndian.Uint64(v)}
 	copy(c.Hash[:], v[8:])
-	return c
+	return c, nil
 }
+
+func encodeCursor(c Cursor) []byte { return append(be64(c.Seq), c.Hash[:]...) }
 
 // Unacked returns up to n records after the cursor, in order: the next batch
 // to send.
 func (s *Store) Unacked(n int) ([]Entry, error) {
 	var out []Entry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view("unacked", func(tx *bolt.Tx) error {
 		var err error
-		out, err = readRecords(tx, s.readCursor(tx).Seq, n)
+		c, err := s.cursor(tx)
+		if err != nil {
+			return err
+		}
+		out, err = readRecords(tx, c.Seq, n)
 		return err
 	})
 	return out, err
@@ -67,8 +99,7 @@ func (s *Store) Ack(seq uint64, hash [protocol.HashSize]byte) error {
 		if protocol.RecordHash(v) != hash {
 			return fmt.Errorf("offline: ack %d: hash %x does not match the record: %w", seq, hash[:8], ErrBadAck)
 		}
-		val := append(be64(seq), hash[:]...)
-		if err := tx.Bucket(bucketSync).Put(keyAcked, val); err != nil {
+		if err := tx.Bucket(bucketSync).Put(keyAcked, encodeCursor(Cursor{Seq: seq, Hash: hash})); err != nil {
 			return fmt.Errorf("offline: ack %d: %w", seq, err)
 		}
 		return nil
@@ -86,13 +117,20 @@ func (s *Store) Purge() (int, error) {
 	n := 0
 	err := s.update("purge", func(tx *bolt.Tx) error {
 		n = 0
-		acked := s.readCursor(tx).Seq
+		cur, err := s.cursor(tx)
+		if err != nil {
+			return err
+		}
+		acked := cur.Seq
 		cutoff := s.opts.Clock.Now().Add(-s.opts.Retention).UnixMilli()
 		c := tx.Bucket(bucketJournal).Cursor()
 		var last []byte
 		var lastSeq uint64
 		for k, v := c.First(); k != nil && n < purgeBatch; k, v = c.First() {
-			seq := binary.BigEndian.Uint64(k)
+			seq, err := journalSeq(k)
+			if err != nil {
+				return err
+			}
 			if seq > acked {
 				break
 			}
@@ -113,7 +151,7 @@ func (s *Store) Purge() (int, error) {
 			return nil
 		}
 		h := protocol.RecordHash(last)
-		if err := tx.Bucket(bucketMeta).Put(keyAnchor, append(be64(lastSeq), h[:]...)); err != nil {
+		if err := tx.Bucket(bucketMeta).Put(keyAnchor, encodeCursor(Cursor{Seq: lastSeq, Hash: h})); err != nil {
 			return fmt.Errorf("offline: purge: %w", err)
 		}
 		return nil

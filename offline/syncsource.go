@@ -2,7 +2,6 @@ package offline
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -46,11 +45,15 @@ func (a SyncSource) Head() (uint64, [protocol.HashSize]byte, error) {
 // larger than after+1 only if the caller asks below the purge anchor.
 func (a SyncSource) RawRecords(after uint64, n int) ([][]byte, error) {
 	var out [][]byte
-	err := a.s.db.View(func(tx *bolt.Tx) error {
+	err := a.s.view("sync records", func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketJournal).Cursor()
 		want := after + 1
 		for k, v := c.Seek(be64(want)); k != nil && len(out) < n; k, v = c.Next() {
-			if got := binary.BigEndian.Uint64(k); got != want {
+			got, err := journalSeq(k)
+			if err != nil {
+				return err
+			}
+			if got != want {
 				return fmt.Errorf("offline: sync records: want %d, next is %d: %w", want, got, ErrCorrupt)
 			}
 			out = append(out, bytes.Clone(v))
