@@ -80,12 +80,12 @@ func TestDaemonRevokedAtTheLedger(t *testing.T) {
 	if rec := r.tap(card); rec.Outcome != "paid" {
 		t.Fatalf("sale before the revocation: %+v", rec)
 	}
+	head := r.d.Health().Journal.Head
+	r.awaitHealth("the sale uploaded", func(h terminal.Health) bool { return h.Journal.AckedThrough >= head })
+	// Made just before the revocation, most likely uploaded after it.
 	if rec := r.tap(demoCard(t, "lost", "", 0)); rec.Code != string(policy.CodeLost) {
 		t.Fatalf("lost card: %+v", rec)
 	}
-	head := r.d.Health().Journal.Head
-	r.awaitHealth("the sale uploaded", func(h terminal.Health) bool { return h.Journal.AckedThrough >= head })
-
 	if err := r.tl.Revoke("pos-daemon-01"); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +105,30 @@ func TestDaemonRevokedAtTheLedger(t *testing.T) {
 	for len(kindsOf(t, r.store, protocol.KindDeviceRevoked)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := len(kindsOf(t, r.store, protocol.KindDeviceRevoked)); n != 1 {
-		t.Fatalf("%d device-revoked records, want 1", n)
+	revoked := kindsOf(t, r.store, protocol.KindDeviceRevoked)
+	if len(revoked) != 1 {
+		t.Fatalf("%d device-revoked records, want 1", len(revoked))
+	}
+	// Its journal still reaches the ledger, for collection: the lost card's
+	// refusal made before the revocation, the refused sale and the
+	// revocation record made after it.
+	head = r.d.Health().Journal.Head
+	r.awaitHealth("the journal collected after the revocation", func(h terminal.Health) bool { return h.Journal.AckedThrough >= head })
+	for _, rc := range append(kindsOf(t, r.store, protocol.KindPurchaseRefused), revoked...) {
+		raw, err := r.tl.Record("pos-daemon-01", rc.Seq)
+		if err != nil {
+			t.Fatalf("the ledger lacks record %d (%s) made after the revocation: %v", rc.Seq, rc.Kind, err)
+		}
+		if got, err := protocol.DecodeRecord(raw); err != nil || got.Kind != rc.Kind {
+			t.Fatalf("the ledger's record %d: %+v, %v", rc.Seq, got, err)
+		}
+	}
+	rep, err := r.tl.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rep.Devices[0]; d.Revoked.IsZero() || d.Stats.CollectedAfterRevoke == 0 || d.Stats.RevokedNoticed.IsZero() {
+		t.Fatalf("the ledger's report of the revoked device: %+v", d)
 	}
 }
 
@@ -131,5 +153,16 @@ func TestRefusalReachesTheLedger(t *testing.T) {
 	if err != nil || rec.Kind != protocol.KindPurchaseRefused || rec.CardNo != sim.DemoLostNo || rec.Reason != string(policy.CodeLost) ||
 		rec.Amount != 1250 || rec.BalanceBefore != 8000 {
 		t.Fatalf("the ledger's record %d: %+v, %v", seq, rec, err)
+	}
+	// The operator's report says where the lost card turned up.
+	rep, err := r.tl.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rep.Devices[0].Stats.Refusals[string(policy.CodeLost)]; n != 1 {
+		t.Errorf("report: %d lost-card refusals of the device, want 1 (%v)", n, rep.Devices[0].Stats.Refusals)
+	}
+	if len(rep.Sightings) != 1 || rep.Sightings[0].CardNo != sim.DemoLostNo || rep.Sightings[0].Device != "pos-daemon-01" || rep.Sightings[0].Seq != seq {
+		t.Errorf("report: lost cards presented %+v", rep.Sightings)
 	}
 }
