@@ -21,6 +21,7 @@ const (
 	CodeStorageFull    policy.Code = "storage_full"      // the journal is full: collect it
 	CodeStoreFault     policy.Code = "store_fault"       // the store failed: see the log
 	CodeSAMFault       policy.Code = "sam_fault"         // the PSAM failed: see the log
+	CodeNoSAM          policy.Code = "no_sam"            // no PSAM in its slot (removed, pcscd down): nothing was debited
 	CodeMeterBusy      policy.Code = "meter_busy"        // a metered session of another card runs
 	CodeNothingToUndo  policy.Code = "nothing_to_cancel" // CancelLast with no sale
 	CodeCancelExpired  policy.Code = "cancel_expired"    // the cancel window has passed
@@ -37,6 +38,7 @@ var posTexts = map[policy.Code][2]string{
 	CodeStorageFull:   {"存储已满 请联系管理员", "Storage full, call the operator"},
 	CodeStoreFault:    {"设备故障 请联系管理员", "Terminal fault, call the operator"},
 	CodeSAMFault:      {"安全模块故障 请联系管理员", "SAM fault, call the operator"},
+	CodeNoSAM:         {"未检测到安全模块 请联系技术员", "No PSAM, call the technician"},
 	CodeMeterBusy:     {"设备使用中", "In use by another card"},
 	CodeNothingToUndo: {"没有可撤销的交易", "No sale to cancel"},
 	CodeCancelExpired: {"已超过撤销时限", "Too late to cancel"},

@@ -9,6 +9,7 @@ import (
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/terminal/policy"
 	"github.com/openykt/yktd/terminal/ui"
 )
@@ -66,7 +67,10 @@ func (p *POS) prepareFailed(cardNo string, err error) (Result, error) {
 		return refused(cardNo, CodeCardRefused), nil
 	}
 	// The SAM failed (or the card answered something this terminal cannot
-	// use): a terminal fault.
+	// use): a terminal fault; a PSAM missing from its slot says so.
+	if errors.Is(err, sam.ErrNoSAM) {
+		return refused(cardNo, CodeNoSAM), fmt.Errorf("terminal: prepare purchase: %w", err)
+	}
 	return refused(cardNo, CodeSAMFault), fmt.Errorf("terminal: prepare purchase: %w", err)
 }
 
@@ -77,7 +81,12 @@ func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error
 	cardNo := in.CardNo
 	switch out.Kind {
 	case epurse.Done:
-		if out.Err != nil {
+		switch {
+		case out.Err != nil && (errors.Is(out.Err, sam.ErrNoSAM) || errors.Is(out.Err, sam.ErrSessionLost)):
+			// The PSAM left between the card's debit and the MAC2 check:
+			// the debit happened; the TAC proves it to the ledger.
+			p.log.Warn("pos: MAC2 not checked: the PSAM left after the card's debit", "card", cardNo, "intent", in.ID, "err", out.Err)
+		case out.Err != nil:
 			// The card debited; its MAC2 did not verify at the SAM. The TAC
 			// still proves the debit to the ledger: complete, and report.
 			p.log.Error("pos: MAC2 check failed after a debit", "card", cardNo, "intent", in.ID, "err", out.Err)

@@ -93,19 +93,19 @@ func TestPSAMTornDuringSale(t *testing.T) {
 		return pos.HandleCard(ctx, e.Card, 0)
 	}
 
-	// Torn during INIT SAM FOR PURCHASE: a SAM fault, nothing journaled.
+	// Torn during INIT SAM FOR PURCHASE: no PSAM, nothing journaled.
 	if err := psam.Arm(sim.Fault{Kind: sim.TearBefore, INS: sim.InsInitSAMForPurchase}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := tap()
-	if res.Outcome != terminal.Refused || res.Code != terminal.CodeSAMFault || !errors.Is(err, sam.ErrNoSAM) {
-		t.Fatalf("PSAM torn during INIT SAM: %+v, %v; want refused %s with sam.ErrNoSAM", res, err, terminal.CodeSAMFault)
+	if res.Outcome != terminal.Refused || res.Code != terminal.CodeNoSAM || !errors.Is(err, sam.ErrNoSAM) {
+		t.Fatalf("PSAM torn during INIT SAM: %+v, %v; want refused %s with sam.ErrNoSAM", res, err, terminal.CodeNoSAM)
 	}
 	if st := student.Status(); st.Balance != start || st.OfflineCounter != 0 {
 		t.Fatalf("the card changed: %+v", st)
 	}
-	// Then every tap is a SAM fault until the PSAM is back.
-	if res, _ := tap(); res.Code != terminal.CodeSAMFault {
+	// Then every tap says so until the PSAM is back.
+	if res, _ := tap(); res.Code != terminal.CodeNoSAM || res.Message.EN != "No PSAM, call the technician" {
 		t.Fatalf("tap with no PSAM: %+v", res)
 	}
 	if ins, err := store.Intents(); err != nil || len(ins) != 0 {
