@@ -94,6 +94,8 @@ func (d *Daemon) controlRoutes() []controlRoute {
 		{"GET", "/v1/health", accessOpen, "the device's id and kind (no card numbers)", http.HandlerFunc(d.serveHealth)},
 		{"GET", "/v1/taps", accessRedacted, "?after=N&wait=5s: the taps numbered above N, waiting up to wait (30s at most) for one; " +
 			"card numbers, balances and errors only with the credential", http.HandlerFunc(d.serveTaps)},
+		{"GET", "/v1/journal", accessCredential, "?after=N&limit=100: the journal's records above sequence N (at most 1000), read-only",
+			http.HandlerFunc(d.serveJournal)},
 		{"POST", "/v1/inputs/{name}", accessCredential, `{"active": true}: drives a simulated board input`, http.HandlerFunc(d.serveInput)},
 		{"POST", "/v1/cancel-last", accessCashier, `{"pin": "<cashier PIN>"}: reverses the last sale within pos.cancel_window; ` +
 			"the answer names the card, the amount and the intent reversed", http.HandlerFunc(d.serveCancelLast)},
