@@ -40,12 +40,17 @@ func init() {
 
 const runUsage = `usage: yktd run --config FILE [--enrol TOKEN]
        yktd run --sim [--kind pos|gate] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
+       yktd run --sim --config FILE [--enrol TOKEN] --dir DIR   (the rig's simulator, docs/rig.md)
 
 --config  runs the terminal a configuration file describes (docs/config.md).
 --sim     runs the same daemon on the simulator: virtual cards on a virtual
           reader, a simulated board, the software SAM and the reference ledger
           in-process. The demo cards tap by themselves every --auto interval
           (0: never) and when you press Enter (1-5 Enter: tap that card).
+--sim --config runs the simulator on FILE instead of the demo configuration,
+          on every card of DIR/cards, with no demo tapper (the console's keys go
+          to the keypad); with sync.ledger in FILE it enrols with --enrol's token
+          at that ledger instead of starting one.
 SIGTERM or Ctrl-C stops it cleanly: a tap in progress finishes, the relays go
 to their safe state, the store is closed.`
 
@@ -83,10 +88,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || f.sim == (f.config != "") {
+	if fs.NArg() != 0 || !f.sim && f.config == "" {
 		return usageError("run takes either --config FILE or --sim")
 	}
-	if f.sim && f.enrol != "" {
+	if f.sim && f.enrol != "" && f.config == "" {
 		return usageError("--enrol is for a device; the simulator enrols with its own ledger")
 	}
 	if f.kind != config.KindPOS && f.kind != config.KindGate {

@@ -37,12 +37,15 @@ var simCards = []string{"student", "lost", "low", "staff", "expired"}
 // runSim runs the daemon on the simulator (yktd run --sim).
 func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	raw, err := simConfigs.ReadFile("simconfig/" + f.kind + ".toml")
+	if f.config != "" { // the rig's configuration instead of the demo's (simrig.go)
+		raw, err = os.ReadFile(f.config)
+	}
 	if err != nil {
 		return err
 	}
 	cfg, err := config.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("run: demo configuration: %w", err)
+		return fmt.Errorf("run: simulator configuration: %w", err)
 	}
 	if f.dir == "" {
 		if f.dir, err = os.MkdirTemp("", "yktd-sim-"); err != nil {
@@ -65,11 +68,14 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(cfg.Device, stderr)
 
-	store, err := offline.Open(cfg.Device.Store, storeOptions(cfg))
+	env := &simEnv{cfg: cfg, dir: f.dir, log: log, out: stdout}
+	opts := storeOptions(cfg)
+	opts.Clock = &env.clock
+	store, err := offline.Open(cfg.Device.Store, opts)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	env := &simEnv{cfg: cfg, dir: f.dir, log: log, store: store, out: stdout}
+	env.store = store
 	d, err := env.build(ctx, f)
 	if err != nil {
 		env.close()
@@ -100,7 +106,7 @@ func runSim(ctx context.Context, f runFlags, stdout, stderr io.Writer) error {
 
 	tctx, stopTapper := context.WithCancel(ctx)
 	defer stopTapper()
-	if f.auto > 0 || runEnv.stdin != nil {
+	if f.config == "" && (f.auto > 0 || runEnv.stdin != nil) { // the rig drives a --config simulator
 		go env.tapper(tctx, d, f.auto)
 	}
 	return d.Run(ctx)
@@ -113,6 +119,7 @@ type simEnv struct {
 	log   *slog.Logger
 	out   io.Writer
 	store *offline.Store
+	simRig
 
 	rdr     *sim.Reader
 	cards   map[string]*sim.Card
@@ -126,7 +133,7 @@ type simEnv struct {
 }
 
 func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error) {
-	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken}
+	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken, Now: e.clock.Now}
 
 	// The software SAM with the test keys; its terminal sequence persists.
 	kf := sam.TestKeys()
@@ -154,8 +161,12 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 		e.cards[name] = c
 		ctl.AddCard(name, c)
 	}
+	e.extra = map[string]*sim.Card{}
+	if err := e.loadExtraCards(ctl); err != nil {
+		return nil, err
+	}
 	deps.Readers = []reader.Reader{e.rdr}
-	deps.Control = ctl
+	deps.Control = e.simHandler(ctl)
 
 	// A simulated board on the wall clock.
 	e.spec = boardtest.FillPins(boardSpec(e.cfg.Board))
@@ -172,6 +183,14 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 	if f.noLedger {
 		if err := e.localStatusList(); err != nil {
 			return nil, err
+		}
+	} else if f.config != "" && e.cfg.Sync.Ledger != "" {
+		client, err := e.ledgerOf(ctx, f.enrol)
+		if err != nil {
+			return nil, err
+		}
+		if client != nil {
+			deps.Sync = client
 		}
 	} else {
 		client, err := e.startLedger(ctx)
