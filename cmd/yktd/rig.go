@@ -16,13 +16,14 @@ import (
 func init() {
 	register(command{
 		name:    "rig",
-		summary: "test-rig tools: put a virtual card into pcscd through vpcd",
+		summary: "test-rig tools: virtual cards behind pcscd's vpcd, scenario files against the real binaries",
 		run:     runRig,
 	})
 }
 
 const rigUsage = `usage: yktd rig vcard (--state FILE | --demo NAME | --psam) [--port 35963]
        yktd rig vcard --state FILE [--state FILE...] --control 127.0.0.1:0 --dir DIR [--port 35963]
+       yktd rig run [--parallel N] [--junit FILE] [--yktd BIN] [--ledgerd BIN] SCENARIO.toml...
 
 vcard  connects a virtual card to vpcd (pcscd's virtual reader) until SIGINT
        or SIGTERM. --state FILE loads a card saved by reader/sim (every change
@@ -34,11 +35,13 @@ vcard  connects a virtual card to vpcd (pcscd's virtual reader) until SIGINT
        simulator's (docs/rig.md): POST /sim/readers/vpcd/tap {"card": NAME},
        /sim/readers/vpcd/remove, /sim/cards/NAME/faults, GET /sim/cards;
        the credential and the address are written to DIR (control.token,
-       control.addr).`
+       control.addr).
+run    runs scenario files against the real binaries (yktd rig run -h, docs/rig.md).`
 
 func runRig(args []string, stdout, stderr io.Writer) error {
 	return runSubcommand(args, stdout, stderr, rigUsage, rigHelp, map[string]runFunc{
 		"vcard": rigVCard,
+		"run":   rigRun,
 	})
 }
 
