@@ -92,5 +92,3 @@ func rigRun(args []string, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
-
