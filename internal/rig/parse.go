@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,13 +56,18 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		var msgs []string
 		for _, k := range und {
+			if freeForm(k) {
+				continue
+			}
 			if line := keyLine(data, k); line > 0 {
 				msgs = append(msgs, fmt.Sprintf("line %d: unknown key %s", line, k))
 			} else {
 				msgs = append(msgs, "unknown key "+k.String())
 			}
 		}
-		return nil, fmt.Errorf("%w: %s", ErrScenario, strings.Join(msgs, "; "))
+		if len(msgs) > 0 {
+			return nil, fmt.Errorf("%w: %s", ErrScenario, strings.Join(msgs, "; "))
+		}
 	}
 	if sc.Name == "" {
 		sc.Name = name
@@ -71,6 +77,23 @@ func Parse(name string, data []byte) (*Scenario, error) {
 		return nil, fmt.Errorf("%w: %w", ErrScenario, err)
 	}
 	return &sc, nil
+}
+
+// freeFormTables are the tables whose keys are not the scenario's own: a
+// device's configuration overlay (checked by config.Parse when the device
+// is prepared), the ledger's rules (checked by ledgerd rules set) and the
+// JSON paths of expectations. The TOML decoder reports keys nested in them
+// as undecoded; they are not unknown.
+var freeFormTables = [][]string{{"device", "config"}, {"ledger", "rules"},
+	{"step", "expect", "ledger"}, {"step", "expect", "devices"}, {"step", "expect", "health"}}
+
+func freeForm(k toml.Key) bool {
+	for _, p := range freeFormTables {
+		if len(k) > len(p) && slices.Equal(k[:len(p)], toml.Key(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // check validates the decoded scenario and fills in defaults.

@@ -169,7 +169,13 @@ func runScenario(ctx context.Context, sc *Scenario, opts Options, bases *baseCon
 	}
 	ctx, cancel := context.WithTimeout(ctx, sc.Timeout.D())
 	defer cancel()
-	dir, err := os.MkdirTemp(opts.WorkDir, "yktd-rig-"+safeName(sc.Name)+"-")
+	// Short: the ledger's admin socket is a unix socket in it, and their
+	// paths are limited to about 100 bytes.
+	dir, err := os.MkdirTemp(opts.WorkDir, "rig-"+safeName(sc.Name)+"-")
+	if err == nil && len(dir) > 70 {
+		_ = os.Remove(dir)
+		dir, err = os.MkdirTemp("", "rig-")
+	}
 	if err != nil {
 		res.Status, res.Failure = StatusFailed, err.Error()
 		return res
@@ -204,7 +210,7 @@ func safeName(s string) string {
 		} else {
 			b.WriteByte('_')
 		}
-		if b.Len() >= 40 {
+		if b.Len() >= 12 {
 			break
 		}
 	}
