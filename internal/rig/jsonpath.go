@@ -54,6 +54,9 @@ func parsePath(p string) ([]pathSeg, error) {
 	parts = append(parts, p[start:])
 	var out []pathSeg
 	for _, part := range parts {
+		if part == "" {
+			return nil, fmt.Errorf("%w %q: empty segment", errPath, p)
+		}
 		for part != "" {
 			seg := pathSeg{index: -1}
 			br := strings.IndexByte(part, '[')
