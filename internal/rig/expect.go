@@ -341,7 +341,7 @@ func (r *scenarioRun) checkJournal(ctx context.Context, d *device, j *JournalExp
 		switch {
 		case j.Kind != "" && e.Kind != j.Kind,
 			j.Card != "" && rec.CardNo != r.cardNos[j.Card],
-			j.Reason != "" && rec.Reason != j.Reason,
+			j.Reason != "" && !matchReason(rec.Reason, j.Reason),
 			j.Amount != nil && rec.Amount != *j.Amount,
 			j.Version != nil && rec.Version != *j.Version:
 			continue
@@ -439,4 +439,13 @@ func (r *scenarioRun) checkRelays(ctx context.Context, d *device, want map[strin
 		return pending("%s", strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// matchReason: a wanted reason ending in * matches by prefix
+// ("status-*": status-snapshot and status-delta).
+func matchReason(got, want string) bool {
+	if p, ok := strings.CutSuffix(want, "*"); ok {
+		return strings.HasPrefix(got, p)
+	}
+	return got == want
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openykt/yktd/reader/sim"
 )
 
 // Options configure Run.
@@ -283,6 +285,20 @@ func (r *scenarioRun) setup(ctx context.Context) error {
 		}
 		r.cardNos[c.Name] = c.No
 		r.versions[c.Name] = 1
+	}
+	// The simulator issues the demo cards it misses into its cards folder;
+	// devices that share one would race at that: issue them first.
+	for _, demo := range sim.Catalogue() {
+		if _, ok := r.cardNos[demo.Name]; ok {
+			continue // the scenario's card of that name wins
+		}
+		c, err := demo.Issue()
+		if err == nil {
+			err = c.Save(filepath.Join(r.cards, demo.Name+".json"))
+		}
+		if err != nil {
+			return fmt.Errorf("rig: demo card %s: %w", demo.Name, err)
+		}
 	}
 	r.tl.add("info", "%d cards issued in %s", len(r.sc.Cards), r.cards)
 	if r.sc.Ledger != nil {

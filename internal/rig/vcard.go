@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/openykt/yktd/reader/pcsc"
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/terminal"
 )
@@ -21,16 +23,20 @@ import (
 // time: the runner holds the machine-wide rig lock meanwhile.
 const (
 	pcscdLockPath = "/tmp/yktd-pcscd-rig.lock"
-	pcscdSocket   = "/run/pcscd/pcscd.comm"
 	vpcdReader    = "Virtual PCD 00 00"
 	vpcdPort      = "35963"
 )
 
-// pcscdLock is the machine-wide rig lock (flock; it goes with the process).
-type pcscdLock struct{ f *os.File }
+// pcscdLock is the machine-wide rig lock (flock; it goes with the
+// process) and the pcscd the runner started, if it started one.
+type pcscdLock struct {
+	f     *os.File
+	pcscd *exec.Cmd
+}
 
-// takePCSCDLock waits up to 5 minutes for the lock, then checks that a
-// pcscd answers (the runner does not start one).
+// takePCSCDLock waits up to 5 minutes for the lock, then makes sure a
+// pcscd answers with the vpcd reader: the one running, or one it starts
+// in the foreground (as root) and stops at release.
 func takePCSCDLock(ctx context.Context) (*pcscdLock, error) {
 	f, err := os.OpenFile(pcscdLockPath, os.O_RDONLY|os.O_CREATE, 0o666)
 	if err != nil {
@@ -53,15 +59,67 @@ func takePCSCDLock(ctx context.Context) (*pcscdLock, error) {
 		case <-time.After(100 * time.Millisecond): // polling a lock, bounded
 		}
 	}
-	if _, err := os.Stat(pcscdSocket); err != nil {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-		return nil, fmt.Errorf("rig: --pcscd: no pcscd (%v): start it first (pcscd -f, with the vpcd driver of vsmartcard-vpcd)", err)
+	l := &pcscdLock{f: f}
+	if vpcdUp(ctx, time.Second) == nil {
+		return l, nil
 	}
-	return &pcscdLock{f: f}, nil
+	bin, err := exec.LookPath("pcscd")
+	if err != nil {
+		bin = "/usr/sbin/pcscd"
+	}
+	l.pcscd = exec.Command(bin, "--foreground")
+	l.pcscd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := l.pcscd.Start(); err != nil {
+		l.pcscd = nil
+		l.release()
+		return nil, fmt.Errorf("rig: --pcscd: none answers and starting %s failed (it needs root and vsmartcard-vpcd): %w", bin, err)
+	}
+	if err := vpcdUp(ctx, 10*time.Second); err != nil {
+		l.release()
+		return nil, fmt.Errorf("rig: --pcscd: the pcscd started does not show %q: %w", vpcdReader, err)
+	}
+	return l, nil
 }
 
+// vpcdUp polls pcscd (bounded) until it lists the vpcd reader.
+func vpcdUp(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		rs, err := pcsc.ListReaders(cctx, pcsc.Options{Backend: pcsc.Pure})
+		cancel()
+		if err == nil {
+			for _, r := range rs {
+				if r.Name == vpcdReader {
+					return nil
+				}
+			}
+			err = fmt.Errorf("readers %v", rs)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond): // polling a daemon, bounded
+		}
+	}
+}
+
+// release stops the pcscd it started and lets the lock go.
 func (l *pcscdLock) release() {
+	if l.pcscd != nil {
+		_ = l.pcscd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = l.pcscd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = l.pcscd.Process.Kill()
+			<-done
+		}
+	}
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	_ = l.f.Close()
 }
