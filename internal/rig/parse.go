@@ -355,6 +355,9 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 	if needAt && s.At == "" {
 		return fmt.Errorf("%s needs at = DEVICE", orDefault(act, "this expectation"))
 	}
+	if len(s.Expect.Relays) > 0 && devs[s.At].Reader != ReaderSim {
+		return errors.New("expect.relays: only a simulator's board can be read")
+	}
 	card := func(what, n string) error {
 		if !cards[n] {
 			return fmt.Errorf("%s: no card %q", what, n)
