@@ -103,7 +103,7 @@ func (d *Daemon) controlRoutes() []controlRoute {
 	if d.deps.Control != nil {
 		routes = append(routes, controlRoute{"", "/sim/", accessCredential, "the simulator's virtual cards and readers " +
 			"(GET /sim/cards, /sim/cards/{name}, /sim/readers; POST /sim/readers/{name}/tap and /remove; " +
-			"POST and DELETE /sim/cards/{name}/faults)", http.StripPrefix("/sim", d.deps.Control)})
+			"POST and DELETE /sim/cards/{name}/faults; POST /sim/cards/{name}/reload; GET and POST /sim/clock; GET /sim/board)", http.StripPrefix("/sim", d.deps.Control)})
 	}
 	return routes
 }
