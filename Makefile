@@ -15,7 +15,7 @@ PORTABLE  ?= $(shell $(GO) list ./... | grep -v -e /cmd/ -e /reader/pcsc)
 # "context deadline exceeded" at the -fuzztime boundary (golang/go#75804).
 FUZZTIME  ?= 5000x
 
-.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean
+.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean scenarios
 
 all: build
 
@@ -38,6 +38,12 @@ sim:
 test:
 	$(GO) vet ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
+
+## scenarios: the rig's acceptance suite (testdata/scenarios, docs/rig.md) against freshly built binaries; JUnit XML in dist/scenarios.xml
+scenarios:
+	@mkdir -p $(DIST)
+	CGO_ENABLED=0 $(GO) build -o $(DIST)/ ./cmd/yktd ./cmd/ledgerd
+	$(DIST)/yktd rig run --ledgerd $(DIST)/ledgerd --junit $(DIST)/scenarios.xml testdata/scenarios/*.toml
 
 ## test-arm: the portable packages' tests for linux/arm under qemu-arm-static
 test-arm:

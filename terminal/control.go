@@ -94,6 +94,8 @@ func (d *Daemon) controlRoutes() []controlRoute {
 		{"GET", "/v1/health", accessOpen, "the device's id, kind, money holds, status list and ledger contact (no card numbers)", http.HandlerFunc(d.serveHealth)},
 		{"GET", "/v1/taps", accessRedacted, "?after=N&wait=5s: the taps numbered above N, waiting up to wait (30s at most) for one; " +
 			"card numbers, balances and errors only with the credential", http.HandlerFunc(d.serveTaps)},
+		{"GET", "/v1/journal", accessCredential, "?after=N&limit=100: the journal's records above sequence N (at most 1000), read-only",
+			http.HandlerFunc(d.serveJournal)},
 		{"POST", "/v1/inputs/{name}", accessCredential, `{"active": true}: drives a simulated board input`, http.HandlerFunc(d.serveInput)},
 		{"POST", "/v1/cancel-last", accessCashier, `{"pin": "<cashier PIN>"}: reverses the last sale within pos.cancel_window; ` +
 			"the answer names the card, the amount and the intent reversed", http.HandlerFunc(d.serveCancelLast)},
@@ -101,7 +103,7 @@ func (d *Daemon) controlRoutes() []controlRoute {
 	if d.deps.Control != nil {
 		routes = append(routes, controlRoute{"", "/sim/", accessCredential, "the simulator's virtual cards and readers " +
 			"(GET /sim/cards, /sim/cards/{name}, /sim/readers; POST /sim/readers/{name}/tap and /remove; " +
-			"POST and DELETE /sim/cards/{name}/faults)", http.StripPrefix("/sim", d.deps.Control)})
+			"POST and DELETE /sim/cards/{name}/faults; POST /sim/cards/{name}/reload; GET and POST /sim/clock; GET /sim/board)", http.StripPrefix("/sim", d.deps.Control)})
 	}
 	return routes
 }

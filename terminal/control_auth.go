@@ -226,3 +226,20 @@ func (d *Daemon) ControlTokenPath() string {
 	}
 	return d.controlTokenPath()
 }
+
+// GuardControl puts h behind the control interface's guard on the
+// loopback TCP listener ln: the Host and Origin checks on every request and
+// a new credential, written to tokenPath (0600), required for every one.
+// A tool that serves controls of its own beside the daemon (`yktd rig
+// vcard --control`) uses it, so that it names the same authority and
+// NewControlClient reaches it the same way.
+func GuardControl(ln net.Listener, tokenPath string, h http.Handler) (http.Handler, error) {
+	if _, ok := ln.Addr().(*net.TCPAddr); !ok {
+		return nil, fmt.Errorf("terminal: control guard on %v: loopback TCP only", ln.Addr())
+	}
+	g, err := newControlGuard(ln, tokenPath)
+	if err != nil {
+		return nil, err
+	}
+	return g.wrap(needCredential(h)), nil
+}

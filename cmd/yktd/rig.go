@@ -16,23 +16,32 @@ import (
 func init() {
 	register(command{
 		name:    "rig",
-		summary: "test-rig tools: put a virtual card into pcscd through vpcd",
+		summary: "test-rig tools: virtual cards behind pcscd's vpcd, scenario files against the real binaries",
 		run:     runRig,
 	})
 }
 
 const rigUsage = `usage: yktd rig vcard (--state FILE | --demo NAME | --psam) [--port 35963]
+       yktd rig vcard --state FILE [--state FILE...] --control 127.0.0.1:0 --dir DIR [--port 35963]
+       yktd rig run [--parallel N] [--junit FILE] [--yktd BIN] [--ledgerd BIN] SCENARIO.toml...
 
 vcard  connects a virtual card to vpcd (pcscd's virtual reader) until SIGINT
        or SIGTERM. --state FILE loads a card saved by reader/sim (every change
        is written back to FILE); --demo NAME issues a demo card (see below;
        with --state and a missing FILE it is saved there); --psam presents the
        demo PSAM. --port picks the vpcd slot: 35963 is "Virtual PCD 00 00",
-       35964 "Virtual PCD 00 01".`
+       35964 "Virtual PCD 00 01". With --control ADDR the cards (each named
+       by its file name) wait outside the field and are driven like the
+       simulator's (docs/rig.md): POST /sim/readers/vpcd/tap {"card": NAME},
+       /sim/readers/vpcd/remove, /sim/cards/NAME/faults, GET /sim/cards;
+       the credential and the address are written to DIR (control.token,
+       control.addr).
+run    runs scenario files against the real binaries (yktd rig run -h, docs/rig.md).`
 
 func runRig(args []string, stdout, stderr io.Writer) error {
 	return runSubcommand(args, stdout, stderr, rigUsage, rigHelp, map[string]runFunc{
 		"vcard": rigVCard,
+		"run":   rigRun,
 	})
 }
 
@@ -51,7 +60,10 @@ func printCatalogue(w io.Writer) {
 
 func rigVCard(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("rig vcard", stderr, rigHelp)
-	state := fs.String("state", "", "card state `FILE` (reader/sim format)")
+	var states stateFiles
+	fs.Var(&states, "state", "card state `FILE` (reader/sim format); several with --control")
+	control := fs.String("control", "", "serve the card controls on `ADDR` (loopback)")
+	ctlDir := fs.String("dir", "", "with --control: `DIR` for control.token and control.addr")
 	demo := fs.String("demo", "", "demo card `NAME` from the catalogue")
 	psam := fs.Bool("psam", false, "present the demo PSAM instead of a purse card")
 	port := fs.Int("port", 35963, "vpcd TCP `PORT` on 127.0.0.1")
@@ -63,6 +75,16 @@ func rigVCard(args []string, stdout, stderr io.Writer) error {
 	}
 	if *port <= 0 || *port > 65535 {
 		return usageError("--port %d out of range", *port)
+	}
+	if *control != "" {
+		return rigVCardControlled(states, *demo, *psam, *control, *ctlDir, *port, stdout, stderr)
+	}
+	if len(states) > 1 || *ctlDir != "" {
+		return usageError("several --state files and --dir go with --control")
+	}
+	state := new(string)
+	if len(states) == 1 {
+		*state = states[0]
 	}
 	var card vpcd.Card
 	var what string
@@ -81,7 +103,7 @@ func rigVCard(args []string, stdout, stderr io.Writer) error {
 		card, what = c, fmt.Sprintf("card %s", c.Profile().CardNo)
 	}
 
-	ctx, stop := interruptContext(context.Background())
+	ctx, stop := runEnv.interrupt(context.Background())
 	defer stop()
 	addr := "127.0.0.1:" + strconv.Itoa(*port)
 	slot := &vpcd.Slot{

@@ -36,6 +36,7 @@ func init() {
 
 const runUsage = `usage: yktd run --config FILE [--enrol TOKEN] [--new-store]
        yktd run --sim [--kind pos|gate] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
+       yktd run --sim --config FILE [--enrol TOKEN] --dir DIR   (the rig's simulator, docs/rig.md)
 both:  [--log FILE]
 
 --config  runs the terminal a configuration file describes (docs/config.md).
@@ -45,6 +46,10 @@ both:  [--log FILE]
           (0: never; paused while the control interface drives the cards)
           and when you type a card's number or name and Enter (Enter alone:
           the next card). Without --dir its folder is removed at the end.
+--sim --config runs the simulator on FILE instead of the demo configuration,
+          on every card of DIR/cards, with no demo tapper (the console's keys go
+          to the keypad); with sync.ledger in FILE it enrols with --enrol's token
+          at that ledger instead of starting one.
 --log     writes the log to FILE (appended) instead of stderr; the customer
           display is on stdout.
 SIGTERM or Ctrl-C stops it cleanly: a tap in progress finishes, the relays go
@@ -94,10 +99,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || f.sim == (f.config != "") {
+	if fs.NArg() != 0 || !f.sim && f.config == "" {
 		return usageError("run takes either --config FILE or --sim")
 	}
-	if f.sim && f.enrol != "" {
+	if f.sim && f.enrol != "" && f.config == "" {
 		return usageError("--enrol is for a device; the simulator enrols with its own ledger")
 	}
 	if f.kind != config.KindPOS && f.kind != config.KindGate {

@@ -565,7 +565,6 @@ func TestRunUsageErrors(t *testing.T) {
 		{"run"},
 		{"run", "--sim", "--enrol", "TOKEN"},
 		{"run", "--sim", "--kind", "atm"},
-		{"run", "--config", "x.toml", "--sim"},
 		{"run", "--config", "x.toml", "extra"},
 		{"run", "--print-config"},
 	} {

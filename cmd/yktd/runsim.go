@@ -44,12 +44,15 @@ var simCards = []string{"student", "lost", "low", "staff", "expired"}
 // in and stdout, its log on stderr.
 func runSim(ctx context.Context, f runFlags, in *consoleInput, stdout, stderr io.Writer) error {
 	raw, err := simConfigs.ReadFile("simconfig/" + f.kind + ".toml")
+	if f.config != "" { // the rig's configuration instead of the demo's (simrig.go)
+		raw, err = os.ReadFile(f.config)
+	}
 	if err != nil {
 		return err
 	}
 	cfg, err := config.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("demo configuration: %w", err)
+		return fmt.Errorf("simulator configuration: %w", err)
 	}
 	temporary := f.dir == ""
 	if temporary {
@@ -78,11 +81,14 @@ func runSim(ctx context.Context, f runFlags, in *consoleInput, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	store, err := plan.open(storeOptions(cfg), log)
+	env := &simEnv{cfg: cfg, dir: f.dir, log: log, out: stdout, in: in}
+	opts := storeOptions(cfg)
+	opts.Clock = &env.clock // the simulator's clock, which the rig steps
+	store, err := plan.open(opts, log)
 	if err != nil {
 		return err
 	}
-	env := &simEnv{cfg: cfg, dir: f.dir, log: log, store: store, out: stdout, in: in}
+	env.store = store
 	d, err := env.build(ctx, f)
 	if err != nil {
 		env.close()
@@ -116,7 +122,7 @@ func runSim(ctx context.Context, f runFlags, in *consoleInput, stdout, stderr io
 
 	tctx, stopTapper := context.WithCancel(ctx)
 	defer stopTapper()
-	if f.auto > 0 || runEnv.stdin != nil {
+	if f.config == "" && (f.auto > 0 || runEnv.stdin != nil) { // the rig drives a --config simulator
 		go env.tapper(tctx, d, f.auto)
 	}
 	return d.Run(ctx)
@@ -130,6 +136,7 @@ type simEnv struct {
 	out   io.Writer
 	in    *consoleInput
 	store *offline.Store
+	simRig
 
 	// lastControl is when the control interface last drove a card (Unix
 	// nanoseconds): the auto-tapper keeps off the reader for
@@ -148,7 +155,7 @@ type simEnv struct {
 }
 
 func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error) {
-	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken}
+	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken, Now: e.clock.Now}
 
 	// The software SAM with the test keys; its terminal sequence persists.
 	kf := sam.TestKeys()
@@ -176,14 +183,19 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 		e.cards[name] = c
 		ctl.AddCard(name, c)
 	}
+	e.extra = map[string]*sim.Card{}
+	if err := e.loadExtraCards(ctl); err != nil {
+		return nil, err
+	}
 	deps.Readers = []reader.Reader{e.rdr}
+	sh := e.simHandler(ctl)
 	deps.Control = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
-			ctl.ServeHTTP(w, r)
+			sh.ServeHTTP(w, r)
 			return
 		}
 		e.lastControl.Store(time.Now().UnixNano())
-		ctl.ServeHTTP(w, r)
+		sh.ServeHTTP(w, r)
 		e.lastControl.Store(time.Now().UnixNano())
 	})
 
@@ -202,6 +214,14 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 	if f.noLedger {
 		if err := e.localStatusList(); err != nil {
 			return nil, err
+		}
+	} else if f.config != "" && e.cfg.Sync.Ledger != "" {
+		client, err := e.ledgerOf(ctx, f.enrol)
+		if err != nil {
+			return nil, err
+		}
+		if client != nil {
+			deps.Sync = client
 		}
 	} else {
 		client, err := e.startLedger(ctx)
