@@ -32,6 +32,7 @@ var usageMistakes = map[string][][]string{
 	"board inputs":    {{}, {"--config"}},
 	"board pins":      {{"extra"}},
 	"rig vcard":       {{}, {"--state"}},
+	"rig run":         {{}, {"--junit"}, {"--parallel", "x", "a.toml"}},
 }
 
 // subcommandsIn finds the subcommands a command's help names:

@@ -15,7 +15,7 @@ import (
 
 // rigSimConfig is the POS configuration the rig gives `yktd run --sim
 // --config`: keyed amounts, the ledger at url.
-func rigSimConfig(t *testing.T, url string) string {
+func rigSimConfig(t *testing.T, url, fingerprint string) string {
 	t.Helper()
 	b, err := simConfigs.ReadFile("simconfig/pos.toml")
 	if err != nil {
@@ -23,7 +23,7 @@ func rigSimConfig(t *testing.T, url string) string {
 	}
 	s := strings.Replace(string(b), `mode = "fixed"`, `mode = "keyed"`, 1)
 	s = strings.Replace(s, `id = "SIM-CANTEEN-01"`, `id = "RIG-POS-1"`, 1)
-	s += "\n[sync]\nledger = \"" + url + "/\"\ninterval = \"200ms\"\nmin_backoff = \"100ms\"\nmax_backoff = \"500ms\"\n"
+	s += "\n[sync]\nledger = \"" + url + "/\"\ninsecure = true\nledger_key = \"" + fingerprint + "\"\ninterval = \"200ms\"\nmin_backoff = \"100ms\"\nmax_backoff = \"500ms\"\n"
 	path := filepath.Join(t.TempDir(), "pos.toml")
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestRigSimConfig(t *testing.T) {
 	rigCard(t, dir, "carol", "10012026120700000042", tomorrow, 10000)
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	r := startRun(t, 90*time.Second, pr, "run", "--sim", "--config", rigSimConfig(t, l.URL), "--dir", dir, "--enrol", tok, "--auto", "0")
+	r := startRun(t, 90*time.Second, pr, "run", "--sim", "--config", rigSimConfig(t, l.URL, l.Fingerprint()), "--dir", dir, "--enrol", tok, "--auto", "0")
 	ctl := newCtl(t, dir, controlAddr(t, dir, r.done))
 
 	devs, err := l.Devices()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"reflect"
 	"strings"
 	"sync"
 
@@ -38,19 +37,6 @@ func (b *baseConfigs) get(ctx context.Context, kind string) ([]byte, error) {
 	}
 	b.got[kind] = []byte(out)
 	return b.got[kind], nil
-}
-
-// syncKnows reports whether this build's configuration has the sync key
-// (sync.insecure and sync.ledger_key arrive with the field-trial fixes: the
-// runner sets them when the device understands them).
-func syncKnows(key string) bool {
-	t := reflect.TypeOf(config.Sync{})
-	for i := range t.NumField() {
-		if t.Field(i).Tag.Get("toml") == key {
-			return true
-		}
-	}
-	return false
 }
 
 // devConfig is what the runner forces into a device's configuration.
@@ -93,10 +79,8 @@ func buildConfig(base []byte, overlay map[string]any, dc devConfig) ([]byte, err
 		set("sync", "min_backoff", "100ms", false)
 		set("sync", "max_backoff", "1s", false)
 		set("sync", "timeout", "3s", false)
-		if syncKnows("insecure") {
-			set("sync", "insecure", true, false) // the rig's ledger is plain http on loopback
-		}
-		if dc.ledgerKey != "" && syncKnows("ledger_key") {
+		set("sync", "insecure", true, false) // the rig's ledger is plain http on loopback
+		if dc.ledgerKey != "" {
 			set("sync", "ledger_key", dc.ledgerKey, false)
 		}
 	} else if s, ok := m["sync"].(map[string]any); ok {

@@ -404,13 +404,11 @@ func (r *scenarioRun) newDevice(ctx context.Context, spec *DeviceSpec) (*device,
 		d.proxy = p
 		p.setUpstream(r.ledger.addr)
 		dc.ledgerURL = "http://" + p.addr() + "/"
-		if syncKnows("ledger_key") {
-			fp, err := r.ledger.fingerprint(ctx)
-			if err != nil {
-				return nil, err
-			}
-			dc.ledgerKey = fp
+		fp, err := r.ledger.fingerprint(ctx)
+		if err != nil {
+			return nil, err
 		}
+		dc.ledgerKey = fp
 	}
 	if dc.vcard {
 		if err := r.prepareVCard(d, &dc); err != nil {
