@@ -38,8 +38,8 @@ func TestSeenNonce(t *testing.T) {
 	}
 	// a was forgotten, and the purge's time is one the store has seen:
 	// a is refused as expired, never taken as new.
-	if seen, err := s.SeenNonce(a, now.Add(time.Minute)); err == nil && !seen {
-		t.Fatalf("a after purge = %v, %v, accepted as new: a purged nonce must be refused", seen, err)
+	if seen, err := s.SeenNonce(a, now.Add(time.Minute)); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("a after purge = %v, %v, want ErrNonceExpired: a purged nonce must be refused", seen, err)
 	}
 	if n, err := s.Nonces(); err != nil || n != 1 {
 		t.Fatalf("Nonces = %d, %v, want 1", n, err)
@@ -156,8 +156,11 @@ func TestNoncePurgedAfterClockJump(t *testing.T) {
 		t.Fatalf("PurgeNonces a day ahead = %d, %v, want 1", n, err)
 	}
 	clk.Set(start.Add(10 * time.Second))
-	if seen, err := s.SeenNonce(nonce, exp); err == nil && !seen {
-		t.Fatal("replay after the clock was corrected accepted as a new nonce")
+	if seen, err := s.SeenNonce(nonce, exp); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("replay after the clock was corrected = %v, %v, want ErrNonceExpired", seen, err)
+	}
+	if lt, err := s.LatestTime(); err != nil || !lt.Equal(start.Add(24*time.Hour)) {
+		t.Fatalf("LatestTime = %v, %v, want the purge's time", lt, err)
 	}
 	offlinetest.CheckAndClose(t, s)
 	s2, err := offline.Open(path, offline.Options{Clock: clk})
@@ -165,8 +168,8 @@ func TestNoncePurgedAfterClockJump(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer offlinetest.CheckAndClose(t, s2)
-	if seen, err := s2.SeenNonce(nonce, exp); err == nil && !seen {
-		t.Fatal("replay after a restart accepted as a new nonce")
+	if seen, err := s2.SeenNonce(nonce, exp); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("replay after a restart = %v, %v, want ErrNonceExpired", seen, err)
 	}
 }
 
@@ -184,8 +187,11 @@ func TestNonceBeforeLatestRecord(t *testing.T) {
 	if _, err := s.Append(protocol.Record{Kind: protocol.KindAlarm, Reason: "tamper"}); err != nil {
 		t.Fatal(err)
 	}
-	if seen, err := s.SeenNonce([]byte("nonce-old-0001"), start.Add(time.Minute)); err == nil && !seen {
-		t.Fatal("a token expiring before the latest record's time accepted")
+	if seen, err := s.SeenNonce([]byte("nonce-old-0001"), start.Add(time.Minute)); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("a token expiring before the latest record's time = %v, %v, want ErrNonceExpired", seen, err)
+	}
+	if lt, err := s.LatestTime(); err != nil || !lt.Equal(start.Add(30*time.Minute)) {
+		t.Fatalf("LatestTime = %v, %v, want the first record's time", lt, err)
 	}
 	// One expiring after it is taken.
 	if seen, err := s.SeenNonce([]byte("nonce-new-0001"), start.Add(31*time.Minute)); err != nil || seen {
