@@ -20,8 +20,10 @@ func init() {
 
 const statusUsage = `usage: yktd status <lookup|stats> --db FILE
 
-  lookup --db FILE CARDNO   is the card lost, frozen, dormant, cancelled or expired?
-  stats  --db FILE          list version, digest and count per reason`
+  lookup --db FILE [--zone Z] CARDNO   is the card lost, frozen, dormant, cancelled or expired?
+  stats  --db FILE                     list version, digest and count per reason
+
+Times are RFC 3339 in the zone --zone names (default ` + defaultZone + `; UTC, Local).`
 
 func runStatus(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -32,6 +34,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	db := fs.String("db", "", "store file")
 	switch args[0] {
 	case "lookup":
+		zoneName := zoneFlag(fs)
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return err
@@ -41,7 +44,11 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		if *db == "" || fs.NArg() != 1 {
 			return usageError("want --db FILE CARDNO\n%s", statusUsage)
 		}
-		return statusLookup(*db, fs.Arg(0), stdout)
+		z, err := loadZone(*zoneName)
+		if err != nil {
+			return err
+		}
+		return statusLookup(*db, fs.Arg(0), z, stdout)
 	case "stats":
 		if err := parse(fs, args[1:], db); err != nil {
 			return err
@@ -54,7 +61,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	return usageError("unknown subcommand %q\n%s", args[0], statusUsage)
 }
 
-func statusLookup(path, card string, stdout io.Writer) error {
+func statusLookup(path, card string, z zone, stdout io.Writer) error {
 	s, err := openReadOnly(path)
 	if err != nil {
 		return err
@@ -72,7 +79,7 @@ func statusLookup(path, card string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: not listed (list version %d)\n", card, si.Version)
 		return nil
 	}
-	fmt.Fprintf(stdout, "%s: %s since %s (list version %d)\n", card, e.Reason, e.Since.Format("2006-01-02 15:04:05 MST"), e.Version)
+	fmt.Fprintf(stdout, "%s: %s since %s (list version %d)\n", card, e.Reason, z.format(e.Since), e.Version)
 	return nil
 }
 
