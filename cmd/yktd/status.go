@@ -2,12 +2,12 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/protocol"
 )
 
 func init() {
@@ -21,6 +21,7 @@ func init() {
 const statusUsage = `usage: yktd status <lookup|stats> --db FILE
 
   lookup --db FILE [--zone Z] CARDNO   is the card lost, frozen, dormant, cancelled or expired?
+                                       (CARDNO: decimal digits, or a UID in lower-case hex)
   stats  --db FILE                     list version, digest and count per reason
 
 Times are RFC 3339 in the zone --zone names (default ` + defaultZone + `; UTC, Local).`
@@ -35,20 +36,21 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "lookup":
 		zoneName := zoneFlag(fs)
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError("%v", err)
+		pos, err := parseInterleaved(fs, args[1:])
+		if err != nil {
+			return err
 		}
-		if *db == "" || fs.NArg() != 1 {
+		if *db == "" || len(pos) != 1 {
 			return usageError("want --db FILE CARDNO\n%s", statusUsage)
+		}
+		if !wellFormedCardNo(pos[0]) {
+			return usageError("card number %q is malformed: want 1 to %d decimal digits, or lower-case hex bytes (a UID), as a terminal reads them", pos[0], protocol.MaxCardNoLen)
 		}
 		z, err := loadZone(*zoneName)
 		if err != nil {
 			return err
 		}
-		return statusLookup(*db, fs.Arg(0), z, stdout)
+		return statusLookup(*db, pos[0], z, stdout)
 	case "stats":
 		if err := parse(fs, args[1:], db); err != nil {
 			return err
@@ -59,6 +61,28 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	}
 	return usageError("unknown subcommand %q\n%s", args[0], statusUsage)
+}
+
+// wellFormedCardNo reports whether s is a credential id as a terminal
+// looks it up on the status list: a card number (the application serial,
+// BCD, read as decimal digits), a Wiegand number or a QR subject in
+// decimal digits, or a card UID in lower-case hex of whole bytes; at most
+// protocol.MaxCardNoLen characters.
+func wellFormedCardNo(s string) bool {
+	if len(s) == 0 || len(s) > protocol.MaxCardNoLen {
+		return false
+	}
+	digits, hexOnly := true, true
+	for _, c := range []byte(s) {
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'f':
+			digits = false
+		default:
+			digits, hexOnly = false, false
+		}
+	}
+	return digits || (hexOnly && len(s)%2 == 0)
 }
 
 func statusLookup(path, card string, z zone, stdout io.Writer) error {
