@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/openykt/yktd/offline"
@@ -19,7 +21,9 @@ func init() {
 	register(command{
 		name:    "journal",
 		summary: "verify, show, export the journal; make a demo store",
-		run:     runJournal,
+		run: func(args []string, stdout, stderr io.Writer) error {
+			return storeToolError(runJournal(args, stdout, stderr))
+		},
 	})
 }
 
@@ -124,11 +128,42 @@ func parse(fs *flag.FlagSet, args []string, db *string) error {
 // daemon holds the lock while it runs, so a busy store fails fast.
 func openReadOnly(path string) (*offline.Store, error) {
 	s, err := offline.Open(path, offline.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
-	if errors.Is(err, offline.ErrStoreInUse) {
-		return nil, fmt.Errorf("%s is in use by another process (stop the daemon or copy the file): %w", path, err)
+	switch {
+	case errors.Is(err, offline.ErrStoreInUse):
+		return nil, fmt.Errorf("%s: %w: stop the daemon, or copy the file and run the tool on the copy", path, offline.ErrStoreInUse)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w; check --db", err)
 	}
 	return s, err
 }
+
+// damageAdvice is what to do with a store whose bytes do not decode.
+const damageAdvice = "keep the file (it may hold records the ledger has not received) and restore the store from a backup"
+
+// storeToolError is the error of a journal or status tool as the one line
+// the technician reads: a damaged store (found by Open, or by a read
+// after it) says what to do, and a message never spans lines.
+func storeToolError(err error) error {
+	if err == nil || errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) || errors.Is(err, errIntentsPending) {
+		return err
+	}
+	if (errors.Is(err, offline.ErrCorrupt) || errors.Is(err, offline.ErrChainBroken)) && !strings.Contains(err.Error(), damageAdvice) {
+		err = fmt.Errorf("%w; %s", err, damageAdvice)
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "\r\n") {
+		err = &oneLineError{msg: strings.Join(strings.Fields(msg), " "), err: err}
+	}
+	return err
+}
+
+// oneLineError is err with its message on one line.
+type oneLineError struct {
+	msg string
+	err error
+}
+
+func (e *oneLineError) Error() string { return e.msg }
+func (e *oneLineError) Unwrap() error { return e.err }
 
 func journalVerify(path string, stdout io.Writer) error {
 	s, err := openReadOnly(path)
@@ -183,16 +218,20 @@ func journalExport(path, format string, z zone, out string, stdout, stderr io.Wr
 	defer s.Close()
 	w := stdout
 	if out != "-" {
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
+		f, ferr := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if ferr != nil {
+			return ferr
 		}
-		defer func() {
+		defer func() { // err is the result: a failed sync or close fails the export
 			if cerr := f.Sync(); err == nil {
 				err = cerr
 			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
+			}
+			if err != nil {
+				// No half export: what is there would read as the journal.
+				_ = os.Remove(out)
 			}
 		}()
 		w = f

@@ -14,7 +14,9 @@ func init() {
 	register(command{
 		name:    "status",
 		summary: "look up a card on the status list, show its statistics",
-		run:     runStatus,
+		run: func(args []string, stdout, stderr io.Writer) error {
+			return storeToolError(runStatus(args, stdout, stderr))
+		},
 	})
 }
 
