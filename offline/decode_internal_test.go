@@ -58,6 +58,8 @@ func TestDecodeStoreValues(t *testing.T) {
 		{"cursor short", func() error { _, err := decodeCursor(encodeCursor(c)[:39]); return err }()},
 		{"cursor sequence 0", func() error { _, err := decodeCursor(encodeCursor(Cursor{})); return err }()},
 		{"be64 short", func() error { _, err := decodeUint64([]byte{1}); return err }()},
+		{"latest time short", func() error { _, err := decodeLatest([]byte{1}); return err }()},
+		{"latest time negative", func() error { _, err := decodeLatest(be64(1 << 63)); return err }()},
 		{"journal key short", func() error { _, err := journalSeq([]byte{1}); return err }()},
 		{"journal key long", func() error { _, err := journalSeq(make([]byte, 9)); return err }()},
 		{"intent empty", func() error { _, err := decodeIntent(k, nil); return err }()},

@@ -130,6 +130,11 @@ func (s *Store) put(tx *bolt.Tx, h head, r protocol.Record, now time.Time, mono 
 	if err := tx.Bucket(bucketJournal).Put(be64(r.Seq), raw); err != nil {
 		return h, fmt.Errorf("offline: journal append: %w", err)
 	}
+	if h.seq > 0 && r.Time < h.time {
+		if err := keepHeadTime(tx, h.time); err != nil {
+			return h, err
+		}
+	}
 	nh := head{seq: r.Seq, hash: protocol.RecordHash(raw), time: r.Time, mono: int64(mono), boot: s.boot}
 	if err := tx.Bucket(bucketMeta).Put(keyHead, nh.encode()); err != nil {
 		return h, fmt.Errorf("offline: journal append: %w", err)

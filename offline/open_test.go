@@ -151,7 +151,7 @@ func TestSentinelsReadOnce(t *testing.T) {
 		offline.ErrSchemaTooNew, offline.ErrStoreInUse, offline.ErrStorageFull, offline.ErrNearlyFull,
 		offline.ErrReadOnly, offline.ErrDeviceMismatch, offline.ErrIntentState, offline.ErrBadAck,
 		offline.ErrInvalid, offline.ErrCorrupt, offline.ErrNotStore, offline.ErrChainBroken,
-		offline.ErrNonceCacheFull, offline.ErrRulesStale,
+		offline.ErrNonceCacheFull, offline.ErrNonceExpired, offline.ErrRulesStale,
 	} {
 		if strings.HasPrefix(e.Error(), "offline:") {
 			t.Errorf("sentinel %q carries the prefix", e)

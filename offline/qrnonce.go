@@ -10,9 +10,19 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// ErrNonceCacheFull: the QR nonce cache holds MaxNonces unexpired nonces;
-// the token is refused (a replay cannot be ruled out) until some expire.
-var ErrNonceCacheFull = errors.New("QR nonce cache full")
+// Errors of the QR nonce cache.
+var (
+	// ErrNonceCacheFull: the QR nonce cache holds MaxNonces unexpired
+	// nonces; the token is refused (a replay cannot be ruled out) until
+	// some expire.
+	ErrNonceCacheFull = errors.New("QR nonce cache full")
+	// ErrNonceExpired: the token's expiry is not after the latest time the
+	// store has seen (LatestTime): its nonce may have been purged, so it
+	// is refused as expired, whatever the clock says now. After the clock
+	// was set back (or corrected after a jump ahead), QR tokens are
+	// refused so until the clock passes that time again.
+	ErrNonceExpired = errors.New("QR token expired by the latest time the store has seen")
+)
 
 // Limits of the QR nonce cache.
 const (
@@ -35,21 +45,31 @@ var nonceCap uint64 = MaxNonces
 
 // Layout (schema 5): qrnonce maps nonce → be64(expiry, Unix ms); qrexpiry
 // maps be64(expiry) ‖ nonce → empty, the same entries in expiry order for
-// purging; meta "qrcount" holds how many there are.
+// purging; meta "qrcount" holds how many there are. Meta "latest" holds
+// be64(Unix ms), the latest time of a nonce check or purge, or of a record
+// before the clock went back (LatestTime); absent in a store written
+// before it, which then starts from its head record's time.
 var (
 	bucketQRExpiry = []byte("qrexpiry")
 	keyNonceCount  = []byte("qrcount")
+	keyLatest      = []byte("latest")
 )
 
 // SeenNonce reports whether nonce was seen before and, if not, remembers it
 // until expires, in one check-and-set commit: of two callers racing with the
-// same nonce exactly one gets false. A nonce stays remembered until
-// PurgeNonces passes its expiry (a token presented after its expiry is
-// refused by the QR verifier, not here). The commit is durable (group
-// commit), so a replay after a power cut is still refused. A nonce of the
-// wrong size or an expiry more than MaxNonceLifetime ahead of the store's
-// clock is refused with ErrInvalid; a full cache, after expired nonces
-// were dropped, with ErrNonceCacheFull.
+// same nonce exactly one gets false. The caller passes the token's expiry
+// plus the clock skew it allows. A nonce stays remembered until PurgeNonces
+// passes its expiry. The commit is durable (group commit), so a replay
+// after a power cut is still refused.
+//
+// Nonces are forgotten by the latest time the store has seen, not by the
+// clock alone (a clock set ahead, purged by, then corrected would
+// otherwise let a forgotten nonce be taken as new): an expiry at or before
+// that time (LatestTime, raised to the store's clock first) is refused
+// with ErrNonceExpired, so that a purged nonce is never accepted again. A
+// nonce of the wrong size or an expiry more than MaxNonceLifetime ahead of
+// the store's clock is refused with ErrInvalid; a full cache, after
+// expired nonces were dropped, with ErrNonceCacheFull.
 func (s *Store) SeenNonce(nonce []byte, expires time.Time) (bool, error) {
 	now := s.opts.Clock.Now()
 	exp := expires.UnixMilli()
@@ -65,6 +85,15 @@ func (s *Store) SeenNonce(nonce []byte, expires time.Time) (bool, error) {
 	var seen bool
 	err := s.batch("QR nonce", func(tx *bolt.Tx) error {
 		seen = false
+		latest, err := s.raiseLatest(tx, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if exp <= latest {
+			return fmt.Errorf("offline: QR nonce expiry %s, latest time seen %s (now %s): %w",
+				expires.UTC().Format(time.RFC3339), time.UnixMilli(latest).UTC().Format(time.RFC3339),
+				now.UTC().Format(time.RFC3339), ErrNonceExpired)
+		}
 		b := tx.Bucket(bucketQRNonce)
 		if v := b.Get(nonce); v != nil {
 			if _, err := decodeNonceValue(v); err != nil {
@@ -78,7 +107,7 @@ func (s *Store) SeenNonce(nonce []byte, expires time.Time) (bool, error) {
 			return err
 		}
 		if n >= nonceCap {
-			purged, err := purgeNoncesTx(tx, now.UnixMilli(), int(n))
+			purged, err := purgeNoncesTx(tx, latest, int(n))
 			if err != nil {
 				return err
 			}
@@ -98,16 +127,95 @@ func (s *Store) SeenNonce(nonce []byte, expires time.Time) (bool, error) {
 	return seen, err
 }
 
-// PurgeNonces forgets nonces whose expiry is at or before now, at most
-// 10,000 per call (one commit), and returns how many it forgot.
+// PurgeNonces forgets nonces whose expiry is at or before the latest time
+// the store has seen (LatestTime, first raised to now), at most 10,000 per
+// call (one commit), and returns how many it forgot. SeenNonce refuses
+// every expiry at or before that time, so what is forgotten stays refused.
 func (s *Store) PurgeNonces(now time.Time) (int, error) {
 	var n int
 	err := s.update("purge QR nonces", func(tx *bolt.Tx) error {
-		var err error
-		n, err = purgeNoncesTx(tx, now.UnixMilli(), purgeNoncesBatch)
+		latest, err := s.raiseLatest(tx, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err = purgeNoncesTx(tx, latest, purgeNoncesBatch)
 		return err
 	})
 	return n, err
+}
+
+// LatestTime returns the latest wall-clock time the store has seen: of a
+// QR nonce check or purge, or of a journal record. It never goes back
+// when the clock does, and SeenNonce refuses tokens that expire before it.
+// Zero for a store that has seen none.
+func (s *Store) LatestTime() (time.Time, error) {
+	var ms int64
+	err := s.view("latest time", func(tx *bolt.Tx) error {
+		var err error
+		ms, err = s.readLatest(tx)
+		return err
+	})
+	if err != nil || ms == 0 {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+// readLatest returns the latest time seen, Unix ms: the stored value or
+// the head record's time, whichever is later (put stores the head's time
+// before a record older than it replaces the head).
+func (s *Store) readLatest(tx *bolt.Tx) (int64, error) {
+	var stored int64
+	if v := tx.Bucket(bucketMeta).Get(keyLatest); v != nil {
+		var err error
+		if stored, err = decodeLatest(v); err != nil {
+			return 0, err
+		}
+	}
+	h, err := s.readHead(tx)
+	if err != nil {
+		return 0, err
+	}
+	return max(stored, h.time), nil
+}
+
+// raiseLatest makes t (Unix ms) a time the store has seen and returns the
+// latest, t or a later one.
+func (s *Store) raiseLatest(tx *bolt.Tx, t int64) (int64, error) {
+	latest, err := s.readLatest(tx)
+	if err != nil || t <= latest {
+		return latest, err
+	}
+	return t, writeLatest(tx, t)
+}
+
+// keepHeadTime stores the head's time t as the latest seen before a record
+// older than it replaces the head (the clock went back), so that
+// readLatest still finds it.
+func keepHeadTime(tx *bolt.Tx, t int64) error {
+	if v := tx.Bucket(bucketMeta).Get(keyLatest); v != nil {
+		stored, err := decodeLatest(v)
+		if err != nil || stored >= t {
+			return err
+		}
+	}
+	return writeLatest(tx, t)
+}
+
+func writeLatest(tx *bolt.Tx, t int64) error {
+	if err := tx.Bucket(bucketMeta).Put(keyLatest, be64(uint64(t))); err != nil {
+		return fmt.Errorf("offline: latest time: %w", err)
+	}
+	return nil
+}
+
+// decodeLatest decodes the meta "latest" value: Unix ms, 8 bytes
+// big-endian, not negative.
+func decodeLatest(v []byte) (int64, error) {
+	if len(v) != 8 || v[0]&0x80 != 0 {
+		return 0, fmt.Errorf("offline: latest time %x: %w", v, ErrCorrupt)
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // Nonces returns how many nonces the cache holds.

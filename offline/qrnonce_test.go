@@ -9,6 +9,7 @@ import (
 
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/offline/offlinetest"
+	"github.com/openykt/yktd/protocol"
 )
 
 func TestSeenNonce(t *testing.T) {
@@ -35,11 +36,13 @@ func TestSeenNonce(t *testing.T) {
 	if seen, err := s.SeenNonce(b, now.Add(2*time.Minute)); err != nil || !seen {
 		t.Fatalf("b after purge = %v, %v, want still seen", seen, err)
 	}
-	if seen, err := s.SeenNonce(a, now.Add(time.Minute)); err != nil || seen {
-		t.Fatalf("a after purge = %v, %v, want forgotten", seen, err)
+	// a was forgotten, and the purge's time is one the store has seen:
+	// a is refused as expired, never taken as new.
+	if seen, err := s.SeenNonce(a, now.Add(time.Minute)); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("a after purge = %v, %v, want ErrNonceExpired: a purged nonce must be refused", seen, err)
 	}
-	if n, err := s.Nonces(); err != nil || n != 2 {
-		t.Fatalf("Nonces = %d, %v", n, err)
+	if n, err := s.Nonces(); err != nil || n != 1 {
+		t.Fatalf("Nonces = %d, %v, want 1", n, err)
 	}
 	// Refused arguments.
 	for name, fn := range map[string]func() error{
@@ -133,5 +136,65 @@ func TestSeenNonceDurable(t *testing.T) {
 	defer offlinetest.CheckAndClose(t, s2)
 	if seen, err := s2.SeenNonce([]byte("nonce-durable"), clk.Now().Add(time.Minute)); err != nil || !seen {
 		t.Fatalf("SeenNonce after reopen = %v, %v, want seen", seen, err)
+	}
+}
+
+// TestNoncePurgedAfterClockJump: a nonce is seen, the clock jumps a day
+// ahead and the housekeeping purges by it, the clock is corrected: the
+// same token, still valid by the corrected clock, is refused, also after
+// a restart (the latest time the store has seen is durable).
+func TestNoncePurgedAfterClockJump(t *testing.T) {
+	start := time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC)
+	clk := offlinetest.NewClock(start)
+	s, path := offlinetest.Open(t, offline.Options{Clock: clk})
+	nonce, exp := []byte("nonce-jump-0001"), start.Add(90*time.Second)
+	if seen, err := s.SeenNonce(nonce, exp); err != nil || seen {
+		t.Fatalf("first SeenNonce = %v, %v", seen, err)
+	}
+	clk.Set(start.Add(24 * time.Hour))
+	if n, err := s.PurgeNonces(clk.Now()); err != nil || n != 1 {
+		t.Fatalf("PurgeNonces a day ahead = %d, %v, want 1", n, err)
+	}
+	clk.Set(start.Add(10 * time.Second))
+	if seen, err := s.SeenNonce(nonce, exp); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("replay after the clock was corrected = %v, %v, want ErrNonceExpired", seen, err)
+	}
+	if lt, err := s.LatestTime(); err != nil || !lt.Equal(start.Add(24*time.Hour)) {
+		t.Fatalf("LatestTime = %v, %v, want the purge's time", lt, err)
+	}
+	offlinetest.CheckAndClose(t, s)
+	s2, err := offline.Open(path, offline.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offlinetest.CheckAndClose(t, s2)
+	if seen, err := s2.SeenNonce(nonce, exp); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("replay after a restart = %v, %v, want ErrNonceExpired", seen, err)
+	}
+}
+
+// TestNonceBeforeLatestRecord: a record written while the clock was
+// ahead counts as a time the store has seen: after the clock is set back,
+// a token expiring before that record's time is refused, seen or not.
+func TestNonceBeforeLatestRecord(t *testing.T) {
+	start := time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC)
+	clk := offlinetest.NewClock(start.Add(30 * time.Minute))
+	s, _ := offlinetest.Open(t, offline.Options{Clock: clk})
+	if _, err := s.Append(protocol.Record{Kind: protocol.KindAlarm, Reason: "tamper"}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(start)
+	if _, err := s.Append(protocol.Record{Kind: protocol.KindAlarm, Reason: "tamper"}); err != nil {
+		t.Fatal(err)
+	}
+	if seen, err := s.SeenNonce([]byte("nonce-old-0001"), start.Add(time.Minute)); !errors.Is(err, offline.ErrNonceExpired) {
+		t.Fatalf("a token expiring before the latest record's time = %v, %v, want ErrNonceExpired", seen, err)
+	}
+	if lt, err := s.LatestTime(); err != nil || !lt.Equal(start.Add(30*time.Minute)) {
+		t.Fatalf("LatestTime = %v, %v, want the first record's time", lt, err)
+	}
+	// One expiring after it is taken.
+	if seen, err := s.SeenNonce([]byte("nonce-new-0001"), start.Add(31*time.Minute)); err != nil || seen {
+		t.Fatalf("SeenNonce after the latest time = %v, %v", seen, err)
 	}
 }

@@ -65,7 +65,8 @@ func FuzzRulesValue(f *testing.F) {
 	})
 }
 
-// FuzzNonceEntry decodes hostile nonce values and expiry-index keys.
+// FuzzNonceEntry decodes hostile nonce values (and the latest time seen,
+// the same layout) and expiry-index keys.
 func FuzzNonceEntry(f *testing.F) {
 	f.Add(be64(1725177660000), encodeExpiryKey(1725177660000, []byte("nonce-aaaa")))
 	f.Fuzz(func(t *testing.T, v, k []byte) {
@@ -73,6 +74,13 @@ func FuzzNonceEntry(f *testing.F) {
 			if exp < 0 || !bytes.Equal(be64(uint64(exp)), v) {
 				t.Fatalf("accepted value %x as %d", v, exp)
 			}
+		}
+		if t0, err := decodeLatest(v); err == nil {
+			if t0 < 0 || !bytes.Equal(be64(uint64(t0)), v) {
+				t.Fatalf("accepted latest time %x as %d", v, t0)
+			}
+		} else if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("latest time: %v", err)
 		}
 		if exp, nonce, err := decodeExpiryKey(k); err == nil {
 			if exp < 0 || len(nonce) < MinNonceSize || !bytes.Equal(encodeExpiryKey(exp, nonce), k) {

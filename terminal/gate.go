@@ -315,6 +315,13 @@ func (g *Gate) credential(ctx context.Context, ev reader.Event, now time.Time) (
 		// Remember the nonce only for a token that is otherwise good, so
 		// garbage cannot fill the cache; a nonce seen before is a replay.
 		seen, err := g.opts.Store.SeenNonce(claims.Nonce, time.Unix(claims.Expires, 0).Add(g.cfg.QRSkew.D()))
+		if errors.Is(err, offline.ErrNonceExpired) {
+			// Expired by a time the store has seen: the clock is behind
+			// it (set back, or corrected after a jump ahead), and the
+			// nonce may have been purged.
+			g.log.Warn("gate: campus QR refused: the clock is behind the latest time the store has seen", "reader", ev.Reader, "err", err)
+			return cred, policy.CodeQRExpired
+		}
 		if err != nil {
 			g.log.Error("gate: nonce cache", "err", err)
 			return cred, policy.CodeRuleMissing

@@ -24,7 +24,7 @@ var usageMistakes = map[string][][]string{
 	"journal intents": {{}, {"--db"}},
 	"journal export":  {{}, {"--db"}},
 	"journal demo":    {{}, {"--db"}},
-	"status lookup":   {{}, {"--db", "x.db"}},
+	"status lookup":   {{}, {"--db", "x.db"}, {"--db", "x.db", "abc"}, {"abc", "--db", "x.db"}, {"--db", "x.db", "1", "2"}},
 	"status stats":    {{}, {"--db"}},
 	"reader list":     {{"--config"}, {"--backend"}},
 	"reader watch":    {{"--config"}, {"--reader"}},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/openykt/yktd/offline"
 )
@@ -17,7 +16,7 @@ var errIntentsPending = errors.New("purchases pending")
 // journalIntents lists the purchase intents that are still open or
 // uncertain: sales whose outcome waits for the card to come back to this
 // terminal (DESIGN.md 3.1 step 7). No PINs or holder data are in them.
-func journalIntents(path string, stdout io.Writer) error {
+func journalIntents(path string, z zone, stdout io.Writer) error {
 	s, err := openReadOnly(path)
 	if err != nil {
 		return err
@@ -31,7 +30,7 @@ func journalIntents(path string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "no open or uncertain purchases")
 		return nil
 	}
-	fmt.Fprintf(stdout, "%d purchase(s) wait for their card:\n", len(ins))
+	fmt.Fprintf(stdout, "%d purchase(s) wait for their card (times in %s):\n", len(ins), z.name)
 	for _, in := range ins {
 		state := "open"
 		if in.State == offline.IntentUncertain {
@@ -41,8 +40,8 @@ func journalIntents(path string, stdout io.Writer) error {
 		if !in.Recoverable() {
 			how = "NOT recoverable from the card: settle with the ledger"
 		}
-		fmt.Fprintf(stdout, "#%d %s %s card=%s amount=%s counter=%d term-seq=%d (%s)\n",
-			in.ID, in.Time.Local().Format(time.DateTime), state, in.CardNo, yuan(in.Amount), in.CardCounter, in.TerminalSeq, how)
+		fmt.Fprintf(stdout, "#%d %s %s card_no=%s amount=%s card_counter=%d terminal_seq=%d (%s)\n",
+			in.ID, z.format(in.Time), state, in.CardNo, yuan(in.Amount), in.CardCounter, in.TerminalSeq, how)
 	}
 	return fmt.Errorf("%w: %d", errIntentsPending, len(ins))
 }

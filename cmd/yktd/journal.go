@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -20,18 +21,26 @@ func init() {
 	register(command{
 		name:    "journal",
 		summary: "verify, show, export the journal; make a demo store",
-		run:     runJournal,
+		run: func(args []string, stdout, stderr io.Writer) error {
+			return storeToolError(runJournal(args, stdout, stderr))
+		},
 	})
 }
 
 const journalUsage = `usage: yktd journal <verify|tail|intents|export|demo> --db FILE [flags]
 
   verify  --db FILE                       walk the hash chain; exit 1 at the first broken record
-  tail    --db FILE [-n N]                print the last N records
-  intents --db FILE                       list purchases still open or uncertain (exit 3 if any)
-  export  --db FILE [--format cbor|json] [-o FILE]
+  tail    --db FILE [-n N] [--zone Z]     print the last N records
+  intents --db FILE [--zone Z]            list purchases still open or uncertain (exit 3 if any)
+  export  --db FILE [--format cbor|json] [--zone Z] [-o FILE]
                                           write every record (CBOR sequence or JSON lines)
-  demo    --db FILE [--device ID]         create a demo store to try the tools on`
+  demo    --db FILE [--device ID]         create a demo store to try the tools on
+
+Times are RFC 3339 in the zone --zone names (default ` + defaultZone + `; UTC,
+Local for this machine's), named in tail's header and in each JSON line's
+"zone". Hashes, cryptograms, terminal id, card serial, digest and the BCD
+tx_time are lower-case hex; amounts are yuan in tail, fen in JSON. Each JSON
+line carries the store's device and epoch.`
 
 func runJournal(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -48,28 +57,43 @@ func runJournal(args []string, stdout, stderr io.Writer) error {
 		return journalVerify(*db, stdout)
 	case "tail":
 		n := fs.Int("n", 20, "number of records")
+		zoneName := zoneFlag(fs)
 		if err := parse(fs, args[1:], db); err != nil {
 			return err
 		}
 		if *n <= 0 {
 			return usageError("-n must be positive")
 		}
-		return journalTail(*db, *n, stdout)
+		z, err := loadZone(*zoneName)
+		if err != nil {
+			return err
+		}
+		return journalTail(*db, *n, z, stdout)
 	case "intents":
+		zoneName := zoneFlag(fs)
 		if err := parse(fs, args[1:], db); err != nil {
 			return err
 		}
-		return journalIntents(*db, stdout)
+		z, err := loadZone(*zoneName)
+		if err != nil {
+			return err
+		}
+		return journalIntents(*db, z, stdout)
 	case "export":
 		format := fs.String("format", "cbor", "cbor (a CBOR sequence of the exact records) or json (JSON lines)")
 		out := fs.String("o", "-", "output file, - for stdout")
+		zoneName := zoneFlag(fs)
 		if err := parse(fs, args[1:], db); err != nil {
 			return err
 		}
 		if *format != "cbor" && *format != "json" {
 			return usageError("--format must be cbor or json")
 		}
-		return journalExport(*db, *format, *out, stdout, stderr)
+		z, err := loadZone(*zoneName)
+		if err != nil {
+			return err
+		}
+		return journalExport(*db, *format, z, *out, stdout, stderr)
 	case "demo":
 		dev := fs.String("device", "demo-pos-0001", "device id of the demo store")
 		if err := parse(fs, args[1:], db); err != nil {
@@ -104,11 +128,42 @@ func parse(fs *flag.FlagSet, args []string, db *string) error {
 // daemon holds the lock while it runs, so a busy store fails fast.
 func openReadOnly(path string) (*offline.Store, error) {
 	s, err := offline.Open(path, offline.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
-	if errors.Is(err, offline.ErrStoreInUse) {
-		return nil, fmt.Errorf("%s is in use by another process (stop the daemon or copy the file): %w", path, err)
+	switch {
+	case errors.Is(err, offline.ErrStoreInUse):
+		return nil, fmt.Errorf("%s: %w: stop the daemon, or copy the file and run the tool on the copy", path, offline.ErrStoreInUse)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w; check --db", err)
 	}
 	return s, err
 }
+
+// damageAdvice is what to do with a store whose bytes do not decode.
+const damageAdvice = "keep the file (it may hold records the ledger has not received) and restore the store from a backup"
+
+// storeToolError is the error of a journal or status tool as the one line
+// the technician reads: a damaged store (found by Open, or by a read
+// after it) says what to do, and a message never spans lines.
+func storeToolError(err error) error {
+	if err == nil || errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) || errors.Is(err, errIntentsPending) {
+		return err
+	}
+	if (errors.Is(err, offline.ErrCorrupt) || errors.Is(err, offline.ErrChainBroken)) && !strings.Contains(err.Error(), damageAdvice) {
+		err = fmt.Errorf("%w; %s", err, damageAdvice)
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "\r\n") {
+		err = &oneLineError{msg: strings.Join(strings.Fields(msg), " "), err: err}
+	}
+	return err
+}
+
+// oneLineError is err with its message on one line.
+type oneLineError struct {
+	msg string
+	err error
+}
+
+func (e *oneLineError) Error() string { return e.msg }
+func (e *oneLineError) Unwrap() error { return e.err }
 
 func journalVerify(path string, stdout io.Writer) error {
 	s, err := openReadOnly(path)
@@ -129,7 +184,7 @@ func journalVerify(path string, stdout io.Writer) error {
 	return nil
 }
 
-func journalTail(path string, n int, stdout io.Writer) error {
+func journalTail(path string, n int, z zone, stdout io.Writer) error {
 	s, err := openReadOnly(path)
 	if err != nil {
 		return err
@@ -148,69 +203,14 @@ func journalTail(path string, n int, stdout io.Writer) error {
 		return err
 	}
 	w := bufio.NewWriter(stdout)
+	fmt.Fprintln(w, tailHeader(s, es, h.Seq, z))
 	for _, e := range es {
-		fmt.Fprintln(w, formatRecord(&e.Record))
+		fmt.Fprintln(w, formatRecord(&e.Record, z))
 	}
 	return w.Flush()
 }
 
-// formatRecord renders a record as one human-readable line.
-func formatRecord(r *protocol.Record) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%8d  %s  %-18s", r.Seq, r.WallTime().Format("2006-01-02 15:04:05.000"), r.Kind)
-	field := func(name string, v any) { fmt.Fprintf(&b, " %s=%v", name, v) }
-	if r.IntentID != 0 {
-		field("intent", r.IntentID)
-	}
-	if r.CardNo != "" {
-		field("card", r.CardNo)
-	}
-	if r.Amount != 0 {
-		field("amount", yuan(r.Amount))
-	}
-	if r.BalanceBefore != 0 || r.BalanceAfter != 0 {
-		field("balance", yuan(r.BalanceBefore)+"→"+yuan(r.BalanceAfter))
-	}
-	if r.CardCounter != 0 {
-		field("counter", r.CardCounter)
-	}
-	if len(r.CardSerial) > 0 {
-		field("serial", hex.EncodeToString(r.CardSerial))
-	}
-	if len(r.TerminalID) > 0 {
-		field("terminal", fmt.Sprintf("%x/%d", r.TerminalID, r.TerminalSeq))
-	}
-	if len(r.TxTime) > 0 {
-		field("txtime", hex.EncodeToString(r.TxTime))
-	}
-	if len(r.TAC) > 0 {
-		field("tac", hex.EncodeToString(r.TAC))
-	}
-	if r.Reason != "" {
-		field("reason", r.Reason)
-	}
-	if r.Credential != "" {
-		field("credential", r.Credential)
-	}
-	if r.OldTime != 0 {
-		field("from", time.UnixMilli(r.OldTime).UTC().Format("2006-01-02 15:04:05"))
-	}
-	if r.Version != 0 {
-		field("version", r.Version)
-	}
-	return b.String()
-}
-
-func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
-
-// exportRecord is one JSON line: the record plus its kind's name and hash.
-type exportRecord struct {
-	protocol.Record
-	KindName string `json:"kind_name"`
-	Hash     string `json:"hash"`
-}
-
-func journalExport(path, format, out string, stdout, stderr io.Writer) (err error) {
+func journalExport(path, format string, z zone, out string, stdout, stderr io.Writer) (err error) {
 	s, err := openReadOnly(path)
 	if err != nil {
 		return err
@@ -218,16 +218,20 @@ func journalExport(path, format, out string, stdout, stderr io.Writer) (err erro
 	defer s.Close()
 	w := stdout
 	if out != "-" {
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return err
+		f, ferr := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if ferr != nil {
+			return ferr
 		}
-		defer func() {
+		defer func() { // err is the result: a failed sync or close fails the export
 			if cerr := f.Sync(); err == nil {
 				err = cerr
 			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
+			}
+			if err != nil {
+				// No half export: what is there would read as the journal.
+				_ = os.Remove(out)
 			}
 		}()
 		w = f
@@ -247,7 +251,7 @@ func journalExport(path, format, out string, stdout, stderr io.Writer) (err erro
 			if format == "cbor" {
 				_, err = bw.Write(e.Raw)
 			} else {
-				err = enc.Encode(exportRecord{Record: e.Record, KindName: e.Record.Kind.String(), Hash: hex.EncodeToString(e.Hash[:])})
+				err = enc.Encode(newJSONRecord(s, &e, z))
 			}
 			if err != nil {
 				return err

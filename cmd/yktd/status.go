@@ -2,26 +2,31 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/protocol"
 )
 
 func init() {
 	register(command{
 		name:    "status",
 		summary: "look up a card on the status list, show its statistics",
-		run:     runStatus,
+		run: func(args []string, stdout, stderr io.Writer) error {
+			return storeToolError(runStatus(args, stdout, stderr))
+		},
 	})
 }
 
 const statusUsage = `usage: yktd status <lookup|stats> --db FILE
 
-  lookup --db FILE CARDNO   is the card lost, frozen, dormant, cancelled or expired?
-  stats  --db FILE          list version, digest and count per reason`
+  lookup --db FILE [--zone Z] CARDNO   is the card lost, frozen, dormant, cancelled or expired?
+                                       (CARDNO: decimal digits, or a UID in lower-case hex)
+  stats  --db FILE                     list version, digest and count per reason
+
+Times are RFC 3339 in the zone --zone names (default ` + defaultZone + `; UTC, Local).`
 
 func runStatus(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -32,16 +37,22 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	db := fs.String("db", "", "store file")
 	switch args[0] {
 	case "lookup":
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError("%v", err)
+		zoneName := zoneFlag(fs)
+		pos, err := parseInterleaved(fs, args[1:])
+		if err != nil {
+			return err
 		}
-		if *db == "" || fs.NArg() != 1 {
+		if *db == "" || len(pos) != 1 {
 			return usageError("want --db FILE CARDNO\n%s", statusUsage)
 		}
-		return statusLookup(*db, fs.Arg(0), stdout)
+		if !wellFormedCardNo(pos[0]) {
+			return usageError("card number %q is malformed: want 1 to %d decimal digits, or lower-case hex bytes (a UID), as a terminal reads them", pos[0], protocol.MaxCardNoLen)
+		}
+		z, err := loadZone(*zoneName)
+		if err != nil {
+			return err
+		}
+		return statusLookup(*db, pos[0], z, stdout)
 	case "stats":
 		if err := parse(fs, args[1:], db); err != nil {
 			return err
@@ -54,7 +65,29 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	return usageError("unknown subcommand %q\n%s", args[0], statusUsage)
 }
 
-func statusLookup(path, card string, stdout io.Writer) error {
+// wellFormedCardNo reports whether s is a credential id as a terminal
+// looks it up on the status list: a card number (the application serial,
+// BCD, read as decimal digits), a Wiegand number or a QR subject in
+// decimal digits, or a card UID in lower-case hex of whole bytes; at most
+// protocol.MaxCardNoLen characters.
+func wellFormedCardNo(s string) bool {
+	if len(s) == 0 || len(s) > protocol.MaxCardNoLen {
+		return false
+	}
+	digits, hexOnly := true, true
+	for _, c := range []byte(s) {
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'f':
+			digits = false
+		default:
+			digits, hexOnly = false, false
+		}
+	}
+	return digits || (hexOnly && len(s)%2 == 0)
+}
+
+func statusLookup(path, card string, z zone, stdout io.Writer) error {
 	s, err := openReadOnly(path)
 	if err != nil {
 		return err
@@ -72,7 +105,7 @@ func statusLookup(path, card string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: not listed (list version %d)\n", card, si.Version)
 		return nil
 	}
-	fmt.Fprintf(stdout, "%s: %s since %s (list version %d)\n", card, e.Reason, e.Since.Format("2006-01-02 15:04:05 MST"), e.Version)
+	fmt.Fprintf(stdout, "%s: %s since %s (list version %d)\n", card, e.Reason, z.format(e.Since), e.Version)
 	return nil
 }
 
