@@ -12,8 +12,8 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
-	"github.com/openykt/yktd/terminal"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/pos"
 	"github.com/openykt/yktd/terminal/ui/uitest"
 	"golang.org/x/sys/unix"
 )
@@ -51,14 +51,14 @@ func benchPurchase(b *testing.B, delay time.Duration) {
 	}
 	sim := uitest.New()
 	ts := &timingStore{Store: store}
-	pos, err := terminal.NewPOS(terminal.POSOptions{
+	p, err := pos.New(pos.Options{
 		Store: ts, SAM: s, Display: sim, Keypad: sim, Location: time.UTC,
 		Config: config.POS{Mode: config.ModeFixed, PriceFen: 1},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := pos.Startup(); err != nil {
+	if err := p.Startup(); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -83,9 +83,9 @@ func benchPurchase(b *testing.B, delay time.Duration) {
 			b.StartTimer()
 		}
 		start := time.Now()
-		res, err := pos.HandleCard(ctx, card, 0)
+		res, err := p.HandleCard(ctx, card, 0)
 		sales = append(sales, time.Since(start))
-		if err != nil || res.Outcome != terminal.Paid {
+		if err != nil || res.Outcome != pos.Paid {
 			b.Fatalf("sale %d: %+v %v", i, res, err)
 		}
 		b.StopTimer()

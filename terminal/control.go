@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openykt/yktd/terminal/pos"
 )
 
 // TapRecord is one tap or credential as the control interface reports it:
@@ -269,11 +271,11 @@ func (d *Daemon) serveCancelLast(w http.ResponseWriter, r *http.Request) {
 	out := CancelAnswer{Outcome: res.Outcome.String(), Code: string(res.Code), Card: res.CardNo, Amount: res.Amount,
 		Intent: res.IntentID, Message: res.Message.ZH + " / " + res.Message.EN}
 	status := http.StatusOK
-	var cerr *CashierError
+	var cerr *pos.CashierError
 	switch {
 	case errors.As(err, &cerr):
 		out.Error, out.AttemptsLeft, status = cerr.Error(), cerr.AttemptsLeft, http.StatusForbidden
-		if cerr.Code == CodeCashierLocked {
+		if cerr.Code == pos.CodeCashierLocked {
 			out.RetryAfterSeconds, status = cerr.RetryAfterSeconds(), http.StatusTooManyRequests
 			w.Header().Set("Retry-After", strconv.Itoa(out.RetryAfterSeconds))
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/terminaltest"
 )
 
 // TestControlCancelLastNoCashier: a POS with no cashier PIN configured
@@ -25,7 +26,7 @@ func TestControlCancelLastNoCashier(t *testing.T) {
 }
 
 // cashierPIN is the rig's cashier PIN; withCashier configures its hash.
-const cashierPIN = "2580"
+const cashierPIN = terminaltest.CashierPIN
 
 func withCashier(t *testing.T) func(*config.Config) {
 	h, err := config.HashPIN(cashierPIN, config.MinPINIterations)

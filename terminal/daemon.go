@@ -16,7 +16,10 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/gate"
+	"github.com/openykt/yktd/terminal/hold"
 	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/pos"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
@@ -46,7 +49,7 @@ type DaemonDeps struct {
 	Buzzer  ui.Buzzer
 	// VerifyQR checks campus QR tokens (protocol.VerifyQRToken); nil
 	// refuses them.
-	VerifyQR QRVerifier
+	VerifyQR gate.QRVerifier
 	// Sync, if set, runs beside the flows.
 	Sync Syncer
 	// Control, if set, is mounted on the control interface (the simulator's
@@ -78,11 +81,11 @@ type Daemon struct {
 	deps DaemonDeps
 	log  *slog.Logger
 	loc  *time.Location
-	pos  *POS
-	gate *Gate
+	pos  *pos.POS
+	gate *gate.Gate
 
 	rules rulesCache
-	holds *Holds
+	holds *hold.Holds
 	// shownHold is the hold last announced (display, log); "" none.
 	holdMu    sync.Mutex
 	shownHold policy.Code
@@ -129,7 +132,7 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		if deps.SAM == nil {
 			return nil, errors.New("terminal: daemon: a POS needs a SAM (device.sam)")
 		}
-		d.pos, err = NewPOS(POSOptions{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
+		d.pos, err = pos.New(pos.Options{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
 			Buzzer: deps.Buzzer, Now: deps.Now, Location: loc, Config: cfg.POS, Rules: d.rules.get, Logger: deps.Logger,
 			Holds: d.holds})
 		if err != nil {
@@ -142,7 +145,7 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		if deps.Board == nil {
 			return nil, errors.New("terminal: daemon: a gate needs a board")
 		}
-		d.gate, err = NewGate(GateOptions{Store: deps.Store, Board: deps.Board, Display: deps.Display, Keypad: deps.Keypad,
+		d.gate, err = gate.New(gate.Options{Store: deps.Store, Board: deps.Board, Display: deps.Display, Keypad: deps.Keypad,
 			Buzzer: deps.Buzzer, Config: cfg.Gate, Rules: d.rules.get, VerifyQR: deps.VerifyQR, Now: deps.Now,
 			Location: loc, Logger: deps.Logger, Holds: d.holds})
 		if err != nil {
@@ -168,10 +171,10 @@ func (d *Daemon) ControlAddr() string {
 }
 
 // POS returns the POS flow, or nil on a gate.
-func (d *Daemon) POS() *POS { return d.pos }
+func (d *Daemon) POS() *pos.POS { return d.pos }
 
 // Gate returns the gate flow, or nil on a POS.
-func (d *Daemon) Gate() *Gate { return d.gate }
+func (d *Daemon) Gate() *gate.Gate { return d.gate }
 
 // Run runs the terminal until ctx ends, then shuts down cleanly: readers
 // stop, a tap in progress finishes (within the grace period), the relays go

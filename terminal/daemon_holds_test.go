@@ -181,27 +181,6 @@ func TestDaemonOfflineTooLong(t *testing.T) {
 	}
 }
 
-// TestGateKeepsWorkingOfflineTooLong: a gate past the offline limit still
-// passes cards on the list it has.
-func TestGateKeepsWorkingOfflineTooLong(t *testing.T) {
-	holds := terminal.NewHolds(func() time.Time { return testNow }, 7*24*time.Hour)
-	holds.SetStatusList(true)
-	holds.SetContact(testNow.Add(-30 * 24 * time.Hour))
-	if _, on := holds.Money(testNow); !on {
-		t.Fatal("no money hold 30 days offline")
-	}
-	if h, on := holds.Gate(testNow); on {
-		t.Fatalf("gate hold %+v 30 days offline", h)
-	}
-	r := newGateRigWith(t, true, holds)
-	ch := r.handleAsync(r.present(demoCard(t, "student", "", 0)))
-	r.awaitRelay("arm_in")
-	r.setInput("pass_in", true)
-	if res := r.result(ch); res.Outcome != terminal.Passed {
-		t.Fatalf("student at a gate 30 days offline: %+v", res)
-	}
-}
-
 func lastOf(ms []ui.Message) ui.Message {
 	if len(ms) == 0 {
 		return ui.Message{}

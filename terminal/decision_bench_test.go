@@ -10,9 +10,9 @@ import (
 
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
-	"github.com/openykt/yktd/terminal"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/pos"
 )
 
 // decisionEntries is the status list size the tap decision is budgeted at
@@ -85,7 +85,7 @@ func BenchmarkTapDecision(b *testing.B) {
 	}
 
 	b.Run("pos", func(b *testing.B) {
-		dev := terminal.PolicyOf(config.POS{Mode: config.ModeFixed, PriceFen: 1250, PINLimitFen: 5000,
+		dev := pos.PolicyOf(config.POS{Mode: config.ModeFixed, PriceFen: 1250, PINLimitFen: 5000,
 			RepeatGuard: config.Duration(3 * time.Second)}, loc)
 		usage := map[string]policy.Usage{}
 		lat := make([]time.Duration, 0, b.N)

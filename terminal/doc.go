@@ -1,27 +1,11 @@
-// Package terminal is the application of a yktd terminal: the per-tap flows
-// of the POS (canteen, shower and hot-water meters), the gate and the kiosk,
-// built on the readers (reader/...), the offline store (offline) and the
-// board, with the decisions themselves in terminal/policy (pure functions).
-//
-// # POS purchase
-//
-// POS runs DESIGN.md 3.1 for one reader at a time. HandleCard reads the card
-// (select the e-purse, file 0x15, GET BALANCE), resolves any open or
-// uncertain purchase intent this terminal holds for that card first, asks
-// the policy (status list, validity, repeat guard, meal periods, class
-// pricing, daily limit, minimum balance, PIN limit), takes the PIN on the
-// keypad and VERIFYs it on the card when the policy asks for it, then runs
-// the purchase: INITIALIZE FOR PURCHASE, a durable intent
-// (offline.Store.OpenIntent, one fsync'd commit) before DEBIT FOR PURCHASE,
-// MAC1 and the MAC2 check by the SAM, and the completion in the journal.
-// Anything but a clear refusal by the card after DEBIT was sent leaves the
-// intent uncertain and the display asks the customer to tap again.
-//
-// Modes (terminal/config POS.Mode): keyed (the cashier's amount), fixed,
-// per-use (hot water) and metered (shower: tap to start, tap again to stop,
-// one debit for the minutes used at the end). CancelLast lets the cashier
-// (with the cashier's PIN, pos.cashier_pin_hash) reverse the last sale
-// within the configured window, journaled as a purchase-reversed record.
+// Package terminal is the daemon of a yktd terminal: it wires the
+// configured readers, board, store and sync client to the flow of the
+// device's kind — terminal/pos (canteen, shower and hot-water meters),
+// terminal/gate (turnstiles and doors), terminal/kiosk (the 圈存 kiosk, to
+// come) — decides the device's money holds (terminal/hold) from the store,
+// and serves the control interface. The card reading all kinds share is in
+// terminal/cardread, the decisions in terminal/policy (pure functions). No
+// kind imports another; each is tested on its own.
 //
 // # Control interface
 //
@@ -29,15 +13,4 @@
 // on loopback TCP with Host and Origin checks and the per-device credential
 // (data_dir/control.token) for everything that changes state or money.
 // ControlClient is its client for the rig, tests and tools.
-//
-// # Recovery
-//
-// When a card with an open or uncertain intent comes back, the intent is
-// resolved from the card (epurse.Recover: counter advanced by one → GET
-// TRANSACTION PROVE → completed; unchanged → voided). A recovered sale that
-// did complete counts as the sale being paid when it is for the same amount
-// and younger than the retry window (POS.RetryWindow): the customer who taps
-// again after a torn sale is not charged twice. A voided one is paid again.
-// Startup lists what a previous run left: an intent still open after a
-// crash may or may not have been debited, so it is marked uncertain.
 package terminal

@@ -13,8 +13,8 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
-	"github.com/openykt/yktd/terminal"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/pos"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
@@ -73,7 +73,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 type demo struct {
 	out   io.Writer
 	store *offline.Store
-	pos   *terminal.POS
+	pos   *pos.POS
 	rdr   *sim.Reader
 	// events carries the virtual reader's events.
 	events chan reader.Event
@@ -102,7 +102,7 @@ func newDemo(ctx context.Context, path string, out io.Writer, price uint32) (*de
 	}
 	d := &demo{out: out, store: store, rdr: sim.NewReader("sim:canteen-1", reader.TechISO14443A),
 		events: make(chan reader.Event, 8), now: time.Now}
-	d.pos, err = terminal.NewPOS(terminal.POSOptions{Store: store, SAM: sw, Display: printDisplay{out},
+	d.pos, err = pos.New(pos.Options{Store: store, SAM: sw, Display: printDisplay{out},
 		Config: config.POS{Mode: config.ModeFixed, PriceFen: int64(price), PINLimitFen: 5000}, Location: time.Local})
 	if err == nil {
 		// Startup marks the intents a previous run left open uncertain:

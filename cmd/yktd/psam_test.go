@@ -25,6 +25,7 @@ import (
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/reader/vpcd"
 	"github.com/openykt/yktd/terminal"
+	"github.com/openykt/yktd/terminal/pos"
 )
 
 // A PSAM in a PC/SC slot stays usable after openSAM returned: the card it
@@ -243,8 +244,8 @@ func TestPSAMBehindPCSCDSells(t *testing.T) {
 	}
 	waitReaderEmpty(t, pcscdtest.Reader1)
 	daemon.waitLog(t, `msg="sam: PSAM removed:`, 1, 30*time.Second)
-	if rec := tap(); rec.Outcome != "refused" || rec.Code != string(terminal.CodeNoSAM) {
-		t.Fatalf("tap without a PSAM: %+v, want refused %s\n%s", rec, terminal.CodeNoSAM, daemon.logTail())
+	if rec := tap(); rec.Outcome != "refused" || rec.Code != string(pos.CodeNoSAM) {
+		t.Fatalf("tap without a PSAM: %+v, want refused %s\n%s", rec, pos.CodeNoSAM, daemon.logTail())
 	}
 	if st := balance(); int64(st.Balance) != start-1250 || st.OfflineCounter != 1 {
 		t.Fatalf("a tap without a PSAM changed the card: %+v", st)

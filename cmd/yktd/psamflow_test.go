@@ -16,8 +16,8 @@ import (
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
-	"github.com/openykt/yktd/terminal"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/pos"
 	"github.com/openykt/yktd/terminal/ui/uitest"
 )
 
@@ -61,13 +61,13 @@ func TestPSAMTornDuringSale(t *testing.T) {
 	seat()
 
 	ui := uitest.New()
-	pos, err := terminal.NewPOS(terminal.POSOptions{Store: store, SAM: slot, Display: ui, Keypad: ui, Buzzer: ui,
+	p, err := pos.New(pos.Options{Store: store, SAM: slot, Display: ui, Keypad: ui, Buzzer: ui,
 		Now: clock.Now, Location: time.UTC, Logger: log, Rules: func() *protocol.Rules { return nil },
 		Config: config.POS{Mode: config.ModeFixed, PriceFen: 1250, PINLimitFen: 5000, RepeatGuard: config.Duration(time.Millisecond), KeyIndex: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pos.Startup(); err != nil {
+	if err := p.Startup(); err != nil {
 		t.Fatal(err)
 	}
 	cardReader := sim.NewReader("sim:window", reader.TechISO14443A)
@@ -78,7 +78,7 @@ func TestPSAMTornDuringSale(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := student.Status().Balance
-	tap := func() (terminal.Result, error) {
+	tap := func() (pos.Result, error) {
 		t.Helper()
 		cardReader.Tap(student)
 		e := <-events
@@ -90,7 +90,7 @@ func TestPSAMTornDuringSale(t *testing.T) {
 			<-events
 			clock.Advance(time.Second)
 		}()
-		return pos.HandleCard(ctx, e.Card, 0)
+		return p.HandleCard(ctx, e.Card, 0)
 	}
 
 	// Torn during INIT SAM FOR PURCHASE: no PSAM, nothing journaled.
@@ -98,14 +98,14 @@ func TestPSAMTornDuringSale(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := tap()
-	if res.Outcome != terminal.Refused || res.Code != terminal.CodeNoSAM || !errors.Is(err, sam.ErrNoSAM) {
-		t.Fatalf("PSAM torn during INIT SAM: %+v, %v; want refused %s with sam.ErrNoSAM", res, err, terminal.CodeNoSAM)
+	if res.Outcome != pos.Refused || res.Code != pos.CodeNoSAM || !errors.Is(err, sam.ErrNoSAM) {
+		t.Fatalf("PSAM torn during INIT SAM: %+v, %v; want refused %s with sam.ErrNoSAM", res, err, pos.CodeNoSAM)
 	}
 	if st := student.Status(); st.Balance != start || st.OfflineCounter != 0 {
 		t.Fatalf("the card changed: %+v", st)
 	}
 	// Then every tap says so until the PSAM is back.
-	if res, _ := tap(); res.Code != terminal.CodeNoSAM || res.Message.EN != "No PSAM, call the technician" {
+	if res, _ := tap(); res.Code != pos.CodeNoSAM || res.Message.EN != "No PSAM, call the technician" {
 		t.Fatalf("tap with no PSAM: %+v", res)
 	}
 	if ins, err := store.Intents(); err != nil || len(ins) != 0 {
@@ -119,7 +119,7 @@ func TestPSAMTornDuringSale(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = tap()
-	if err != nil || res.Outcome != terminal.Paid || res.Amount != 1250 || res.Balance != int64(start)-1250 {
+	if err != nil || res.Outcome != pos.Paid || res.Amount != 1250 || res.Balance != int64(start)-1250 {
 		t.Fatalf("PSAM torn after the debit: %+v, %v; want paid", res, err)
 	}
 	if st := student.Status(); st.Balance != start-1250 || st.OfflineCounter != 1 {

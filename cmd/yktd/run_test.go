@@ -20,6 +20,7 @@ import (
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal"
+	"github.com/openykt/yktd/terminal/gate"
 )
 
 // lockedBuffer is an io.Writer the daemon's goroutines share with the test.
@@ -460,7 +461,7 @@ func TestRunSimGateControl(t *testing.T) {
 		switch {
 		case e.Record.Kind == protocol.KindGatePass && e.Record.CardNo == sim.DemoStudentNo:
 			passes++
-		case e.Record.Kind == protocol.KindAlarm && e.Record.Reason == terminal.AlarmFireOn:
+		case e.Record.Kind == protocol.KindAlarm && e.Record.Reason == gate.AlarmFireOn:
 			fire++
 		}
 	}

@@ -41,6 +41,16 @@ func Text(c Code) Message {
 	return Message{Code: c, ZH: "交易拒绝 " + string(c), EN: "Refused: " + string(c)}
 }
 
+// TextOr returns the catalogue's message for c, or one with the caller's
+// text zh and en when the catalogue has none (a policy code's own
+// Message, say): a flow shows the catalogue's wording wherever it has one.
+func TextOr(c Code, zh, en string) Message {
+	if t, ok := texts[c]; ok {
+		return Message{Code: c, ZH: t[0], EN: t[1]}
+	}
+	return Custom(c, zh, en)
+}
+
 // Custom returns a message with the caller's own text (a flow with a reason
 // the catalogue does not have, e.g. terminal/policy's Message for a code).
 func Custom(c Code, zh, en string) Message {

@@ -1,0 +1,157 @@
+package pos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/reader/sam"
+	"github.com/openykt/yktd/terminal/cardread"
+	"github.com/openykt/yktd/terminal/policy"
+	"github.com/openykt/yktd/terminal/ui"
+)
+
+// pay runs the money-moving part of a sale of amount fen (DESIGN.md 3.1
+// steps 3 to 6): INITIALIZE FOR PURCHASE and MAC1, the durable intent, DEBIT
+// FOR PURCHASE, the SAM's MAC2 check and the completion. The intent is
+// committed (fsync'd) before DEBIT is sent; after DEBIT anything but a clear
+// refusal by the card marks it uncertain.
+func (p *POS) pay(ctx context.Context, card reader.Card, info cardread.Info, amount int64) (Result, error) {
+	cardNo := info.CardNo
+	if amount <= 0 || amount > math.MaxUint32 {
+		return refused(cardNo, policy.CodeInvalidAmount), nil
+	}
+	prep, err := epurse.PreparePurchase(ctx, card, p.sam, epurse.PurchaseRequest{
+		Amount: uint32(amount), Time: epurse.NewDateTime(p.now().In(p.loc)),
+		KeyIndex: byte(p.cfg.KeyIndex), CardSerial: info.Public.Factor(),
+	})
+	if err != nil {
+		r, ferr := p.prepareFailed(cardNo, err)
+		if r.Outcome == Refused && journaledRefusal(r.Code) {
+			r.evidence = refusalRecord(info, r.Code, amount) // the card itself refused: insufficient, locked
+		}
+		return r, ferr
+	}
+	in, err := p.store.OpenIntent(IntentOf(cardNo, prep.Pending))
+	if err != nil {
+		if errors.Is(err, offline.ErrStorageFull) {
+			return refused(cardNo, CodeStorageFull), err
+		}
+		return refused(cardNo, CodeStoreFault), err
+	}
+	out := prep.Debit(ctx, card)
+	res, err := p.book(in, out)
+	if res.Outcome == Paid && err != nil {
+		p.shown[in.ID] = true
+	}
+	return res, err
+}
+
+// prepareFailed maps an error before any intent: nothing was debited.
+func (p *POS) prepareFailed(cardNo string, err error) (Result, error) {
+	var se *reader.StatusError
+	switch {
+	case errors.Is(err, epurse.ErrInsufficientBalance):
+		return refused(cardNo, policy.CodeInsufficient), nil
+	case errors.Is(err, epurse.ErrLocked):
+		return refused(cardNo, policy.CodeLocked), nil
+	case errors.Is(err, reader.ErrCardRemoved), errors.Is(err, reader.ErrTimeout),
+		errors.Is(err, reader.ErrTransport), errors.Is(err, reader.ErrMalformed):
+		p.log.Warn("pos: card lost before the debit", "card", cardNo, "err", err)
+		return tapAgain(cardNo, CodeCardUnreadable), nil
+	case errors.As(err, &se):
+		p.log.Warn("pos: card refused the purchase", "card", cardNo, "err", err)
+		return refused(cardNo, CodeCardRefused), nil
+	}
+	// The SAM failed (or the card answered something this terminal cannot
+	// use): a terminal fault; a PSAM missing from its slot says so.
+	if errors.Is(err, sam.ErrNoSAM) {
+		return refused(cardNo, CodeNoSAM), fmt.Errorf("pos: prepare purchase: %w", err)
+	}
+	return refused(cardNo, CodeSAMFault), fmt.Errorf("pos: prepare purchase: %w", err)
+}
+
+// book journals the outcome of a DEBIT (or of a recovery) for intent in
+// and returns the result to show. A recovery that still cannot tell leaves
+// an uncertain intent as it is.
+func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error) {
+	cardNo := in.CardNo
+	switch out.Kind {
+	case epurse.Done:
+		switch {
+		case out.Err != nil && (errors.Is(out.Err, sam.ErrNoSAM) || errors.Is(out.Err, sam.ErrSessionLost)):
+			// The PSAM left between the card's debit and the MAC2 check:
+			// the debit happened; the TAC proves it to the ledger.
+			p.log.Warn("pos: MAC2 not checked: the PSAM left after the card's debit", "card", cardNo, "intent", in.ID, "err", out.Err)
+		case out.Err != nil:
+			// The card debited; its MAC2 did not verify at the SAM. The TAC
+			// still proves the debit to the ledger: complete, and report.
+			p.log.Error("pos: MAC2 check failed after a debit", "card", cardNo, "intent", in.ID, "err", out.Err)
+		}
+		r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: cardNo, Amount: in.Amount,
+			Balance: int64(out.BalanceAfter), IntentID: in.ID}
+		r.Message = ui.Approved(r.Amount, r.Balance)
+		if _, err := p.store.CompleteIntent(in.ID, offline.Completion{
+			BalanceAfter: int64(out.BalanceAfter), TAC: out.TAC[:], MAC2: out.MAC2[:],
+		}); err != nil {
+			// The card was debited and the intent is durable: the next tap
+			// of this card (or the next start) resolves it from the card.
+			return r, fmt.Errorf("pos: complete intent %d: %w", in.ID, err)
+		}
+		return r, nil
+	case epurse.Refused:
+		if _, err := p.store.VoidIntent(in.ID, reasonCode(out.Err)); err != nil {
+			return refused(cardNo, CodeStoreFault), fmt.Errorf("pos: void intent %d: %w", in.ID, err)
+		}
+		r := refused(cardNo, CodeCardRefused)
+		if errors.Is(out.Err, epurse.ErrInsufficientBalance) {
+			r = refused(cardNo, policy.CodeInsufficient)
+		}
+		p.log.Warn("pos: card refused the debit", "card", cardNo, "intent", in.ID, "err", out.Err)
+		return r, nil
+	case epurse.Void:
+		if _, err := p.store.VoidIntent(in.ID, "counter-unchanged"); err != nil {
+			return refused(cardNo, CodeStoreFault), fmt.Errorf("pos: void intent %d: %w", in.ID, err)
+		}
+		return Result{Outcome: Refused, Code: CodeVoided, CardNo: cardNo, IntentID: in.ID}, nil
+	default: // Uncertain
+		p.log.Warn("pos: debit uncertain", "card", cardNo, "intent", in.ID, "err", out.Err)
+		r := tapAgain(cardNo, CodeUncertain)
+		r.IntentID = in.ID
+		if in.State != offline.IntentUncertain {
+			if _, err := p.store.MarkUncertain(in.ID, reasonCode(out.Err)); err != nil {
+				return r, fmt.Errorf("pos: mark intent %d uncertain: %w", in.ID, err)
+			}
+		}
+		return r, nil
+	}
+}
+
+// reasonCode is the short, stable reason journaled with a voided or
+// uncertain sale (the journal is evidence, not a log: no free text).
+func reasonCode(err error) string {
+	var se *reader.StatusError
+	switch {
+	case errors.Is(err, epurse.ErrInsufficientBalance):
+		return "insufficient-balance"
+	case errors.Is(err, epurse.ErrLocked):
+		return "card-locked"
+	case errors.Is(err, epurse.ErrMACInvalid):
+		return "mac-invalid"
+	case errors.Is(err, epurse.ErrWrongCard):
+		return "wrong-card"
+	case errors.Is(err, reader.ErrCardRemoved):
+		return "card-removed"
+	case errors.Is(err, reader.ErrTimeout):
+		return "card-timeout"
+	case errors.As(err, &se):
+		return fmt.Sprintf("card-sw-%04X", uint16(se.SW))
+	case err == nil:
+		return "unknown"
+	}
+	return "card-answer-lost"
+}
