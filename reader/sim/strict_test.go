@@ -1,0 +1,134 @@
+package sim_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/reader/sim"
+)
+
+// The virtual card is as strict as a real card OS: each behaviour below is
+// one a kinder fake would hide from the money paths' tests.
+
+// TestOnlyLastProofKept: GET TRANSACTION PROVE answers for the last
+// transaction only (of either type); an older one is gone (9406) and can
+// be found only in the cyclic log.
+func TestOnlyLastProofKept(t *testing.T) {
+	r := newRig(t, "student")
+	card, pub := r.tap()
+	first := r.pay(card, pub, 100)
+	second := r.pay(card, pub, 200)
+	if first.Kind != epurse.Done || second.Kind != epurse.Done {
+		t.Fatalf("purchases: %v %v", first.Kind, second.Kind)
+	}
+	if _, _, err := epurse.GetTransactionProve(r.ctx, card, epurse.TxPurchase, 1); !errors.Is(err, epurse.ErrNoProof) {
+		t.Fatalf("proof of the purchase before the last: %v, want ErrNoProof", err)
+	}
+	mac, tac, err := epurse.GetTransactionProve(r.ctx, card, epurse.TxPurchase, 2)
+	if err != nil || mac != second.MAC2 || tac != second.TAC {
+		t.Fatalf("proof of the last purchase: %X %X %v, want %X %X", mac, tac, err, second.MAC2, second.TAC)
+	}
+	// A load is the last transaction now: the purchase's proof is gone.
+	tid, _ := r.sam.TerminalID(r.ctx)
+	if err := epurse.VerifyPIN(r.ctx, card, "123456"); err != nil {
+		t.Fatal(err)
+	}
+	ld := epurse.Load(r.ctx, card, host{t}, epurse.LoadRequest{Amount: 500, Time: testTime, TermID: tid, CardSerial: pub.Factor()})
+	if ld.Kind != epurse.Done {
+		t.Fatalf("load: %v %v", ld.Kind, ld.Err)
+	}
+	if _, _, err := epurse.GetTransactionProve(r.ctx, card, epurse.TxPurchase, 2); !errors.Is(err, epurse.ErrNoProof) {
+		t.Fatalf("purchase proof after a load: %v, want ErrNoProof", err)
+	}
+	if _, tac, err := epurse.GetTransactionProve(r.ctx, card, epurse.TxLoad, 1); err != nil || tac != ld.TAC {
+		t.Fatalf("load proof: %X %v, want %X", tac, err, ld.TAC)
+	}
+}
+
+// TestStateFileKeepsOneProof: a state file written by an older virtual
+// card with several proofs loads with the newest one only.
+func TestStateFileKeepsOneProof(t *testing.T) {
+	r := newRig(t, "student")
+	path := filepath.Join(t.TempDir(), "card.json")
+	if err := r.card.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	card, pub := r.tap()
+	for range 3 {
+		if out := r.pay(card, pub, 100); out.Kind != epurse.Done {
+			t.Fatal(out.Err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	proofs, _ := st["proofs"].([]any)
+	if len(proofs) != 1 {
+		t.Fatalf("state file holds %d proofs, want 1", len(proofs))
+	}
+	// Forge an old file with three proofs, newest first.
+	p := proofs[0].(map[string]any)
+	older := func(c float64) map[string]any {
+		q := map[string]any{}
+		for k, v := range p {
+			q[k] = v
+		}
+		q["counter"] = c
+		return q
+	}
+	st["proofs"] = []any{p, older(2), older(1)}
+	b, _ = json.Marshal(st)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := sim.LoadCard(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.card = loaded
+	card, _ = r.tap()
+	if _, _, err := epurse.GetTransactionProve(r.ctx, card, epurse.TxPurchase, 3); err != nil {
+		t.Fatalf("newest proof: %v", err)
+	}
+	if _, _, err := epurse.GetTransactionProve(r.ctx, card, epurse.TxPurchase, 2); !errors.Is(err, epurse.ErrNoProof) {
+		t.Fatalf("older proof of an old state file: %v, want ErrNoProof", err)
+	}
+}
+
+// TestLogCyclic: file 0x18 holds the ten newest transactions, newest
+// first; the eleventh purchase overwrites the oldest record.
+func TestLogCyclic(t *testing.T) {
+	r := newRig(t, "student")
+	card, pub := r.tap()
+	for i := range 12 {
+		if out := r.pay(card, pub, uint32(10+i)); out.Kind != epurse.Done {
+			t.Fatalf("purchase %d: %v %v", i, out.Kind, out.Err)
+		}
+	}
+	if st := r.card.Status(); st.Records != 10 || st.OfflineCounter != 12 {
+		t.Fatalf("status %+v, want 10 records after 12 purchases", st)
+	}
+	recs, err := epurse.ReadLog(r.ctx, card, 255)
+	if err != nil || len(recs) != 10 {
+		t.Fatalf("log: %d records, %v", len(recs), err)
+	}
+	for i, rec := range recs {
+		// Record 1 is the 12th purchase (amount 21, counter 11 before it).
+		if want := uint32(21 - i); rec.Amount != want || rec.Counter != uint16(11-i) || rec.Type != epurse.TxPurchase {
+			t.Fatalf("record %d: %+v, want amount %d counter %d", i+1, rec, want, 11-i)
+		}
+	}
+	if _, sw := transceive(t, card, epurse.ReadRecordSFI(epurse.SFILog, 11, 0)); sw != reader.SWRecordNotFound {
+		t.Fatalf("READ RECORD 11: %v, want 6A83", sw)
+	}
+}
