@@ -39,10 +39,14 @@ type proof struct {
 	TAC     [4]byte `json:"tac"`
 }
 
-// Limits of the cyclic log and of the proofs kept.
+// Limits of the cyclic log and of the proofs kept. Like a real card OS,
+// the virtual card keeps the MAC and TAC of its last transaction only (a
+// purchase's proof is gone once a load followed it, and the other way
+// round); an older transaction is found only in the log, which holds the
+// ten newest records and overwrites the oldest.
 const (
 	logRecords = 10
-	keptProofs = 10
+	keptProofs = 1
 )
 
 func (s *cardState) clone() *cardState {
@@ -83,6 +87,9 @@ func (s *cardState) check() error {
 	if s.PINTries < 0 || s.PINTries > maxPINTries {
 		return fmt.Errorf("%w: pin tries %d", ErrStateFile, s.PINTries)
 	}
+	if len(s.Log) > logRecords {
+		return fmt.Errorf("%w: %d log records, the log holds %d", ErrStateFile, len(s.Log), logRecords)
+	}
 	return s.Profile.validate()
 }
 
@@ -99,6 +106,11 @@ func LoadCard(path string) (*Card, error) {
 	}
 	if err := st.check(); err != nil {
 		return nil, fmt.Errorf("sim: load card %s: %w", path, err)
+	}
+	// A file written when the virtual card kept more proofs: only the
+	// newest (the last transaction's) survives, as on a real card.
+	if len(st.Proofs) > keptProofs {
+		st.Proofs = st.Proofs[:keptProofs]
 	}
 	c := newCard(&st)
 	c.path = path
