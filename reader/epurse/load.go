@@ -51,6 +51,9 @@ type LoadOutcome struct {
 	TAC  [4]byte           // when Done
 	// BalanceAfter is the balance after the credit when Done.
 	BalanceAfter uint32
+	// LogRecord is the card's log record that settled a recovery (see
+	// PurchaseOutcome.LogRecord).
+	LogRecord Record
 	// Err: the reason when Refused, the cause when Uncertain.
 	Err error
 }

@@ -25,6 +25,14 @@ const (
 	Uncertain
 	// Void: recovery found that the transaction did not happen on the card.
 	Void
+	// DoneByLog: recovery found that the transaction did happen, proven by
+	// the card's own transaction log (file 0x18: the record of the debit or
+	// credit that moved the card's counter from the intent's value, with
+	// this terminal's id, amount and date-time), but the card no longer
+	// holds its proof: GET TRANSACTION PROVE answers for the card's last
+	// transaction only, and the card was used since. There is no TAC and no
+	// MAC2; LogRecord is the evidence. Book it as done without a TAC.
+	DoneByLog
 )
 
 // String names the outcome kind.
@@ -38,6 +46,8 @@ func (k OutcomeKind) String() string {
 		return "uncertain"
 	case Void:
 		return "void"
+	case DoneByLog:
+		return "done-by-log"
 	default:
 		return fmt.Sprintf("outcome(%d)", int(k))
 	}
@@ -75,6 +85,10 @@ type PurchaseOutcome struct {
 	TAC, MAC2 [4]byte
 	// BalanceAfter is the balance after the debit when Kind is Done.
 	BalanceAfter uint32
+	// LogRecord is the card's log record that settled a recovery: our
+	// debit when Kind is DoneByLog, the other terminal's purchase that took
+	// our counter when Kind is Void by the log; zero otherwise.
+	LogRecord Record
 	// MAC2Verified is true when the SAM verified MAC2 (not done by Recover:
 	// the SAM's purchase session is gone; the ledger checks the TAC).
 	MAC2Verified bool

@@ -38,6 +38,10 @@ type Profile struct {
 	PIN               string           `json:"pin"`                 // 2 to 12 digits
 	Overdraft         uint32           `json:"overdraft"`           // overdraft limit reported by INITIALIZE FOR PURCHASE (not granted)
 	MaxBalance        uint32           `json:"max_balance"`         // a load above it is refused (0 means 100000.00 yuan)
+	// LogCounterAfter makes the card log, in each record of file 0x18, its
+	// counter after the transaction instead of before it: card operating
+	// systems differ, and recovery must read either.
+	LogCounterAfter bool `json:"log_counter_after,omitempty"`
 }
 
 // DefaultAID is the AID of the virtual e-purse application when a Profile
