@@ -156,8 +156,12 @@ func TestRecoverUnresolvable(t *testing.T) {
 	if o := Pay(ctx, fake(tc), newSoftSAM(), purchaseReq(tc, 100), nil); o.Kind != Done {
 		t.Fatal(o.Err)
 	}
+	if rec := Recover(ctx, fake(tc), out.Pending); rec.Kind != DoneByLog || rec.LogRecord.Counter != 0 {
+		t.Fatalf("counter +2, our debit in the log: %v %v", rec.Kind, rec.Err)
+	}
+	tc.log = nil // the log no longer holds it
 	if rec := Recover(ctx, fake(tc), out.Pending); rec.Kind != Uncertain || rec.Err == nil {
-		t.Fatalf("counter +2: %v %v", rec.Kind, rec.Err)
+		t.Fatalf("counter +2, log rotated: %v %v", rec.Kind, rec.Err)
 	}
 	other := newTestCard(AlgDES, 10, 1000)
 	if rec := Recover(ctx, fake(other), out.Pending); rec.Kind != Uncertain || !errors.Is(rec.Err, ErrWrongCard) {

@@ -116,6 +116,15 @@ func (c *Card) readBinary(a apdu) []byte {
 	return sliceLe(c.st.Profile.PublicData().Bytes(), int(a.p2), a.le)
 }
 
+// loggedCounter is the counter a log record carries for a transaction
+// made at counter before: before itself, or before+1 with LogCounterAfter.
+func (p Profile) loggedCounter(before uint16) uint16 {
+	if p.LogCounterAfter {
+		return before + 1
+	}
+	return before
+}
+
 // logRecord encodes one file 0x18 record (epurse.Record, 23 bytes).
 func logRecord(counter uint16, overdraft, amount uint32, typ byte, termID [6]byte, dt epurse.DateTime) []byte {
 	return epurse.Record{Counter: counter, Overdraft: overdraft, Amount: amount, Type: typ, TermID: termID, Time: dt}.Bytes()

@@ -108,7 +108,7 @@ func (c *Card) debit(a apdu) []byte {
 	if !c.commit(func(st *cardState) {
 		st.Balance -= s.amount
 		st.OfflineCounter++
-		st.addLog(logRecord(s.counter, st.Profile.Overdraft, s.amount, epurse.TxPurchase, s.termID, dt))
+		st.addLog(logRecord(st.Profile.loggedCounter(s.counter), st.Profile.Overdraft, s.amount, epurse.TxPurchase, s.termID, dt))
 		st.addProof(proof{Type: epurse.TxPurchase, Counter: st.OfflineCounter, MAC: mac2, TAC: tac})
 	}) {
 		return sw(swMemoryFailure)
@@ -183,7 +183,7 @@ func (c *Card) credit(a apdu) []byte {
 	if !c.commit(func(st *cardState) {
 		st.Balance = newBal
 		st.OnlineCounter++
-		st.addLog(logRecord(s.counter, st.Profile.Overdraft, s.amount, epurse.TxLoad, s.termID, dt))
+		st.addLog(logRecord(st.Profile.loggedCounter(s.counter), st.Profile.Overdraft, s.amount, epurse.TxLoad, s.termID, dt))
 		st.addProof(proof{Type: epurse.TxLoad, Counter: st.OnlineCounter, MAC: mac2, TAC: tac})
 	}) {
 		return sw(swMemoryFailure)
