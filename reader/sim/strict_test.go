@@ -132,3 +132,64 @@ func TestLogCyclic(t *testing.T) {
 		t.Fatalf("READ RECORD 11: %v, want 6A83", sw)
 	}
 }
+
+// TestLoadNeedsVerifiedPIN: INITIALIZE FOR LOAD is refused with 6982 unless
+// a PIN was verified since the application was selected; the security
+// state is volatile (lost on reset, tear and a new SELECT, and by a wrong
+// PIN). Purchases need no PIN.
+func TestLoadNeedsVerifiedPIN(t *testing.T) {
+	r := newRig(t, "student")
+	tid, _ := r.sam.TerminalID(r.ctx)
+	initLoad := epurse.InitLoadCommand(1, 100, tid)
+	pin, _ := epurse.VerifyPINCommand("123456")
+	wrong, _ := epurse.VerifyPINCommand("000000")
+	sel := epurse.SelectAID(epurse.AIDKingstar)
+	card, pub := r.tap()
+	steps := []struct {
+		name string
+		cmd  reader.Command
+		want reader.SW
+	}{
+		{"load before any PIN", initLoad, reader.SWSecurityNotSatisfied},
+		{"holder's PIN", pin, reader.SWOK},
+		{"load after the PIN", initLoad, reader.SWOK},
+		{"load again in the same session", initLoad, reader.SWOK},
+		{"a new SELECT", sel, reader.SWOK},
+		{"load after the new SELECT", initLoad, reader.SWSecurityNotSatisfied},
+		{"PIN again", pin, reader.SWOK},
+		{"a wrong PIN", wrong, 0x63C2},
+		{"load after the wrong PIN", initLoad, reader.SWSecurityNotSatisfied},
+		{"PIN once more", pin, reader.SWOK},
+	}
+	for _, s := range steps {
+		if _, sw := transceive(t, card, s.cmd); sw != s.want {
+			t.Fatalf("%s: %v, want %v", s.name, sw, s.want)
+		}
+	}
+	// A reset (the card left the field) forgets the PIN.
+	card, _ = r.tap()
+	if _, sw := transceive(t, card, initLoad); sw != reader.SWSecurityNotSatisfied {
+		t.Fatalf("load after a new tap: %v, want 6982", sw)
+	}
+	// The flow: refused without a PIN, nothing moved; done with one.
+	req := epurse.LoadRequest{Amount: 700, Time: testTime, TermID: tid, CardSerial: pub.Factor()}
+	out := epurse.Load(r.ctx, card, host{t}, req)
+	var se *reader.StatusError
+	if out.Kind != epurse.Refused || !errors.As(out.Err, &se) || se.SW != reader.SWSecurityNotSatisfied {
+		t.Fatalf("load without a PIN: %v %v", out.Kind, out.Err)
+	}
+	if st := r.card.Status(); st.Balance != 10000 || st.OnlineCounter != 0 {
+		t.Fatalf("a refused load changed the card: %+v", st)
+	}
+	if err := epurse.VerifyPIN(r.ctx, card, "123456"); err != nil {
+		t.Fatal(err)
+	}
+	if out := epurse.Load(r.ctx, card, host{t}, req); out.Kind != epurse.Done || out.BalanceAfter != 10700 {
+		t.Fatalf("load with the holder's PIN: %v %v", out.Kind, out.Err)
+	}
+	// A purchase needs none, on a fresh tap.
+	card, pub = r.tap()
+	if out := r.pay(card, pub, 100); out.Kind != epurse.Done {
+		t.Fatalf("purchase without a PIN: %v %v", out.Kind, out.Err)
+	}
+}
