@@ -105,6 +105,7 @@ type Card struct {
 	// volatile (lost at Reset / tear)
 	selected int // selNone, selMF, selADF
 	sess     *session
+	verified pinSet // PINs verified since the application was selected
 
 	faults faults
 	random io.Reader
@@ -197,6 +198,7 @@ func (c *Card) Reset() {
 func (c *Card) powerOff() {
 	c.selected = selNone
 	c.sess = nil
+	c.verified = 0
 }
 
 // Respond answers one command APDU. A nil error comes with a response APDU

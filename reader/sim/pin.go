@@ -6,6 +6,16 @@ import (
 	"github.com/openykt/yktd/reader"
 )
 
+// pinSet is the card's volatile security state: the PINs verified since
+// the application was selected. A reset, a tear, a new SELECT and a wrong
+// presentation of a PIN clear its bit.
+type pinSet uint8
+
+// PIN bits of a pinSet.
+const (
+	pinHolder pinSet = 1 << iota // the holder's PIN (VERIFY P2 00)
+)
+
 // pinDigits decodes a BCD PIN padded with F nibbles; false if malformed.
 func pinDigits(b []byte) (string, bool) {
 	if len(b) == 0 || len(b) > 6 {
@@ -60,8 +70,10 @@ func (c *Card) verifyPIN(a apdu) []byte {
 		return sw(reader.SWConditionsNotMet)
 	}
 	if r := c.checkPIN(a.data); r != nil {
+		c.verified &^= pinHolder
 		return r
 	}
+	c.verified |= pinHolder
 	return ok()
 }
 
@@ -83,6 +95,7 @@ func (c *Card) changePIN(a apdu) []byte {
 		return sw(reader.SWWrongData)
 	}
 	if r := c.checkPIN(a.data[:i]); r != nil {
+		c.verified &^= pinHolder
 		return r
 	}
 	if !c.commit(func(st *cardState) { st.Profile.PIN = newPIN }) {

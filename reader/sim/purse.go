@@ -117,12 +117,17 @@ func (c *Card) debit(a apdu) []byte {
 }
 
 // initLoad is INITIALIZE FOR LOAD: 80 50 00 02 0B → balance(4) ‖ online
-// counter(2) ‖ key version(1) ‖ algorithm(1) ‖ random(4) ‖ MAC1(4).
+// counter(2) ‖ key version(1) ‖ algorithm(1) ‖ random(4) ‖ MAC1(4). As on
+// real card OSes it needs a PIN (the holder's or the system PIN) verified
+// since the application was selected: 6982 otherwise.
 func (c *Card) initLoad(a apdu) []byte {
 	c.sess = nil
 	amount, termID, refusal := c.initCheck(a)
 	if refusal != nil {
 		return refusal
+	}
+	if c.verified == 0 {
+		return sw(reader.SWSecurityNotSatisfied)
 	}
 	st := c.st
 	if uint64(st.Balance)+uint64(amount) > uint64(st.Profile.MaxBalance) {
