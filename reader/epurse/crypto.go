@@ -319,6 +319,11 @@ type Keys struct {
 	Purchase []byte // DPK master (消费主密钥)
 	Load     []byte // DLK master (圈存主密钥)
 	TAC      []byte // DTK master (TAC 主密钥)
+	// SystemPIN is the system-PIN master key (系统PIN主密钥) from which
+	// each card's system PIN is derived (DeriveSystemPIN); nil when the
+	// holder of these keys has none (it then cannot open loads with the
+	// system PIN).
+	SystemPIN []byte
 }
 
 // CardKeys are one card's diversified application keys.
