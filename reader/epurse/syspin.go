@@ -117,12 +117,10 @@ func DeriveSystemPIN(alg Algorithm, master []byte, serial [8]byte) ([]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("epurse: system PIN: %w", err)
 	}
-	b, err := blockCipher(alg, dspk)
+	e, err := EncryptECB(alg, dspk, x)
 	if err != nil {
 		return nil, fmt.Errorf("epurse: system PIN: %w", err)
 	}
-	e := make([]byte, len(x))
-	b.Encrypt(e, x)
 	return SystemPINFromCipher(e)
 }
 

@@ -118,3 +118,20 @@ func TestVerifySystemPINCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestEncryptECB(t *testing.T) {
+	key := mustHex(t, "B39E04C36FB4A8CD14C8AF4C83EA573F") // the vector's DSPK
+	x := mustHex(t, "2026090100000001")
+	e, err := EncryptECB(AlgDES, key, append(append([]byte(nil), x...), x...))
+	if err != nil || hex.EncodeToString(e) != "c0691d4b9dffafaec0691d4b9dffafae" {
+		t.Fatalf("two blocks: %X %v", e, err)
+	}
+	for _, n := range []int{0, 7, 9} {
+		if _, err := EncryptECB(AlgDES, key, make([]byte, n)); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("%d bytes: %v", n, err)
+		}
+	}
+	if _, err := EncryptECB(AlgSM4, key, make([]byte, 8)); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("SM4, 8 bytes: %v", err)
+	}
+}
