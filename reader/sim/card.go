@@ -347,6 +347,7 @@ type Status struct {
 	OfflineCounter uint16  `json:"offline_counter"`
 	OnlineCounter  uint16  `json:"online_counter"`
 	PINTries       int     `json:"pin_tries"`
+	SystemPINTries int     `json:"system_pin_tries"` // 0 when blocked or when the card has no system PIN
 	Records        int     `json:"records"`
 	Faults         []Fault `json:"faults"`
 	StateFile      string  `json:"state_file,omitempty"`

@@ -9,6 +9,7 @@ import (
 
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
 )
 
@@ -191,5 +192,151 @@ func TestLoadNeedsVerifiedPIN(t *testing.T) {
 	card, pub = r.tap()
 	if out := r.pay(card, pub, 100); out.Kind != epurse.Done {
 		t.Fatalf("purchase without a PIN: %v %v", out.Kind, out.Err)
+	}
+}
+
+// TestSystemPIN: the card's second PIN, derived at issuance from the
+// application serial under the system-PIN master key: VERIFY P2 01 opens
+// loads like the holder's PIN, with its own retry counter (15 tries), and
+// a blocked system PIN leaves the holder's PIN working.
+func TestSystemPIN(t *testing.T) {
+	r := newRig(t, "student")
+	card, pub := r.tap()
+	tid, _ := r.sam.TerminalID(r.ctx)
+	req := epurse.SystemPINRequest{CardSerial: pub.Factor(), KeyVersion: 1, Algorithm: epurse.AlgDES}
+	pin, err := r.sam.SystemPIN(r.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.card.Status(); st.SystemPINTries != 15 || st.PINTries != 3 {
+		t.Fatalf("fresh card: %+v", st)
+	}
+	sysPIN, err := epurse.VerifySystemPINCommand(pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPIN := append([]byte(nil), pin...)
+	wrongPIN[2] ^= 0x01
+	wrong, _ := epurse.VerifySystemPINCommand(wrongPIN)
+	holder, _ := epurse.VerifyPINCommand("123456")
+	initLoad := epurse.InitLoadCommand(1, 100, tid)
+	// The holder's PIN is not the system PIN, nor the other way round.
+	asSystem, _ := epurse.VerifySystemPINCommand([]byte{0x12, 0x34, 0x56})
+	asHolder := sysPIN
+	asHolder.P2 = epurse.PINRefHolder
+	badRef := sysPIN
+	badRef.P2 = 0x02
+	for _, s := range []struct {
+		name string
+		cmd  reader.Command
+		want reader.SW
+	}{
+		{"system PIN", sysPIN, reader.SWOK},
+		{"load after the system PIN", initLoad, reader.SWOK},
+		{"a wrong system PIN", wrong, 0x63CE},
+		{"load after it", initLoad, reader.SWSecurityNotSatisfied},
+		{"the holder's PIN as the system PIN", asSystem, 0x63CD},
+		{"the system PIN as the holder's", asHolder, 0x63C2},
+		{"unknown PIN reference", badRef, reader.SWWrongP1P2},
+		{"system PIN again", sysPIN, reader.SWOK},
+		{"holder's PIN", holder, reader.SWOK},
+	} {
+		if _, sw := transceive(t, card, s.cmd); sw != s.want {
+			t.Fatalf("%s: %v, want %v", s.name, sw, s.want)
+		}
+	}
+	if st := r.card.Status(); st.SystemPINTries != 15 || st.PINTries != 3 {
+		t.Fatalf("tries not reset by the right PINs: %+v", st)
+	}
+	// Fifteen wrong system PINs block it; the holder's PIN still opens
+	// loads.
+	for i := 14; i >= 0; i-- {
+		err := epurse.VerifySystemPIN(r.ctx, card, wrongPIN)
+		var pe *epurse.PINError
+		if !errors.As(err, &pe) || pe.Retries != i {
+			t.Fatalf("wrong system PIN: %v, want %d tries left", err, i)
+		}
+	}
+	if err := epurse.VerifySystemPIN(r.ctx, card, pin); !errors.Is(err, epurse.ErrLocked) {
+		t.Fatalf("right system PIN once blocked: %v", err)
+	}
+	if _, sw := transceive(t, card, initLoad); sw != reader.SWSecurityNotSatisfied {
+		t.Fatalf("load with a blocked system PIN: %v", sw)
+	}
+	if err := epurse.VerifyPIN(r.ctx, card, "123456"); err != nil {
+		t.Fatalf("holder's PIN with the system PIN blocked: %v", err)
+	}
+	if _, sw := transceive(t, card, initLoad); sw != reader.SWOK {
+		t.Fatalf("load with the holder's PIN: %v", sw)
+	}
+	if st := r.card.Status(); st.SystemPINTries != 0 || st.PINTries != 3 {
+		t.Fatalf("status %+v", st)
+	}
+
+	// A card issued without a system-PIN master key has no system PIN.
+	d := sim.Catalogue()[0]
+	keys := sam.TestKeys().Keys[1]
+	keys.SystemPIN = nil
+	bare, err := sim.NewCard(d.Profile, keys, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.card = bare
+	card, _ = r.tap()
+	if _, sw := transceive(t, card, sysPIN); sw != reader.SWRefDataNotFound {
+		t.Fatalf("VERIFY P2 01 on a card without a system PIN: %v, want 6A88", sw)
+	}
+}
+
+// TestSystemPINPersists: the system PIN and its tries are in the state
+// file; a state file of version 1 (before system PINs) loads, with none.
+func TestSystemPINPersists(t *testing.T) {
+	r := newRig(t, "student")
+	path := filepath.Join(t.TempDir(), "card.json")
+	if err := r.card.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	card, pub := r.tap()
+	if err := epurse.VerifySystemPIN(r.ctx, card, []byte{0x00, 0x00, 0x00}); err == nil {
+		t.Fatal("wrong system PIN accepted")
+	}
+	loaded, err := sim.LoadCard(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := loaded.Status(); st.SystemPINTries != 14 {
+		t.Fatalf("reloaded: %+v", st)
+	}
+	r.card = loaded
+	card, _ = r.tap()
+	pin, _ := r.sam.SystemPIN(r.ctx, epurse.SystemPINRequest{CardSerial: pub.Factor(), KeyVersion: 1, Algorithm: epurse.AlgDES})
+	if err := epurse.VerifySystemPIN(r.ctx, card, pin); err != nil {
+		t.Fatalf("system PIN on the reloaded card: %v", err)
+	}
+
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["version"] = 1
+	delete(st, "system_pin")
+	delete(st, "system_pin_tries")
+	b, _ = json.Marshal(st)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v1, err := sim.LoadCard(path)
+	if err != nil {
+		t.Fatalf("version 1 state file: %v", err)
+	}
+	r.card = v1
+	card, _ = r.tap()
+	cmd, _ := epurse.VerifySystemPINCommand(pin)
+	if _, sw := transceive(t, card, cmd); sw != reader.SWRefDataNotFound {
+		t.Fatalf("system PIN on a version 1 card: %v, want 6A88", sw)
 	}
 }
