@@ -50,8 +50,15 @@ type Profile struct {
 // epurse.AIDCityCard.
 var DefaultAID = epurse.AIDKingstar
 
-// maxPINTries is the PIN retry counter of a fresh card.
-const maxPINTries = 3
+// Retry counters of a fresh card: the holder's PIN (3) and the system PIN
+// (15, the most a 63Cx answer can count: it is presented by terminals, so a
+// wrong one means a terminal with the wrong key, and a few taps at such a
+// terminal must not block the card's loads; a terminal stops presenting it
+// after one refusal).
+const (
+	maxPINTries       = 3
+	maxSystemPINTries = 15
+)
 
 func (p Profile) validate() error {
 	if len(p.CardNo) == 0 || len(p.CardNo) > 20 || !digits(p.CardNo) {
@@ -120,7 +127,9 @@ const (
 )
 
 // NewCard issues a card: it diversifies the card keys from the issuer's
-// master keys by p.Factor() and sets the balance. The card keeps its state
+// master keys by p.Factor(), personalises the system PIN derived from
+// master.SystemPIN (none when nil: then only the holder's PIN opens loads)
+// and sets the balance. The card keeps its state
 // in memory until Save attaches it to a file.
 func NewCard(p Profile, master epurse.Keys, balance uint32) (*Card, error) {
 	if p.KeyIndex == 0 {
@@ -139,7 +148,16 @@ func NewCard(p Profile, master epurse.Keys, balance uint32) (*Card, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: new card: %w", err)
 	}
-	return newCard(&cardState{Version: stateVersion, Profile: p, Keys: keys, Balance: balance, PINTries: maxPINTries}), nil
+	st := &cardState{Version: stateVersion, Profile: p, Keys: keys, Balance: balance, PINTries: maxPINTries}
+	if master.SystemPIN != nil {
+		pin, err := epurse.DeriveSystemPIN(p.Algorithm, master.SystemPIN, p.Factor())
+		if err != nil {
+			return nil, fmt.Errorf("sim: new card: %w", err)
+		}
+		st.SystemPIN, _ = pinDigits(pin)
+		st.SystemPINTries = maxSystemPINTries
+	}
+	return newCard(st), nil
 }
 
 func newCard(st *cardState) *Card {
@@ -363,7 +381,7 @@ func (c *Card) Status() Status {
 	return Status{
 		Serial: hex.EncodeToString(f[:]), UID: uid, CardNo: st.Profile.CardNo,
 		Class: st.Profile.Class, Expiry: st.Profile.Expiry, Balance: st.Balance,
-		OfflineCounter: st.OfflineCounter, OnlineCounter: st.OnlineCounter, PINTries: st.PINTries,
+		OfflineCounter: st.OfflineCounter, OnlineCounter: st.OnlineCounter, PINTries: st.PINTries, SystemPINTries: st.SystemPINTries,
 		Records: len(st.Log), Faults: c.faults.list(), StateFile: c.path,
 	}
 }
