@@ -230,7 +230,7 @@ func TestLoadRoundTrip(t *testing.T) {
 			if out.Kind != Uncertain || tc.balance != 10100 {
 				t.Fatalf("torn load: %v balance %d", out.Kind, tc.balance)
 			}
-			rec := RecoverLoad(ctx, fake(tc), out.Auth, 0)
+			rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil)
 			if rec.Kind != Done || rec.BalanceAfter != 10100 {
 				t.Fatalf("recover load: %v %v", rec.Kind, rec.Err)
 			}
@@ -244,7 +244,7 @@ func TestLoadRoundTrip(t *testing.T) {
 			if out.Kind != Uncertain {
 				t.Fatalf("removed: %v", out.Kind)
 			}
-			if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Void || tc.balance != 10100 {
+			if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil); rec.Kind != Void || tc.balance != 10100 {
 				t.Fatalf("recover removed: %v %v", rec.Kind, rec.Err)
 			}
 		})
@@ -333,11 +333,11 @@ func TestRecoverLoadVoidNeedsConsistentBalance(t *testing.T) {
 		t.Fatalf("removed: %v %v", out.Kind, out.Err)
 	}
 	tc.balance = 5100
-	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Uncertain || rec.Err == nil {
+	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil); rec.Kind != Uncertain || rec.Err == nil {
 		t.Fatalf("online counter unchanged, balance moved: %v %v", rec.Kind, rec.Err)
 	}
 	tc.balance = 100
-	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Void {
+	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil); rec.Kind != Void {
 		t.Fatalf("counter and balance unchanged: %v %v", rec.Kind, rec.Err)
 	}
 }

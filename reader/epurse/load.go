@@ -42,6 +42,11 @@ type LoadRequest struct {
 	TermID     [6]byte
 	KeyIndex   byte    // DLK index; 0 means DefaultKeyIndex
 	CardSerial [8]byte // PublicData.Factor()
+	// PIN, when set, gives the card's system PIN, which Load presents
+	// before INITIALIZE FOR LOAD (card OSes refuse a load without a
+	// verified PIN). Nil: the caller verified a PIN in this session
+	// already (the holder's, at a kiosk).
+	PIN SystemPINSource
 }
 
 // LoadOutcome is the result of a load or of its recovery.

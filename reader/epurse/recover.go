@@ -191,7 +191,7 @@ func checkLogged(ls logSearch, k int, n uint16, what, counter string) error {
 //
 // INITIALIZE FOR LOAD needs a PIN verified since the application was
 // selected (card OSes refuse it with 6982 otherwise).
-func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, keyIndex byte) LoadOutcome {
+func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, keyIndex byte, pin SystemPINSource) LoadOutcome {
 	out := LoadOutcome{Kind: Uncertain, Auth: auth}
 	fail := func(err error) LoadOutcome {
 		out.Err = fmt.Errorf("epurse: recover load: %w", err)

@@ -293,7 +293,7 @@ func TestRecoverLoadFromLog(t *testing.T) {
 			if err := epurse.VerifyPIN(w.ctx, c, "123456"); err != nil {
 				t.Fatal(err)
 			}
-			rec := epurse.RecoverLoad(w.ctx, c, auth, 0)
+			rec := epurse.RecoverLoad(w.ctx, c, auth, 0, nil)
 			if rec.Kind != tc.want {
 				t.Fatalf("recover load: %v (%v), want %v", rec.Kind, rec.Err, tc.want)
 			}

@@ -68,7 +68,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		t.Fatalf("status after wrong MAC2 %+v", st)
 	}
 	// RecoverLoad of the completed load finds it done.
-	if rec := epurse.RecoverLoad(r.ctx, card, out.Auth, 0); rec.Kind != epurse.Done || rec.TAC != tac {
+	if rec := epurse.RecoverLoad(r.ctx, card, out.Auth, 0, nil); rec.Kind != epurse.Done || rec.TAC != tac {
 		t.Fatalf("recover load %v %v", rec.Kind, rec.Err)
 	}
 }
