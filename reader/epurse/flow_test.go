@@ -14,6 +14,14 @@ var testTime = NewDateTime(time.Date(2025, 3, 14, 11, 45, 30, 0, time.UTC))
 
 func fake(c *testCard) *readertest.Card { return &readertest.Card{Handler: c.handle} }
 
+// verified presents the holder's PIN to tc, as a kiosk does before a load.
+func verified(t *testing.T, tc *testCard) {
+	t.Helper()
+	if err := VerifyPIN(context.Background(), fake(tc), "123456"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func purchaseReq(c *testCard, amount uint32) PurchaseRequest {
 	return PurchaseRequest{Amount: amount, Time: testTime, CardSerial: c.pub.Factor()}
 }
@@ -214,6 +222,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		t.Run(alg.String(), func(t *testing.T) {
 			ctx := context.Background()
 			tc := newTestCard(alg, 3, 100)
+			verified(t, tc)
 			host := &softHost{keys: testMaster}
 			req := LoadRequest{Amount: 5000, Time: testTime, TermID: testTermID, CardSerial: tc.pub.Factor()}
 			out := Load(ctx, fake(tc), host, req)
@@ -254,6 +263,7 @@ func TestLoadRoundTrip(t *testing.T) {
 func TestLoadRefused(t *testing.T) {
 	ctx := context.Background()
 	tc := newTestCard(AlgDES, 3, 100)
+	verified(t, tc)
 	req := LoadRequest{Amount: 5000, Time: testTime, TermID: testTermID, CardSerial: tc.pub.Factor()}
 	if out := Load(ctx, fake(tc), &softHost{keys: testMaster, err: ErrMACInvalid}, req); out.Kind != Refused || !errors.Is(out.Err, ErrMACInvalid) {
 		t.Fatalf("host refuses: %v %v", out.Kind, out.Err)
@@ -326,6 +336,7 @@ func TestRecoverVoidNeedsConsistentBalance(t *testing.T) {
 func TestRecoverLoadVoidNeedsConsistentBalance(t *testing.T) {
 	ctx := context.Background()
 	tc := newTestCard(AlgDES, 12, 100)
+	verified(t, tc)
 	req := LoadRequest{Amount: 5000, Time: testTime, TermID: testTermID, CardSerial: tc.pub.Factor()}
 	card := &readertest.Card{Handler: tc.handle, RemoveAfter: 1}
 	out := Load(ctx, card, &softHost{keys: testMaster}, req)

@@ -63,8 +63,10 @@ type LoadOutcome struct {
 	Err error
 }
 
-// Load runs a load: INITIALIZE FOR LOAD, host.AuthorizeLoad (MAC1 → MAC2),
-// CREDIT FOR LOAD → TAC. Errors before CREDIT was sent are Refused (nothing
+// Load runs a load: the system PIN when req.PIN is set (see
+// systemPINForLoad), INITIALIZE FOR LOAD, host.AuthorizeLoad (MAC1 → MAC2),
+// CREDIT FOR LOAD → TAC. Without a PIN verified in this session the card
+// refuses INITIALIZE FOR LOAD (6982): Refused. Errors before CREDIT was sent are Refused (nothing
 // credited; the host may need to cancel its authorisation); after it, anything
 // but a clear refusal by the card is Uncertain: resolve with RecoverLoad.
 func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest) LoadOutcome {
@@ -76,6 +78,11 @@ func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest)
 	}
 	if req.KeyIndex == 0 {
 		req.KeyIndex = DefaultKeyIndex
+	}
+	if req.PIN != nil {
+		if err := systemPINForLoad(ctx, card, req); err != nil {
+			return LoadOutcome{Kind: Refused, Err: fmt.Errorf("epurse: load: %w", err)}
+		}
 	}
 	in, err := InitializeForLoad(ctx, card, req.KeyIndex, req.Amount, req.TermID)
 	if err != nil {
@@ -102,4 +109,19 @@ func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest)
 		return LoadOutcome{Kind: Uncertain, Auth: auth, Err: err}
 	}
 	return LoadOutcome{Kind: Done, Auth: auth, TAC: tac, BalanceAfter: in.Balance + req.Amount}
+}
+
+// systemPINForLoad presents the card's system PIN before a load: the
+// PIN's derivation needs the card's key version and algorithm, which only
+// an INITIALIZE reports and INITIALIZE FOR LOAD needs the PIN, so it reads
+// them with INITIALIZE FOR PURCHASE of amount 0 (key index
+// DefaultKeyIndex; nothing moves, as in tear recovery), asks req.PIN and
+// sends VERIFY P2 01. A wrong PIN is a *PINError (the system PIN's own
+// tries), a source without the key ErrNoSystemPIN.
+func systemPINForLoad(ctx context.Context, card reader.Card, req LoadRequest) error {
+	pi, err := InitializeForPurchase(ctx, card, DefaultKeyIndex, 0, req.TermID)
+	if err != nil {
+		return fmt.Errorf("key version for the system PIN: %w", err)
+	}
+	return presentSystemPIN(ctx, card, req.PIN, SystemPINRequest{CardSerial: req.CardSerial, KeyVersion: pi.KeyVersion, Algorithm: pi.Algorithm})
 }

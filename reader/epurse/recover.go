@@ -190,7 +190,10 @@ func checkLogged(ls logSearch, k int, n uint16, what, counter string) error {
 // terminal's: Void; gone or inconsistent: Uncertain); otherwise Uncertain.
 //
 // INITIALIZE FOR LOAD needs a PIN verified since the application was
-// selected (card OSes refuse it with 6982 otherwise).
+// selected (card OSes refuse it with 6982 otherwise): with pin set,
+// RecoverLoad presents the system PIN first (derived for the torn load's
+// key version and algorithm); nil means the caller verified a PIN in this
+// session.
 func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, keyIndex byte, pin SystemPINSource) LoadOutcome {
 	out := LoadOutcome{Kind: Uncertain, Auth: auth}
 	fail := func(err error) LoadOutcome {
@@ -206,6 +209,12 @@ func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, 
 	}
 	if keyIndex == 0 {
 		keyIndex = DefaultKeyIndex
+	}
+	if pin != nil {
+		req := SystemPINRequest{CardSerial: auth.CardSerial, KeyVersion: auth.KeyVersion, Algorithm: auth.Algorithm}
+		if err := presentSystemPIN(ctx, card, pin, req); err != nil {
+			return fail(err)
+		}
 	}
 	in, err := InitializeForLoad(ctx, card, keyIndex, 1, auth.TermID)
 	if err != nil {
