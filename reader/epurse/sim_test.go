@@ -27,11 +27,11 @@ type testCard struct {
 	pinTries  int
 	rnd       uint32
 
-	state   int // 0 idle, 1 purchase initialised, 2 load initialised
-	amount  uint32
-	termID  [6]byte
-	random  [4]byte
-	session []byte // load session key
+	state    int // 0 idle, 1 purchase initialised, 2 load initialised
+	amount   uint32
+	termID   [6]byte
+	random   [4]byte
+	session  []byte              // load session key
 	proofs   map[[3]byte][8]byte // the last transaction's only
 	log      []Record            // oldest first, at most 10
 	verified bool                // PIN verified since the last SELECT
