@@ -23,6 +23,10 @@ const (
 // public application data of file 0x15, the key version and algorithm, and
 // the initial PIN and limits.
 type Profile struct {
+	// Kind is what carries the application: KindCard (or "") a plastic
+	// CPU card with a fixed UID, KindPhone a phone emulating the card
+	// (HCE), which presents a random UID at every presentation.
+	Kind              string           `json:"kind,omitempty"`
 	CardNo            string           `json:"card_no"`             // application serial number = card number, up to 20 digits; its last 8 BCD bytes are the key diversification factor
 	UID               []byte           `json:"uid,omitempty"`       // anti-collision UID reported by the reader (default: last 4 bytes of the factor)
 	AID               []byte           `json:"aid,omitempty"`       // e-purse application AID (default DefaultAID)
@@ -43,6 +47,12 @@ type Profile struct {
 	// systems differ, and recovery must read either.
 	LogCounterAfter bool `json:"log_counter_after,omitempty"`
 }
+
+// Card kinds (Profile.Kind).
+const (
+	KindCard  = "card"  // a plastic CPU card: UID fixed at manufacture
+	KindPhone = "phone" // a phone (HCE): a random UID at every presentation
+)
 
 // DefaultAID is the AID of the virtual e-purse application when a Profile
 // names none: epurse.AIDKingstar (the campus ADF). The application also
@@ -361,6 +371,7 @@ type Status struct {
 	CardNo         string  `json:"card_no"`
 	Class          byte    `json:"class"`
 	Expiry         string  `json:"expiry"`
+	Kind           string  `json:"kind"` // KindCard or KindPhone
 	Balance        uint32  `json:"balance"`
 	OfflineCounter uint16  `json:"offline_counter"`
 	OnlineCounter  uint16  `json:"online_counter"`

@@ -1,11 +1,14 @@
 package sim_test
 
 import (
+	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
@@ -339,5 +342,88 @@ func TestSystemPINPersists(t *testing.T) {
 	cmd, _ := epurse.VerifySystemPINCommand(pin)
 	if _, sw := transceive(t, card, cmd); sw != reader.SWRefDataNotFound {
 		t.Fatalf("system PIN on a version 1 card: %v, want 6A88", sw)
+	}
+}
+
+// TestPhoneUIDChanges: a phone (HCE) presents a random UID at every
+// presentation (08 xx xx xx, ISO 14443-3's random NUID); its identity is
+// file 0x15 only. A plastic card keeps its UID. The reader's GET DATA
+// (FF CA 00 00 00, answered by the card behind vpcd) gives the same UID
+// as the event.
+func TestPhoneUIDChanges(t *testing.T) {
+	d := sim.Catalogue()[0]
+	d.Profile.Kind = sim.KindPhone
+	phone, err := d.Issue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, "student")
+	plastic := r.card
+	getUID := reader.Command{CLA: 0xFF, INS: 0xCA, P1: 0x00, P2: 0x00, HasLe: true, Name: "GET DATA UID"}
+	seen := map[string]bool{}
+	for i := range 4 {
+		r.card = phone
+		r.reader.Tap(phone)
+		ev := nextPresent(t, r)
+		if len(ev.UID) != 4 || ev.UID[0] != 0x08 {
+			t.Fatalf("tap %d: phone UID % X, want 4 bytes starting 08", i, ev.UID)
+		}
+		if seen[string(ev.UID)] {
+			t.Fatalf("tap %d: UID % X presented before", i, ev.UID)
+		}
+		seen[string(ev.UID)] = true
+		if uid, sw := transceive(t, ev.Card, getUID); sw != reader.SWOK || !bytes.Equal(uid, ev.UID) {
+			t.Fatalf("GET DATA: % X %v, event % X", uid, sw, ev.UID)
+		}
+		if st := phone.Status(); st.UID != hex.EncodeToString(ev.UID) || st.Kind != sim.KindPhone {
+			t.Fatalf("status %+v, event UID % X", st, ev.UID)
+		}
+		if _, err := epurse.Select(r.ctx, ev.Card, epurse.AIDKingstar); err != nil {
+			t.Fatal(err)
+		}
+		pub, err := epurse.ReadPublicData(r.ctx, ev.Card)
+		if err != nil || pub.CardNumber() != sim.DemoStudentNo {
+			t.Fatalf("the phone's identity: %q %v", pub.CardNumber(), err)
+		}
+		r.reader.Remove()
+	}
+	// A plastic card presents the same UID every time.
+	var first []byte
+	for range 2 {
+		r.reader.Tap(plastic)
+		ev := nextPresent(t, r)
+		if first != nil && !bytes.Equal(ev.UID, first) {
+			t.Fatalf("plastic UID % X, then % X", first, ev.UID)
+		}
+		first = ev.UID
+		if uid, sw := transceive(t, ev.Card, getUID); sw != reader.SWOK || !bytes.Equal(uid, first) {
+			t.Fatalf("plastic GET DATA: % X %v", uid, sw)
+		}
+		r.reader.Remove()
+	}
+	// A phone has no fixed UID to give.
+	d.Profile.UID = []byte{1, 2, 3, 4}
+	if _, err := d.Issue(); err == nil {
+		t.Fatal("a phone profile with a fixed UID was issued")
+	}
+	d.Profile.UID, d.Profile.Kind = nil, "watch"
+	if _, err := d.Issue(); err == nil {
+		t.Fatal("an unknown card kind was issued")
+	}
+}
+
+// nextPresent waits (bounded) for the rig reader's next CardPresent.
+func nextPresent(t *testing.T, r *rig) reader.Event {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-r.events:
+			if e.Kind == reader.CardPresent {
+				return e
+			}
+		case <-deadline:
+			t.Fatal("no CardPresent event")
+		}
 	}
 }
