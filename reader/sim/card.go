@@ -91,6 +91,15 @@ func (p Profile) validate() error {
 	if p.UID != nil && len(p.UID) != 4 && len(p.UID) != 7 && len(p.UID) != 10 {
 		return fmt.Errorf("sim: profile: UID of %d bytes", len(p.UID))
 	}
+	switch p.Kind {
+	case "", KindCard:
+	case KindPhone:
+		if p.UID != nil {
+			return fmt.Errorf("sim: profile: a phone has no fixed UID (it presents a random one every time)")
+		}
+	default:
+		return fmt.Errorf("sim: profile: kind %q: want %q or %q", p.Kind, KindCard, KindPhone)
+	}
 	if p.AID != nil && (len(p.AID) < 5 || len(p.AID) > 16) {
 		return fmt.Errorf("sim: profile: AID of %d bytes", len(p.AID))
 	}
@@ -123,6 +132,7 @@ type Card struct {
 	selected int // selNone, selMF, selADF
 	sess     *session
 	verified pinSet // PINs verified since the application was selected
+	uid      []byte // a phone's random UID of this presentation
 
 	faults faults
 	random io.Reader
@@ -171,7 +181,26 @@ func NewCard(p Profile, master epurse.Keys, balance uint32) (*Card, error) {
 }
 
 func newCard(st *cardState) *Card {
-	return &Card{st: st, random: rand.Reader, sleep: time.Sleep}
+	c := &Card{st: st, random: rand.Reader, sleep: time.Sleep}
+	c.newUID()
+	return c
+}
+
+// phone reports a phone profile (HCE).
+func (c *Card) phone() bool { return c.st.Profile.Kind == KindPhone }
+
+// newUID draws a phone's UID for a new presentation: a 4-byte random UID
+// (NUID) starting 08, as ISO 14443-3 marks a random UID and HCE phones
+// present. Nothing for a plastic card.
+func (c *Card) newUID() {
+	if !c.phone() {
+		return
+	}
+	u := []byte{0x08, 0, 0, 0}
+	if _, err := io.ReadFull(c.random, u[1:]); err != nil {
+		_, _ = io.ReadFull(rand.Reader, u[1:])
+	}
+	c.uid = u
 }
 
 // SetRandom replaces the source of the card's challenges (crypto/rand by
@@ -203,11 +232,19 @@ func (c *Card) Faults() []Fault { return c.faults.list() }
 // contactless ISO 14443-4 card.
 func (c *Card) ATR() []byte { return contactlessATR([]byte("yktd-sim-cpu")) }
 
-// UID returns the anti-collision UID (Profile.UID, or the last 4 bytes of
-// the diversification factor).
+// UID returns the anti-collision UID of this presentation: a phone's
+// random UID (a new one at every Reset), else Profile.UID, or the last 4
+// bytes of the diversification factor.
 func (c *Card) UID() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.uidLocked()
+}
+
+func (c *Card) uidLocked() []byte {
+	if c.phone() {
+		return append([]byte(nil), c.uid...)
+	}
 	if c.st.Profile.UID != nil {
 		return append([]byte(nil), c.st.Profile.UID...)
 	}
@@ -215,12 +252,15 @@ func (c *Card) UID() []byte {
 	return f[4:]
 }
 
-// Reset power-cycles the card: the selection and any open purchase or load
-// session are lost; the persistent state stays.
+// Reset power-cycles the card (a reader presents it): the selection, the
+// verified PINs and any open purchase or load session are lost; the
+// persistent state stays. A phone draws a new random UID, as HCE does at
+// every presentation.
 func (c *Card) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.powerOff()
+	c.newUID()
 }
 
 func (c *Card) powerOff() {
@@ -341,11 +381,23 @@ func (c *Card) dispatch(raw []byte) []byte {
 		return c.credit(a)
 	case a.ins == InsGetTransactionProve && prop:
 		return c.prove(a)
+	case a.cla == 0xFF && a.ins == InsGetData:
+		return c.getData(a)
 	case a.cla != 0x00 && a.cla != 0x80:
 		return sw(reader.SWClaNotSupported)
 	default:
 		return sw(reader.SWInsNotSupported)
 	}
+}
+
+// getData is the reader's GET DATA (PC/SC part 3): FF CA 00 00 Le gives
+// the UID. A PC/SC reader answers it without the card; behind vpcd the
+// virtual card is the reader too, so it answers.
+func (c *Card) getData(a apdu) []byte {
+	if a.p1 != 0 || a.p2 != 0 {
+		return sw(reader.SWWrongP1P2) // only the UID (P1 01, the ATS, is not implemented)
+	}
+	return sliceLe(c.uidLocked(), 0, a.le)
 }
 
 // commit applies a change to a copy of the persistent state, writes it to
@@ -389,7 +441,11 @@ func (c *Card) Status() Status {
 	defer c.mu.Unlock()
 	st := c.st
 	f := st.Profile.Factor()
-	return Status{
+	kind := KindCard
+	if c.phone() {
+		kind = KindPhone
+	}
+	return Status{Kind: kind,
 		Serial: hex.EncodeToString(f[:]), UID: uid, CardNo: st.Profile.CardNo,
 		Class: st.Profile.Class, Expiry: st.Profile.Expiry, Balance: st.Balance,
 		OfflineCounter: st.OfflineCounter, OnlineCounter: st.OnlineCounter, PINTries: st.PINTries, SystemPINTries: st.SystemPINTries,
