@@ -21,18 +21,22 @@ type issuerKeyFile struct {
 	TerminalID   string `json:"terminal_id"`   // accepted (a SAM key file) and ignored
 	SequenceFile string `json:"sequence_file"` // accepted and ignored
 	Keys         []struct {
-		Version  *int   `json:"version"`
-		Purchase string `json:"purchase"`
-		Load     string `json:"load"`
-		TAC      string `json:"tac"`
+		Version   *int   `json:"version"`
+		Purchase  string `json:"purchase"`
+		Load      string `json:"load"`
+		TAC       string `json:"tac"`
+		SystemPIN string `json:"system_pin"` // optional
 	} `json:"keys"`
 }
 
 // ParseIssuerKeys parses an issuer master key file: the JSON format of the
 // software SAM's key file (reader/sam KeyFile: "keys": [{"version",
-// "purchase", "load", "tac"}], hex, 16 bytes each), so that the ledger and
-// the SAMs of a reference set-up read the same file. terminal_id and
-// sequence_file are accepted and ignored; unknown fields are refused.
+// "purchase", "load", "tac"}], hex, 16 bytes each, and the optional
+// "system_pin" master key of the cards' system PINs), so that the ledger
+// and the SAMs of a reference set-up read the same file. terminal_id and
+// sequence_file are accepted and ignored; unknown fields are refused. A key
+// set without system_pin serves TAC checks and load MACs, but IssuerPINs
+// cannot derive its cards' system PINs.
 func ParseIssuerKeys(b []byte) (map[byte]epurse.Keys, error) {
 	if len(b) > maxIssuerKeyFile {
 		return nil, fmt.Errorf("ledger: issuer keys: %d bytes: %w", len(b), ErrInvalid)
@@ -68,6 +72,12 @@ func ParseIssuerKeys(b []byte) (map[byte]epurse.Keys, error) {
 			*f.dst, err = hex.DecodeString(strings.ReplaceAll(f.s, " ", ""))
 			if err != nil || len(*f.dst) != 16 {
 				return nil, fmt.Errorf("ledger: issuer keys: keys[%d].%s: want 16 bytes of hex: %w", i, f.name, ErrInvalid)
+			}
+		}
+		if k.SystemPIN != "" {
+			ks.SystemPIN, err = hex.DecodeString(strings.ReplaceAll(k.SystemPIN, " ", ""))
+			if err != nil || len(ks.SystemPIN) != 16 {
+				return nil, fmt.Errorf("ledger: issuer keys: keys[%d].system_pin: want 16 bytes of hex: %w", i, ErrInvalid)
 			}
 		}
 		out[v] = ks

@@ -14,7 +14,9 @@ import (
 	"github.com/openykt/yktd/offline/offlinetest"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/protocol/syncclient"
+	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
 )
 
@@ -55,6 +57,16 @@ func (h *kioskHost) AuthorizeLoad(ctx context.Context, a epurse.LoadAuthorizatio
 	return [4]byte(resp.MAC2), nil
 }
 
+// newSoftSAM is a kiosk's PSAM: a software SAM with the test keys.
+func newSoftSAM(t *testing.T) *sam.Software {
+	t.Helper()
+	s, err := sam.NewSoftware(sam.TestKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // simCard makes a virtual card a reader.Card.
 type simCard struct{ c *sim.Card }
 
@@ -71,6 +83,10 @@ type loadRig struct {
 	card   simCard
 	pub    epurse.PublicData
 	termID [6]byte
+	// pins gives the card's system PIN, which the card needs verified
+	// before INITIALIZE FOR LOAD: the kiosk's PSAM (a software SAM with
+	// the test keys) unless a test sets another.
+	pins epurse.SystemPINSource
 }
 
 func newLoadRig(t *testing.T, skew time.Duration) *loadRig {
@@ -101,7 +117,7 @@ func newLoadRig(t *testing.T, skew time.Duration) *loadRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &loadRig{lr: lr, clock: clk, skew: skew, client: c, card: simCard{sc}, termID: [6]byte{0, 0, 0, 0, 0x4B, 0x10}}
+	r := &loadRig{lr: lr, clock: clk, skew: skew, client: c, card: simCard{sc}, termID: [6]byte{0, 0, 0, 0, 0x4B, 0x10}, pins: newSoftSAM(t)}
 	ctx := context.Background()
 	if _, err := epurse.Select(ctx, r.card, sim.DefaultAID); err != nil {
 		t.Fatal(err)
@@ -113,10 +129,10 @@ func newLoadRig(t *testing.T, skew time.Duration) *loadRig {
 }
 
 // load runs epurse.Load on the card through host, the kiosk's clock off
-// by extra more than the rig's skew.
+// by extra more than the rig's skew, presenting the system PIN of r.pins.
 func (r *loadRig) load(host epurse.LoadHost, amount uint32, extra time.Duration) epurse.LoadOutcome {
 	return epurse.Load(context.Background(), r.card, host, epurse.LoadRequest{Amount: amount,
-		Time: epurse.NewDateTime(r.clock.Now().Add(r.skew + extra)), TermID: r.termID, CardSerial: r.pub.Factor()})
+		Time: epurse.NewDateTime(r.clock.Now().Add(r.skew + extra)), TermID: r.termID, CardSerial: r.pub.Factor(), PIN: r.pins})
 }
 
 func (r *loadRig) balance(t *testing.T) uint32 {
@@ -154,9 +170,23 @@ func TestLoadOverHTTP(t *testing.T) {
 	}
 	before := r.balance(t)
 
+	// A kiosk that presents no PIN: the card refuses INITIALIZE FOR LOAD
+	// (6982) before the ledger is asked; nothing taken.
+	noPIN := &kioskHost{c: r.client, cardNo: cardNo}
+	r.pins = nil
+	out := r.load(noPIN, 3000, 0)
+	var se *reader.StatusError
+	if out.Kind != epurse.Refused || !errors.As(out.Err, &se) || se.SW != reader.SWSecurityNotSatisfied || noPIN.sent.CardNo != "" {
+		t.Fatalf("load without a PIN: %v %v (sent %+v)", out.Kind, out.Err, noPIN.sent)
+	}
+	if len(r.pending(t)) != 1 || r.balance(t) != before {
+		t.Fatal("a load without a PIN took the load or credited the card")
+	}
+	r.pins = newSoftSAM(t)
+
 	// A MAC1 that is not the card's: refused, nothing taken.
 	bad := &kioskHost{c: r.client, cardNo: cardNo, tamper: func(m *protocol.LoadInit) { m.MAC1 = []byte{1, 2, 3, 4} }}
-	out := r.load(bad, 3000, 0)
+	out = r.load(bad, 3000, 0)
 	if out.Kind != epurse.Refused || !errors.Is(out.Err, protocol.ErrMACInvalid) || !errors.Is(out.Err, epurse.ErrMACInvalid) {
 		t.Fatalf("wrong MAC1: %v %v", out.Kind, out.Err)
 	}
@@ -221,12 +251,15 @@ func TestLoadOverHTTP(t *testing.T) {
 
 // TestLoadClocksApart: the kiosk's and the ledger's clocks 30 s apart
 // either way: the load works (MAC2 is over the kiosk's time, which the
-// card checks) and its TAC verifies at the ledger.
+// card checks) and its TAC verifies at the ledger. This kiosk has no PSAM:
+// the system PIN comes from the ledger's derivation (ledger.IssuerPINs,
+// in process until the key service serves it).
 func TestLoadClocksApart(t *testing.T) {
 	for _, skew := range []time.Duration{30 * time.Second, -30 * time.Second} {
 		t.Run(skew.String(), func(t *testing.T) {
 			ctx := context.Background()
 			r := newLoadRig(t, skew)
+			r.pins = ledger.IssuerPINs(ledgertest.TestIssuerKeys())
 			cardNo := r.pub.CardNumber()
 			added, err := r.lr.ledger().AddLoad(cardNo, 3000, "bank transfer")
 			if err != nil {

@@ -154,6 +154,25 @@ func DiversifyKey(alg Algorithm, master []byte, serial [8]byte) ([]byte, error) 
 	return out, nil
 }
 
+// EncryptECB encrypts data (a whole number of blocks: 8 bytes for AlgDES,
+// 16 for AlgSM4) under a 16-byte key in ECB mode, as a PSAM's ENCRYPT
+// (80 FA) does with its temporary key.
+func EncryptECB(alg Algorithm, key, data []byte) ([]byte, error) {
+	b, err := blockCipher(alg, key)
+	if err != nil {
+		return nil, err
+	}
+	bs := b.BlockSize()
+	if len(data) == 0 || len(data)%bs != 0 {
+		return nil, fmt.Errorf("%w: %d bytes of data, want a multiple of %d", ErrBadRequest, len(data), bs)
+	}
+	out := make([]byte, len(data))
+	for i := 0; i < len(data); i += bs {
+		b.Encrypt(out[i:i+bs], data[i:i+bs])
+	}
+	return out, nil
+}
+
 // sessionKey encrypts the 8-byte session key input under a card key.
 // AlgDES: 3DES-ECB of the 8 bytes, an 8-byte single-DES session key
 // (JR/T 0025 EP: SESPK / SESLK). AlgSM4 (assumption, documented): SM4 of
@@ -319,6 +338,11 @@ type Keys struct {
 	Purchase []byte // DPK master (消费主密钥)
 	Load     []byte // DLK master (圈存主密钥)
 	TAC      []byte // DTK master (TAC 主密钥)
+	// SystemPIN is the system-PIN master key (系统PIN主密钥) from which
+	// each card's system PIN is derived (DeriveSystemPIN); nil when the
+	// holder of these keys has none (it then cannot open loads with the
+	// system PIN).
+	SystemPIN []byte
 }
 
 // CardKeys are one card's diversified application keys.

@@ -15,7 +15,10 @@
 //	journal.Intent(p.Pending)                              // durable before DEBIT
 //	out := p.Debit(ctx, card)                              // Done, Refused or Uncertain
 //	// later, card presented again (or after a reboot):
-//	out = epurse.Recover(ctx, card, pending)               // Done or Void (or still Uncertain)
+//	out = epurse.Recover(ctx, card, pending)               // Done, DoneByLog or Void (or still Uncertain)
 //
 // Any failure after DEBIT FOR PURCHASE was sent is Uncertain, never failed.
+// Recovery reads the card as it is: the proof of its last transaction only,
+// and a small cyclic log (see recover.go): a debit proven by the log alone
+// is DoneByLog, with no TAC.
 package epurse

@@ -29,6 +29,11 @@ var (
 	// ErrNoProof: GET TRANSACTION PROVE found no proof for the requested
 	// counter (SW 9406), so the card holds no such transaction.
 	ErrNoProof = errors.New("epurse: transaction proof not available")
+	// ErrNoSystemPIN: the SAM (or key service) holds no system-PIN master
+	// key for the card's key version, so it cannot open loads with the
+	// system PIN (purchases do not need it). A key file or PSAM without
+	// that key works for purchases only.
+	ErrNoSystemPIN = errors.New("epurse: no system-PIN master key for the card: loads need one")
 	// ErrWrongCard: a recovery was attempted on a card other than the one
 	// of the pending transaction.
 	ErrWrongCard = errors.New("epurse: not the card of the pending transaction")

@@ -14,6 +14,14 @@ var testTime = NewDateTime(time.Date(2025, 3, 14, 11, 45, 30, 0, time.UTC))
 
 func fake(c *testCard) *readertest.Card { return &readertest.Card{Handler: c.handle} }
 
+// verified presents the holder's PIN to tc, as a kiosk does before a load.
+func verified(t *testing.T, tc *testCard) {
+	t.Helper()
+	if err := VerifyPIN(context.Background(), fake(tc), "123456"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func purchaseReq(c *testCard, amount uint32) PurchaseRequest {
 	return PurchaseRequest{Amount: amount, Time: testTime, CardSerial: c.pub.Factor()}
 }
@@ -156,8 +164,12 @@ func TestRecoverUnresolvable(t *testing.T) {
 	if o := Pay(ctx, fake(tc), newSoftSAM(), purchaseReq(tc, 100), nil); o.Kind != Done {
 		t.Fatal(o.Err)
 	}
+	if rec := Recover(ctx, fake(tc), out.Pending); rec.Kind != DoneByLog || rec.LogRecord.Counter != 0 {
+		t.Fatalf("counter +2, our debit in the log: %v %v", rec.Kind, rec.Err)
+	}
+	tc.log = nil // the log no longer holds it
 	if rec := Recover(ctx, fake(tc), out.Pending); rec.Kind != Uncertain || rec.Err == nil {
-		t.Fatalf("counter +2: %v %v", rec.Kind, rec.Err)
+		t.Fatalf("counter +2, log rotated: %v %v", rec.Kind, rec.Err)
 	}
 	other := newTestCard(AlgDES, 10, 1000)
 	if rec := Recover(ctx, fake(other), out.Pending); rec.Kind != Uncertain || !errors.Is(rec.Err, ErrWrongCard) {
@@ -210,6 +222,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		t.Run(alg.String(), func(t *testing.T) {
 			ctx := context.Background()
 			tc := newTestCard(alg, 3, 100)
+			verified(t, tc)
 			host := &softHost{keys: testMaster}
 			req := LoadRequest{Amount: 5000, Time: testTime, TermID: testTermID, CardSerial: tc.pub.Factor()}
 			out := Load(ctx, fake(tc), host, req)
@@ -226,7 +239,7 @@ func TestLoadRoundTrip(t *testing.T) {
 			if out.Kind != Uncertain || tc.balance != 10100 {
 				t.Fatalf("torn load: %v balance %d", out.Kind, tc.balance)
 			}
-			rec := RecoverLoad(ctx, fake(tc), out.Auth, 0)
+			rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil)
 			if rec.Kind != Done || rec.BalanceAfter != 10100 {
 				t.Fatalf("recover load: %v %v", rec.Kind, rec.Err)
 			}
@@ -240,7 +253,7 @@ func TestLoadRoundTrip(t *testing.T) {
 			if out.Kind != Uncertain {
 				t.Fatalf("removed: %v", out.Kind)
 			}
-			if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Void || tc.balance != 10100 {
+			if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil); rec.Kind != Void || tc.balance != 10100 {
 				t.Fatalf("recover removed: %v %v", rec.Kind, rec.Err)
 			}
 		})
@@ -250,6 +263,7 @@ func TestLoadRoundTrip(t *testing.T) {
 func TestLoadRefused(t *testing.T) {
 	ctx := context.Background()
 	tc := newTestCard(AlgDES, 3, 100)
+	verified(t, tc)
 	req := LoadRequest{Amount: 5000, Time: testTime, TermID: testTermID, CardSerial: tc.pub.Factor()}
 	if out := Load(ctx, fake(tc), &softHost{keys: testMaster, err: ErrMACInvalid}, req); out.Kind != Refused || !errors.Is(out.Err, ErrMACInvalid) {
 		t.Fatalf("host refuses: %v %v", out.Kind, out.Err)
@@ -322,6 +336,7 @@ func TestRecoverVoidNeedsConsistentBalance(t *testing.T) {
 func TestRecoverLoadVoidNeedsConsistentBalance(t *testing.T) {
 	ctx := context.Background()
 	tc := newTestCard(AlgDES, 12, 100)
+	verified(t, tc)
 	req := LoadRequest{Amount: 5000, Time: testTime, TermID: testTermID, CardSerial: tc.pub.Factor()}
 	card := &readertest.Card{Handler: tc.handle, RemoveAfter: 1}
 	out := Load(ctx, card, &softHost{keys: testMaster}, req)
@@ -329,11 +344,11 @@ func TestRecoverLoadVoidNeedsConsistentBalance(t *testing.T) {
 		t.Fatalf("removed: %v %v", out.Kind, out.Err)
 	}
 	tc.balance = 5100
-	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Uncertain || rec.Err == nil {
+	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil); rec.Kind != Uncertain || rec.Err == nil {
 		t.Fatalf("online counter unchanged, balance moved: %v %v", rec.Kind, rec.Err)
 	}
 	tc.balance = 100
-	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0); rec.Kind != Void {
+	if rec := RecoverLoad(ctx, fake(tc), out.Auth, 0, nil); rec.Kind != Void {
 		t.Fatalf("counter and balance unchanged: %v %v", rec.Kind, rec.Err)
 	}
 }

@@ -94,3 +94,35 @@ func FuzzParseSAMPurchaseRequest(f *testing.F) {
 		return err
 	})
 }
+
+// FuzzSystemPIN: the PSAM's cipher text (80 FA) and the PIN block a
+// SystemPINSource returns come from outside. Decimalising never panics
+// and gives six BCD digits from 8 bytes or more; a PIN block VERIFY
+// accepts is BCD digits whose command carries it back.
+func FuzzSystemPIN(f *testing.F) {
+	f.Add([]byte{0xC0, 0x69, 0x1D, 0x4B, 0x9D, 0xFF, 0xAF, 0xAE})
+	f.Add([]byte{0x06, 0x91, 0x49})
+	f.Add([]byte{0x12, 0x3F})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pin, err := SystemPINFromCipher(b)
+		switch {
+		case len(b) < 8 && err == nil:
+			t.Fatalf("%d bytes decimalised", len(b))
+		case len(b) >= 8 && err != nil:
+			t.Fatalf("%X: %v", b, err)
+		case err == nil:
+			if _, err := bcdPIN(pin); len(pin) != SystemPINDigits/2 || err != nil {
+				t.Fatalf("%X gave PIN block %X (%v)", b, pin, err)
+			}
+		}
+		cmd, err := VerifySystemPINCommand(b)
+		if err != nil {
+			return
+		}
+		if d, err := bcdPIN(cmd.Data); err != nil || cmd.P2 != PINRefSystem {
+			t.Fatalf("VERIFY of %X carries %X (%v)", b, cmd.Data, err)
+		} else if d2, _ := bcdPIN(b); d != d2 {
+			t.Fatalf("VERIFY of %X carries PIN %s, want %s", b, d, d2)
+		}
+	})
+}

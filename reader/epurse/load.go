@@ -42,6 +42,11 @@ type LoadRequest struct {
 	TermID     [6]byte
 	KeyIndex   byte    // DLK index; 0 means DefaultKeyIndex
 	CardSerial [8]byte // PublicData.Factor()
+	// PIN, when set, gives the card's system PIN, which Load presents
+	// before INITIALIZE FOR LOAD (card OSes refuse a load without a
+	// verified PIN). Nil: the caller verified a PIN in this session
+	// already (the holder's, at a kiosk).
+	PIN SystemPINSource
 }
 
 // LoadOutcome is the result of a load or of its recovery.
@@ -51,12 +56,17 @@ type LoadOutcome struct {
 	TAC  [4]byte           // when Done
 	// BalanceAfter is the balance after the credit when Done.
 	BalanceAfter uint32
+	// LogRecord is the card's log record that settled a recovery (see
+	// PurchaseOutcome.LogRecord).
+	LogRecord Record
 	// Err: the reason when Refused, the cause when Uncertain.
 	Err error
 }
 
-// Load runs a load: INITIALIZE FOR LOAD, host.AuthorizeLoad (MAC1 → MAC2),
-// CREDIT FOR LOAD → TAC. Errors before CREDIT was sent are Refused (nothing
+// Load runs a load: the system PIN when req.PIN is set (see
+// systemPINForLoad), INITIALIZE FOR LOAD, host.AuthorizeLoad (MAC1 → MAC2),
+// CREDIT FOR LOAD → TAC. Without a PIN verified in this session the card
+// refuses INITIALIZE FOR LOAD (6982): Refused. Errors before CREDIT was sent are Refused (nothing
 // credited; the host may need to cancel its authorisation); after it, anything
 // but a clear refusal by the card is Uncertain: resolve with RecoverLoad.
 func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest) LoadOutcome {
@@ -68,6 +78,11 @@ func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest)
 	}
 	if req.KeyIndex == 0 {
 		req.KeyIndex = DefaultKeyIndex
+	}
+	if req.PIN != nil {
+		if err := systemPINForLoad(ctx, card, req); err != nil {
+			return LoadOutcome{Kind: Refused, Err: fmt.Errorf("epurse: load: %w", err)}
+		}
 	}
 	in, err := InitializeForLoad(ctx, card, req.KeyIndex, req.Amount, req.TermID)
 	if err != nil {
@@ -96,47 +111,17 @@ func Load(ctx context.Context, card reader.Card, host LoadHost, req LoadRequest)
 	return LoadOutcome{Kind: Done, Auth: auth, TAC: tac, BalanceAfter: in.Balance + req.Amount}
 }
 
-// RecoverLoad resolves an uncertain load on the card now in the field: it
-// re-runs INITIALIZE FOR LOAD (amount 1 fen: a load of 0 is refused by some
-// card OSes; the initialisation itself changes nothing) and compares the
-// online counter: +1 → GET TRANSACTION PROVE (type 02) gives MAC2 and TAC
-// → Done; unchanged with the balance the load saw → Void; otherwise
-// Uncertain.
-func RecoverLoad(ctx context.Context, card reader.Card, auth LoadAuthorization, keyIndex byte) LoadOutcome {
-	out := LoadOutcome{Kind: Uncertain, Auth: auth}
-	pub, err := ReadPublicData(ctx, card)
+// systemPINForLoad presents the card's system PIN before a load: the
+// PIN's derivation needs the card's key version and algorithm, which only
+// an INITIALIZE reports and INITIALIZE FOR LOAD needs the PIN, so it reads
+// them with INITIALIZE FOR PURCHASE of amount 0 (key index
+// DefaultKeyIndex; nothing moves, as in tear recovery), asks req.PIN and
+// sends VERIFY P2 01. A wrong PIN is a *PINError (the system PIN's own
+// tries), a source without the key ErrNoSystemPIN.
+func systemPINForLoad(ctx context.Context, card reader.Card, req LoadRequest) error {
+	pi, err := InitializeForPurchase(ctx, card, DefaultKeyIndex, 0, req.TermID)
 	if err != nil {
-		out.Err = fmt.Errorf("epurse: recover load: %w", err)
-		return out
+		return fmt.Errorf("key version for the system PIN: %w", err)
 	}
-	if pub.Factor() != auth.CardSerial {
-		out.Err = fmt.Errorf("epurse: recover load: %w", ErrWrongCard)
-		return out
-	}
-	if keyIndex == 0 {
-		keyIndex = DefaultKeyIndex
-	}
-	in, err := InitializeForLoad(ctx, card, keyIndex, 1, auth.TermID)
-	if err != nil {
-		out.Err = fmt.Errorf("epurse: recover load: %w", err)
-		return out
-	}
-	switch in.OnlineCounter {
-	case auth.OnlineCounter:
-		if in.Balance != auth.BalanceBefore {
-			out.Err = fmt.Errorf("epurse: recover load: online counter unchanged but balance %d, was %d before the credit: cannot tell", in.Balance, auth.BalanceBefore)
-			return out
-		}
-		out.Kind = Void
-	case auth.OnlineCounter + 1:
-		_, tac, err := GetTransactionProve(ctx, card, TxLoad, in.OnlineCounter)
-		if err != nil {
-			out.Err = fmt.Errorf("epurse: recover load: %w", err)
-			return out
-		}
-		out.Kind, out.TAC, out.BalanceAfter = Done, tac, in.Balance
-	default:
-		out.Err = fmt.Errorf("epurse: recover load: online counter %d, was %d before the credit: cannot tell", in.OnlineCounter, auth.OnlineCounter)
-	}
-	return out
+	return presentSystemPIN(ctx, card, req.PIN, SystemPINRequest{CardSerial: req.CardSerial, KeyVersion: pi.KeyVersion, Algorithm: pi.Algorithm})
 }

@@ -25,6 +25,14 @@ const (
 	Uncertain
 	// Void: recovery found that the transaction did not happen on the card.
 	Void
+	// DoneByLog: recovery found that the transaction did happen, proven by
+	// the card's own transaction log (file 0x18: the record of the debit or
+	// credit that moved the card's counter from the intent's value, with
+	// this terminal's id, amount and date-time), but the card no longer
+	// holds its proof: GET TRANSACTION PROVE answers for the card's last
+	// transaction only, and the card was used since. There is no TAC and no
+	// MAC2; LogRecord is the evidence. Book it as done without a TAC.
+	DoneByLog
 )
 
 // String names the outcome kind.
@@ -38,6 +46,8 @@ func (k OutcomeKind) String() string {
 		return "uncertain"
 	case Void:
 		return "void"
+	case DoneByLog:
+		return "done-by-log"
 	default:
 		return fmt.Sprintf("outcome(%d)", int(k))
 	}
@@ -75,6 +85,10 @@ type PurchaseOutcome struct {
 	TAC, MAC2 [4]byte
 	// BalanceAfter is the balance after the debit when Kind is Done.
 	BalanceAfter uint32
+	// LogRecord is the card's log record that settled a recovery: our
+	// debit when Kind is DoneByLog, the other terminal's purchase that took
+	// our counter when Kind is Void by the log; zero otherwise.
+	LogRecord Record
 	// MAC2Verified is true when the SAM verified MAC2 (not done by Recover:
 	// the SAM's purchase session is gone; the ledger checks the TAC).
 	MAC2Verified bool
@@ -189,92 +203,4 @@ func Pay(ctx context.Context, card reader.Card, sam SAM, req PurchaseRequest, in
 		}
 	}
 	return p.Debit(ctx, card)
-}
-
-// Recover resolves an uncertain purchase on the card now in the field (the
-// e-purse application selected): it checks the card is the pending one
-// (file 0x15), re-runs INITIALIZE FOR PURCHASE with amount 0 and compares
-// the offline counter with the one before the debit:
-//
-//   - advanced by one: a debit happened; GET TRANSACTION PROVE for the
-//     post-debit counter gives MAC2 and TAC → Done, unless the card's log
-//     shows that purchase was another terminal's (ours never reached the
-//     card and the card was used elsewhere once): then Uncertain;
-//   - unchanged, and the balance is the one the intent saw: the debit did
-//     not happen → Void;
-//   - anything else (the card was used elsewhere since, the counter went
-//     back, the balance moved without the counter) or an error: still
-//     Uncertain, with the reason in Err; the ledger settles it from the
-//     card's counter sequence.
-//
-// A card other than the pending one returns Uncertain with ErrWrongCard.
-func Recover(ctx context.Context, card reader.Card, p Pending) PurchaseOutcome {
-	out := PurchaseOutcome{Kind: Uncertain, Pending: p}
-	pub, err := ReadPublicData(ctx, card)
-	if err != nil {
-		out.Err = fmt.Errorf("epurse: recover: %w", err)
-		return out
-	}
-	if pub.Factor() != p.CardSerial {
-		out.Err = fmt.Errorf("epurse: recover: %w", ErrWrongCard)
-		return out
-	}
-	keyIndex := p.KeyIndex
-	if keyIndex == 0 {
-		keyIndex = DefaultKeyIndex
-	}
-	in, err := InitializeForPurchase(ctx, card, keyIndex, 0, p.TermID)
-	if err != nil {
-		out.Err = fmt.Errorf("epurse: recover: %w", err)
-		return out
-	}
-	switch in.OfflineCounter {
-	case p.OfflineCounter:
-		if in.Balance != p.BalanceBefore {
-			out.Err = fmt.Errorf("epurse: recover: offline counter unchanged but balance %d, was %d before the debit: cannot tell", in.Balance, p.BalanceBefore)
-			return out
-		}
-		out.Kind = Void
-		return out
-	case p.OfflineCounter + 1:
-		mac, tac, err := GetTransactionProve(ctx, card, TxPurchase, in.OfflineCounter)
-		if err != nil {
-			out.Err = fmt.Errorf("epurse: recover: %w", err)
-			return out
-		}
-		if err := checkLoggedDebit(ctx, card, p); err != nil {
-			out.Err = fmt.Errorf("epurse: recover: %w", err)
-			return out
-		}
-		out.Kind, out.MAC2, out.TAC, out.BalanceAfter = Done, mac, tac, in.Balance
-		return out
-	default:
-		out.Err = fmt.Errorf("epurse: recover: offline counter %d, was %d before the debit: cannot tell", in.OfflineCounter, p.OfflineCounter)
-		return out
-	}
-}
-
-// checkLoggedDebit reads the card's transaction log after the offline
-// counter was found advanced by exactly one since p, and fails when the
-// purchase logged at that counter is not p's (terminal id, amount, date and
-// time): the one purchase since p was made elsewhere. Card operating systems
-// log the counter before or after the transaction; with exactly one
-// purchase since p, either value names it. A log without that purchase
-// (rotated out by loads) cannot tell and does not fail; a log that cannot
-// be read does, so the card is asked again on its next tap.
-func checkLoggedDebit(ctx context.Context, card reader.Card, p Pending) error {
-	recs, err := ReadLog(ctx, card, 0)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if r.Type != TxPurchase || (r.Counter != p.OfflineCounter && r.Counter != p.OfflineCounter+1) {
-			continue
-		}
-		if r.TermID != p.TermID || r.Amount != p.Amount || r.Time != p.Time {
-			return fmt.Errorf("the purchase at offline counter %d was made by terminal %X (%d fen at %s), not this one", r.Counter, r.TermID[:], r.Amount, r.Time)
-		}
-		return nil
-	}
-	return nil
 }

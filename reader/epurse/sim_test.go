@@ -10,7 +10,10 @@ import (
 )
 
 // testCard is a small in-memory e-purse card for this package's tests (the
-// product's virtual card is reader/sim). It answers raw APDUs in handle.
+// product's virtual card is reader/sim). It answers raw APDUs in handle,
+// as strictly as a card OS: INITIALIZE FOR LOAD needs the PIN verified
+// since the last SELECT, only the last transaction's proof is kept, and
+// the log holds the ten newest records.
 type testCard struct {
 	mu        sync.Mutex
 	alg       Algorithm
@@ -24,13 +27,28 @@ type testCard struct {
 	pinTries  int
 	rnd       uint32
 
-	state   int // 0 idle, 1 purchase initialised, 2 load initialised
-	amount  uint32
-	termID  [6]byte
-	random  [4]byte
-	session []byte // load session key
-	proofs  map[[3]byte][8]byte
-	log     []Record
+	state    int // 0 idle, 1 purchase initialised, 2 load initialised
+	amount   uint32
+	termID   [6]byte
+	random   [4]byte
+	session  []byte              // load session key
+	proofs   map[[3]byte][8]byte // the last transaction's only
+	log      []Record            // oldest first, at most 10
+	verified bool                // PIN verified since the last SELECT
+}
+
+// addLog appends a record, dropping the oldest beyond ten.
+func (c *testCard) addLog(r Record) {
+	c.log = append(c.log, r)
+	if len(c.log) > 10 {
+		c.log = c.log[len(c.log)-10:]
+	}
+}
+
+// setProof replaces the proof of the last transaction.
+func (c *testCard) setProof(tx byte, ctr uint16, mac, tac [4]byte) {
+	clear(c.proofs)
+	c.proofs[proofKey(tx, ctr)] = [8]byte(append(mac[:], tac[:]...))
 }
 
 var testMaster = Keys{
@@ -89,6 +107,7 @@ func (c *testCard) handle(cmd []byte) ([]byte, error) {
 	c.state = 0
 	switch ins {
 	case 0xA4:
+		c.verified = false
 		return ok([]byte{0x6F, 0x00}), nil
 	case 0xB0:
 		if p1 != 0x80|SFIPublicData {
@@ -106,6 +125,10 @@ func (c *testCard) handle(cmd []byte) ([]byte, error) {
 	case 0x5C:
 		return ok(binary.BigEndian.AppendUint32(nil, c.balance)), nil
 	case 0x20:
+		if p2 != 0x00 {
+			return sw(reader.SWRefDataNotFound), nil // no system PIN on this card
+		}
+		c.verified = false
 		if c.pinTries == 0 {
 			return sw(reader.SWAuthBlocked), nil
 		}
@@ -117,6 +140,7 @@ func (c *testCard) handle(cmd []byte) ([]byte, error) {
 			return []byte{0x63, 0xC0 | byte(c.pinTries)}, nil
 		}
 		c.pinTries = 3
+		c.verified = true
 		return ok(), nil
 	case 0x50:
 		if len(data) != 11 {
@@ -135,6 +159,9 @@ func (c *testCard) handle(cmd []byte) ([]byte, error) {
 			r = binary.BigEndian.AppendUint16(r, c.offline)
 			r = append(r, byte(c.overdraft>>16), byte(c.overdraft>>8), byte(c.overdraft), 0x01, byte(c.alg))
 			return ok(r, c.random[:]), nil
+		}
+		if !c.verified {
+			return sw(reader.SWSecurityNotSatisfied), nil
 		}
 		sk, err := LoadSessionKey(c.alg, c.keys.DLK, c.random, c.online)
 		if err != nil {
@@ -165,8 +192,8 @@ func (c *testCard) handle(cmd []byte) ([]byte, error) {
 		c.offline++
 		mac2, _ := PurchaseMAC2(c.alg, sk, c.amount)
 		tac, _ := PurchaseTAC(c.alg, c.keys.DTK, c.amount, c.termID, seq, dt)
-		c.proofs[proofKey(TxPurchase, c.offline)] = [8]byte(append(mac2[:], tac[:]...))
-		c.log = append(c.log, Record{Counter: c.offline - 1, Amount: c.amount, Type: TxPurchase, TermID: c.termID, Time: dt})
+		c.setProof(TxPurchase, c.offline, mac2, tac)
+		c.addLog(Record{Counter: c.offline - 1, Amount: c.amount, Type: TxPurchase, TermID: c.termID, Time: dt})
 		return ok(tac[:], mac2[:]), nil
 	case 0x52:
 		if prevState != 2 {
@@ -182,9 +209,9 @@ func (c *testCard) handle(cmd []byte) ([]byte, error) {
 		c.balance += c.amount
 		tac, _ := LoadTAC(c.alg, c.keys.DTK, c.balance, c.online, c.amount, c.termID, dt)
 		mac2 := [4]byte(data[7:11])
-		c.log = append(c.log, Record{Counter: c.online, Amount: c.amount, Type: TxLoad, TermID: c.termID, Time: dt})
+		c.addLog(Record{Counter: c.online, Amount: c.amount, Type: TxLoad, TermID: c.termID, Time: dt})
 		c.online++
-		c.proofs[proofKey(TxLoad, c.online)] = [8]byte(append(mac2[:], tac[:]...))
+		c.setProof(TxLoad, c.online, mac2, tac)
 		return ok(tac[:]), nil
 	case 0x5A:
 		if len(data) != 2 {

@@ -39,9 +39,17 @@ const maxKeyFile = 64 << 10
 //	    {"version": 1,
 //	     "purchase": "<16 bytes>",               // DPK master
 //	     "load":     "<16 bytes>",               // DLK master
-//	     "tac":      "<16 bytes>"}               // DTK master
+//	     "tac":      "<16 bytes>",               // DTK master
+//	     "system_pin": "<16 bytes>"}             // optional: system-PIN master
 //	  ]
 //	}
+//
+// system_pin is the master key of the cards' system PINs
+// (epurse.DeriveSystemPIN), which open loads on a plain tap (DESIGN.md §4,
+// the two-PIN model). It is optional: a key set without it works for
+// purchases, and SystemPIN says the key is missing (epurse.ErrNoSystemPIN)
+// when a load asks for it; key files written before it existed keep
+// working.
 //
 // sequence_file names the file that keeps the last terminal transaction
 // sequence number; a relative path is taken relative to the key file's
@@ -70,6 +78,8 @@ type keySetJSON struct {
 	Purchase string `json:"purchase"`
 	Load     string `json:"load"`
 	TAC      string `json:"tac"`
+	// SystemPIN is optional ("" when absent).
+	SystemPIN string `json:"system_pin"`
 }
 
 // ParseKeyFile parses the JSON key file format described at KeyFile. It
@@ -113,6 +123,11 @@ func ParseKeyFile(b []byte) (KeyFile, error) {
 		}
 		if k.TAC, err = hexField(fmt.Sprintf("keys[%d].tac", i), ks.TAC, 16); err != nil {
 			return KeyFile{}, err
+		}
+		if ks.SystemPIN != "" {
+			if k.SystemPIN, err = hexField(fmt.Sprintf("keys[%d].system_pin", i), ks.SystemPIN, 16); err != nil {
+				return KeyFile{}, err
+			}
 		}
 		kf.Keys[v] = k
 	}

@@ -98,7 +98,7 @@ func FuzzParseKeyFile(f *testing.F) {
 			t.Fatal("accepted a key file without keys")
 		}
 		for v, k := range kf.Keys {
-			if len(k.Purchase) != 16 || len(k.Load) != 16 || len(k.TAC) != 16 {
+			if len(k.Purchase) != 16 || len(k.Load) != 16 || len(k.TAC) != 16 || (k.SystemPIN != nil && len(k.SystemPIN) != 16) {
 				t.Fatalf("key version %d: wrong key lengths", v)
 			}
 		}

@@ -23,6 +23,10 @@ const (
 // public application data of file 0x15, the key version and algorithm, and
 // the initial PIN and limits.
 type Profile struct {
+	// Kind is what carries the application: KindCard (or "") a plastic
+	// CPU card with a fixed UID, KindPhone a phone emulating the card
+	// (HCE), which presents a random UID at every presentation.
+	Kind              string           `json:"kind,omitempty"`
 	CardNo            string           `json:"card_no"`             // application serial number = card number, up to 20 digits; its last 8 BCD bytes are the key diversification factor
 	UID               []byte           `json:"uid,omitempty"`       // anti-collision UID reported by the reader (default: last 4 bytes of the factor)
 	AID               []byte           `json:"aid,omitempty"`       // e-purse application AID (default DefaultAID)
@@ -38,7 +42,17 @@ type Profile struct {
 	PIN               string           `json:"pin"`                 // 2 to 12 digits
 	Overdraft         uint32           `json:"overdraft"`           // overdraft limit reported by INITIALIZE FOR PURCHASE (not granted)
 	MaxBalance        uint32           `json:"max_balance"`         // a load above it is refused (0 means 100000.00 yuan)
+	// LogCounterAfter makes the card log, in each record of file 0x18, its
+	// counter after the transaction instead of before it: card operating
+	// systems differ, and recovery must read either.
+	LogCounterAfter bool `json:"log_counter_after,omitempty"`
 }
+
+// Card kinds (Profile.Kind).
+const (
+	KindCard  = "card"  // a plastic CPU card: UID fixed at manufacture
+	KindPhone = "phone" // a phone (HCE): a random UID at every presentation
+)
 
 // DefaultAID is the AID of the virtual e-purse application when a Profile
 // names none: epurse.AIDKingstar (the campus ADF). The application also
@@ -46,8 +60,15 @@ type Profile struct {
 // epurse.AIDCityCard.
 var DefaultAID = epurse.AIDKingstar
 
-// maxPINTries is the PIN retry counter of a fresh card.
-const maxPINTries = 3
+// Retry counters of a fresh card: the holder's PIN (3) and the system PIN
+// (15, the most a 63Cx answer can count: it is presented by terminals, so a
+// wrong one means a terminal with the wrong key, and a few taps at such a
+// terminal must not block the card's loads; a terminal stops presenting it
+// after one refusal).
+const (
+	maxPINTries       = 3
+	maxSystemPINTries = 15
+)
 
 func (p Profile) validate() error {
 	if len(p.CardNo) == 0 || len(p.CardNo) > 20 || !digits(p.CardNo) {
@@ -69,6 +90,15 @@ func (p Profile) validate() error {
 	}
 	if p.UID != nil && len(p.UID) != 4 && len(p.UID) != 7 && len(p.UID) != 10 {
 		return fmt.Errorf("sim: profile: UID of %d bytes", len(p.UID))
+	}
+	switch p.Kind {
+	case "", KindCard:
+	case KindPhone:
+		if p.UID != nil {
+			return fmt.Errorf("sim: profile: a phone has no fixed UID (it presents a random one every time)")
+		}
+	default:
+		return fmt.Errorf("sim: profile: kind %q: want %q or %q", p.Kind, KindCard, KindPhone)
 	}
 	if p.AID != nil && (len(p.AID) < 5 || len(p.AID) > 16) {
 		return fmt.Errorf("sim: profile: AID of %d bytes", len(p.AID))
@@ -101,6 +131,8 @@ type Card struct {
 	// volatile (lost at Reset / tear)
 	selected int // selNone, selMF, selADF
 	sess     *session
+	verified pinSet // PINs verified since the application was selected
+	uid      []byte // a phone's random UID of this presentation
 
 	faults faults
 	random io.Reader
@@ -115,7 +147,9 @@ const (
 )
 
 // NewCard issues a card: it diversifies the card keys from the issuer's
-// master keys by p.Factor() and sets the balance. The card keeps its state
+// master keys by p.Factor(), personalises the system PIN derived from
+// master.SystemPIN (none when nil: then only the holder's PIN opens loads)
+// and sets the balance. The card keeps its state
 // in memory until Save attaches it to a file.
 func NewCard(p Profile, master epurse.Keys, balance uint32) (*Card, error) {
 	if p.KeyIndex == 0 {
@@ -134,11 +168,39 @@ func NewCard(p Profile, master epurse.Keys, balance uint32) (*Card, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: new card: %w", err)
 	}
-	return newCard(&cardState{Version: stateVersion, Profile: p, Keys: keys, Balance: balance, PINTries: maxPINTries}), nil
+	st := &cardState{Version: stateVersion, Profile: p, Keys: keys, Balance: balance, PINTries: maxPINTries}
+	if master.SystemPIN != nil {
+		pin, err := epurse.DeriveSystemPIN(p.Algorithm, master.SystemPIN, p.Factor())
+		if err != nil {
+			return nil, fmt.Errorf("sim: new card: %w", err)
+		}
+		st.SystemPIN, _ = pinDigits(pin)
+		st.SystemPINTries = maxSystemPINTries
+	}
+	return newCard(st), nil
 }
 
 func newCard(st *cardState) *Card {
-	return &Card{st: st, random: rand.Reader, sleep: time.Sleep}
+	c := &Card{st: st, random: rand.Reader, sleep: time.Sleep}
+	c.newUID()
+	return c
+}
+
+// phone reports a phone profile (HCE).
+func (c *Card) phone() bool { return c.st.Profile.Kind == KindPhone }
+
+// newUID draws a phone's UID for a new presentation: a 4-byte random UID
+// (NUID) starting 08, as ISO 14443-3 marks a random UID and HCE phones
+// present. Nothing for a plastic card.
+func (c *Card) newUID() {
+	if !c.phone() {
+		return
+	}
+	u := []byte{0x08, 0, 0, 0}
+	if _, err := io.ReadFull(c.random, u[1:]); err != nil {
+		_, _ = io.ReadFull(rand.Reader, u[1:])
+	}
+	c.uid = u
 }
 
 // SetRandom replaces the source of the card's challenges (crypto/rand by
@@ -170,11 +232,19 @@ func (c *Card) Faults() []Fault { return c.faults.list() }
 // contactless ISO 14443-4 card.
 func (c *Card) ATR() []byte { return contactlessATR([]byte("yktd-sim-cpu")) }
 
-// UID returns the anti-collision UID (Profile.UID, or the last 4 bytes of
-// the diversification factor).
+// UID returns the anti-collision UID of this presentation: a phone's
+// random UID (a new one at every Reset), else Profile.UID, or the last 4
+// bytes of the diversification factor.
 func (c *Card) UID() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.uidLocked()
+}
+
+func (c *Card) uidLocked() []byte {
+	if c.phone() {
+		return append([]byte(nil), c.uid...)
+	}
 	if c.st.Profile.UID != nil {
 		return append([]byte(nil), c.st.Profile.UID...)
 	}
@@ -182,17 +252,21 @@ func (c *Card) UID() []byte {
 	return f[4:]
 }
 
-// Reset power-cycles the card: the selection and any open purchase or load
-// session are lost; the persistent state stays.
+// Reset power-cycles the card (a reader presents it): the selection, the
+// verified PINs and any open purchase or load session are lost; the
+// persistent state stays. A phone draws a new random UID, as HCE does at
+// every presentation.
 func (c *Card) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.powerOff()
+	c.newUID()
 }
 
 func (c *Card) powerOff() {
 	c.selected = selNone
 	c.sess = nil
+	c.verified = 0
 }
 
 // Respond answers one command APDU. A nil error comes with a response APDU
@@ -307,11 +381,23 @@ func (c *Card) dispatch(raw []byte) []byte {
 		return c.credit(a)
 	case a.ins == InsGetTransactionProve && prop:
 		return c.prove(a)
+	case a.cla == 0xFF && a.ins == InsGetData:
+		return c.getData(a)
 	case a.cla != 0x00 && a.cla != 0x80:
 		return sw(reader.SWClaNotSupported)
 	default:
 		return sw(reader.SWInsNotSupported)
 	}
+}
+
+// getData is the reader's GET DATA (PC/SC part 3): FF CA 00 00 Le gives
+// the UID. A PC/SC reader answers it without the card; behind vpcd the
+// virtual card is the reader too, so it answers.
+func (c *Card) getData(a apdu) []byte {
+	if a.p1 != 0 || a.p2 != 0 {
+		return sw(reader.SWWrongP1P2) // only the UID (P1 01, the ATS, is not implemented)
+	}
+	return sliceLe(c.uidLocked(), 0, a.le)
 }
 
 // commit applies a change to a copy of the persistent state, writes it to
@@ -337,10 +423,12 @@ type Status struct {
 	CardNo         string  `json:"card_no"`
 	Class          byte    `json:"class"`
 	Expiry         string  `json:"expiry"`
+	Kind           string  `json:"kind"` // KindCard or KindPhone
 	Balance        uint32  `json:"balance"`
 	OfflineCounter uint16  `json:"offline_counter"`
 	OnlineCounter  uint16  `json:"online_counter"`
 	PINTries       int     `json:"pin_tries"`
+	SystemPINTries int     `json:"system_pin_tries"` // 0 when blocked or when the card has no system PIN
 	Records        int     `json:"records"`
 	Faults         []Fault `json:"faults"`
 	StateFile      string  `json:"state_file,omitempty"`
@@ -353,10 +441,14 @@ func (c *Card) Status() Status {
 	defer c.mu.Unlock()
 	st := c.st
 	f := st.Profile.Factor()
-	return Status{
+	kind := KindCard
+	if c.phone() {
+		kind = KindPhone
+	}
+	return Status{Kind: kind,
 		Serial: hex.EncodeToString(f[:]), UID: uid, CardNo: st.Profile.CardNo,
 		Class: st.Profile.Class, Expiry: st.Profile.Expiry, Balance: st.Balance,
-		OfflineCounter: st.OfflineCounter, OnlineCounter: st.OnlineCounter, PINTries: st.PINTries,
+		OfflineCounter: st.OfflineCounter, OnlineCounter: st.OnlineCounter, PINTries: st.PINTries, SystemPINTries: st.SystemPINTries,
 		Records: len(st.Log), Faults: c.faults.list(), StateFile: c.path,
 	}
 }

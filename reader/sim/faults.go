@@ -49,6 +49,7 @@ const (
 // Command instructions, for Fault.INS.
 const (
 	InsAny                  byte = 0x00 // matches every command
+	InsDiversifyKey         byte = 0x1A // PSAM: DIVERSIFY KEY
 	InsVerify               byte = 0x20
 	InsInit                 byte = 0x50 // INITIALIZE FOR PURCHASE and FOR LOAD
 	InsCreditForLoad        byte = 0x52
@@ -61,6 +62,8 @@ const (
 	InsSelect               byte = 0xA4
 	InsReadBinary           byte = 0xB0
 	InsReadRecord           byte = 0xB2
+	InsGetData              byte = 0xCA // CLA FF: the reader's GET DATA (UID)
+	InsEncrypt              byte = 0xFA // PSAM: ENCRYPT
 )
 
 // insNames are the names a Fault's JSON "ins" may use instead of hex.
@@ -69,6 +72,7 @@ var insNames = map[string]byte{
 	"debit": InsDebitForPurchase, "prove": InsGetTransactionProve, "balance": InsGetBalance,
 	"change-pin": InsChangePIN, "init-sam": InsInitSAMForPurchase, "credit-sam": InsCreditSAMForPurchase,
 	"select": InsSelect, "read-binary": InsReadBinary, "read-record": InsReadRecord,
+	"diversify": InsDiversifyKey, "encrypt": InsEncrypt, "get-data": InsGetData,
 }
 
 // Fault is one scripted failure of a virtual card. It fires on the Nth
@@ -79,7 +83,8 @@ var insNames = map[string]byte{
 // In JSON (the control interface): {"kind": "tear-after", "ins": "debit",
 // "nth": 1, "repeat": false, "delay": "150ms", "keep": 3}; "ins" is a name
 // (any, select, read-binary, read-record, verify, change-pin, init, debit,
-// credit, prove, balance, init-sam, credit-sam) or two hex digits.
+// credit, prove, balance, init-sam, credit-sam, diversify, encrypt,
+// get-data) or two hex digits.
 type Fault struct {
 	Kind   FaultKind
 	INS    byte // InsAny for every command

@@ -66,19 +66,19 @@ func (c *Card) doSelect(a apdu) []byte {
 		}
 		switch binary.BigEndian.Uint16(a.data) {
 		case fidMF:
-			c.selected, c.sess = selMF, nil
+			c.selected, c.sess, c.verified = selMF, nil, 0
 			return ok(fci([]byte("1PAY.SYS.DDF01")))
 		case epurse.FIDEPADF:
-			c.selected, c.sess = selADF, nil
+			c.selected, c.sess, c.verified = selADF, nil, 0
 			return ok(fci(c.aid()))
 		}
 	case 0x04: // by DF name
 		if bytes.Equal(a.data, c.aid()) || bytes.Equal(a.data, epurse.AIDCityCard) {
-			c.selected, c.sess = selADF, nil
+			c.selected, c.sess, c.verified = selADF, nil, 0
 			return ok(fci(a.data))
 		}
 		if string(a.data) == "1PAY.SYS.DDF01" {
-			c.selected, c.sess = selMF, nil
+			c.selected, c.sess, c.verified = selMF, nil, 0
 			return ok(fci(a.data))
 		}
 	default:
@@ -114,6 +114,15 @@ func (c *Card) readBinary(a apdu) []byte {
 		return sw(reader.SWFileNotFound)
 	}
 	return sliceLe(c.st.Profile.PublicData().Bytes(), int(a.p2), a.le)
+}
+
+// loggedCounter is the counter a log record carries for a transaction
+// made at counter before: before itself, or before+1 with LogCounterAfter.
+func (p Profile) loggedCounter(before uint16) uint16 {
+	if p.LogCounterAfter {
+		return before + 1
+	}
+	return before
 }
 
 // logRecord encodes one file 0x18 record (epurse.Record, 23 bytes).

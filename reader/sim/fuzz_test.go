@@ -57,10 +57,62 @@ func validPurchase(t testing.TB) [][]byte {
 	}
 	debit := epurse.DebitCommand(seq, testTime, mac1).Bytes()
 	pin, _ := epurse.VerifyPINCommand("123456")
+	spin, err := s.SystemPIN(t.Context(), epurse.SystemPINRequest{CardSerial: pub.Factor(), KeyVersion: 1, Algorithm: epurse.AlgDES})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, _ := epurse.VerifySystemPINCommand(spin)
 	return [][]byte{sel, epurse.ReadBinarySFI(0x15, 0, 0).Bytes(), init, debit,
 		epurse.ProveCommand(epurse.TxPurchase, 1).Bytes(), epurse.ReadRecordSFI(0x18, 1, 0).Bytes(),
 		pin.Bytes(), epurse.InitLoadCommand(1, 50, tid).Bytes(), epurse.CreditCommand(testTime, [4]byte{}).Bytes(),
-		epurse.GetBalanceCommand().Bytes()}
+		epurse.GetBalanceCommand().Bytes(),
+		sys.Bytes(), {0xFF, 0xCA, 0x00, 0x00, 0x00}}
+}
+
+// Indexes into validPurchase's APDUs.
+const (
+	apduSelect = iota
+	apduReadPublic
+	apduInitPurchase
+	apduDebit
+	apduProve
+	apduReadRecord
+	apduVerify
+	apduInitLoad
+	apduCredit
+	apduBalance
+	apduVerifySystem
+	apduGetData
+)
+
+// pinState is the harness's view of the card's security state: it sets a
+// PIN's flag on a 9000 to VERIFY of it and clears it only where the card
+// surely does (a successful SELECT, a wrong, blocked or malformed PIN), so
+// it never says "no PIN" while the card has one.
+type pinState struct{ holder, system bool }
+
+func (p *pinState) observe(cmd, resp []byte) {
+	if len(cmd) < 4 || len(resp) < 2 {
+		return
+	}
+	sw1, sw2 := resp[len(resp)-2], resp[len(resp)-1]
+	ok := sw1 == 0x90 && sw2 == 0x00
+	switch {
+	case cmd[0] == 0x00 && cmd[1] == 0xA4 && ok:
+		*p = pinState{}
+	case cmd[0] == 0x00 && cmd[1] == 0x20 && cmd[2] == 0x00 && (cmd[3] == 0x00 || cmd[3] == 0x01):
+		wrong := sw1 == 0x63 || (sw1 == 0x69 && sw2 == 0x83) || (sw1 == 0x6A && sw2 == 0x80)
+		f := &p.holder
+		if cmd[3] == 0x01 {
+			f = &p.system
+		}
+		switch {
+		case ok:
+			*f = true
+		case wrong:
+			*f = false
+		}
+	}
 }
 
 // session is the harness's own record of the last successful INITIALIZE.
@@ -76,7 +128,9 @@ type fuzzSession struct {
 // FuzzCardRespond runs APDU sequences against a fresh card: it must never
 // panic, and the balance may change only on a 9000 answer to DEBIT FOR
 // PURCHASE or CREDIT FOR LOAD whose MAC the harness recomputes as valid,
-// by exactly the INITIALIZE amount.
+// by exactly the INITIALIZE amount. INITIALIZE FOR LOAD answers 9000 only
+// with a PIN verified since the last SELECT (pinState), and GET DATA
+// answers the card's UID.
 func FuzzCardRespond(f *testing.F) {
 	f.Add(script(validPurchase(f)...))
 	f.Add(script([]byte{0x80, 0x54, 0x01, 0x00, 0x0F}))
@@ -86,6 +140,7 @@ func FuzzCardRespond(f *testing.F) {
 		pub := c.Profile().PublicData()
 		ck := cardKeys(t, pub.Factor())
 		var s fuzzSession
+		var pins pinState
 		for len(in) > 0 {
 			n := int(in[0])
 			in = in[1:]
@@ -103,6 +158,13 @@ func FuzzCardRespond(f *testing.F) {
 			after := c.Status().Balance
 			ok := bytes.HasSuffix(resp, []byte{0x90, 0x00})
 			data := resp[:len(resp)-2]
+			if ok && len(cmd) >= 4 && cmd[0] == 0x80 && cmd[1] == 0x50 && cmd[2] == 0x00 && !pins.holder && !pins.system {
+				t.Fatalf("INITIALIZE FOR LOAD %X answered 9000 without a verified PIN", cmd)
+			}
+			if ok && len(cmd) >= 4 && cmd[0] == 0xFF && cmd[1] == 0xCA && (len(data) == 0 || !bytes.HasPrefix(c.UID(), data)) {
+				t.Fatalf("GET DATA gave % X, the UID is % X", data, c.UID())
+			}
+			pins.observe(cmd, resp)
 			if ok && len(cmd) >= 16 && cmd[4] == 0x0B && cmd[0] == 0x80 && cmd[1] == 0x50 && (cmd[2] == 0 || cmd[2] == 1) {
 				s = fuzzSession{typ: epurse.TxLoad, amount: binary.BigEndian.Uint32(cmd[6:10]), termID: [6]byte(cmd[10:16]), valid: true}
 				if cmd[2] == 1 {
@@ -168,12 +230,19 @@ func TestFuzzSeeds(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	wrongSys := append([]byte(nil), apdus[apduVerifySystem]...)
+	wrongSys[len(wrongSys)-1] ^= 0x01
 	seeds := map[string][]byte{
 		"valid-purchase-and-load": script(apdus...),
 		"debit-without-init":      script(apdus[0], apdus[3]),
 		"double-debit":            script(apdus[0], apdus[2], apdus[3], apdus[3]),
 		"prove-and-pin":           script(apdus[0], apdus[4], apdus[6], apdus[6]),
 		"short-apdus":             script([]byte{0x80}, []byte{0x00, 0xB2, 0x01}, []byte{0x80, 0x50, 0x01, 0x02, 0xFF, 0x01}),
+		"load-without-pin":        script(apdus[apduSelect], apdus[apduInitLoad], apdus[apduCredit]),
+		"system-pin-then-load":    script(apdus[apduSelect], apdus[apduVerifySystem], apdus[apduInitLoad], apdus[apduCredit]),
+		"pin-select-load":         script(apdus[apduSelect], apdus[apduVerify], apdus[apduSelect], apdus[apduInitLoad]),
+		"wrong-system-pin-load":   script(apdus[apduSelect], apdus[apduVerifySystem], wrongSys, apdus[apduInitLoad]),
+		"get-data":                script(apdus[apduGetData], []byte{0xFF, 0xCA, 0x01, 0x00, 0x00}, []byte{0xFF, 0xCA, 0x00, 0x00, 0x02}),
 	}
 	for name, b := range seeds {
 		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)

@@ -11,8 +11,9 @@ import (
 	"github.com/openykt/yktd/reader/epurse"
 )
 
-// stateVersion is the version of the card state file format.
-const stateVersion = 1
+// stateVersion is the version of the card state file format: 2 added the
+// system PIN. A version 1 file loads as a card without a system PIN.
+const stateVersion = 2
 
 // ErrStateFile: a card state file is malformed or of another version.
 var ErrStateFile = errors.New("sim: bad card state file")
@@ -27,6 +28,8 @@ type cardState struct {
 	OfflineCounter uint16          `json:"offline_counter"`
 	OnlineCounter  uint16          `json:"online_counter"`
 	PINTries       int             `json:"pin_tries"`
+	SystemPIN      string          `json:"system_pin,omitempty"` // digits; "" when issued without one
+	SystemPINTries int             `json:"system_pin_tries"`
 	Log            [][]byte        `json:"log"` // file 0x18 records, newest first
 	Proofs         []proof         `json:"proofs"`
 }
@@ -39,10 +42,14 @@ type proof struct {
 	TAC     [4]byte `json:"tac"`
 }
 
-// Limits of the cyclic log and of the proofs kept.
+// Limits of the cyclic log and of the proofs kept. Like a real card OS,
+// the virtual card keeps the MAC and TAC of its last transaction only (a
+// purchase's proof is gone once a load followed it, and the other way
+// round); an older transaction is found only in the log, which holds the
+// ten newest records and overwrites the oldest.
 const (
 	logRecords = 10
-	keptProofs = 10
+	keptProofs = 1
 )
 
 func (s *cardState) clone() *cardState {
@@ -72,8 +79,17 @@ func (s *cardState) addProof(p proof) {
 }
 
 func (s *cardState) check() error {
-	if s.Version != stateVersion {
+	if s.Version != stateVersion && s.Version != 1 {
 		return fmt.Errorf("%w: version %d, want %d", ErrStateFile, s.Version, stateVersion)
+	}
+	if s.Version == 1 && (s.SystemPIN != "" || s.SystemPINTries != 0) {
+		return fmt.Errorf("%w: version 1 with a system PIN", ErrStateFile)
+	}
+	if s.SystemPIN != "" && (len(s.SystemPIN) != epurse.SystemPINDigits || !digits(s.SystemPIN)) {
+		return fmt.Errorf("%w: system PIN: want %d digits", ErrStateFile, epurse.SystemPINDigits)
+	}
+	if s.SystemPINTries < 0 || s.SystemPINTries > maxSystemPINTries || (s.SystemPIN == "" && s.SystemPINTries != 0) {
+		return fmt.Errorf("%w: system pin tries %d", ErrStateFile, s.SystemPINTries)
 	}
 	for _, k := range [][]byte{s.Keys.DPK, s.Keys.DLK, s.Keys.DTK} {
 		if len(k) != 16 {
@@ -82,6 +98,9 @@ func (s *cardState) check() error {
 	}
 	if s.PINTries < 0 || s.PINTries > maxPINTries {
 		return fmt.Errorf("%w: pin tries %d", ErrStateFile, s.PINTries)
+	}
+	if len(s.Log) > logRecords {
+		return fmt.Errorf("%w: %d log records, the log holds %d", ErrStateFile, len(s.Log), logRecords)
 	}
 	return s.Profile.validate()
 }
@@ -100,6 +119,12 @@ func LoadCard(path string) (*Card, error) {
 	if err := st.check(); err != nil {
 		return nil, fmt.Errorf("sim: load card %s: %w", path, err)
 	}
+	// A file written when the virtual card kept more proofs: only the
+	// newest (the last transaction's) survives, as on a real card.
+	if len(st.Proofs) > keptProofs {
+		st.Proofs = st.Proofs[:keptProofs]
+	}
+	st.Version = stateVersion // written as the current version from now on
 	c := newCard(&st)
 	c.path = path
 	return c, nil

@@ -17,9 +17,14 @@ import (
 // sam.CardSAM sends — SELECT the MF (3F00) and the application DF
 // (sam.DefaultApp, DF03), READ BINARY of file 0x16 (the terminal id), INIT
 // SAM FOR PURCHASE (80 70 00 00 1C) and CREDIT SAM FOR PURCHASE
-// (80 72 00 00 04, 9302 on a wrong MAC2) — with the master keys of a
-// sam.KeyFile. Its terminal sequence lives in memory. It has the same
-// Respond/ATR/Reset contract and fault script as Card.
+// (80 72 00 00 04, 9302 on a wrong MAC2), and DIVERSIFY KEY (80 1A, key
+// usage 3A: the system-PIN master key) with ENCRYPT (80 FA 00 00), which
+// derive a card's system PIN (see reader/sam's KeyUsageSystemPIN) — with
+// the master keys of a sam.KeyFile. Like a real PSAM it has one temporary
+// key register: DIVERSIFY KEY ends an open purchase session, and a reset
+// or SELECT forgets the temporary key. Its terminal sequence lives in
+// memory. It has the same Respond/ATR/Reset contract and fault script as
+// Card.
 type PSAMCard struct {
 	mu       sync.Mutex
 	termID   [6]byte
@@ -28,6 +33,7 @@ type PSAMCard struct {
 	seq      uint32
 	selected int // selNone, selMF, selADF
 	sess     *psamSession
+	tmp      *psamKey // DIVERSIFY KEY's temporary key
 
 	faults faults
 	sleep  func(time.Duration)
@@ -55,7 +61,12 @@ func (p *PSAMCard) ATR() []byte {
 func (p *PSAMCard) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.selected, p.sess = selNone, nil
+	p.powerOff()
+}
+
+// powerOff forgets the volatile state: selection, session, temporary key.
+func (p *PSAMCard) powerOff() {
+	p.selected, p.sess, p.tmp = selNone, nil, nil
 }
 
 // Sequence returns the last terminal transaction sequence handed out.
@@ -92,12 +103,12 @@ func (p *PSAMCard) exchange(cmd []byte) ([]byte, time.Duration, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if a.before {
-		p.selected, p.sess = selNone, nil
+		p.powerOff()
 		return nil, 0, fmt.Errorf("%w before executing INS %02X", ErrTorn, ins)
 	}
 	resp := p.dispatch(cmd)
 	if a.after {
-		p.selected, p.sess = selNone, nil
+		p.powerOff()
 		return nil, 0, fmt.Errorf("%w after executing INS %02X", ErrTorn, ins)
 	}
 	return a.mangle(ins, resp), a.delay, nil
@@ -115,9 +126,9 @@ func (p *PSAMCard) dispatch(raw []byte) []byte {
 		}
 		switch {
 		case bytes.Equal(a.data, []byte{0x3F, 0x00}):
-			p.selected, p.sess = selMF, nil
+			p.selected, p.sess, p.tmp = selMF, nil, nil
 		case bytes.Equal(a.data, p.app):
-			p.selected, p.sess = selADF, nil
+			p.selected, p.sess, p.tmp = selADF, nil, nil
 		default:
 			return sw(reader.SWFileNotFound)
 		}
@@ -134,6 +145,10 @@ func (p *PSAMCard) dispatch(raw []byte) []byte {
 		return p.initPurchase(a)
 	case a.cla == 0x80 && a.ins == InsCreditSAMForPurchase:
 		return p.creditPurchase(a)
+	case a.cla == 0x80 && a.ins == InsDiversifyKey:
+		return p.diversify(a)
+	case a.cla == 0x80 && a.ins == InsEncrypt:
+		return p.encrypt(a)
 	case a.cla != 0x00 && a.cla != 0x80:
 		return sw(reader.SWClaNotSupported)
 	}

@@ -108,7 +108,7 @@ func (c *Card) debit(a apdu) []byte {
 	if !c.commit(func(st *cardState) {
 		st.Balance -= s.amount
 		st.OfflineCounter++
-		st.addLog(logRecord(s.counter, st.Profile.Overdraft, s.amount, epurse.TxPurchase, s.termID, dt))
+		st.addLog(logRecord(st.Profile.loggedCounter(s.counter), st.Profile.Overdraft, s.amount, epurse.TxPurchase, s.termID, dt))
 		st.addProof(proof{Type: epurse.TxPurchase, Counter: st.OfflineCounter, MAC: mac2, TAC: tac})
 	}) {
 		return sw(swMemoryFailure)
@@ -117,12 +117,17 @@ func (c *Card) debit(a apdu) []byte {
 }
 
 // initLoad is INITIALIZE FOR LOAD: 80 50 00 02 0B → balance(4) ‖ online
-// counter(2) ‖ key version(1) ‖ algorithm(1) ‖ random(4) ‖ MAC1(4).
+// counter(2) ‖ key version(1) ‖ algorithm(1) ‖ random(4) ‖ MAC1(4). As on
+// real card OSes it needs a PIN (the holder's or the system PIN) verified
+// since the application was selected: 6982 otherwise.
 func (c *Card) initLoad(a apdu) []byte {
 	c.sess = nil
 	amount, termID, refusal := c.initCheck(a)
 	if refusal != nil {
 		return refusal
+	}
+	if c.verified == 0 {
+		return sw(reader.SWSecurityNotSatisfied)
 	}
 	st := c.st
 	if uint64(st.Balance)+uint64(amount) > uint64(st.Profile.MaxBalance) {
@@ -183,7 +188,7 @@ func (c *Card) credit(a apdu) []byte {
 	if !c.commit(func(st *cardState) {
 		st.Balance = newBal
 		st.OnlineCounter++
-		st.addLog(logRecord(s.counter, st.Profile.Overdraft, s.amount, epurse.TxLoad, s.termID, dt))
+		st.addLog(logRecord(st.Profile.loggedCounter(s.counter), st.Profile.Overdraft, s.amount, epurse.TxLoad, s.termID, dt))
 		st.addProof(proof{Type: epurse.TxLoad, Counter: st.OnlineCounter, MAC: mac2, TAC: tac})
 	}) {
 		return sw(swMemoryFailure)

@@ -42,6 +42,9 @@ func TestLoadRoundTrip(t *testing.T) {
 	r := newRig(t, "low")
 	card, pub := r.tap()
 	tid, _ := r.sam.TerminalID(r.ctx)
+	if err := epurse.VerifyPIN(r.ctx, card, "123456"); err != nil {
+		t.Fatal(err)
+	}
 	out := epurse.Load(r.ctx, card, host{t}, epurse.LoadRequest{Amount: 2000, Time: testTime, TermID: tid, CardSerial: pub.Factor()})
 	if out.Kind != epurse.Done || out.BalanceAfter != 2500 {
 		t.Fatalf("load %v %v balance %d", out.Kind, out.Err, out.BalanceAfter)
@@ -65,7 +68,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		t.Fatalf("status after wrong MAC2 %+v", st)
 	}
 	// RecoverLoad of the completed load finds it done.
-	if rec := epurse.RecoverLoad(r.ctx, card, out.Auth, 0); rec.Kind != epurse.Done || rec.TAC != tac {
+	if rec := epurse.RecoverLoad(r.ctx, card, out.Auth, 0, nil); rec.Kind != epurse.Done || rec.TAC != tac {
 		t.Fatalf("recover load %v %v", rec.Kind, rec.Err)
 	}
 }
