@@ -115,7 +115,7 @@ func TestLoadEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo}
 	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x01}
-	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 5000, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()})
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 5000, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor(), PIN: tm.sam})
 	if out.Kind != epurse.Done {
 		t.Fatalf("load: %v %v", out.Kind, out.Err)
 	}
@@ -166,7 +166,7 @@ func TestLoadEndToEnd(t *testing.T) {
 	}
 
 	// No pending load of that amount: refused before CREDIT, the card keeps its money.
-	out = epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 700, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()})
+	out = epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 700, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor(), PIN: tm.sam})
 	if out.Kind != epurse.Refused {
 		t.Fatalf("load without money waiting: %v", out.Kind)
 	}
@@ -212,7 +212,7 @@ func TestLoadInferredFromCounter(t *testing.T) {
 	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x02}
 	req := func(amount uint32) epurse.LoadRequest {
 		clk.Advance(time.Minute)
-		return epurse.LoadRequest{Amount: amount, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()}
+		return epurse.LoadRequest{Amount: amount, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor(), PIN: tm.sam}
 	}
 	if out := epurse.Load(context.Background(), tm.card, host, req(1000)); out.Kind != epurse.Done {
 		t.Fatalf("first load: %v %v", out.Kind, out.Err)
@@ -243,7 +243,7 @@ func TestLoadEverythingWaiting(t *testing.T) {
 	b, _ := tl.AddLoad(cardNo, 250, "refund")
 	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo}
 	out := epurse.Load(context.Background(), tm.card, host, epurse.LoadRequest{Amount: 1250, Time: epurse.NewDateTime(clk.Now()),
-		TermID: [6]byte{0, 0, 0, 0, 0x4B, 0x03}, CardSerial: tm.pub.Factor()})
+		TermID: [6]byte{0, 0, 0, 0, 0x4B, 0x03}, CardSerial: tm.pub.Factor(), PIN: tm.sam})
 	if out.Kind != epurse.Done {
 		t.Fatalf("load: %v %v", out.Kind, out.Err)
 	}
@@ -281,7 +281,7 @@ func TestLoadReleasedAtSameCounter(t *testing.T) {
 	ctx := context.Background()
 	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x04}
 	// INITIALIZE FOR LOAD and the ledger's MAC2, but no CREDIT.
-	in, err := epurse.InitializeForLoad(ctx, tm.card, epurse.DefaultKeyIndex, 3000, termID)
+	in, err := tm.initLoad(ctx, 3000, termID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestLoadReleasedAtSameCounter(t *testing.T) {
 	if ld, _ := tl.LoadByID(big.ID); ld.State != ledger.LoadAuthorised {
 		t.Fatalf("big load %s", ld.State)
 	}
-	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 200, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor()})
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 200, Time: epurse.NewDateTime(clk.Now()), TermID: termID, CardSerial: tm.pub.Factor(), PIN: tm.sam})
 	if out.Kind != epurse.Done || host.resp.LoadID != fmt.Sprint(small.ID) {
 		t.Fatalf("small load: %v %v %s", out.Kind, out.Err, host.resp.LoadID)
 	}
@@ -318,7 +318,7 @@ func TestLoadKioskTime(t *testing.T) {
 	ctx := context.Background()
 	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x05}
 	kioskTime := epurse.NewDateTime(clk.Now().Add(-30 * time.Second)) // the kiosk's clock is 30 s behind
-	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 3000, Time: kioskTime, TermID: termID, CardSerial: tm.pub.Factor()})
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 3000, Time: kioskTime, TermID: termID, CardSerial: tm.pub.Factor(), PIN: tm.sam})
 	if out.Kind != epurse.Done {
 		t.Fatalf("load with the clocks 30 s apart: %v %v", out.Kind, out.Err)
 	}
@@ -363,7 +363,7 @@ func TestLoadKioskTimeWindow(t *testing.T) {
 	ctx := context.Background()
 	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x06}
 	load := func(amount uint32, off time.Duration) epurse.LoadOutcome {
-		return epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: amount, Time: epurse.NewDateTime(clk.Now().Add(off)), TermID: termID, CardSerial: tm.pub.Factor()})
+		return epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: amount, Time: epurse.NewDateTime(clk.Now().Add(off)), TermID: termID, CardSerial: tm.pub.Factor(), PIN: tm.sam})
 	}
 	for _, off := range []time.Duration{10 * time.Minute, -10 * time.Minute, protocol.LoadTimeSkew + time.Second, -protocol.LoadTimeSkew - time.Second} {
 		out := load(1000, off)
@@ -394,7 +394,7 @@ func TestLoadKioskTimeNewSession(t *testing.T) {
 	host := &kioskHost{t: t, tl: tl, dev: dev, cardNo: cardNo, sendTime: true}
 	ctx := context.Background()
 	termID := [6]byte{0, 0, 0, 0, 0x4B, 0x07}
-	in, err := epurse.InitializeForLoad(ctx, tm.card, epurse.DefaultKeyIndex, 700, termID)
+	in, err := tm.initLoad(ctx, 700, termID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestLoadKioskTimeNewSession(t *testing.T) {
 	}
 	clk.Advance(2 * time.Minute)
 	second := epurse.NewDateTime(clk.Now())
-	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 700, Time: second, TermID: termID, CardSerial: tm.pub.Factor()})
+	out := epurse.Load(ctx, tm.card, host, epurse.LoadRequest{Amount: 700, Time: second, TermID: termID, CardSerial: tm.pub.Factor(), PIN: tm.sam})
 	if out.Kind != epurse.Done || host.resp.LoadID != fmt.Sprint(ld.ID) || !bytes.Equal(host.resp.TxTime, second[:]) {
 		t.Fatalf("second session: %v %v %+v", out.Kind, out.Err, host.resp)
 	}
@@ -425,4 +425,19 @@ func TestInitLoadTxTimeMalformed(t *testing.T) {
 	if !errors.Is(err, ledger.ErrMalformed) {
 		t.Fatalf("InitLoad with 30 February: %v", err)
 	}
+}
+
+// initLoad sends INITIALIZE FOR LOAD after the system PIN the terminal's
+// SAM derives, as the card requires, without going on to CREDIT.
+func (tm *terminal) initLoad(ctx context.Context, amount uint32, termID [6]byte) (epurse.LoadInit, error) {
+	tm.t.Helper()
+	prof := tm.card.c.Profile()
+	pin, err := tm.sam.SystemPIN(ctx, epurse.SystemPINRequest{CardSerial: tm.pub.Factor(), KeyVersion: prof.KeyVersion, Algorithm: prof.Algorithm})
+	if err != nil {
+		return epurse.LoadInit{}, err
+	}
+	if err := epurse.VerifySystemPIN(ctx, tm.card, pin); err != nil {
+		return epurse.LoadInit{}, err
+	}
+	return epurse.InitializeForLoad(ctx, tm.card, epurse.DefaultKeyIndex, amount, termID)
 }
