@@ -70,6 +70,12 @@ func (l *Ledger) cardKeys(version byte, alg epurse.Algorithm, serial [8]byte) (e
 // the reason.
 func (l *Ledger) CheckPurchaseTAC(r *protocol.Record) (result, reason string) {
 	switch {
+	case len(r.TAC) == 0 && r.Reason == "card-log":
+		// A torn sale the device settled from the card's transaction log:
+		// the card had no proof left (it keeps its last transaction's
+		// only). The debit is real; the card's log record, not a TAC,
+		// says so: settle it against the card's account statement.
+		return TACUnverifiable, "no TAC: settled from the card's log (card-log)"
 	case len(r.TAC) != protocol.CryptogramSize:
 		return TACUnverifiable, "no TAC"
 	case len(r.CardSerial) != protocol.CardSerialSize:

@@ -110,7 +110,16 @@ type Completion struct {
 	BalanceAfter int64  // fen
 	TAC          []byte // 4 bytes
 	MAC2         []byte // 4 bytes
+	// ByLog: the debit is proven by the card's own transaction log, not by
+	// a TAC (the card keeps the proof of its last transaction only, and
+	// was used since): TAC and MAC2 are empty and the record's reason is
+	// ReasonCardLog.
+	ByLog bool
 }
+
+// ReasonCardLog is the reason of a purchase-completed record whose debit
+// the card's transaction log proves (no TAC).
+const ReasonCardLog = "card-log"
 
 // OpenIntent journals a purchase intent and stores it as open in one fsync'd
 // commit, before the card is debited. Every field but the key index, key
@@ -146,11 +155,21 @@ func (s *Store) OpenIntent(p PurchaseIntent) (Intent, error) {
 // the completion record's sequence.
 func (s *Store) CompleteIntent(id uint64, c Completion) (uint64, error) {
 	return s.resolve("complete intent", id, func(in Intent) (protocol.Record, error) {
-		if c.BalanceAfter < 0 || len(c.TAC) != 4 || len(c.MAC2) != 4 {
-			return protocol.Record{}, fmt.Errorf("offline: complete intent %d: balance, 4-byte TAC and MAC2 needed: %w", id, ErrInvalid)
+		switch {
+		case c.BalanceAfter < 0:
+			return protocol.Record{}, fmt.Errorf("offline: complete intent %d: negative balance: %w", id, ErrInvalid)
+		case c.ByLog && (len(c.TAC) != 0 || len(c.MAC2) != 0):
+			return protocol.Record{}, fmt.Errorf("offline: complete intent %d: a completion by the card's log has no TAC or MAC2: %w", id, ErrInvalid)
+		case !c.ByLog && (len(c.TAC) != 4 || len(c.MAC2) != 4):
+			return protocol.Record{}, fmt.Errorf("offline: complete intent %d: 4-byte TAC and MAC2 needed: %w", id, ErrInvalid)
 		}
 		r := intentRecord(protocol.KindPurchaseCompleted, in)
-		r.BalanceAfter, r.TAC, r.MAC2 = c.BalanceAfter, c.TAC, c.MAC2
+		r.BalanceAfter = c.BalanceAfter
+		if c.ByLog {
+			r.Reason = ReasonCardLog
+		} else {
+			r.TAC, r.MAC2 = c.TAC, c.MAC2
+		}
 		return r, nil
 	}, true)
 }

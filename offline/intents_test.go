@@ -222,3 +222,39 @@ func TestIntentsSurviveRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteByLog: a debit the card's log proves is completed without a
+// TAC, with the reason card-log; a completion by the log that carries a
+// TAC, or one by TAC without it, is refused and the intent stays.
+func TestCompleteByLog(t *testing.T) {
+	s, _ := offlinetest.Open(t, offline.Options{})
+	in, err := s.OpenIntent(purchase("2024000001", 1250))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []offline.Completion{
+		{BalanceAfter: 8750, ByLog: true, TAC: []byte{1, 2, 3, 4}},
+		{BalanceAfter: 8750, ByLog: true, MAC2: []byte{1, 2, 3, 4}},
+		{BalanceAfter: 8750},
+		{BalanceAfter: -1, ByLog: true},
+	} {
+		if _, err := s.CompleteIntent(in.ID, bad); !errors.Is(err, offline.ErrInvalid) {
+			t.Errorf("CompleteIntent(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	seq, err := s.CompleteIntent(in.ID, offline.Completion{BalanceAfter: 8750, ByLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Records(seq-1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := es[0].Record
+	if r.Kind != protocol.KindPurchaseCompleted || r.Reason != offline.ReasonCardLog || r.TAC != nil || r.MAC2 != nil || r.BalanceAfter != 8750 || r.IntentID != in.ID {
+		t.Fatalf("completion record %+v", r)
+	}
+	if ins, _ := s.Intents(); len(ins) != 0 {
+		t.Fatalf("intents left %+v", ins)
+	}
+}

@@ -103,6 +103,18 @@ func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error
 			return r, fmt.Errorf("pos: complete intent %d: %w", in.ID, err)
 		}
 		return r, nil
+	case epurse.DoneByLog:
+		// The card debited, and its log says so; its proof is gone (the
+		// card was used since). The ledger sees a completion without TAC.
+		p.log.Warn("pos: torn sale settled from the card's log: no TAC", "card", cardNo, "intent", in.ID,
+			"log_terminal", fmt.Sprintf("%X", out.LogRecord.TermID[:]), "log_counter", out.LogRecord.Counter)
+		r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: cardNo, Amount: in.Amount,
+			Balance: int64(out.BalanceAfter), IntentID: in.ID}
+		r.Message = ui.Approved(r.Amount, r.Balance)
+		if _, err := p.store.CompleteIntent(in.ID, offline.Completion{BalanceAfter: int64(out.BalanceAfter), ByLog: true}); err != nil {
+			return r, fmt.Errorf("pos: complete intent %d: %w", in.ID, err)
+		}
+		return r, nil
 	case epurse.Refused:
 		if _, err := p.store.VoidIntent(in.ID, reasonCode(out.Err)); err != nil {
 			return refused(cardNo, CodeStoreFault), fmt.Errorf("pos: void intent %d: %w", in.ID, err)
@@ -114,7 +126,11 @@ func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error
 		p.log.Warn("pos: card refused the debit", "card", cardNo, "intent", in.ID, "err", out.Err)
 		return r, nil
 	case epurse.Void:
-		if _, err := p.store.VoidIntent(in.ID, "counter-unchanged"); err != nil {
+		reason := "counter-unchanged"
+		if out.LogRecord != (epurse.Record{}) {
+			reason = "card-log-other-terminal" // the card's log: another terminal's purchase took the counter
+		}
+		if _, err := p.store.VoidIntent(in.ID, reason); err != nil {
 			return refused(cardNo, CodeStoreFault), fmt.Errorf("pos: void intent %d: %w", in.ID, err)
 		}
 		return Result{Outcome: Refused, Code: CodeVoided, CardNo: cardNo, IntentID: in.ID}, nil

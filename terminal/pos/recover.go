@@ -99,20 +99,23 @@ func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *cardread.
 		if _, err := p.book(in, out); err != nil {
 			return done, false, err
 		}
-		switch out.Kind {
-		case epurse.Done:
+		switch {
+		case out.Kind == epurse.Done:
 			bal, balKnown = out.BalanceAfter, true
-		case epurse.Void:
+		case out.Kind == epurse.Void && out.LogRecord == (epurse.Record{}):
 			bal, balKnown = out.Pending.BalanceBefore, true
 		default:
+			// Settled from the log (the card was used since) or not at
+			// all: the balance now is the card's, not ours.
 			balKnown = false
 		}
+		settled := out.Kind == epurse.Done || out.Kind == epurse.DoneByLog
 		switch {
-		case out.Kind == epurse.Done && p.shown[in.ID]:
+		case settled && p.shown[in.ID]:
 			// Shown paid and booked when it was debited; only its
 			// completion was missing.
 			delete(p.shown, in.ID)
-		case out.Kind == epurse.Done:
+		case settled:
 			// Kept until a tap shows it: the completion is journaled now,
 			// the intent gone, and this tap may still end early.
 			p.unclaimed[in.CardNo] = append(p.unclaimed[in.CardNo], in)
