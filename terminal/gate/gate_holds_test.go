@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/readertest"
 	"github.com/openykt/yktd/terminal/gate"
 	"github.com/openykt/yktd/terminal/hold"
 	"github.com/openykt/yktd/terminal/policy"
@@ -60,5 +62,40 @@ func TestGateKeepsWorkingOfflineTooLong(t *testing.T) {
 	r.setInput("pass_in", true)
 	if res := r.result(ch); res.Outcome != gate.Passed {
 		t.Fatalf("student at a gate 30 days offline: %+v", res)
+	}
+}
+
+// TestGateNeverTakesACPUCardsUID: a CPU card or a phone (ISO 14443-4)
+// without an e-purse the gate knows presents a UID that means nothing (a
+// phone draws a new one at every presentation): it is no identity, the
+// gate says so and lets nobody in on it. A memory card's UID (MIFARE
+// Classic, identity-only cards) still is one.
+func TestGateNeverTakesACPUCardsUID(t *testing.T) {
+	r := newGateRig(t)
+	notFound := readertest.Step{Resp: "6A82"}
+	for i, uid := range [][]byte{{0x08, 0x12, 0x34, 0x56}, {0x08, 0x9A, 0xBC, 0xDE}} {
+		phone := reader.Event{Reader: "in", Kind: reader.CardPresent, Tech: reader.TechISO14443A, UID: uid,
+			Card: readertest.NewCard(notFound, notFound, notFound)}
+		res, err := r.gate.HandleEvent(r.ctx, phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Outcome != gate.Denied || res.Code != policy.CodeNoCredential || res.ID != "" {
+			t.Fatalf("CPU card %d: %+v, want denied no_credential with no identity", i, res)
+		}
+	}
+	for _, ch := range r.fake.Changes("arm_in") {
+		if ch.High {
+			t.Fatal("the arm moved for a CPU card's UID")
+		}
+	}
+	mifare := reader.Event{Reader: "in", Kind: reader.CardPresent, Tech: reader.TechMifare, UID: []byte{0xDE, 0xAD, 0xBE, 0xEF},
+		Card: readertest.NewCard(notFound, notFound, notFound)}
+	res, err := r.gate.HandleEvent(r.ctx, mifare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ID != "deadbeef" {
+		t.Fatalf("memory card: %+v, want its UID deadbeef as the identity", res)
 	}
 }
