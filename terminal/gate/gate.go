@@ -288,8 +288,12 @@ func (g *Gate) credential(ctx context.Context, ev reader.Event, now time.Time) (
 	case reader.CardPresent:
 		info, err := cardread.ReadIdentity(ctx, ev.Card, g.opts.AIDs)
 		if errors.Is(err, cardread.ErrNoPurse) {
-			// An identity-only card: its UID is the credential (gates only).
-			if len(ev.UID) == 0 {
+			// An identity-only card: a memory card's fixed UID is the
+			// credential (gates only). A CPU card's or a phone's is not:
+			// phones (HCE) draw a new random UID at every presentation,
+			// so only the application's data names them.
+			if len(ev.UID) == 0 || ev.Tech != reader.TechMifare {
+				g.log.Info("gate: a card without a known e-purse: its UID is no identity", "reader", ev.Reader, "tech", ev.Tech)
 				return policy.Credential{Kind: policy.KindCard}, policy.CodeNoCredential
 			}
 			return policy.Credential{Kind: policy.KindCard, ID: hex.EncodeToString(ev.UID)}, policy.CodeOK
