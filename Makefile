@@ -15,7 +15,7 @@ PORTABLE  ?= $(shell $(GO) list ./... | grep -v -e /cmd/ -e /reader/pcsc)
 # "context deadline exceeded" at the -fuzztime boundary (golang/go#75804).
 FUZZTIME  ?= 5000x
 
-.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean scenarios
+.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean scenarios scenarios-pcscd
 
 all: build
 
@@ -44,6 +44,12 @@ scenarios:
 	@mkdir -p $(DIST)
 	CGO_ENABLED=0 $(GO) build -o $(DIST)/ ./cmd/yktd ./cmd/ledgerd
 	$(DIST)/yktd rig run --ledgerd $(DIST)/ledgerd --junit $(DIST)/scenarios.xml testdata/scenarios/*.toml
+
+## scenarios-pcscd: the scenarios on virtual cards behind the machine's real pcscd and vpcd (takes the rig lock; CI runs it)
+scenarios-pcscd:
+	@mkdir -p $(DIST)
+	CGO_ENABLED=0 $(GO) build -o $(DIST)/ ./cmd/yktd ./cmd/ledgerd
+	$(DIST)/yktd rig run --pcscd --ledgerd $(DIST)/ledgerd --junit $(DIST)/scenarios-pcscd.xml testdata/scenarios/pcscd/*.toml
 
 ## test-arm: the portable packages' tests for linux/arm under qemu-arm-static
 test-arm:
