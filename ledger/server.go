@@ -81,16 +81,7 @@ type deviceKeys struct{ l *Ledger }
 // (database closed at shutdown, I/O error, a damaged entry) is internal,
 // which the device retries: unknown-device would make it stop syncing.
 func (k deviceKeys) PublicKey(kid string) (protocol.PublicKey, error) {
-	d, err := k.l.Device(kid)
-	switch {
-	case errors.Is(err, ErrNotFound) || (err == nil && d.PublicKey == nil):
-		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrUnknownDevice))
-	case err != nil:
-		return protocol.PublicKey{}, protocol.Errorf(protocol.CodeInternal, "device registry: %w", err)
-	case !d.Revoked.IsZero():
-		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrRevoked))
-	}
-	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
+	return k.l.enrolledKey(kid, false)
 }
 
 // collectKeys is the KeySet of /v1/batches: enrolled devices, revoked ones
@@ -101,12 +92,21 @@ type collectKeys struct{ l *Ledger }
 // PublicKey returns the enrolled key of kid, revoked or not (see
 // deviceKeys for the errors).
 func (k collectKeys) PublicKey(kid string) (protocol.PublicKey, error) {
-	d, err := k.l.Device(kid)
+	return k.l.enrolledKey(kid, true)
+}
+
+// enrolledKey returns the key device kid enrolled, or the protocol error
+// to answer: unknown-device, revoked (unless revoked devices are
+// collected), internal for a registry that cannot be read.
+func (l *Ledger) enrolledKey(kid string, revokedToo bool) (protocol.PublicKey, error) {
+	d, err := l.Device(kid)
 	switch {
 	case errors.Is(err, ErrNotFound) || (err == nil && d.PublicKey == nil):
 		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrUnknownDevice))
 	case err != nil:
 		return protocol.PublicKey{}, protocol.Errorf(protocol.CodeInternal, "device registry: %w", err)
+	case !revokedToo && !d.Revoked.IsZero():
+		return protocol.PublicKey{}, wireError(fmt.Errorf("ledger: device %q: %w", kid, ErrRevoked))
 	}
 	return protocol.PublicKey{KeyID: d.ID, Alg: d.Alg, Key: d.PublicKey}, nil
 }

@@ -311,6 +311,14 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
+	e.firstPull(ctx, client)
+	return client, nil
+}
+
+// firstPull runs a first download of the status list and the rules, so
+// that the lost card is listed before the first tap; the sync loop retries
+// what fails.
+func (e *simEnv) firstPull(ctx context.Context, client *syncclient.Client) {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := client.PullStatus(rctx); err != nil {
@@ -319,7 +327,6 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	if _, err := client.PullRules(rctx); err != nil {
 		e.log.Warn("first rules download failed; the sync loop retries", "err", err)
 	}
-	return client, nil
 }
 
 // seedLedger gives a new ledger the demo's status list and rules.

@@ -279,13 +279,6 @@ func (e *simEnv) ledgerOf(ctx context.Context, token string) (*syncclient.Client
 	if client == nil {
 		return nil, nil // not enrolled: the journal waits
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := client.PullStatus(rctx); err != nil {
-		e.log.Warn("first status download failed; the sync loop retries", "err", err)
-	}
-	if _, err := client.PullRules(rctx); err != nil {
-		e.log.Warn("first rules download failed; the sync loop retries", "err", err)
-	}
+	e.firstPull(ctx, client)
 	return client, nil
 }

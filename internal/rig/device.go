@@ -36,12 +36,11 @@ type device struct {
 	cardCtl *terminal.ControlClient
 	vcard   *vcardProc
 
-	tapSeen  uint64         // the last tap record consumed (per run)
-	markOut  int            // the display (stdout) since the last action
-	markErr  int            // the log (stderr) since the last action
-	loaded   map[string]int // card → the version of its state this run holds
-	inField  string         // the card in its reader's field, or ""
-	lastExit string
+	tapSeen uint64         // the last tap record consumed (per run)
+	markOut int            // the display (stdout) since the last action
+	markErr int            // the log (stderr) since the last action
+	loaded  map[string]int // card → the version of its state this run holds
+	inField string         // the card in its reader's field, or ""
 }
 
 // readerNames lists the [[reader]] names of a configuration.

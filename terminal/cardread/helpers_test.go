@@ -4,8 +4,5 @@ import "github.com/openykt/yktd/terminal/terminaltest"
 
 // The helpers the rooms' tests share (terminaltest).
 var (
-	testNow         = terminaltest.Now
-	applySignedList = terminaltest.ApplySignedList
-	demoCard        = terminaltest.DemoCard
-	balance         = terminaltest.Balance
+	demoCard = terminaltest.DemoCard
 )

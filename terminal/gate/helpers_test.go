@@ -7,6 +7,5 @@ var (
 	testNow         = terminaltest.Now
 	applySignedList = terminaltest.ApplySignedList
 	demoCard        = terminaltest.DemoCard
-	balance         = terminaltest.Balance
 	gateRules       = terminaltest.GateRules
 )

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -24,9 +23,13 @@ func Build(t testing.TB, root, dir string) (yktd, ledgerd string) {
 }
 
 func build(root, dir string) string {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
+	// The go command that runs these tests: on PATH, or where GOROOT says
+	// (go test sets it for its child processes).
+	goBin := "go"
+	if _, err := exec.LookPath(goBin); err != nil {
+		if root := os.Getenv("GOROOT"); root != "" {
+			goBin = filepath.Join(root, "bin", "go")
+		}
 	}
 	cmd := exec.Command(goBin, "build", "-o", dir+string(filepath.Separator), "./cmd/yktd", "./cmd/ledgerd")
 	cmd.Dir = root
