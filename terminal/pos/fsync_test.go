@@ -56,18 +56,9 @@ func TestSaleFsyncsBeforeDisplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("counts fsyncs with strace on the host; under -short (qemu-user) strace would trace the emulator")
 	}
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Fatal("this test counts fsyncs with strace: install it (Debian package strace; .ci/run does)")
-	}
 	out := filepath.Join(t.TempDir(), "strace.out")
-	cmd := exec.Command(strace, "-f", "-qq", "-o", out,
-		"-e", "trace=fsync,fdatasync,sync_file_range,msync,syncfs,access,faccessat,faccessat2",
-		os.Args[0], "-test.run=^TestSaleFsyncsBeforeDisplay$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fsyncChildEnv+"=1")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("child under strace: %v\n%s", err, b)
-	}
+	underStrace(t, fsyncChildEnv+"=1", "-test.run=^TestSaleFsyncsBeforeDisplay$",
+		"-o", out, "-e", "trace=fsync,fdatasync,sync_file_range,msync,syncfs,access,faccessat,faccessat2")
 	before, after := countSyncs(t, out)
 	for i := 1; i <= fsyncSales; i++ {
 		t.Logf("sale %d: %d fsyncs before the display, %d after", i, before[i], after[i])
@@ -80,6 +71,23 @@ func TestSaleFsyncsBeforeDisplay(t *testing.T) {
 		if before[i]+after[i] < 4 {
 			t.Errorf("sale %d: %d fsyncs in all: the completion was not committed before the next tap", i, before[i]+after[i])
 		}
+	}
+}
+
+// underStrace runs this test binary again with env set and the test flag
+// run, under strace with straceArgs, and fails tb if it fails.
+func underStrace(tb testing.TB, env, run string, straceArgs ...string) {
+	tb.Helper()
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		tb.Fatal("this counts and delays fsyncs with strace: install it (Debian package strace; .ci/run does)")
+	}
+	args := append([]string{"-f", "-qq"}, straceArgs...)
+	args = append(args, os.Args[0], run, "-test.count=1", "-test.v")
+	cmd := exec.Command(strace, args...)
+	cmd.Env = append(os.Environ(), env)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("child under strace: %v\n%s", err, b)
 	}
 }
 

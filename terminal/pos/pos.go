@@ -109,6 +109,16 @@ type POS struct {
 	// commit (the intent stays open): when recovery completes one it is
 	// neither the customer's retry nor counted again.
 	shown map[uint64]bool
+	// unbooked is the completion of the sale this tap paid, committed
+	// after its result is shown (HandleCard): the intent is durable and
+	// the card holds the outcome, so the customer does not wait for it.
+	unbooked *unbooked
+}
+
+// unbooked is a paid sale's completion waiting for its commit.
+type unbooked struct {
+	id uint64
+	c  offline.Completion
 }
 
 // Default windows when the configuration leaves them zero.
@@ -246,6 +256,9 @@ func (p *POS) HandleCard(ctx context.Context, card reader.Card, amount int64) (R
 	res, err := p.handle(ctx, card, amount)
 	p.show(ctx, res.Message)
 	p.beep(res.Outcome)
+	if cerr := p.book(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
 	if jerr := p.journalRefusal(res.evidence); jerr != nil {
 		err = errors.Join(err, jerr)
 	}

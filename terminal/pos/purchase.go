@@ -19,7 +19,9 @@ import (
 // steps 3 to 6): INITIALIZE FOR PURCHASE and MAC1, the durable intent, DEBIT
 // FOR PURCHASE, the SAM's MAC2 check and the completion. The intent is
 // committed (fsync'd) before DEBIT is sent; after DEBIT anything but a clear
-// refusal by the card marks it uncertain.
+// refusal by the card marks it uncertain. A paid sale's completion is left
+// in p.unbooked for HandleCard to commit once the result is shown: the
+// critical path holds one commit, the intent's.
 func (p *POS) pay(ctx context.Context, card reader.Card, info cardread.Info, amount int64) (Result, error) {
 	cardNo := info.CardNo
 	if amount <= 0 || amount > math.MaxUint32 {
@@ -44,11 +46,24 @@ func (p *POS) pay(ctx context.Context, card reader.Card, info cardread.Info, amo
 		return refused(cardNo, CodeStoreFault), err
 	}
 	out := prep.Debit(ctx, card)
-	res, err := p.book(in, out)
-	if res.Outcome == Paid && err != nil {
-		p.shown[in.ID] = true
+	return p.settle(in, out, true)
+}
+
+// book commits the completion of the sale this tap paid (p.unbooked), if
+// any. When it fails the intent stays open, and the card's next tap (or the
+// next start) completes it from the card: p.shown keeps that sale from
+// being taken for the customer's retry then.
+func (p *POS) book() error {
+	u := p.unbooked
+	if u == nil {
+		return nil
 	}
-	return res, err
+	p.unbooked = nil
+	if _, err := p.store.CompleteIntent(u.id, u.c); err != nil {
+		p.shown[u.id] = true
+		return fmt.Errorf("pos: complete intent %d: %w", u.id, err)
+	}
+	return nil
 }
 
 // prepareFailed maps an error before any intent: nothing was debited.
@@ -75,10 +90,12 @@ func (p *POS) prepareFailed(cardNo string, err error) (Result, error) {
 	return refused(cardNo, CodeSAMFault), fmt.Errorf("pos: prepare purchase: %w", err)
 }
 
-// book journals the outcome of a DEBIT (or of a recovery) for intent in
-// and returns the result to show. A recovery that still cannot tell leaves
-// an uncertain intent as it is.
-func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error) {
+// settle journals the outcome of a DEBIT (or of a recovery) for intent in
+// and returns the result to show. A completion is committed now, or left in
+// p.unbooked when later is set (a new sale: HandleCard books it after the
+// display). A recovery that still cannot tell leaves an uncertain intent as
+// it is.
+func (p *POS) settle(in offline.Intent, out epurse.PurchaseOutcome, later bool) (Result, error) {
 	cardNo := in.CardNo
 	switch out.Kind {
 	case epurse.Done:
@@ -95,14 +112,9 @@ func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error
 		r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: cardNo, Amount: in.Amount,
 			Balance: int64(out.BalanceAfter), IntentID: in.ID}
 		r.Message = ui.Approved(r.Amount, r.Balance)
-		if _, err := p.store.CompleteIntent(in.ID, offline.Completion{
+		return r, p.complete(in.ID, offline.Completion{
 			BalanceAfter: int64(out.BalanceAfter), TAC: out.TAC[:], MAC2: out.MAC2[:],
-		}); err != nil {
-			// The card was debited and the intent is durable: the next tap
-			// of this card (or the next start) resolves it from the card.
-			return r, fmt.Errorf("pos: complete intent %d: %w", in.ID, err)
-		}
-		return r, nil
+		}, later)
 	case epurse.DoneByLog:
 		// The card debited, and its log says so; its proof is gone (the
 		// card was used since). The ledger sees a completion without TAC.
@@ -111,10 +123,7 @@ func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error
 		r := Result{Outcome: Paid, Code: policy.CodeOK, CardNo: cardNo, Amount: in.Amount,
 			Balance: int64(out.BalanceAfter), IntentID: in.ID}
 		r.Message = ui.Approved(r.Amount, r.Balance)
-		if _, err := p.store.CompleteIntent(in.ID, offline.Completion{BalanceAfter: int64(out.BalanceAfter), ByLog: true}); err != nil {
-			return r, fmt.Errorf("pos: complete intent %d: %w", in.ID, err)
-		}
-		return r, nil
+		return r, p.complete(in.ID, offline.Completion{BalanceAfter: int64(out.BalanceAfter), ByLog: true}, later)
 	case epurse.Refused:
 		if _, err := p.store.VoidIntent(in.ID, reasonCode(out.Err)); err != nil {
 			return refused(cardNo, CodeStoreFault), fmt.Errorf("pos: void intent %d: %w", in.ID, err)
@@ -145,6 +154,21 @@ func (p *POS) book(in offline.Intent, out epurse.PurchaseOutcome) (Result, error
 		}
 		return r, nil
 	}
+}
+
+// complete commits intent id's completion c now, or leaves it for book
+// when later is set. The card was debited and the intent is durable: if the
+// commit fails, the next tap of this card (or the next start) resolves it
+// from the card.
+func (p *POS) complete(id uint64, c offline.Completion, later bool) error {
+	if later {
+		p.unbooked = &unbooked{id: id, c: c}
+		return nil
+	}
+	if _, err := p.store.CompleteIntent(id, c); err != nil {
+		return fmt.Errorf("pos: complete intent %d: %w", id, err)
+	}
+	return nil
 }
 
 // reasonCode is the short, stable reason journaled with a voided or

@@ -96,7 +96,7 @@ func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *cardread.
 			p.log.Error("pos: card cannot settle the intent: left uncertain for the ledger", "intent", in.ID, "card", in.CardNo, "err", out.Err)
 			p.handOff[in.ID] = true
 		}
-		if _, err := p.book(in, out); err != nil {
+		if _, err := p.settle(in, out, false); err != nil {
 			return done, false, err
 		}
 		switch {
