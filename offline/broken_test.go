@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -210,7 +209,7 @@ func runBrokenChild(t *testing.T, path string, readOnly bool) string {
 	if readOnly {
 		mode = "ro"
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenStoreHelper$")
+	cmd := selfCommand("^TestBrokenStoreHelper$")
 	cmd.Env = append(os.Environ(), brokenEnv+"="+path, brokenModeEnv+"="+mode)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,35 +136,48 @@ func TestCrashKill(t *testing.T) {
 	}
 }
 
-// startHelper starts the test binary as the crash helper. Under qemu-user
-// without binfmt_misc the emulated binary cannot exec itself (ENOEXEC); then
-// the host's qemu-<arch>-static runs it, as go test -exec did.
+// startHelper starts the test binary as the crash helper.
 func startHelper(path string) (*exec.Cmd, io.Reader, *strings.Builder, error) {
-	args := []string{os.Args[0], "-test.run=^TestHelperProcess$"}
-	for attempt := 0; ; attempt++ {
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), crashEnv+"="+path)
-		stderr := &strings.Builder{}
-		cmd.Stderr = stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		err = cmd.Start()
-		if err == nil {
-			return cmd, out, stderr, nil
+	cmd := selfCommand("^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, out, stderr, nil
+}
+
+// selfCommand is this test binary run again for the tests matching run.
+// Under qemu-user without binfmt_misc the emulated binary cannot exec
+// itself (ENOEXEC); then the host's qemu-<arch>-static runs it, as go test
+// -exec did.
+func selfCommand(run string) *exec.Cmd {
+	selfOnce.Do(func() {
+		err := exec.Command(os.Args[0], "-test.run=^$").Run()
+		if !errors.Is(err, syscall.ENOEXEC) {
+			return
 		}
 		arch := runtime.GOARCH
 		if arch == "arm64" {
 			arch = "aarch64"
 		}
-		qemu, lerr := exec.LookPath("qemu-" + arch + "-static")
-		if attempt > 0 || !errors.Is(err, syscall.ENOEXEC) || lerr != nil {
-			return nil, nil, nil, err
+		if qemu, lerr := exec.LookPath("qemu-" + arch + "-static"); lerr == nil {
+			selfPrefix = []string{qemu}
 		}
-		args = append([]string{qemu}, args...)
-	}
+	})
+	args := append(append(slices.Clone(selfPrefix), os.Args[0]), "-test.run="+run)
+	return exec.Command(args[0], args[1:]...)
 }
+
+var (
+	selfOnce   sync.Once
+	selfPrefix []string // the emulator that runs this binary, or none
+)
 
 func checkAfterCrash(t *testing.T, k int, path string, committed map[uint64]bool) {
 	t.Helper()

@@ -35,17 +35,21 @@ func TestSyncQuietAtInfo(t *testing.T) {
 	l.set(func(l *fakeLedger) { l.status = &snap })
 	done, stop := runStepped(t, c.Run)
 	defer stop()
+	// Each change is made while Run waits between rounds, so that a slow
+	// machine (qemu-user) cannot let a round see the next sale early.
+	clk.round(t, done)
 	for range 3 { // a sale a round
 		j.add(t, 2)
-		clk.round(t, done)
 		clk.release <- time.Now()
+		clk.round(t, done)
 	}
 	l.set(func(l *fakeLedger) { l.down = true })
 	for range 3 {
-		clk.round(t, done)
 		clk.release <- time.Now()
+		clk.round(t, done)
 	}
 	l.set(func(l *fakeLedger) { l.down = false })
+	clk.release <- time.Now()
 	clk.round(t, done)
 	if _, _, acked := j.standing(); acked != 6 {
 		t.Fatalf("acked through %d, want 6", acked)
