@@ -26,7 +26,8 @@ import (
 // from the timings of every iteration, the bare write's p50 and their
 // ratio (DESIGN.md 7: p50 < 3 ms, ≤ 2.5 × the bare write).
 //
-// The completion is committed before the display shows the balance, through
+// HandleCard returns after the completion's commit, which comes after the
+// display (BenchmarkSaleSlowStorage in terminal/pos times the display), through
 // the store's group commit: a lone POS's completion waits the whole
 // GroupCommitDelay for company that never comes. The sub-benchmarks run
 // with the store's default delay (2 ms) and with 1 µs, what a single-reader

@@ -57,7 +57,7 @@ func TestSaleFsyncsBeforeDisplay(t *testing.T) {
 		t.Skip("counts fsyncs with strace on the host; under -short (qemu-user) strace would trace the emulator")
 	}
 	out := filepath.Join(t.TempDir(), "strace.out")
-	underStrace(t, fsyncChildEnv+"=1", "-test.run=^TestSaleFsyncsBeforeDisplay$",
+	underStrace(t, fsyncChildEnv+"=1", []string{"-test.run=^TestSaleFsyncsBeforeDisplay$"},
 		"-o", out, "-e", "trace=fsync,fdatasync,sync_file_range,msync,syncfs,access,faccessat,faccessat2")
 	before, after := countSyncs(t, out)
 	for i := 1; i <= fsyncSales; i++ {
@@ -74,16 +74,17 @@ func TestSaleFsyncsBeforeDisplay(t *testing.T) {
 	}
 }
 
-// underStrace runs this test binary again with env set and the test flag
-// run, under strace with straceArgs, and fails tb if it fails.
-func underStrace(tb testing.TB, env, run string, straceArgs ...string) {
+// underStrace runs this test binary again with env set and the test flags
+// testArgs, under strace with straceArgs, and fails tb if it fails.
+func underStrace(tb testing.TB, env string, testArgs []string, straceArgs ...string) {
 	tb.Helper()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		tb.Fatal("this counts and delays fsyncs with strace: install it (Debian package strace; .ci/run does)")
 	}
 	args := append([]string{"-f", "-qq"}, straceArgs...)
-	args = append(args, os.Args[0], run, "-test.count=1", "-test.v")
+	args = append(args, os.Args[0], "-test.count=1", "-test.v")
+	args = append(args, testArgs...)
 	cmd := exec.Command(strace, args...)
 	cmd.Env = append(os.Environ(), env)
 	if b, err := cmd.CombinedOutput(); err != nil {
