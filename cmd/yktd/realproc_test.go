@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -309,43 +310,27 @@ func controlOf(t *testing.T, p *proc) string {
 	return ""
 }
 
-// control sends one request to the control interface at addr of the
-// daemon whose data directory is dataDir (body and the answer JSON; out
-// may be nil) and wants 200. Every control call of the real-process tests
-// goes through it: the one place that knows how the interface is reached
-// and what authority it wants (the device credential the daemon writes to
-// dataDir/control.token, where it writes one).
+// control sends one request (GET or POST) to the control interface at addr
+// of the daemon whose data directory is dataDir (body and the answer JSON;
+// out may be nil) and wants 200. Every control call of the real-process
+// tests goes through it, on terminal.ControlClient: the one place that
+// knows how the interface is reached and what authority it wants.
 func control(t *testing.T, dataDir, addr, method, path string, body, out any) {
 	t.Helper()
-	var rd io.Reader = http.NoBody
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://"+addr+path, rd)
+	c, err := terminal.NewControlClient(dataDir, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if tok, err := os.ReadFile(filepath.Join(dataDir, "control.token")); err == nil {
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	switch method {
+	case http.MethodGet:
+		err = c.Get(context.Background(), path, out)
+	case http.MethodPost:
+		err = c.Post(context.Background(), path, body, out)
+	default:
+		t.Fatalf("control: method %s", method)
 	}
-	resp, err := (&http.Client{Timeout: 40 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %s: %s", method, path, resp.Status, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, b)
-		}
+		t.Fatal(err)
 	}
 }
 
