@@ -2,7 +2,7 @@
 # bench.sh [OUT]: the whole side-by-side run behind `make bench-sqlite`.
 #
 # 0. go vet and go test of this module (the SQLite workload persists);
-# 1. BenchmarkSale on every engine, -count $COUNT, no strace (plain.txt);
+# 1. BenchmarkSale on every engine, $COUNT rounds, no strace (plain.txt);
 # 2. the same under strace delaying every fsync and fdatasync by $DELAY_US
 #    microseconds, what SD cards and eMMC do (slow.txt);
 # 3. fsyncs.sh: fsync+fdatasync calls per sale of each engine (fsyncs.txt);
@@ -32,16 +32,26 @@ CGO_ENABLED=1 "$GO" test -count=1 ./...
 bin=$out/sqlite.test
 CGO_ENABLED=1 "$GO" test -c -o "$bin" .
 "$GO" build -o "$out/saletable" ./cmd/saletable
-bench=(-test.run '^$' -test.bench '^BenchmarkSale$' -test.count "$COUNT")
+bench=(-test.run '^$' -test.bench '^BenchmarkSale$' -test.count 1)
 
-echo "bench-sqlite: BenchmarkSale, -count $COUNT, stores in $tmp" >&2
-"$bin" "${bench[@]}" >"$out/plain.txt"
+# -count would run one engine's repetitions back to back, so that a spell
+# of disk noise from the rest of the machine lands on one engine only: the
+# binary is run $COUNT times instead, each time every engine in turn.
+echo "bench-sqlite: BenchmarkSale, $COUNT rounds over the engines, stores in $tmp" >&2
+: >"$out/plain.txt"
+for _ in $(seq "$COUNT"); do
+	"$bin" "${bench[@]}" >>"$out/plain.txt"
+done
 echo "bench-sqlite: the same with every fsync and fdatasync delayed by ${DELAY_US} µs (strace inject)" >&2
-strace -f --seccomp-bpf -qq -o /dev/null -e trace=fsync,fdatasync \
-	-e inject=fsync,fdatasync:delay_exit="$DELAY_US" "$bin" "${bench[@]}" >"$out/slow.txt"
+: >"$out/slow.txt"
+for _ in $(seq "$COUNT"); do
+	strace -f --seccomp-bpf -qq -o /dev/null -e trace=fsync,fdatasync \
+		-e inject=fsync,fdatasync:delay_exit="$DELAY_US" "$bin" "${bench[@]}" >>"$out/slow.txt"
+done
 echo "bench-sqlite: fsync+fdatasync calls per sale (strace -c)" >&2
 : >"$out/fsyncs.txt"
-for e in $(sed -n 's/^BenchmarkSale\/engine=\(.*\)-[0-9]*[[:space:]].*/\1/p' "$out/plain.txt" | sort -u); do
+# The engines that ran, without the -GOMAXPROCS suffix (absent at 1).
+for e in $(sed -n 's/^BenchmarkSale\/engine=\([^[:space:]]*\).*/\1/p' "$out/plain.txt" | sed 's/-[0-9]*$//' | sort -u); do
 	./fsyncs.sh "$bin" "$e" >>"$out/fsyncs.txt"
 done
 cat "$out/fsyncs.txt" >&2
