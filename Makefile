@@ -60,6 +60,11 @@ test-arm:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
 
+## bench-sqlite: the sale's store work on the product's bbolt and on SQLite (WAL, synchronous=FULL) side by side, plain and under a 10 ms injected fsync latency; one table of medians and ratios (bench/sqlite/README.md; needs gcc and strace)
+.PHONY: bench-sqlite
+bench-sqlite:
+	GO=$(GO) bench/sqlite/bench.sh $(CURDIR)/$(DIST)/bench-sqlite
+
 ## fuzz-smoke: each fuzz target for $(FUZZTIME)
 fuzz-smoke:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz-smoke
