@@ -2,12 +2,14 @@ package ledger
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
 	bolt "go.etcd.io/bbolt"
@@ -188,6 +190,15 @@ type LoadInitParams struct {
 	TxTime []byte
 }
 
+// session is what the key service checks MAC1 and computes MAC2 over.
+func (p LoadInitParams) session() keys.LoadSession {
+	return keys.LoadSession{
+		Card:   keys.Card{KeyVersion: p.KeyVersion, Algorithm: epurse.Algorithm(p.Algorithm), Serial: p.CardSerial},
+		Random: p.Random, OnlineCounter: p.OnlineCounter, BalanceBefore: p.BalanceBefore, Amount: p.Amount,
+		TerminalID: p.TerminalID, MAC1: p.MAC1,
+	}
+}
+
 // LoadInitResult authorises one CREDIT FOR LOAD.
 type LoadInitResult struct {
 	LoadID uint64
@@ -238,17 +249,9 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	if alg != epurse.AlgDES && alg != epurse.AlgSM4 {
 		return LoadInitResult{}, fmt.Errorf("ledger: load init: card algorithm %s: %w", alg, ErrUnsupportedAlg)
 	}
-	ck, err := l.cardKeys(p.KeyVersion, alg, p.CardSerial)
-	if err != nil {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w: %w", ErrMACInvalid, err)
-	}
-	sk, err := epurse.LoadSessionKey(alg, ck.DLK, p.Random, p.OnlineCounter)
-	if err != nil {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w: %w", ErrMACInvalid, err)
-	}
-	mac1, err := epurse.LoadMAC1(alg, sk, p.BalanceBefore, p.Amount, p.TerminalID)
-	if err != nil || !epurse.VerifyMAC(mac1, p.MAC1) {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %s: MAC1 does not verify: %w", p.CardNo, ErrMACInvalid)
+	ls := p.session()
+	if err := l.keys.VerifyLoadMAC1(context.Background(), ls); err != nil {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %s: MAC1 does not verify: %w: %w", p.CardNo, ErrMACInvalid, err)
 	}
 	var res LoadInitResult
 	err = l.db.Update(func(tx *bolt.Tx) error {
@@ -331,9 +334,9 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	if err != nil {
 		return LoadInitResult{}, err
 	}
-	res.MAC2, err = epurse.LoadMAC2(alg, sk, p.Amount, p.TerminalID, epurse.DateTime(res.TxTime))
+	res.MAC2, err = l.keys.LoadMAC2(context.Background(), ls, epurse.DateTime(res.TxTime))
 	if err != nil {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w", err)
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: MAC2: %w: %w", ErrMACInvalid, err)
 	}
 	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID,
 		"counter", p.OnlineCounter, "tx_time", epurse.DateTime(res.TxTime).String(), "kiosk_time", kiosk != nil)
