@@ -15,11 +15,27 @@ import (
 //	1  the first layout
 //	2  bucket sales: the completed sales by intent id, which reversals are
 //	   checked against (filled from the journals held)
-const schemaVersion = 2
+//	3  accounts (DESIGN.md 3.3): buckets accounts, cardacct, acctlog,
+//	   transfers, simbank; loads gain an account. Nothing older changes:
+//	   cards without an account keep their per-load rows (load add)
+const schemaVersion = 3
 
 // migrations[v] takes a file from schema v to v+1.
 var migrations = map[uint64]func(tx *bolt.Tx) error{
 	1: migrateSales,
+	2: migrateAccounts,
+}
+
+// migrateAccounts makes the buckets of the accounts. The cards of a
+// schema-2 file have no account: their pending loads stay claimable as
+// they were.
+func migrateAccounts(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketAccounts, bucketCardAcct, bucketAcctLog, bucketTransfers, bucketSimBank} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrate brings the file in tx from schema from to schemaVersion.

@@ -66,6 +66,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketDevices, bucketTokens, bucketJournal, bucketAcks, bucketIntents, bucketTAC,
 	bucketAlerts, bucketCards, bucketStatus, bucketStatusParts, bucketStatusLog, bucketRules,
 	bucketLoads, bucketPendingIdx, bucketLoadInits, bucketSales, bucketSightings,
+	bucketAccounts, bucketCardAcct, bucketAcctLog, bucketTransfers, bucketSimBank,
 }
 
 // Keys in meta.
