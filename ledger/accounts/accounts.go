@@ -147,14 +147,16 @@ type View struct {
 	IDSet  bool `json:"id_set"`
 }
 
-// ValidID reports whether s may name an account: 1 to 32 printable ASCII
-// bytes without spaces.
+// ValidID reports whether s may name an account: 1 to 32 of the letters,
+// digits, '.', '_', ':' and '-' (a protocol name: it travels in Claims).
 func ValidID(s string) bool {
 	if len(s) == 0 || len(s) > MaxIDLen {
 		return false
 	}
 	for _, c := range []byte(s) {
-		if c <= ' ' || c > '~' {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
 			return false
 		}
 	}
