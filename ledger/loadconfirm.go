@@ -52,9 +52,15 @@ func (l *Ledger) ConfirmLoad(p LoadConfirmParams) (Load, error) {
 		if uint64(p.BalanceAfter) != uint64(ld.BalanceBefore)+uint64(ld.Amount) {
 			return fmt.Errorf("ledger: load confirm %d: balance after %d is not %d + %d: %w", p.LoadID, p.BalanceAfter, ld.BalanceBefore, ld.Amount, ErrMalformed)
 		}
+		wasAuthorised := ld.State == LoadAuthorised
 		ld.State, ld.Inferred, ld.TAC, ld.BalanceAfter, ld.Finished = LoadDone, false, p.TAC[:], p.BalanceAfter, now
 		if err := putJSON(tx.Bucket(bucketLoads), be64(ld.ID), ld); err != nil {
 			return err
+		}
+		if wasAuthorised {
+			if err := settleAccountLoad(tx, &ld, now); err != nil {
+				return err
+			}
 		}
 		if err := updateCard(tx, ld.CardNo, now, func(c *Card) bool {
 			if uint32(ld.OnlineCounter)+1 < c.OnlineCounter {

@@ -22,6 +22,10 @@ const (
 	LoadDone       = "done"       // the card's TAC was checked (or its counter proves the credit)
 	LoadMerged     = "merged"     // claimed together with the card's other pending loads: see MergedInto
 	LoadCancelled  = "cancelled"  // withdrawn by the operator before it reached the card
+	// LoadVoided: an account's load authorised and never credited (the
+	// card came back at the same online counter): the money went back to
+	// the account.
+	LoadVoided = "voided"
 )
 
 // Load is money waiting at the ledger for a card (圈存), and its fate.
@@ -34,6 +38,9 @@ type Load struct {
 	State   string    `json:"state"`
 	// MergedInto is the load that claimed this one with others (LoadMerged).
 	MergedInto uint64 `json:"merged_into,omitempty"`
+	// Account is the account the load was taken from ("": a load row of
+	// a card without an account, made by AddLoad).
+	Account string `json:"account,omitempty"`
 
 	// Set when authorised (LoadInit).
 	Device        string `json:"device,omitempty"`
@@ -94,6 +101,9 @@ func (l *Ledger) AddLoad(card string, amount int64, source string) (Load, error)
 func addLoadTx(tx *bolt.Tx, card string, amount int64, source string, now time.Time) (Load, error) {
 	if !ValidCardNo(card) {
 		return Load{}, fmt.Errorf("ledger: load: card %q: %w", card, ErrInvalid)
+	}
+	if id := tx.Bucket(bucketCardAcct).Get([]byte(card)); id != nil && !strings.HasPrefix(source, "merged ") {
+		return Load{}, fmt.Errorf("ledger: load: card %s belongs to account %s: its money goes to the account (ledgerd account topup): %w", card, id, ErrInvalid)
 	}
 	if amount <= 0 || amount > 0xFFFFFFFF {
 		return Load{}, fmt.Errorf("ledger: load: amount %d: %w", amount, ErrInvalid)
@@ -285,7 +295,7 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 			// amount: the session authorised before never credited (the
 			// counter would have moved) and its MAC2 died with the new
 			// INITIALIZE, so that load waits again.
-			if err := releaseLoad(tx, li.LoadID); err != nil {
+			if err := releaseLoad(tx, li.LoadID, now); err != nil {
 				return err
 			}
 			if err := ib.Delete(key); err != nil {
@@ -298,22 +308,9 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 		if err := inferEarlierLoads(tx, p.CardNo, p.OnlineCounter, now); err != nil {
 			return err
 		}
-		pend, err := pendingLoads(tx, p.CardNo)
+		ld, err := claimTx(tx, p, now)
 		if err != nil {
 			return err
-		}
-		var ld *Load
-		for i := range pend {
-			if pend[i].Amount == int64(p.Amount) {
-				ld = &pend[i]
-				break
-			}
-		}
-		if ld == nil {
-			var err error
-			if ld, err = mergePending(tx, p.CardNo, pend, int64(p.Amount), now); err != nil {
-				return err
-			}
 		}
 		dt := epurse.NewDateTime(now)
 		if kiosk != nil {
@@ -382,8 +379,8 @@ func retimeLoad(tx *bolt.Tx, key []byte, li loadInit, dt epurse.DateTime) (moved
 }
 
 // releaseLoad puts an authorised load back in wait (a merged one goes back
-// to its parts).
-func releaseLoad(tx *bolt.Tx, id uint64) error {
+// to its parts; an account's goes back to the account, voided).
+func releaseLoad(tx *bolt.Tx, id uint64, now time.Time) error {
 	lb := tx.Bucket(bucketLoads)
 	var ld Load
 	if err := getJSON(lb, be64(id), &ld); err != nil {
@@ -391,6 +388,9 @@ func releaseLoad(tx *bolt.Tx, id uint64) error {
 	}
 	if ld.State != LoadAuthorised {
 		return nil
+	}
+	if ld.Account != "" {
+		return voidAccountLoad(tx, &ld, now)
 	}
 	if strings.HasPrefix(ld.Source, "merged ") {
 		for _, f := range strings.Split(strings.TrimPrefix(ld.Source, "merged "), ",") {
@@ -481,6 +481,9 @@ func inferEarlierLoads(tx *bolt.Tx, card string, counter uint16, now time.Time) 
 		ld.State, ld.Inferred, ld.Finished = LoadDone, true, now.UTC()
 		ld.BalanceAfter = ld.BalanceBefore + uint32(ld.Amount)
 		if err := putJSON(tx.Bucket(bucketLoads), be64(ld.ID), ld); err != nil {
+			return err
+		}
+		if err := settleAccountLoad(tx, &ld, now); err != nil {
 			return err
 		}
 	}
