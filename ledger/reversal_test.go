@@ -187,7 +187,7 @@ func TestReversalCreditsAccount(t *testing.T) {
 	tm := newTerminal(t, "pos-1", "student")
 	card := tm.pub.CardNumber()
 	addAccount(t, tl, "S1", card)
-	tm.buy(1100, false) // intent 1
+	tm.buy(1100, false)                               // intent 1
 	for _, amount := range []int64{1100, 1100, 900} { // good, twice, wrong amount
 		if _, err := tm.store.Append(protocol.Record{Kind: protocol.KindPurchaseReversed, IntentID: 1, CardNo: card, Amount: amount, Reason: "cashier"}); err != nil {
 			t.Fatal(err)
