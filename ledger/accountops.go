@@ -38,6 +38,9 @@ type AccountChange struct {
 type AccountReport struct {
 	Account accounts.View    `json:"account"`
 	Entries []accounts.Entry `json:"entries"`
+	// OldCards says for each replaced card whether its balance moved to
+	// the account, or what it waits for.
+	OldCards []OldCardStatus `json:"old_cards,omitempty"`
 }
 
 func invalid(err error) error {
@@ -132,6 +135,18 @@ func (l *Ledger) ShowAccount(idOrCard string) (AccountReport, error) {
 			return err
 		}
 		r.Account = a.Redacted()
+		for _, o := range a.OldCards {
+			st := OldCardStatus{Card: o.No, Released: !o.Released.IsZero(), Amount: o.ReleasedAmount}
+			if !st.Released {
+				if st.Amount, st.Waiting, err = l.oldCardRelease(tx, o, l.now()); err != nil {
+					return err
+				}
+				if st.Waiting == "" {
+					st.Waiting = "releasable now: the next claim moves it"
+				}
+			}
+			r.OldCards = append(r.OldCards, st)
+		}
 		r.Entries, err = accountEntries(tx, a.ID)
 		return err
 	})

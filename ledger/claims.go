@@ -14,12 +14,17 @@ import (
 // when it has one (claimAccountTx), else from the card's own pending loads
 // (the oldest of the amount, or all of them merged when the amount is
 // their total).
-func claimTx(tx *bolt.Tx, p LoadInitParams, now time.Time) (*Load, error) {
+func (l *Ledger) claimTx(tx *bolt.Tx, p LoadInitParams, now time.Time) (*Load, error) {
 	a, ok, err := accountOfCard(tx, p.CardNo)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
+		if pendingOldCard(&a) {
+			if _, err := l.releaseOldCardsTx(tx, &a, now); err != nil {
+				return nil, err
+			}
+		}
 		return claimAccountTx(tx, &a, p, now)
 	}
 	pend, err := pendingLoads(tx, p.CardNo)
@@ -120,6 +125,9 @@ func (l *Ledger) Claims(card string, cardBalance int64) (protocol.Claims, error)
 	}
 	out := protocol.Claims{CardNo: card}
 	now := l.now()
+	if err := l.releaseForCard(card, now); err != nil {
+		return protocol.Claims{}, err
+	}
 	err := l.db.View(func(tx *bolt.Tx) error {
 		a, ok, err := accountOfCard(tx, card)
 		if err != nil {
@@ -154,4 +162,25 @@ func (l *Ledger) Claims(card string, cardBalance int64) (protocol.Claims, error)
 func isRefusal(err error) bool {
 	c := refusalCode(err)
 	return c != 0 && c != protocol.CodeInternal && !errors.Is(err, ErrCorrupt)
+}
+
+// releaseForCard releases the old cards' balances of card's account that
+// may be released now (a write only when one waits).
+func (l *Ledger) releaseForCard(card string, now time.Time) error {
+	waiting := false
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		a, ok, err := accountOfCard(tx, card)
+		waiting = ok && pendingOldCard(&a)
+		return err
+	}); err != nil || !waiting {
+		return err
+	}
+	return l.db.Update(func(tx *bolt.Tx) error {
+		a, ok, err := accountOfCard(tx, card)
+		if err != nil || !ok {
+			return err
+		}
+		_, err = l.releaseOldCardsTx(tx, &a, now)
+		return err
+	})
 }

@@ -308,7 +308,7 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 		if err := inferEarlierLoads(tx, p.CardNo, p.OnlineCounter, now); err != nil {
 			return err
 		}
-		ld, err := claimTx(tx, p, now)
+		ld, err := l.claimTx(tx, p, now)
 		if err != nil {
 			return err
 		}

@@ -176,7 +176,10 @@ func TestMigrateAccounts(t *testing.T) {
 		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); len(v) != 8 || v[7] != 3 {
 			t.Errorf("schema after migration %x", v)
 		}
-		for _, b := range []string{"accounts", "cardacct", "acctlog", "transfers", "simbank"} {
+		if tx.Bucket([]byte("cardseen")).Get([]byte(card+"\x00pos-1")) == nil {
+			t.Error("the journals' cards were not noted as seen by pos-1")
+		}
+		for _, b := range []string{"accounts", "cardacct", "acctlog", "transfers", "simbank", "cardctr", "cardseen"} {
 			if tx.Bucket([]byte(b)) == nil {
 				t.Errorf("no bucket %s", b)
 			}

@@ -66,7 +66,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketDevices, bucketTokens, bucketJournal, bucketAcks, bucketIntents, bucketTAC,
 	bucketAlerts, bucketCards, bucketStatus, bucketStatusParts, bucketStatusLog, bucketRules,
 	bucketLoads, bucketPendingIdx, bucketLoadInits, bucketSales, bucketSightings,
-	bucketAccounts, bucketCardAcct, bucketAcctLog, bucketTransfers, bucketSimBank,
+	bucketAccounts, bucketCardAcct, bucketAcctLog, bucketTransfers, bucketSimBank, bucketCardCtr, bucketCardSeen,
 }
 
 // Keys in meta.
@@ -112,6 +112,11 @@ type Options struct {
 	// StatusHistory is how many status-list versions keep their change
 	// log (older devices get a snapshot); default 10000.
 	StatusHistory int
+	// MaxOffline is the devices' sync.max_offline: how long a device may
+	// sell without reaching the ledger. A replaced card whose offline
+	// counter shows a gap has its balance released only after it (see
+	// ReleaseOldCards); default DefaultMaxOffline.
+	MaxOffline time.Duration
 	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
 	NoSync bool
 
@@ -150,6 +155,9 @@ func (o *Options) defaults() {
 	}
 	if o.SnapshotAfter == 0 {
 		o.SnapshotAfter = 50000
+	}
+	if o.MaxOffline <= 0 {
+		o.MaxOffline = DefaultMaxOffline
 	}
 	if o.StatusHistory == 0 {
 		o.StatusHistory = 10000

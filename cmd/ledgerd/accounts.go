@@ -121,6 +121,11 @@ func cmdAccountShow(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, r)
 	}
 	printAccount(stdout, r.Account)
+	for _, o := range r.OldCards {
+		if !o.Released {
+			fmt.Fprintf(stdout, "old card %s: %s\n", o.Card, o.Waiting)
+		}
+	}
 	tw := newTable(stdout)
 	fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tAMOUNT\tBALANCE\tFOR LOADING\tREF")
 	for _, e := range r.Entries {
