@@ -49,6 +49,7 @@ func NewServer(l *Ledger) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/loads/init", s.loadInit)
 	s.mux.HandleFunc("POST /v1/loads/confirm", s.loadConfirm)
 	s.mux.HandleFunc("POST "+protocol.PathClaims, s.claims)
+	s.mux.HandleFunc("POST "+protocol.PathTransfer, s.transfer)
 	return s, nil
 }
 
@@ -299,6 +300,32 @@ func (s *Server) claims(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reply(w, dev, &c)
+}
+
+func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	defer release()
+	req, dev, err := protocol.OpenFromDevice[protocol.TransferRequest](deviceKeys{s.l}, raw)
+	if err == nil {
+		var d Device
+		if d, err = s.l.Device(dev); err == nil && d.Kind != "kiosk" {
+			err = protocol.Errorf(protocol.CodeMalformed, "transfer: device %s is a %s: only a kiosk takes a holder's PIN for a transfer", dev, d.Kind)
+		}
+	}
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	rec, acct, err := s.l.Transfer(r.Context(), TransferParams{DeviceID: dev, CardNo: req.CardNo, RequestID: req.RequestID, Amount: req.Amount, PIN: req.PIN})
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &protocol.TransferResponse{TransferID: rec.ID, Amount: rec.Amount, Loadable: acct.Loadable, BankRef: rec.BankRef})
 }
 
 func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {

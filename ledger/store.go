@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/openykt/yktd/ledger/bank"
 	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
@@ -117,6 +118,11 @@ type Options struct {
 	// counter shows a gap has its balance released only after it (see
 	// ReleaseOldCards); default DefaultMaxOffline.
 	MaxOffline time.Duration
+	// Bank is the bank of 银校转账; default the simulated bank in the
+	// ledger's store (bank.Simulated).
+	Bank bank.Bank
+	// MaxTransfer caps one bank transfer (fen); default DefaultMaxTransfer.
+	MaxTransfer int64
 	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
 	NoSync bool
 
@@ -156,6 +162,9 @@ func (o *Options) defaults() {
 	if o.SnapshotAfter == 0 {
 		o.SnapshotAfter = 50000
 	}
+	if o.MaxTransfer <= 0 {
+		o.MaxTransfer = DefaultMaxTransfer
+	}
 	if o.MaxOffline <= 0 {
 		o.MaxOffline = DefaultMaxOffline
 	}
@@ -184,6 +193,7 @@ type Ledger struct {
 
 	keys   keys.Service // the key service: MAC1, MAC2, TACs, system PINs
 	holder keys.Holder  // PIN verification values, ID digests
+	bank   bank.Bank
 }
 
 // Open opens (creating if needed) the ledger in data directory dir: the
@@ -211,6 +221,9 @@ func Open(dir string, opts Options) (*Ledger, error) {
 		keys: opts.Keys, holder: opts.Holder}
 	if l.keys == nil {
 		l.keys = keys.NewSoftware(opts.IssuerKeys)
+	}
+	if l.bank = opts.Bank; l.bank == nil {
+		l.bank = bank.NewSimulated(db, bucketSimBank)
 	}
 	if l.holder == nil {
 		secret, err := keys.LoadOrCreateHolderKey(filepath.Join(dir, HolderKeyFile))

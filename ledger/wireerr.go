@@ -37,6 +37,9 @@ var codes = []struct {
 	{ErrPINInvalid, protocol.CodePINInvalid},
 	{ErrPINLocked, protocol.CodePINLocked},
 	{ErrNoAccount, protocol.CodeNoAccount},
+	{ErrBankRefused, protocol.CodeBankRefused},
+	{ErrBankUnavailable, protocol.CodeBankUnavailable},
+	{ErrAmountLimit, protocol.CodeAmountLimit},
 }
 
 // wireError returns the protocol Error to send for err: a *protocol.Error
