@@ -115,9 +115,25 @@ func LoadOrCreateHolderKey(path string) ([]byte, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("keys: holder key %s has mode %04o, run chmod 600 %s", path, st.Mode().Perm(), path)
 	}
+	secret, err := ParseHolderKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("keys: holder key %s: %w (restore it from the backup: the accounts' PINs depend on it)", path, err)
+	}
+	return secret, nil
+}
+
+// maxHolderKeyFile bounds a holder key file.
+const maxHolderKeyFile = 1024
+
+// ParseHolderKey decodes a holder key file: HolderKeySize bytes in hex,
+// surrounding white space ignored.
+func ParseHolderKey(b []byte) ([]byte, error) {
+	if len(b) > maxHolderKeyFile {
+		return nil, fmt.Errorf("%d bytes, not a holder key", len(b))
+	}
 	secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(secret) != HolderKeySize {
-		return nil, fmt.Errorf("keys: holder key %s: not %d bytes of hex (restore it from the backup: the accounts' PINs depend on it)", path, HolderKeySize)
+		return nil, fmt.Errorf("not %d bytes of hex", HolderKeySize)
 	}
 	return secret, nil
 }
