@@ -280,3 +280,28 @@ func TestClaimInferred(t *testing.T) {
 		t.Errorf("account %+v card %d", a, r.balance(t))
 	}
 }
+
+// TestClaimsAuthority: /v1/claims and /v1/transfers answer enrolled,
+// active devices only: a revoked kiosk and a key the ledger does not know
+// are refused before anything is read of the account.
+func TestClaimsAuthority(t *testing.T) {
+	r := newClaimRig(t, "student")
+	addAccount(t, r.tl, "S1", r.card)
+	stranger := ledgertest.NewDevice(t, "kiosk-x")
+	status, body := r.tl.Post(t, protocol.PathClaims, stranger.Seal(t, &protocol.ClaimRequest{DeviceID: stranger.ID, CardNo: r.card}))
+	if e := ledgertest.ErrorOf(body); status != http.StatusUnauthorized || e == nil || e.Code != protocol.CodeUnknownDevice {
+		t.Errorf("unknown device: %d %v", status, e)
+	}
+	if err := r.tl.Revoke(r.dev.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []protocol.Message{
+		&protocol.ClaimRequest{DeviceID: r.dev.ID, CardNo: r.card},
+		&protocol.TransferRequest{DeviceID: r.dev.ID, CardNo: r.card, RequestID: make([]byte, 16), Amount: 100, PIN: protocol.SecretPIN("123456")},
+	} {
+		status, body := r.tl.Post(t, map[bool]string{true: protocol.PathClaims, false: protocol.PathTransfer}[m.ContentType() == protocol.TypeClaimRequest], r.dev.Seal(t, m))
+		if e := ledgertest.ErrorOf(body); status != http.StatusForbidden || e == nil || e.Code != protocol.CodeRevoked {
+			t.Errorf("%s from a revoked kiosk: %d %v", m.ContentType(), status, e)
+		}
+	}
+}
