@@ -80,6 +80,9 @@ func (l *Ledger) account(tx *bolt.Tx, d *Device, v view, r *protocol.Record, bat
 			return nil, err
 		}
 	}
+	if err := noteCardSeen(tx, d.ID, r, verdict == TACVerified); err != nil {
+		return nil, err
+	}
 	switch verdict {
 	case "":
 		return nil, nil

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/openykt/yktd/ledger/accounts"
 )
 
 // AdminSocket is the name of the operator socket in the data directory:
@@ -33,6 +35,7 @@ type Admin interface {
 	SetRulesJSON(file []byte) (uint64, error)
 	Report() (Report, error)
 	Alerts() ([]Alert, error)
+	AccountAdmin
 }
 
 var _ Admin = (*Ledger)(nil)
@@ -57,6 +60,12 @@ type adminReq struct {
 	Source string `json:"source,omitempty"`
 	Rules  []byte `json:"rules,omitempty"`
 	LoadID uint64 `json:"load_id,omitempty"`
+
+	ID          string         `json:"id,omitempty"`
+	Until       string         `json:"until,omitempty"`
+	NewAccount  *AccountParams `json:"new_account,omitempty"`
+	Change      *AccountChange `json:"change,omitempty"`
+	BankBalance int64          `json:"bank_balance,omitempty"`
 }
 
 type adminResp struct {
@@ -70,6 +79,9 @@ type adminResp struct {
 	Loads   []Load    `json:"loads,omitempty"`
 	Report  *Report   `json:"report,omitempty"`
 	Alerts  []Alert   `json:"alerts,omitempty"`
+
+	Account       *accounts.View `json:"account,omitempty"`
+	AccountReport *AccountReport `json:"account_report,omitempty"`
 }
 
 var adminErrs = map[string]error{"invalid": ErrInvalid, "not-found": ErrNotFound, "revoked": ErrRevoked}
@@ -145,6 +157,7 @@ func AdminHandler(l *Ledger) http.Handler {
 		v, err := l.SetRulesJSON(q.Rules)
 		return adminResp{Version: v}, err
 	})
+	accountHandlers(l, handle)
 	handle("/admin/report", func(adminReq) (adminResp, error) {
 		r, err := l.Report()
 		return adminResp{Report: &r}, err

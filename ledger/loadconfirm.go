@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/reader/epurse"
 	bolt "go.etcd.io/bbolt"
 )
@@ -40,21 +42,25 @@ func (l *Ledger) ConfirmLoad(p LoadConfirmParams) (Load, error) {
 			out = ld
 			return nil
 		}
-		alg := epurse.Algorithm(ld.Algorithm)
-		ck, err := l.cardKeys(ld.KeyVersion, alg, [8]byte(ld.CardSerial))
+		err := l.keys.VerifyLoadTAC(context.Background(), keys.LoadTAC{
+			Card:         keys.Card{KeyVersion: ld.KeyVersion, Algorithm: epurse.Algorithm(ld.Algorithm), Serial: [8]byte(ld.CardSerial)},
+			BalanceAfter: p.BalanceAfter, OnlineCounter: ld.OnlineCounter, Amount: uint32(ld.Amount),
+			TerminalID: [6]byte(ld.TerminalID), Time: epurse.DateTime(ld.TxTime), TAC: p.TAC})
 		if err != nil {
-			return fmt.Errorf("ledger: load confirm %d: %w: %w", p.LoadID, ErrMACInvalid, err)
-		}
-		want, err := epurse.LoadTAC(alg, ck.DTK, p.BalanceAfter, ld.OnlineCounter, uint32(ld.Amount), [6]byte(ld.TerminalID), epurse.DateTime(ld.TxTime))
-		if err != nil || !epurse.VerifyMAC(want, p.TAC) {
-			return fmt.Errorf("ledger: load confirm %d: TAC does not verify: %w", p.LoadID, ErrMACInvalid)
+			return fmt.Errorf("ledger: load confirm %d: TAC does not verify: %w: %w", p.LoadID, ErrMACInvalid, err)
 		}
 		if uint64(p.BalanceAfter) != uint64(ld.BalanceBefore)+uint64(ld.Amount) {
 			return fmt.Errorf("ledger: load confirm %d: balance after %d is not %d + %d: %w", p.LoadID, p.BalanceAfter, ld.BalanceBefore, ld.Amount, ErrMalformed)
 		}
+		wasAuthorised := ld.State == LoadAuthorised
 		ld.State, ld.Inferred, ld.TAC, ld.BalanceAfter, ld.Finished = LoadDone, false, p.TAC[:], p.BalanceAfter, now
 		if err := putJSON(tx.Bucket(bucketLoads), be64(ld.ID), ld); err != nil {
 			return err
+		}
+		if wasAuthorised {
+			if err := settleAccountLoad(tx, &ld, now); err != nil {
+				return err
+			}
 		}
 		if err := updateCard(tx, ld.CardNo, now, func(c *Card) bool {
 			if uint32(ld.OnlineCounter)+1 < c.OnlineCounter {

@@ -2,12 +2,14 @@ package ledger
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
 	bolt "go.etcd.io/bbolt"
@@ -20,6 +22,10 @@ const (
 	LoadDone       = "done"       // the card's TAC was checked (or its counter proves the credit)
 	LoadMerged     = "merged"     // claimed together with the card's other pending loads: see MergedInto
 	LoadCancelled  = "cancelled"  // withdrawn by the operator before it reached the card
+	// LoadVoided: an account's load authorised and never credited (the
+	// card came back at the same online counter): the money went back to
+	// the account.
+	LoadVoided = "voided"
 )
 
 // Load is money waiting at the ledger for a card (圈存), and its fate.
@@ -32,6 +38,9 @@ type Load struct {
 	State   string    `json:"state"`
 	// MergedInto is the load that claimed this one with others (LoadMerged).
 	MergedInto uint64 `json:"merged_into,omitempty"`
+	// Account is the account the load was taken from ("": a load row of
+	// a card without an account, made by AddLoad).
+	Account string `json:"account,omitempty"`
 
 	// Set when authorised (LoadInit).
 	Device        string `json:"device,omitempty"`
@@ -92,6 +101,9 @@ func (l *Ledger) AddLoad(card string, amount int64, source string) (Load, error)
 func addLoadTx(tx *bolt.Tx, card string, amount int64, source string, now time.Time) (Load, error) {
 	if !ValidCardNo(card) {
 		return Load{}, fmt.Errorf("ledger: load: card %q: %w", card, ErrInvalid)
+	}
+	if id := tx.Bucket(bucketCardAcct).Get([]byte(card)); id != nil && !strings.HasPrefix(source, "merged ") {
+		return Load{}, fmt.Errorf("ledger: load: card %s belongs to account %s: its money goes to the account (ledgerd account topup): %w", card, id, ErrInvalid)
 	}
 	if amount <= 0 || amount > 0xFFFFFFFF {
 		return Load{}, fmt.Errorf("ledger: load: amount %d: %w", amount, ErrInvalid)
@@ -188,6 +200,15 @@ type LoadInitParams struct {
 	TxTime []byte
 }
 
+// session is what the key service checks MAC1 and computes MAC2 over.
+func (p LoadInitParams) session() keys.LoadSession {
+	return keys.LoadSession{
+		Card:   keys.Card{KeyVersion: p.KeyVersion, Algorithm: epurse.Algorithm(p.Algorithm), Serial: p.CardSerial},
+		Random: p.Random, OnlineCounter: p.OnlineCounter, BalanceBefore: p.BalanceBefore, Amount: p.Amount,
+		TerminalID: p.TerminalID, MAC1: p.MAC1,
+	}
+}
+
 // LoadInitResult authorises one CREDIT FOR LOAD.
 type LoadInitResult struct {
 	LoadID uint64
@@ -238,17 +259,9 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	if alg != epurse.AlgDES && alg != epurse.AlgSM4 {
 		return LoadInitResult{}, fmt.Errorf("ledger: load init: card algorithm %s: %w", alg, ErrUnsupportedAlg)
 	}
-	ck, err := l.cardKeys(p.KeyVersion, alg, p.CardSerial)
-	if err != nil {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w: %w", ErrMACInvalid, err)
-	}
-	sk, err := epurse.LoadSessionKey(alg, ck.DLK, p.Random, p.OnlineCounter)
-	if err != nil {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w: %w", ErrMACInvalid, err)
-	}
-	mac1, err := epurse.LoadMAC1(alg, sk, p.BalanceBefore, p.Amount, p.TerminalID)
-	if err != nil || !epurse.VerifyMAC(mac1, p.MAC1) {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %s: MAC1 does not verify: %w", p.CardNo, ErrMACInvalid)
+	ls := p.session()
+	if err := l.keys.VerifyLoadMAC1(context.Background(), ls); err != nil {
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %s: MAC1 does not verify: %w: %w", p.CardNo, ErrMACInvalid, err)
 	}
 	var res LoadInitResult
 	err = l.db.Update(func(tx *bolt.Tx) error {
@@ -282,7 +295,7 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 			// amount: the session authorised before never credited (the
 			// counter would have moved) and its MAC2 died with the new
 			// INITIALIZE, so that load waits again.
-			if err := releaseLoad(tx, li.LoadID); err != nil {
+			if err := releaseLoad(tx, li.LoadID, now); err != nil {
 				return err
 			}
 			if err := ib.Delete(key); err != nil {
@@ -295,22 +308,9 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 		if err := inferEarlierLoads(tx, p.CardNo, p.OnlineCounter, now); err != nil {
 			return err
 		}
-		pend, err := pendingLoads(tx, p.CardNo)
+		ld, err := l.claimTx(tx, p, now)
 		if err != nil {
 			return err
-		}
-		var ld *Load
-		for i := range pend {
-			if pend[i].Amount == int64(p.Amount) {
-				ld = &pend[i]
-				break
-			}
-		}
-		if ld == nil {
-			var err error
-			if ld, err = mergePending(tx, p.CardNo, pend, int64(p.Amount), now); err != nil {
-				return err
-			}
 		}
 		dt := epurse.NewDateTime(now)
 		if kiosk != nil {
@@ -331,9 +331,9 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	if err != nil {
 		return LoadInitResult{}, err
 	}
-	res.MAC2, err = epurse.LoadMAC2(alg, sk, p.Amount, p.TerminalID, epurse.DateTime(res.TxTime))
+	res.MAC2, err = l.keys.LoadMAC2(context.Background(), ls, epurse.DateTime(res.TxTime))
 	if err != nil {
-		return LoadInitResult{}, fmt.Errorf("ledger: load init: %w", err)
+		return LoadInitResult{}, fmt.Errorf("ledger: load init: MAC2: %w: %w", ErrMACInvalid, err)
 	}
 	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID,
 		"counter", p.OnlineCounter, "tx_time", epurse.DateTime(res.TxTime).String(), "kiosk_time", kiosk != nil)
@@ -379,8 +379,8 @@ func retimeLoad(tx *bolt.Tx, key []byte, li loadInit, dt epurse.DateTime) (moved
 }
 
 // releaseLoad puts an authorised load back in wait (a merged one goes back
-// to its parts).
-func releaseLoad(tx *bolt.Tx, id uint64) error {
+// to its parts; an account's goes back to the account, voided).
+func releaseLoad(tx *bolt.Tx, id uint64, now time.Time) error {
 	lb := tx.Bucket(bucketLoads)
 	var ld Load
 	if err := getJSON(lb, be64(id), &ld); err != nil {
@@ -388,6 +388,9 @@ func releaseLoad(tx *bolt.Tx, id uint64) error {
 	}
 	if ld.State != LoadAuthorised {
 		return nil
+	}
+	if ld.Account != "" {
+		return voidAccountLoad(tx, &ld, now)
 	}
 	if strings.HasPrefix(ld.Source, "merged ") {
 		for _, f := range strings.Split(strings.TrimPrefix(ld.Source, "merged "), ",") {
@@ -478,6 +481,9 @@ func inferEarlierLoads(tx *bolt.Tx, card string, counter uint16, now time.Time) 
 		ld.State, ld.Inferred, ld.Finished = LoadDone, true, now.UTC()
 		ld.BalanceAfter = ld.BalanceBefore + uint32(ld.Amount)
 		if err := putJSON(tx.Bucket(bucketLoads), be64(ld.ID), ld); err != nil {
+			return err
+		}
+		if err := settleAccountLoad(tx, &ld, now); err != nil {
 			return err
 		}
 	}

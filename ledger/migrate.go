@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -15,11 +16,44 @@ import (
 //	1  the first layout
 //	2  bucket sales: the completed sales by intent id, which reversals are
 //	   checked against (filled from the journals held)
-const schemaVersion = 2
+//	3  accounts (DESIGN.md 3.3): buckets accounts, cardacct, acctlog,
+//	   transfers, simbank; loads gain an account. Nothing older changes:
+//	   cards without an account keep their per-load rows (load add)
+const schemaVersion = 3
 
 // migrations[v] takes a file from schema v to v+1.
 var migrations = map[uint64]func(tx *bolt.Tx) error{
 	1: migrateSales,
+	2: migrateAccounts,
+}
+
+// migrateAccounts makes the buckets of the accounts and fills what the
+// ledger saw of each card (cardseen, cardctr) from every journal held
+// (the verified purchases are those without a flagged TAC verdict). The
+// cards of a schema-2 file have no account: their pending loads stay
+// claimable as they were.
+func migrateAccounts(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketAccounts, bucketCardAcct, bucketAcctLog, bucketTransfers, bucketSimBank, bucketCardCtr, bucketCardSeen} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketJournal).ForEach(func(sp, v []byte) error {
+		jb := tx.Bucket(bucketJournal).Bucket(sp)
+		if v != nil || jb == nil {
+			return nil
+		}
+		device, _, _ := bytes.Cut(sp, []byte{0})
+		tb := tx.Bucket(bucketTAC).Bucket(sp)
+		return jb.ForEach(func(sk, raw []byte) error {
+			r, err := protocol.DecodeRecord(raw)
+			if err != nil {
+				return fmt.Errorf("%s record %d: %w: %w", device, binary.BigEndian.Uint64(sk), ErrCorrupt, err)
+			}
+			verified := tb == nil || tb.Get(sk) == nil
+			return noteCardSeen(tx, string(device), &r, verified)
+		})
+	})
 }
 
 // migrate brings the file in tx from schema from to schemaVersion.

@@ -145,3 +145,47 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatalf("open of schema 99: %v", err)
 	}
 }
+
+// TestMigrateAccounts: the schema-1 file is migrated through schema 2 to
+// 3 (the accounts' buckets); its pending load stays claimable as it was,
+// its card cannot get an account while it waits, another card can.
+func TestMigrateAccounts(t *testing.T) {
+	dir, _ := v1Dir(t)
+	tl := ledgertest.Start(t, ledgertest.Options{Dir: dir, Now: newClock().Now})
+	const card = "10012026090100000001"
+	if loads, err := tl.PendingLoads(card); err != nil || len(loads) != 1 {
+		t.Fatalf("schema 1's load after migration: %+v %v", loads, err)
+	}
+	if _, err := tl.AddAccount(ledger.AccountParams{ID: "S1", Card: card}); err == nil {
+		t.Error("an account over a card with loads from before accounts")
+	}
+	if _, err := tl.AddAccount(ledger.AccountParams{ID: "S2", Card: "10012026090100000003"}); err != nil {
+		t.Fatalf("account after migration: %v", err)
+	}
+	if _, err := tl.TopUp("S2", 100, "t"); err != nil {
+		t.Fatal(err)
+	}
+	tl.Close()
+	tl.Ledger = nil
+	db, err := bolt.Open(filepath.Join(dir, ledger.DBFile), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte("meta")).Get([]byte("schema")); len(v) != 8 || v[7] != 3 {
+			t.Errorf("schema after migration %x", v)
+		}
+		if tx.Bucket([]byte("cardseen")).Get([]byte(card+"\x00pos-1")) == nil {
+			t.Error("the journals' cards were not noted as seen by pos-1")
+		}
+		for _, b := range []string{"accounts", "cardacct", "acctlog", "transfers", "simbank", "cardctr", "cardseen"} {
+			if tx.Bucket([]byte(b)) == nil {
+				t.Errorf("no bucket %s", b)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/openykt/yktd/ledger/accounts"
 	"github.com/openykt/yktd/protocol"
 	bolt "go.etcd.io/bbolt"
 )
@@ -39,7 +40,8 @@ func noteSale(sb *bolt.Bucket, r *protocol.Record, verdict string) error {
 // intent id, a completed, TAC-verified sale of the same device (and
 // journal epoch) for the same card and exactly the same amount, not
 // reversed before. Then the sale is marked reversed and the card is owed
-// the amount as a pending load. Anything else is an AlertReversal, owes
+// the amount: credited to its account (marked for loading) when the card
+// has one, else as a pending load of the card. Anything else is an AlertReversal, owes
 // nothing, and the record stays in the journal like every other.
 func (l *Ledger) reversal(tx *bolt.Tx, sb *bolt.Bucket, d *Device, epoch uint64, r *protocol.Record, batchNo uint64, now time.Time) error {
 	st := &d.Stats
@@ -82,6 +84,15 @@ func (l *Ledger) reversal(tx *bolt.Tx, sb *bolt.Bucket, d *Device, epoch uint64,
 	if epoch > 0 {
 		src = fmt.Sprintf("reversal %s/%d/%d", d.ID, epoch, r.Seq)
 	}
-	_, err := addLoadTx(tx, r.CardNo, r.Amount, src, now)
+	a, ok, err := accountOfCard(tx, r.CardNo)
+	if err != nil {
+		return err
+	}
+	if ok {
+		// The card's account takes the money, marked for loading (the
+		// card, replaced since or not, claims it at a kiosk or POS).
+		return creditTx(tx, &a, accounts.EntryReversal, r.Amount, src, now)
+	}
+	_, err = addLoadTx(tx, r.CardNo, r.Amount, src, now)
 	return err
 }

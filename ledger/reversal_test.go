@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -174,5 +175,43 @@ func TestReversalUnverifiableTAC(t *testing.T) {
 	alerts, _ := tl.Alerts()
 	if countKind(alerts, ledger.AlertReversal) != 1 {
 		t.Errorf("alerts %+v", alerts)
+	}
+}
+
+// TestReversalCreditsAccount: a good reversal of a card with an account
+// credits the account, marked for loading, and the card claims it at a
+// kiosk; a refused one credits nothing.
+func TestReversalCreditsAccount(t *testing.T) {
+	tl, clk := start(t)
+	pos := tl.Enrol(t, "pos-1", protocol.DevicePOS)
+	tm := newTerminal(t, "pos-1", "student")
+	card := tm.pub.CardNumber()
+	addAccount(t, tl, "S1", card)
+	tm.buy(1100, false)                               // intent 1
+	for _, amount := range []int64{1100, 1100, 900} { // good, twice, wrong amount
+		if _, err := tm.store.Append(protocol.Record{Kind: protocol.KindPurchaseReversed, IntentID: 1, CardNo: card, Amount: amount, Reason: "cashier"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, _ := tm.store.Head()
+	if _, e := upload(t, tl, pos, tm.batch(1, 1, head.Seq)); e != nil {
+		t.Fatal(e)
+	}
+	r, _ := tl.ShowAccount("S1")
+	if r.Account.Loadable != 1100 || len(r.Entries) != 1 || r.Entries[0].Kind != "reversal" || r.Entries[0].Ref != "reversal pos-1/3" {
+		t.Fatalf("account after the reversals %+v", r)
+	}
+	if loads, _ := tl.PendingLoads(card); len(loads) != 0 {
+		t.Errorf("a bare load row beside the account: %+v", loads)
+	}
+	// Claimed at a kiosk onto the same card.
+	kiosk := tl.Enrol(t, "kiosk-1", protocol.DeviceKiosk)
+	host := &kioskHost{t: t, tl: tl, dev: kiosk, cardNo: card}
+	before, _ := epurse.GetBalance(context.Background(), tm.card)
+	out := epurse.Load(context.Background(), tm.card, host, epurse.LoadRequest{Amount: 1100, Time: epurse.NewDateTime(clk.Now()),
+		TermID: [6]byte{0, 0, 0, 0, 0x4B, 0x21}, CardSerial: tm.pub.Factor(), PIN: tm.sam})
+	after, _ := epurse.GetBalance(context.Background(), tm.card)
+	if out.Kind != epurse.Done || after != before+1100 {
+		t.Fatalf("claim of the reversal: %v %v, %d → %d", out.Kind, out.Err, before, after)
 	}
 }

@@ -48,6 +48,8 @@ func NewServer(l *Ledger) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/pending", s.pending)
 	s.mux.HandleFunc("POST /v1/loads/init", s.loadInit)
 	s.mux.HandleFunc("POST /v1/loads/confirm", s.loadConfirm)
+	s.mux.HandleFunc("POST "+protocol.PathClaims, s.claims)
+	s.mux.HandleFunc("POST "+protocol.PathTransfer, s.transfer)
 	return s, nil
 }
 
@@ -132,7 +134,7 @@ func (s *Server) fail(w http.ResponseWriter, device string, err error) {
 	}
 	pe := wireError(err)
 	status := httpStatus(pe.Code)
-	if status >= 500 {
+	if pe.Code == protocol.CodeInternal {
 		s.log.Error("request failed", "device", device, "err", err)
 		pe = &protocol.Error{Code: protocol.CodeInternal, Message: "internal error"}
 	} else {
@@ -260,15 +262,70 @@ func (s *Server) pending(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loads, err := s.l.PendingLoads(req.CardNo)
+	var claims protocol.Claims
+	if err == nil {
+		claims, err = s.l.Claims(req.CardNo, 0)
+	}
 	if err != nil {
 		s.fail(w, dev, err)
 		return
 	}
 	out := protocol.Pending{CardNo: req.CardNo, Loads: []protocol.PendingLoad{}}
+	if claims.Account != "" && claims.Claimable > 0 {
+		// A card with an account: what the account holds for loading, as
+		// one entry (LoadInit claims any amount of it; see /v1/claims).
+		out.Loads = append(out.Loads, protocol.PendingLoad{LoadID: "account:" + claims.Account, Amount: claims.Claimable, Created: s.l.now().UnixMilli()})
+	}
 	for _, ld := range loads[:min(len(loads), protocol.MaxPendingLoads)] {
 		out.Loads = append(out.Loads, protocol.PendingLoad{LoadID: loadID(ld.ID), Amount: ld.Amount, Created: ld.Created.UnixMilli()})
 	}
 	s.reply(w, dev, &out)
+}
+
+func (s *Server) claims(w http.ResponseWriter, r *http.Request) {
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	defer release()
+	req, dev, err := protocol.OpenFromDevice[protocol.ClaimRequest](deviceKeys{s.l}, raw)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	c, err := s.l.Claims(req.CardNo, req.CardBalance)
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &c)
+}
+
+func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	defer release()
+	req, dev, err := protocol.OpenFromDevice[protocol.TransferRequest](deviceKeys{s.l}, raw)
+	if err == nil {
+		var d Device
+		if d, err = s.l.Device(dev); err == nil && d.Kind != "kiosk" {
+			err = protocol.Errorf(protocol.CodeMalformed, "transfer: device %s is a %s: only a kiosk takes a holder's PIN for a transfer", dev, d.Kind)
+		}
+	}
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	rec, acct, err := s.l.Transfer(r.Context(), TransferParams{DeviceID: dev, CardNo: req.CardNo, RequestID: req.RequestID, Amount: req.Amount, PIN: req.PIN})
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &protocol.TransferResponse{TransferID: rec.ID, Amount: rec.Amount, Loadable: acct.Loadable, BankRef: rec.BankRef})
 }
 
 func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
@@ -343,6 +400,8 @@ func wireLoadState(s string) protocol.LoadState {
 		return protocol.LoadPending
 	case LoadAuthorised:
 		return protocol.LoadInitiated
+	case LoadVoided, LoadCancelled:
+		return protocol.LoadCancelled
 	default:
 		return protocol.LoadCompleted
 	}

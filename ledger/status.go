@@ -106,65 +106,9 @@ func (l *Ledger) ChangeStatus(changes []protocol.StatusEntry) (uint64, error) {
 	}
 	var version uint64
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		sb, pb := tx.Bucket(bucketStatus), tx.Bucket(bucketStatusParts)
-		parts := map[uint16]bool{}
-		v, err := nextSeq(tx, keyStatusVersion)
-		if err != nil {
-			return err
-		}
-		version = v
-		meta := tx.Bucket(bucketMeta)
-		count := getU64(meta, keyStatusCount)
-		for _, c := range changes {
-			k := statusKey(c.CardNo)
-			parts[binary.BigEndian.Uint16(k)] = true
-			listed := sb.Get(k) != nil
-			if c.Reason == ReasonRemoved {
-				if !listed {
-					return fmt.Errorf("ledger: status remove %s: not listed: %w", c.CardNo, ErrNotFound)
-				}
-				if err := sb.Delete(k); err != nil {
-					return err
-				}
-				count--
-				continue
-			}
-			if !listed {
-				if count++; count > protocol.MaxStatusEntries {
-					return fmt.Errorf("ledger: status list full: a snapshot holds at most %d cards: %w", protocol.MaxStatusEntries, ErrInvalid)
-				}
-			}
-			val := append([]byte{c.Reason}, be64(uint64(c.Since))...)
-			if err := sb.Put(k, append(val, be64(v)...)); err != nil {
-				return err
-			}
-		}
-		for _, p := range slices.Sorted(maps.Keys(parts)) {
-			if err := rehashPartition(sb, pb, p); err != nil {
-				return err
-			}
-		}
-		d := listDigest(pb)
-		if err := meta.Put(keyStatusDigest, d[:]); err != nil {
-			return err
-		}
-		if err := meta.Put(keyStatusCount, be64(count)); err != nil {
-			return err
-		}
-		sorted := slices.Clone(changes)
-		slices.SortFunc(sorted, func(a, b protocol.StatusEntry) int { return bytes.Compare([]byte(a.CardNo), []byte(b.CardNo)) })
-		lb := tx.Bucket(bucketStatusLog)
-		if err := putJSON(lb, be64(v), statusVersion{Changes: sorted, Digest: d[:], Time: l.now().UTC()}); err != nil {
-			return err
-		}
-		// Forget the change log of versions too old to deliver as deltas.
-		c := lb.Cursor()
-		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k)+uint64(l.opts.StatusHistory) < v; k, _ = c.First() {
-			if err := lb.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		version, err = l.changeStatusTx(tx, changes)
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -327,4 +271,67 @@ func (l *Ledger) StatusCount() (uint64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// changeStatusTx applies checked changes in tx as one new version (see
+// ChangeStatus) and returns it.
+func (l *Ledger) changeStatusTx(tx *bolt.Tx, changes []protocol.StatusEntry) (uint64, error) {
+	sb, pb := tx.Bucket(bucketStatus), tx.Bucket(bucketStatusParts)
+	parts := map[uint16]bool{}
+	v, err := nextSeq(tx, keyStatusVersion)
+	if err != nil {
+		return 0, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	count := getU64(meta, keyStatusCount)
+	for _, c := range changes {
+		k := statusKey(c.CardNo)
+		parts[binary.BigEndian.Uint16(k)] = true
+		listed := sb.Get(k) != nil
+		if c.Reason == ReasonRemoved {
+			if !listed {
+				return 0, fmt.Errorf("ledger: status remove %s: not listed: %w", c.CardNo, ErrNotFound)
+			}
+			if err := sb.Delete(k); err != nil {
+				return 0, err
+			}
+			count--
+			continue
+		}
+		if !listed {
+			if count++; count > protocol.MaxStatusEntries {
+				return 0, fmt.Errorf("ledger: status list full: a snapshot holds at most %d cards: %w", protocol.MaxStatusEntries, ErrInvalid)
+			}
+		}
+		val := append([]byte{c.Reason}, be64(uint64(c.Since))...)
+		if err := sb.Put(k, append(val, be64(v)...)); err != nil {
+			return 0, err
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(parts)) {
+		if err := rehashPartition(sb, pb, p); err != nil {
+			return 0, err
+		}
+	}
+	d := listDigest(pb)
+	if err := meta.Put(keyStatusDigest, d[:]); err != nil {
+		return 0, err
+	}
+	if err := meta.Put(keyStatusCount, be64(count)); err != nil {
+		return 0, err
+	}
+	sorted := slices.Clone(changes)
+	slices.SortFunc(sorted, func(a, b protocol.StatusEntry) int { return bytes.Compare([]byte(a.CardNo), []byte(b.CardNo)) })
+	lb := tx.Bucket(bucketStatusLog)
+	if err := putJSON(lb, be64(v), statusVersion{Changes: sorted, Digest: d[:], Time: l.now().UTC()}); err != nil {
+		return 0, err
+	}
+	// Forget the change log of versions too old to deliver as deltas.
+	c := lb.Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k)+uint64(l.opts.StatusHistory) < v; k, _ = c.First() {
+		if err := lb.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return v, nil
 }

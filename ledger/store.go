@@ -19,9 +19,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
+	"github.com/openykt/yktd/ledger/bank"
+	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
 	bolt "go.etcd.io/bbolt"
@@ -32,6 +33,10 @@ import (
 const (
 	DBFile  = "ledger.db"  // the bbolt database
 	KeyFile = "ledger.key" // the ledger's Ed25519 signing key (0600)
+	// HolderKeyFile is the secret of the accounts' PIN verification values
+	// and ID digests (keys.SoftwareHolder), made at the first start (0600).
+	// Back it up with the database: without it no PIN verifies.
+	HolderKeyFile = "holder.key"
 )
 
 // Bucket names. A journal space is a nested bucket per device and journal
@@ -62,6 +67,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketDevices, bucketTokens, bucketJournal, bucketAcks, bucketIntents, bucketTAC,
 	bucketAlerts, bucketCards, bucketStatus, bucketStatusParts, bucketStatusLog, bucketRules,
 	bucketLoads, bucketPendingIdx, bucketLoadInits, bucketSales, bucketSightings,
+	bucketAccounts, bucketCardAcct, bucketAcctLog, bucketTransfers, bucketSimBank, bucketCardCtr, bucketCardSeen,
 }
 
 // Keys in meta.
@@ -81,9 +87,16 @@ type Options struct {
 	// Now is the ledger's clock; default time.Now.
 	Now func() time.Time
 	// IssuerKeys are the issuer master key sets by key version (the same
-	// keys the SAMs hold), for TAC checks and load MAC1/MAC2. Without them
-	// TACs are reported unverifiable and loads refused.
+	// keys the SAMs hold), for TAC checks and load MAC1/MAC2: the ledger's
+	// key service is keys.NewSoftware(IssuerKeys) unless Keys is set.
+	// Without them TACs are reported unverifiable and loads refused.
 	IssuerKeys map[byte]epurse.Keys
+	// Keys, when set, is the key service (an HSM); IssuerKeys is then
+	// unused.
+	Keys keys.Service
+	// Holder, when set, is the account side of the key service; default
+	// keys.SoftwareHolder over the data directory's holder.key.
+	Holder keys.Holder
 	// Logger receives the ledger's logs; default slog.Default().
 	Logger *slog.Logger
 	// LockTimeout is how long Open waits for another process's lock before
@@ -100,6 +113,16 @@ type Options struct {
 	// StatusHistory is how many status-list versions keep their change
 	// log (older devices get a snapshot); default 10000.
 	StatusHistory int
+	// MaxOffline is the devices' sync.max_offline: how long a device may
+	// sell without reaching the ledger. A replaced card whose offline
+	// counter shows a gap has its balance released only after it (see
+	// ReleaseOldCards); default DefaultMaxOffline.
+	MaxOffline time.Duration
+	// Bank is the bank of 银校转账; default the simulated bank in the
+	// ledger's store (bank.Simulated).
+	Bank bank.Bank
+	// MaxTransfer caps one bank transfer (fen); default DefaultMaxTransfer.
+	MaxTransfer int64
 	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
 	NoSync bool
 
@@ -139,6 +162,12 @@ func (o *Options) defaults() {
 	if o.SnapshotAfter == 0 {
 		o.SnapshotAfter = 50000
 	}
+	if o.MaxTransfer <= 0 {
+		o.MaxTransfer = DefaultMaxTransfer
+	}
+	if o.MaxOffline <= 0 {
+		o.MaxOffline = DefaultMaxOffline
+	}
 	if o.StatusHistory == 0 {
 		o.StatusHistory = 10000
 	}
@@ -162,8 +191,9 @@ type Ledger struct {
 	key  ed25519.PrivateKey
 	kid  string
 
-	tacMu    sync.Mutex
-	tacCache map[tacCacheKey]epurse.CardKeys // diversified card keys
+	keys   keys.Service // the key service: MAC1, MAC2, TACs, system PINs
+	holder keys.Holder  // PIN verification values, ID digests
+	bank   bank.Bank
 }
 
 // Open opens (creating if needed) the ledger in data directory dir: the
@@ -188,7 +218,24 @@ func Open(dir string, opts Options) (*Ledger, error) {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
 	l := &Ledger{db: db, dir: dir, opts: opts, log: opts.Logger, key: key, kid: KeyID(key.Public().(ed25519.PublicKey)),
-		tacCache: map[tacCacheKey]epurse.CardKeys{}}
+		keys: opts.Keys, holder: opts.Holder}
+	if l.keys == nil {
+		l.keys = keys.NewSoftware(opts.IssuerKeys)
+	}
+	if l.bank = opts.Bank; l.bank == nil {
+		l.bank = bank.NewSimulated(db, bucketSimBank)
+	}
+	if l.holder == nil {
+		secret, err := keys.LoadOrCreateHolderKey(filepath.Join(dir, HolderKeyFile))
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("ledger: open: %w", err)
+		}
+		if l.holder, err = keys.NewSoftwareHolder(secret); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("ledger: open: %w", err)
+		}
+	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -1,9 +1,11 @@
 package ledger
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"math"
 
+	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
 )
@@ -27,39 +29,15 @@ type TACResult struct {
 	Amount int64  `json:"amount,omitempty"`
 }
 
-type tacCacheKey struct {
-	version byte
-	alg     epurse.Algorithm
-	serial  [8]byte
-}
-
-const tacCacheMax = 1 << 16
-
-// cardKeys diversifies the issuer keys of a key version for one card,
-// caching the result (a busy canteen sees the same cards all day).
-func (l *Ledger) cardKeys(version byte, alg epurse.Algorithm, serial [8]byte) (epurse.CardKeys, error) {
-	k := tacCacheKey{version, alg, serial}
-	l.tacMu.Lock()
-	ck, ok := l.tacCache[k]
-	l.tacMu.Unlock()
-	if ok {
-		return ck, nil
+// tacVerdict turns a key service's answer into a verdict.
+func tacVerdict(err error, bad string) (result, reason string) {
+	switch {
+	case err == nil:
+		return TACVerified, ""
+	case errors.Is(err, keys.ErrMismatch):
+		return TACBad, bad
 	}
-	mk, ok := l.opts.IssuerKeys[version]
-	if !ok {
-		return epurse.CardKeys{}, fmt.Errorf("ledger: no issuer keys of key version %d", version)
-	}
-	ck, err := mk.ForCard(alg, serial)
-	if err != nil {
-		return epurse.CardKeys{}, err
-	}
-	l.tacMu.Lock()
-	if len(l.tacCache) >= tacCacheMax {
-		clear(l.tacCache)
-	}
-	l.tacCache[k] = ck
-	l.tacMu.Unlock()
-	return ck, nil
+	return TACUnverifiable, err.Error()
 }
 
 // CheckPurchaseTAC verifies the TAC of a purchase-completed record (DESIGN.md
@@ -87,19 +65,9 @@ func (l *Ledger) CheckPurchaseTAC(r *protocol.Record) (result, reason string) {
 	case r.Amount <= 0 || r.Amount > math.MaxUint32:
 		return TACUnverifiable, "amount out of range"
 	}
-	alg := epurse.Algorithm(r.Algorithm)
-	ck, err := l.cardKeys(r.KeyVersion, alg, [8]byte(r.CardSerial))
-	if err != nil {
-		return TACUnverifiable, err.Error()
-	}
-	want, err := epurse.PurchaseTAC(alg, ck.DTK, uint32(r.Amount), [6]byte(r.TerminalID), r.TerminalSeq, epurse.DateTime(r.TxTime))
-	if err != nil {
-		return TACUnverifiable, err.Error()
-	}
-	if !epurse.VerifyMAC([4]byte(r.TAC), want) {
-		return TACBad, "TAC does not match"
-	}
-	return TACVerified, ""
+	err := l.keys.VerifyPurchaseTAC(context.Background(), keys.PurchaseTAC{Card: recordCard(r), Amount: uint32(r.Amount),
+		TerminalID: [6]byte(r.TerminalID), TerminalSeq: r.TerminalSeq, Time: epurse.DateTime(r.TxTime), TAC: [4]byte(r.TAC)})
+	return tacVerdict(err, "TAC does not match")
 }
 
 // CheckLoadTAC verifies the TAC of a load record that carries one: TAC over
@@ -116,17 +84,12 @@ func (l *Ledger) CheckLoadTAC(r *protocol.Record) (result, reason string) {
 	case r.Amount <= 0 || r.Amount > math.MaxUint32 || r.BalanceAfter > math.MaxUint32 || r.CardCounter > math.MaxUint16:
 		return TACUnverifiable, "amount, balance or counter out of range"
 	}
-	alg := epurse.Algorithm(r.Algorithm)
-	ck, err := l.cardKeys(r.KeyVersion, alg, [8]byte(r.CardSerial))
-	if err != nil {
-		return TACUnverifiable, err.Error()
-	}
-	want, err := epurse.LoadTAC(alg, ck.DTK, uint32(r.BalanceAfter), uint16(r.CardCounter), uint32(r.Amount), [6]byte(r.TerminalID), epurse.DateTime(r.TxTime))
-	if err != nil {
-		return TACUnverifiable, err.Error()
-	}
-	if !epurse.VerifyMAC([4]byte(r.TAC), want) {
-		return TACBad, "load TAC does not match"
-	}
-	return TACVerified, ""
+	err := l.keys.VerifyLoadTAC(context.Background(), keys.LoadTAC{Card: recordCard(r), BalanceAfter: uint32(r.BalanceAfter),
+		OnlineCounter: uint16(r.CardCounter), Amount: uint32(r.Amount), TerminalID: [6]byte(r.TerminalID), Time: epurse.DateTime(r.TxTime), TAC: [4]byte(r.TAC)})
+	return tacVerdict(err, "load TAC does not match")
+}
+
+// recordCard names the card keys of a record.
+func recordCard(r *protocol.Record) keys.Card {
+	return keys.Card{KeyVersion: r.KeyVersion, Algorithm: epurse.Algorithm(r.Algorithm), Serial: [8]byte(r.CardSerial)}
 }

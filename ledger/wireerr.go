@@ -2,8 +2,8 @@ package ledger
 
 import (
 	"errors"
-	"net/http"
 
+	"github.com/openykt/yktd/ledger/accounts"
 	"github.com/openykt/yktd/protocol"
 )
 
@@ -25,6 +25,21 @@ var codes = []struct {
 	{ErrNoPendingLoad, protocol.CodeNoPendingLoad},
 	{ErrMACInvalid, protocol.CodeMACInvalid},
 	{ErrUnsupportedAlg, protocol.CodeUnsupportedAlg},
+	{accounts.ErrSpendOnly, protocol.CodeSpendOnly},
+	{accounts.ErrOverdrawnFrozen, protocol.CodeOverdrawnFrozen},
+	{accounts.ErrLost, protocol.CodeAccountLost},
+	{accounts.ErrFrozen, protocol.CodeAccountFrozen},
+	{accounts.ErrDormant, protocol.CodeAccountDormant},
+	{accounts.ErrCancelled, protocol.CodeAccountCancelled},
+	{accounts.ErrExpired, protocol.CodeAccountExpired},
+	{accounts.ErrPurseLimit, protocol.CodePurseLimit},
+	{accounts.ErrInsufficient, protocol.CodeNoPendingLoad},
+	{ErrPINInvalid, protocol.CodePINInvalid},
+	{ErrPINLocked, protocol.CodePINLocked},
+	{ErrNoAccount, protocol.CodeNoAccount},
+	{ErrBankRefused, protocol.CodeBankRefused},
+	{ErrBankUnavailable, protocol.CodeBankUnavailable},
+	{ErrAmountLimit, protocol.CodeAmountLimit},
 }
 
 // wireError returns the protocol Error to send for err: a *protocol.Error
@@ -48,25 +63,5 @@ func wireError(err error) *protocol.Error {
 	return &protocol.Error{Code: protocol.CodeInternal, Message: err.Error()}
 }
 
-// httpStatus is the HTTP status of an error code.
-func httpStatus(c protocol.Code) int {
-	switch c {
-	case protocol.CodeMalformed, protocol.CodeUnsupportedAlg:
-		return http.StatusBadRequest
-	case protocol.CodeBadSignature, protocol.CodeUnknownDevice:
-		return http.StatusUnauthorized
-	case protocol.CodeRevoked, protocol.CodeTokenInvalid:
-		return http.StatusForbidden
-	case protocol.CodeGap, protocol.CodeFork, protocol.CodeChainBroken, protocol.CodeStaleVersion:
-		return http.StatusConflict
-	case protocol.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case protocol.CodeNoPendingLoad:
-		return http.StatusNotFound
-	case protocol.CodeMACInvalid:
-		return http.StatusUnprocessableEntity
-	case protocol.CodeRateLimited:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusInternalServerError
-}
+// httpStatus is the HTTP status of an error code (protocol.Code.HTTPStatus).
+func httpStatus(c protocol.Code) int { return c.HTTPStatus() }

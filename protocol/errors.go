@@ -27,7 +27,24 @@ const (
 	CodeInternal       Code = 13 // the server failed: retry later
 	CodeUnsupportedAlg Code = 14 // the signature algorithm is not registered, or not the one of the key
 	CodeRateLimited    Code = 15 // too many requests: retry later
-	codeMax                 = CodeRateLimited
+
+	// Refusals of money onto a card or into an account (issue 14): the
+	// device shows each to the holder (docs/protocol.md §11 has the texts).
+	CodeSpendOnly        Code = 16 // the account may spend, not load (staff who left)
+	CodeOverdrawnFrozen  Code = 17 // the account is overdrawn and frozen until repaid
+	CodeAccountLost      Code = 18 // the account's card was reported lost
+	CodeAccountFrozen    Code = 19 // the account is frozen
+	CodeAccountDormant   Code = 20 // the account is dormant: verify the card at a kiosk
+	CodeAccountCancelled Code = 21 // the account, or this card of it, is cancelled
+	CodeAccountExpired   Code = 22 // the account is past its validity end
+	CodePurseLimit       Code = 23 // the card's balance would exceed its purse limit
+	CodePINInvalid       Code = 24 // the holder's PIN is wrong
+	CodePINLocked        Code = 25 // too many wrong PINs: see the service desk
+	CodeNoAccount        Code = 26 // the card belongs to no account
+	CodeBankRefused      Code = 27 // the bank refused the transfer (funds short, account closed)
+	CodeBankUnavailable  Code = 28 // the bank did not answer: retry later
+	CodeAmountLimit      Code = 29 // the amount is outside what the service allows
+	codeMax                   = CodeAmountLimit
 )
 
 var codeNames = [...]string{
@@ -46,6 +63,21 @@ var codeNames = [...]string{
 	CodeInternal:       "internal",
 	CodeUnsupportedAlg: "unsupported-alg",
 	CodeRateLimited:    "rate-limited",
+
+	CodeSpendOnly:        "spend-only",
+	CodeOverdrawnFrozen:  "overdrawn-frozen",
+	CodeAccountLost:      "account-lost",
+	CodeAccountFrozen:    "account-frozen",
+	CodeAccountDormant:   "account-dormant",
+	CodeAccountCancelled: "account-cancelled",
+	CodeAccountExpired:   "account-expired",
+	CodePurseLimit:       "purse-limit",
+	CodePINInvalid:       "pin-invalid",
+	CodePINLocked:        "pin-locked",
+	CodeNoAccount:        "no-account",
+	CodeBankRefused:      "bank-refused",
+	CodeBankUnavailable:  "bank-unavailable",
+	CodeAmountLimit:      "amount-limit",
 }
 
 // String returns the code's stable name ("gap", "bad-signature", ...).
@@ -86,6 +118,21 @@ var (
 	ErrInternal       error = sentinel(CodeInternal)
 	ErrUnsupportedAlg error = sentinel(CodeUnsupportedAlg)
 	ErrRateLimited    error = sentinel(CodeRateLimited)
+
+	ErrSpendOnly        error = sentinel(CodeSpendOnly)
+	ErrOverdrawnFrozen  error = sentinel(CodeOverdrawnFrozen)
+	ErrAccountLost      error = sentinel(CodeAccountLost)
+	ErrAccountFrozen    error = sentinel(CodeAccountFrozen)
+	ErrAccountDormant   error = sentinel(CodeAccountDormant)
+	ErrAccountCancelled error = sentinel(CodeAccountCancelled)
+	ErrAccountExpired   error = sentinel(CodeAccountExpired)
+	ErrPurseLimit       error = sentinel(CodePurseLimit)
+	ErrPINInvalid       error = sentinel(CodePINInvalid)
+	ErrPINLocked        error = sentinel(CodePINLocked)
+	ErrNoAccount        error = sentinel(CodeNoAccount)
+	ErrBankRefused      error = sentinel(CodeBankRefused)
+	ErrBankUnavailable  error = sentinel(CodeBankUnavailable)
+	ErrAmountLimit      error = sentinel(CodeAmountLimit)
 )
 
 // Error is both the wire Error message (the CBOR body of an HTTP 4xx/5xx

@@ -57,6 +57,10 @@ func FuzzDecodeRules(f *testing.F)               { fuzzDecode[Rules](f) }
 func FuzzDecodePendingRequest(f *testing.F)      { fuzzDecode[PendingRequest](f) }
 func FuzzDecodePending(f *testing.F)             { fuzzDecode[Pending](f) }
 func FuzzDecodeLoadInit(f *testing.F)            { fuzzDecode[LoadInit](f) }
+func FuzzDecodeClaimRequest(f *testing.F)        { fuzzDecode[ClaimRequest](f) }
+func FuzzDecodeClaims(f *testing.F)              { fuzzDecode[Claims](f) }
+func FuzzDecodeTransferRequest(f *testing.F)     { fuzzDecode[TransferRequest](f) }
+func FuzzDecodeTransferResponse(f *testing.F)    { fuzzDecode[TransferResponse](f) }
 func FuzzDecodeLoadInitResponse(f *testing.F)    { fuzzDecode[LoadInitResponse](f) }
 func FuzzDecodeLoadConfirm(f *testing.F)         { fuzzDecode[LoadConfirm](f) }
 func FuzzDecodeLoadConfirmResponse(f *testing.F) { fuzzDecode[LoadConfirmResponse](f) }

@@ -15,13 +15,19 @@ const (
 	PathPending     = "/v1/pending"       // PendingRequest → Pending
 	PathLoadInit    = "/v1/loads/init"    // LoadInit → LoadInitResponse
 	PathLoadConfirm = "/v1/loads/confirm" // LoadConfirm → LoadConfirmResponse
+	PathClaims      = "/v1/claims"        // ClaimRequest → Claims
+	PathTransfer    = "/v1/transfers"     // TransferRequest → TransferResponse
 )
 
 // HTTPStatus returns the HTTP status a ledger answers an Error of code c
 // with: 400 malformed, unsupported-alg; 401 bad-signature, unknown-device;
 // 403 revoked, token-invalid; 404 no-pending-load; 409 gap, fork,
 // chain-broken, stale-version; 413 too-large; 422 mac-invalid; 429
-// rate-limited; 500 internal and any code this version does not know.
+// rate-limited; 403 the account refusals (spend-only, overdrawn-frozen,
+// account-lost, -frozen, -dormant, -cancelled, -expired, pin-invalid,
+// pin-locked); 404 no-account; 402 bank-refused; 422 purse-limit,
+// amount-limit; 503 bank-unavailable; 500 internal and any code this
+// version does not know.
 // Clients decide on the Code in the body, not on the status.
 func (c Code) HTTPStatus() int {
 	switch c {
@@ -41,11 +47,24 @@ func (c Code) HTTPStatus() int {
 		return 422
 	case CodeRateLimited:
 		return 429
+	case CodeSpendOnly, CodeOverdrawnFrozen, CodeAccountLost, CodeAccountFrozen, CodeAccountDormant,
+		CodeAccountCancelled, CodeAccountExpired, CodePINInvalid, CodePINLocked:
+		return 403
+	case CodeNoAccount:
+		return 404
+	case CodeBankRefused:
+		return 402
+	case CodePurseLimit, CodeAmountLimit:
+		return 422
+	case CodeBankUnavailable:
+		return 503
 	}
 	return 500
 }
 
 // Retryable reports whether the same request may succeed later unchanged
-// (internal, rate-limited): the sync client backs off and retries those;
-// the others need a different request or an operator.
-func (c Code) Retryable() bool { return c == CodeInternal || c == CodeRateLimited }
+// (internal, rate-limited, bank-unavailable): the sync client backs off
+// and retries those; the others need a different request or an operator.
+func (c Code) Retryable() bool {
+	return c == CodeInternal || c == CodeRateLimited || c == CodeBankUnavailable
+}

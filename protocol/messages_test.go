@@ -74,6 +74,10 @@ func testMessages(t testing.TB) []Message {
 		&LoadInitResponse{LoadID: "L-1", Amount: 10000, TxTime: []byte{0x20, 0x26, 0x11, 0x22, 0x15, 0x30, 0x00}, MAC2: []byte{1, 2, 3, 4}},
 		&LoadConfirm{DeviceID: testDevice, LoadID: "L-1", CardNo: "2024000123", OnlineCounter: 3, TAC: []byte{9, 9, 9, 9}, BalanceAfter: 10500},
 		&LoadConfirmResponse{LoadID: "L-1", State: LoadCompleted},
+		&ClaimRequest{DeviceID: testDevice, CardNo: "2024000123", CardBalance: 1500},
+		&Claims{CardNo: "2024000123", Account: "S2024-001", Loadable: 5000, Claimable: 5000, PurseLimit: 100000, TxLimit: 5000},
+		&TransferRequest{DeviceID: testDevice, CardNo: "2024000123", RequestID: bytes.Repeat([]byte{7}, RequestIDSize), Amount: 20000, PIN: SecretPIN("123456")},
+		&TransferResponse{TransferID: "T-1", Amount: 20000, Loadable: 25000, BankRef: "sim-1"},
 	}
 }
 
@@ -124,6 +128,18 @@ func decodeAs(m Message, b []byte) (Message, error) {
 		return &v, err
 	case *LoadConfirmResponse:
 		v, err := DecodeLoadConfirmResponse(b)
+		return &v, err
+	case *ClaimRequest:
+		v, err := DecodeClaimRequest(b)
+		return &v, err
+	case *Claims:
+		v, err := DecodeClaims(b)
+		return &v, err
+	case *TransferRequest:
+		v, err := DecodeTransferRequest(b)
+		return &v, err
+	case *TransferResponse:
+		v, err := DecodeTransferResponse(b)
 		return &v, err
 	}
 	panic("unknown message type")

@@ -140,6 +140,12 @@ func openAs(m Message, keys KeySet, msg []byte) (Message, error) {
 	case *LoadConfirmResponse:
 		v, _, err := Open[LoadConfirmResponse](keys, msg, testDevice)
 		return &v, err
+	case *Claims:
+		v, _, err := Open[Claims](keys, msg, testDevice)
+		return &v, err
+	case *TransferResponse:
+		v, _, err := Open[TransferResponse](keys, msg, testDevice)
+		return &v, err
 	}
 	panic("not a downstream message")
 }
@@ -166,6 +172,12 @@ func openFromDeviceAs(m Message, keys KeySet, msg []byte) (Message, error) {
 		return &v, err
 	case *LoadConfirm:
 		v, _, err := OpenFromDevice[LoadConfirm](keys, msg)
+		return &v, err
+	case *ClaimRequest:
+		v, _, err := OpenFromDevice[ClaimRequest](keys, msg)
+		return &v, err
+	case *TransferRequest:
+		v, _, err := OpenFromDevice[TransferRequest](keys, msg)
 		return &v, err
 	}
 	panic("not an upstream message")

@@ -14,6 +14,9 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/openykt/yktd/ledger"
+	"github.com/openykt/yktd/ledger/accounts"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -30,7 +33,7 @@ const usageText = `usage: ledgerd <command> [flags] [arguments]
 
 commands:
   serve         --data DIR [--listen 127.0.0.1:8470] [--issuer-keys FILE] [--tls-cert F --tls-key F]
-                [--max-requests 64] [--max-body-mib 32] [--body-timeout 30s]
+                [--max-requests 64] [--max-body-mib 32] [--body-timeout 30s] [--max-offline 168h]
                 serve the /v1/ protocol endpoints and the admin socket
   init          --data DIR                    create the ledger (database and signing key) in DIR
   keys          --data DIR [--pem | --fingerprint]
@@ -45,6 +48,18 @@ commands:
   load add      --data DIR CARD AMOUNT        money waiting for a card (AMOUNT in fen)
   load list     --data DIR CARD               the loads waiting for a card
   load cancel   --data DIR LOAD-ID            withdraw a pending load
+  account add   --data DIR --card CARD [--valid-until YYYYMMDD] [--tx-limit FEN] [--purse-limit FEN]
+                [--state S] [--bank ACCOUNT] [--pin-stdin] [--national-id-stdin] ID
+                open a holder's account (PIN, then ID number, one a line on stdin)
+  account show  --data DIR [--json] ID|CARD   an account, its old cards and its movements
+  account set   --data DIR [--state S] [--tx-limit FEN] [--purse-limit FEN] [--bank ACCOUNT]
+                [--pin-stdin] [--national-id-stdin] ID
+                change an account (states: normal, lost, frozen, dormant, cancelled, expired,
+                spend-only, overdrawn-frozen); a new PIN unlocks a locked one
+  account extend --data DIR ID YYYYMMDD       the validity end (延期)
+  account reissue --data DIR ID NEWCARD       a new card for the account; the old one cancelled
+  account repay --data DIR [--ref R] ID FEN   repay an overdraft (overdrawn-frozen: normal once repaid)
+  account topup --data DIR [--ref R] ID FEN   money for loading (圈存) onto the holder's card
   rules set     --data DIR FILE               make the rules JSON file the next rules version
   report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, alerts
   alerts        --data DIR [--json]           every alert: forks, refused reversals and rebinds, epochs
@@ -83,7 +98,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	}
 	name, rest := args[0], args[1:]
 	switch name {
-	case "token", "device", "status", "load", "rules":
+	case "token", "device", "status", "load", "rules", "account":
 		switch {
 		case len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
 			fmt.Fprint(stderr, groupUsage(name))
@@ -122,6 +137,18 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"rules set":   cmdRulesSet,
 	"report":      cmdReport,
 	"version":     cmdVersion,
+
+	"account add":     cmdAccountAdd,
+	"account show":    cmdAccountShow,
+	"account set":     cmdAccountSet,
+	"account extend":  cmdAccountExtend,
+	"account reissue": cmdAccountReissue,
+	"account repay": cmdAccountMoney("repay", func(a ledger.Admin, id string, amount int64, ref string) (accounts.View, error) {
+		return a.Repay(id, amount, ref)
+	}),
+	"account topup": cmdAccountMoney("topup", func(a ledger.Admin, id string, amount int64, ref string) (accounts.View, error) {
+		return a.TopUp(id, amount, ref)
+	}),
 }
 
 // groupUsage is the usage of a command group (token, device, ...): its

@@ -39,17 +39,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	maxReq := fs.Int("max-requests", ledger.DefaultMaxRequests, "requests served at once; more are answered rate-limited (429)")
 	maxBody := fs.Int("max-body-mib", ledger.DefaultMaxBodyMemory>>20, "MiB of request bodies held at once; more are answered rate-limited (429)")
 	bodyTimeout := fs.Duration("body-timeout", ledger.DefaultBodyTimeout, "how long a request body may take to arrive")
+	maxOffline := fs.Duration("max-offline", ledger.DefaultMaxOffline, "the devices' sync.max_offline: a replaced card with a counter gap has its balance released after it")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	if (*cert == "") != (*key == "") {
 		return usageError("serve: --tls-cert and --tls-key go together")
 	}
+	if *maxOffline <= 0 {
+		return usageError("serve: --max-offline positive")
+	}
 	if *maxReq < 1 || *maxBody < 2 || *bodyTimeout <= 0 {
 		return usageError("serve: --max-requests at least 1, --max-body-mib at least 2 (a batch is 1 MiB), --body-timeout positive")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout}
+	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout, MaxOffline: *maxOffline}
 	if *keys != "" {
 		k, err := ledger.ReadIssuerKeys(*keys)
 		if err != nil {
