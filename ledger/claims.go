@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -155,13 +154,6 @@ func (l *Ledger) Claims(card string, cardBalance int64) (protocol.Claims, error)
 		return protocol.Claims{}, err
 	}
 	return out, nil
-}
-
-// isRefusal reports whether err is a refusal of the holder's request (an
-// account state, a limit, the PIN, the bank) rather than a failure.
-func isRefusal(err error) bool {
-	c := refusalCode(err)
-	return c != 0 && c != protocol.CodeInternal && !errors.Is(err, ErrCorrupt)
 }
 
 // releaseForCard releases the old cards' balances of card's account that
