@@ -192,6 +192,8 @@ func (d *Daemon) serveTaps(w http.ResponseWriter, r *http.Request) {
 	if len(out) == 0 && wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
+		d.polls.Add(1)
+		defer d.polls.Add(-1)
 		select {
 		case <-changed:
 		case <-t.C:

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openykt/yktd/board"
@@ -94,6 +95,8 @@ type Daemon struct {
 	ctl       *http.Server
 	ctlLn     net.Listener
 	ctlCancel context.CancelFunc
+	// polls counts the long polls of /v1/taps waiting in their handler.
+	polls atomic.Int32
 }
 
 // NewDaemon wires a terminal from its configuration and parts. It reads the
