@@ -22,7 +22,8 @@ type Daemon struct {
 	exited chan error // receives Wait's result once; nil when not running
 }
 
-// Start runs pcscd (`--foreground --debug --apdu`, its own process group)
+// Start runs pcscd (`--foreground --debug --apdu`, its own process group,
+// killed when this process dies)
 // and waits (bounded) until it answers with both vpcd readers.
 func (d *Daemon) Start() error {
 	if d.exited != nil {
@@ -31,7 +32,10 @@ func (d *Daemon) Start() error {
 	fmt.Fprintf(d.logf, "--- test: starting pcscd\n")
 	cmd := exec.Command(d.path, "--foreground", "--debug", "--apdu")
 	cmd.Stdout, cmd.Stderr = d.logf, d.logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, and killed with this process: a test binary
+	// that dies (go test's timeout) must not leave a pcscd holding the
+	// vpcd ports for the next test process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pcscdtest: start pcscd: %w", err)
 	}
