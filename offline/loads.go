@@ -22,6 +22,7 @@ import (
 // Its life, kept in the bucket "pending" (created empty by migration 3 for
 // the pending loads, never written before: no migration is needed):
 //
+//	asking ──AuthorizeLoad──► open      (BeginLoad: before the ledger is asked)
 //	open ──CompleteLoad(TAC)──► credited ──SettleLoad──► (gone)
 //	  │  ──CompleteLoad(by log)─────────────────────────► (gone)
 //	  ├─MarkLoadUncertain─► uncertain ─(RecoverLoad)─► credited, gone, or voided
@@ -57,6 +58,25 @@ type LoadIntent struct {
 }
 
 func (p *LoadIntent) validate() error {
+	if err := p.validateCard(); err != nil {
+		return err
+	}
+	return validAuthorisation(p.LoadID, p.MAC2)
+}
+
+func validAuthorisation(loadID string, mac2 []byte) error {
+	switch {
+	case len(mac2) != protocol.CryptogramSize:
+		return fmt.Errorf("mac2 is %d bytes, want %d: %w", len(mac2), protocol.CryptogramSize, ErrInvalid)
+	case loadID == "" || len(loadID) > maxLoadIDLen:
+		return fmt.Errorf("the ledger's load id (1 to %d bytes) needed: %w", maxLoadIDLen, ErrInvalid)
+	}
+	return nil
+}
+
+// validateCard checks what the card and the kiosk know before the ledger
+// is asked.
+func (p *LoadIntent) validateCard() error {
 	switch {
 	case !validCardNo(p.CardNo) || p.Amount <= 0 || p.Amount > 0xFFFFFFFF:
 		return fmt.Errorf("card number and an amount of 1 to 2^32-1 fen needed: %w", ErrInvalid)
@@ -68,10 +88,6 @@ func (p *LoadIntent) validate() error {
 		return fmt.Errorf("tx time is %d bytes, want %d: %w", len(p.TxTime), protocol.TxTimeSize, ErrInvalid)
 	case len(p.CardSerial) != protocol.CardSerialSize:
 		return fmt.Errorf("card serial is %d bytes, want %d: %w", len(p.CardSerial), protocol.CardSerialSize, ErrInvalid)
-	case len(p.MAC2) != protocol.CryptogramSize:
-		return fmt.Errorf("mac2 is %d bytes, want %d: %w", len(p.MAC2), protocol.CryptogramSize, ErrInvalid)
-	case p.LoadID == "" || len(p.LoadID) > maxLoadIDLen:
-		return fmt.Errorf("the ledger's load id (1 to %d bytes) needed: %w", maxLoadIDLen, ErrInvalid)
 	}
 	return nil
 }
@@ -89,7 +105,8 @@ const (
 	LoadUncertain LoadState = 2 // torn after CREDIT was sent: resolve when the card returns
 	LoadCredited  LoadState = 3 // the card was credited and the load journaled: waits for the ledger's confirmation
 	LoadVoided    LoadState = 4 // the card was not credited: the ledger still holds the money for the card's online counter
-	loadStateMax            = LoadVoided
+	LoadAsking    LoadState = 5 // the ledger is being asked for MAC2: CREDIT was not sent; the ledger may hold the money for the card's counter
+	loadStateMax            = LoadAsking
 )
 
 // String names the state.
@@ -103,6 +120,8 @@ func (s LoadState) String() string {
 		return "credited"
 	case LoadVoided:
 		return "voided"
+	case LoadAsking:
+		return "asking"
 	}
 	return fmt.Sprintf("state(%d)", uint8(s))
 }
@@ -221,8 +240,12 @@ func decodeLoad(k, v []byte) (Load, error) {
 		},
 		BalanceAfter: lv.BalanceAfter, TAC: lv.TAC, Seq: lv.Seq,
 	}
-	if err := l.validate(); err != nil {
-		return bad("invalid", err)
+	verr := l.validateCard()
+	if verr == nil && (l.State != LoadAsking || l.LoadID != "" || l.MAC2 != nil) {
+		verr = validAuthorisation(l.LoadID, l.MAC2)
+	}
+	if verr != nil {
+		return bad("invalid", verr)
 	}
 	credited := l.State == LoadCredited
 	switch {
@@ -230,6 +253,8 @@ func decodeLoad(k, v []byte) (Load, error) {
 		return bad(fmt.Sprintf("state %d", l.State), nil)
 	case len(l.Reason) > 64:
 		return bad("reason too long", nil)
+	case l.State == LoadAsking && (l.LoadID != "" || l.MAC2 != nil):
+		return bad("asking with the ledger's answer", nil)
 	case credited && (len(l.TAC) != protocol.CryptogramSize || l.Seq == 0 || l.BalanceAfter <= 0):
 		return bad("credited without TAC, balance or record", nil)
 	case !credited && (l.TAC != nil || l.Seq != 0 || l.BalanceAfter != 0):
@@ -263,16 +288,78 @@ func loadsTx(tx *bolt.Tx) ([]Load, error) {
 // call it after the ledger answered MAC2 and before CREDIT FOR LOAD is
 // sent. Every field is required (ErrInvalid). It refuses a second load of a
 // card whose earlier load is still open or uncertain (ErrIntentState:
-// resolve that one from the card first), and drops the card's voided loads
-// (this load's authorisation at the ledger settled them: see the package
-// comment above). It returns ErrStorageFull when new work no longer fits
-// (the load's record must).
+// resolve that one from the card first), and drops the card's voided and
+// asking loads (this load's authorisation at the ledger settled them: see
+// the package comment above). It returns ErrStorageFull when new work no
+// longer fits (the load's record must).
 func (s *Store) OpenLoad(p LoadIntent) (Load, error) {
 	if err := p.validate(); err != nil {
 		return Load{}, fmt.Errorf("offline: open load: %w", err)
 	}
+	return s.newLoad("open load", p, LoadOpen)
+}
+
+// BeginLoad is OpenLoad before the ledger is asked: the intent, without
+// the ledger's load id and MAC2 (both must be empty), is made durable as
+// asking in one fsync'd commit, so that a power cut after the ledger
+// authorised the money and before AuthorizeLoad committed its answer does
+// not leave the money at the ledger unknown to the kiosk: the card's next
+// claim asks for the same amount again (the ledger answers the same load
+// at the same online counter). AuthorizeLoad then adds the answer.
+func (s *Store) BeginLoad(p LoadIntent) (Load, error) {
+	if err := p.validateCard(); err != nil {
+		return Load{}, fmt.Errorf("offline: begin load: %w", err)
+	}
+	if p.LoadID != "" || p.MAC2 != nil {
+		return Load{}, fmt.Errorf("offline: begin load: the ledger's answer comes with AuthorizeLoad: %w", ErrInvalid)
+	}
+	return s.newLoad("begin load", p, LoadAsking)
+}
+
+// AuthorizeLoad records the ledger's answer (its load id and MAC2) for an
+// asking load and makes it open, in one fsync'd commit, before CREDIT FOR
+// LOAD is sent.
+func (s *Store) AuthorizeLoad(id uint64, loadID string, mac2 []byte) (Load, error) {
+	if err := validAuthorisation(loadID, mac2); err != nil {
+		return Load{}, fmt.Errorf("offline: authorize load %d: %w", id, err)
+	}
 	var l Load
-	err := s.update("open load", func(tx *bolt.Tx) error {
+	err := s.update("authorize load", func(tx *bolt.Tx) error {
+		var err error
+		if l, err = getLoad(tx, id); err != nil {
+			return err
+		}
+		if l.State != LoadAsking {
+			return fmt.Errorf("offline: authorize load %d: it is %v: %w", id, l.State, ErrIntentState)
+		}
+		l.State, l.LoadID, l.MAC2 = LoadOpen, loadID, bytes.Clone(mac2)
+		return putLoad(tx, &l)
+	})
+	if err != nil {
+		return Load{}, err
+	}
+	return l, nil
+}
+
+// DropLoad removes an asking or voided load intent once the ledger
+// answered that it holds nothing for it (it refused the authorisation).
+// Other states are ErrIntentState.
+func (s *Store) DropLoad(id uint64) error {
+	return s.update("drop load", func(tx *bolt.Tx) error {
+		l, err := getLoad(tx, id)
+		if err != nil {
+			return err
+		}
+		if l.State != LoadAsking && l.State != LoadVoided {
+			return fmt.Errorf("offline: drop load %d: it is %v: %w", id, l.State, ErrIntentState)
+		}
+		return tx.Bucket(bucketPending).Delete(be64(id))
+	})
+}
+
+func (s *Store) newLoad(op string, p LoadIntent, st LoadState) (Load, error) {
+	var l Load
+	err := s.update(op, func(tx *bolt.Tx) error {
 		h, err := s.readHead(tx)
 		if err != nil {
 			return err
@@ -290,18 +377,18 @@ func (s *Store) OpenLoad(p LoadIntent) (Load, error) {
 			}
 			switch o.State {
 			case LoadOpen, LoadUncertain:
-				return fmt.Errorf("offline: open load: card %s has load %d %v: %w", p.CardNo, o.ID, o.State, ErrIntentState)
-			case LoadVoided:
+				return fmt.Errorf("offline: %s: card %s has load %d %v: %w", op, p.CardNo, o.ID, o.State, ErrIntentState)
+			case LoadVoided, LoadAsking:
 				if err := tx.Bucket(bucketPending).Delete(be64(o.ID)); err != nil {
-					return fmt.Errorf("offline: open load: drop voided load %d: %w", o.ID, err)
+					return fmt.Errorf("offline: %s: drop %v load %d: %w", op, o.State, o.ID, err)
 				}
 			}
 		}
 		id, err := tx.Bucket(bucketPending).NextSequence()
 		if err != nil {
-			return fmt.Errorf("offline: open load: %w", err)
+			return fmt.Errorf("offline: %s: %w", op, err)
 		}
-		l = Load{ID: id, State: LoadOpen, Opened: time.UnixMilli(s.opts.Clock.Now().UnixMilli()).UTC(), LoadIntent: p}
+		l = Load{ID: id, State: st, Opened: time.UnixMilli(s.opts.Clock.Now().UnixMilli()).UTC(), LoadIntent: p}
 		return putLoad(tx, &l)
 	})
 	if err != nil {

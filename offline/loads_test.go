@@ -246,3 +246,60 @@ func TestLoadStorageFull(t *testing.T) {
 		t.Fatalf("complete a load in flight in a full store: %v", err)
 	}
 }
+
+// TestLoadBeginAuthorize: an intent begun before the ledger is asked is
+// asking (no load id, no MAC2) across a reopen; the ledger's answer opens
+// it; an asking load may be dropped (the ledger refused), an open one not;
+// the card's next load drops an asking one left behind.
+func TestLoadBeginAuthorize(t *testing.T) {
+	s, path := offlinetest.Open(t, offline.Options{})
+	p := loadIntent("c1", 300)
+	if _, err := s.BeginLoad(p); !errors.Is(err, offline.ErrInvalid) {
+		t.Fatalf("begin with the ledger's answer: %v", err)
+	}
+	p.LoadID, p.MAC2 = "", nil
+	a, err := s.BeginLoad(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = reopenStore(t, s, path)
+	if got := oneLoad(t, s); got.State != offline.LoadAsking || got.LoadID != "" || got.MAC2 != nil {
+		t.Fatalf("asking after reopen: %+v", got)
+	}
+	if _, err := s.AuthorizeLoad(a.ID, "", mac2); !errors.Is(err, offline.ErrInvalid) {
+		t.Fatalf("authorize without a load id: %v", err)
+	}
+	l, err := s.AuthorizeLoad(a.ID, "9", mac2)
+	if err != nil || l.State != offline.LoadOpen || l.LoadID != "9" {
+		t.Fatalf("authorize: %+v, %v", l, err)
+	}
+	if err := s.DropLoad(a.ID); !errors.Is(err, offline.ErrIntentState) {
+		t.Fatalf("drop an open load: %v", err)
+	}
+	if _, err := s.AuthorizeLoad(a.ID, "9", mac2); !errors.Is(err, offline.ErrIntentState) {
+		t.Fatalf("authorize twice: %v", err)
+	}
+	if err := s.VoidLoad(a.ID, "counter-unchanged"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.BeginLoad(p) // drops the voided one
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := oneLoad(t, s); got.ID != b.ID {
+		t.Fatalf("left: %+v", got)
+	}
+	c, err := s.BeginLoad(p) // drops the asking one
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := oneLoad(t, s); got.ID != c.ID {
+		t.Fatalf("left: %+v", got)
+	}
+	if err := s.DropLoad(c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := s.Loads(); len(ls) != 0 || len(loadRecords(t, s)) != 0 {
+		t.Fatalf("left %+v", ls)
+	}
+}

@@ -52,7 +52,8 @@ func (k *Kiosk) claim(ctx context.Context, card reader.Card, info cardread.Info,
 	return k.load(ctx, card, info, amount)
 }
 
-// voided returns the newest voided load intent of the card.
+// voided returns the newest voided or asking load intent of the card:
+// money the ledger may hold authorised for the card's online counter.
 func (k *Kiosk) voided(cardNo string) (offline.Load, bool, error) {
 	ls, err := k.store.Loads()
 	if err != nil {
@@ -61,7 +62,7 @@ func (k *Kiosk) voided(cardNo string) (offline.Load, bool, error) {
 	var v offline.Load
 	found := false
 	for _, l := range ls {
-		if l.CardNo == cardNo && l.State == offline.LoadVoided {
+		if l.CardNo == cardNo && (l.State == offline.LoadVoided || l.State == offline.LoadAsking) {
 			v, found = l, true
 		}
 	}
@@ -141,25 +142,41 @@ func (h *host) AuthorizeLoad(ctx context.Context, a epurse.LoadAuthorization) ([
 		OnlineCounter: a.OnlineCounter, BalanceBefore: int64(a.BalanceBefore), Amount: int64(a.Amount),
 		KeyIndex: byte(k.cfg.KeyIndex), KeyVersion: a.KeyVersion, Algorithm: byte(a.Algorithm),
 		Random: a.Random[:], MAC1: a.MAC1[:], TxTime: a.Time[:]}
+	// The intent is durable before the ledger is asked: a power cut after
+	// the ledger authorised the money must not leave it unknown here.
+	begun, err := k.store.BeginLoad(offline.LoadIntent{
+		CardNo: h.cardNo, Amount: int64(a.Amount), BalanceBefore: int64(a.BalanceBefore),
+		CardCounter: uint32(a.OnlineCounter), TerminalID: a.TermID[:], TxTime: a.Time[:],
+		CardSerial: a.CardSerial[:], KeyIndex: byte(k.cfg.KeyIndex), KeyVersion: a.KeyVersion,
+		Algorithm: byte(a.Algorithm),
+	})
+	if err != nil {
+		h.err, h.storeErr = err, true
+		return [4]byte{}, fmt.Errorf("kiosk: load intent: %w", err)
+	}
 	lctx, cancel := k.ledgerCtx(ctx)
 	resp, err := k.ledger.InitLoad(lctx, m)
 	cancel()
 	if err != nil {
 		h.err = err
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			// A verdict: the ledger authorised nothing.
+			if derr := k.store.DropLoad(begun.ID); derr != nil {
+				h.err, h.storeErr = derr, true
+			}
+		}
+		// Else the answer was lost: the intent stays asking and the
+		// card's next claim asks for the same amount again.
 		if errors.Is(err, protocol.ErrMACInvalid) {
 			return [4]byte{}, fmt.Errorf("%w: %w", epurse.ErrMACInvalid, err) // LoadHost's contract
 		}
 		return [4]byte{}, err
 	}
-	l, err := k.store.OpenLoad(offline.LoadIntent{
-		CardNo: h.cardNo, Amount: int64(a.Amount), BalanceBefore: int64(a.BalanceBefore),
-		CardCounter: uint32(a.OnlineCounter), TerminalID: a.TermID[:], TxTime: a.Time[:],
-		CardSerial: a.CardSerial[:], KeyIndex: byte(k.cfg.KeyIndex), KeyVersion: a.KeyVersion,
-		Algorithm: byte(a.Algorithm), LoadID: resp.LoadID, MAC2: resp.MAC2,
-	})
+	l, err := k.store.AuthorizeLoad(begun.ID, resp.LoadID, resp.MAC2)
 	if err != nil {
-		// No CREDIT without the intent. The ledger holds the money for
-		// this card session; the card's next INITIALIZE FOR LOAD settles it.
+		// No CREDIT without the intent: it stays asking, and the card's
+		// next claim asks the ledger for the same load again.
 		h.err, h.storeErr = err, true
 		return [4]byte{}, fmt.Errorf("kiosk: load intent: %w", err)
 	}

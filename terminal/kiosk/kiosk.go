@@ -45,7 +45,9 @@ type SAM interface {
 // implements it. It is an interface so that tests cut the power at a
 // chosen commit.
 type Store interface {
-	OpenLoad(p offline.LoadIntent) (offline.Load, error)
+	BeginLoad(p offline.LoadIntent) (offline.Load, error)
+	AuthorizeLoad(id uint64, loadID string, mac2 []byte) (offline.Load, error)
+	DropLoad(id uint64) error
 	CompleteLoad(id uint64, c offline.LoadCompletion) (uint64, error)
 	SettleLoad(id uint64) error
 	MarkLoadUncertain(id uint64, reason string) error

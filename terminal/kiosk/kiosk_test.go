@@ -140,8 +140,8 @@ type linkCutStore struct {
 	cut func()
 }
 
-func (s *linkCutStore) OpenLoad(p offline.LoadIntent) (offline.Load, error) {
-	l, err := s.Store.OpenLoad(p)
+func (s *linkCutStore) AuthorizeLoad(id uint64, loadID string, mac2 []byte) (offline.Load, error) {
+	l, err := s.Store.AuthorizeLoad(id, loadID, mac2)
 	s.cut()
 	return l, err
 }

@@ -36,9 +36,19 @@ func (s *cuttingStore) commit(fn func()) {
 	}
 }
 
-func (s *cuttingStore) OpenLoad(p offline.LoadIntent) (l offline.Load, err error) {
-	s.commit(func() { l, err = s.Store.OpenLoad(p) })
+func (s *cuttingStore) BeginLoad(p offline.LoadIntent) (l offline.Load, err error) {
+	s.commit(func() { l, err = s.Store.BeginLoad(p) })
 	return l, err
+}
+
+func (s *cuttingStore) AuthorizeLoad(id uint64, loadID string, mac2 []byte) (l offline.Load, err error) {
+	s.commit(func() { l, err = s.Store.AuthorizeLoad(id, loadID, mac2) })
+	return l, err
+}
+
+func (s *cuttingStore) DropLoad(id uint64) (err error) {
+	s.commit(func() { err = s.Store.DropLoad(id) })
+	return err
 }
 
 func (s *cuttingStore) CompleteLoad(id uint64, c offline.LoadCompletion) (seq uint64, err error) {
@@ -207,9 +217,10 @@ func TestLoadTearMatrix(t *testing.T) {
 	clean := runTearCase(t, tearCase{})
 	// SELECT, READ BINARY, GET BALANCE, INITIALIZE FOR PURCHASE (key
 	// version), VERIFY (system PIN), INITIALIZE FOR LOAD, CREDIT FOR LOAD;
-	// commits: the intent, the completion, the settlement.
-	if clean.taps != 1 || clean.commits != 3 || clean.apdus != 7 {
-		t.Fatalf("clean claim: %+v, want one tap, three commits and seven commands", clean)
+	// commits: the intent before the ledger is asked, its MAC2, the
+	// completion, the settlement.
+	if clean.taps != 1 || clean.commits != 4 || clean.apdus != 7 {
+		t.Fatalf("clean claim: %+v, want one tap, four commits and seven commands", clean)
 	}
 	credit := clean.apdus
 	tear := func(k sim.FaultKind, n int) sim.Fault { return sim.Fault{Kind: k, INS: sim.InsAny, Nth: n} }
