@@ -15,7 +15,7 @@ PORTABLE  ?= $(shell $(GO) list ./... | grep -v -e /cmd/ -e /reader/pcsc)
 # "context deadline exceeded" at the -fuzztime boundary (golang/go#75804).
 FUZZTIME  ?= 5000x
 
-.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean scenarios scenarios-pcscd
+.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean scenarios scenarios-pcscd perf
 
 all: build
 
@@ -68,6 +68,10 @@ bench-sqlite:
 ## fuzz-smoke: each fuzz target for $(FUZZTIME)
 fuzz-smoke:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz-smoke
+
+## perf: the real daemon against its budgets (1M-entry store, memory, start, tap-to-display through pcscd + vpcd), one table and dist/perf.json (docs/perf.md)
+perf:
+	GO=$(GO) DIST=$(DIST) ./scripts/perf
 
 ## lint: gofmt, go.mod tidy (go mod tidy -diff), go vet, staticcheck (pinned as a go tool)
 lint:
