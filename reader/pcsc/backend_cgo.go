@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ebfe/scard"
 
@@ -112,10 +113,9 @@ func (s *cgoSession) wait(ctx context.Context, known []ReaderStatus) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		if cerr := s.c.Cancel(); cerr != nil {
-			return scardError("cancel", cerr)
+		if cerr := s.cancelWait(done); cerr != nil {
+			return cerr
 		}
-		err = <-done
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -126,6 +126,26 @@ func (s *cgoSession) wait(ctx context.Context, known []ReaderStatus) error {
 		return nil // a reader vanished: re-read
 	}
 	return scardError("get status change", err)
+}
+
+// cancelWait interrupts the SCardGetStatusChange whose result done
+// carries and waits for it to return. SCardCancel interrupts a call that
+// is waiting; one sent before the goroutine entered the call is lost, and
+// the call would then wait for ever: it cancels again until the call
+// returns.
+func (s *cgoSession) cancelWait(done <-chan error) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if err := s.c.Cancel(); err != nil {
+			return scardError("cancel", err)
+		}
+		select {
+		case <-done:
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (s *cgoSession) connect(ctx context.Context, name string) (handle, error) {
