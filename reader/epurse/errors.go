@@ -3,6 +3,8 @@ package epurse
 import (
 	"errors"
 	"fmt"
+
+	"github.com/openykt/yktd/reader"
 )
 
 // Sentinel errors of the e-purse. Callers decide with errors.Is; card
@@ -48,4 +50,38 @@ type PINError struct {
 // Error implements error.
 func (e *PINError) Error() string {
 	return fmt.Sprintf("epurse: wrong PIN, %d tries left", e.Retries)
+}
+
+// ReasonCode is the short, stable reason a terminal stores and journals
+// with a voided or uncertain purchase or load (the journal is evidence, not
+// a log: no free text).
+func ReasonCode(err error) string {
+	var se *reader.StatusError
+	switch {
+	case errors.Is(err, ErrInsufficientBalance):
+		return "insufficient-balance"
+	case errors.Is(err, ErrLocked):
+		return "card-locked"
+	case errors.Is(err, ErrMACInvalid):
+		return "mac-invalid"
+	case errors.Is(err, ErrWrongCard):
+		return "wrong-card"
+	case errors.Is(err, reader.ErrCardRemoved):
+		return "card-removed"
+	case errors.Is(err, reader.ErrTimeout):
+		return "card-timeout"
+	case errors.As(err, &se):
+		return fmt.Sprintf("card-sw-%04X", uint16(se.SW))
+	case err == nil:
+		return "unknown"
+	}
+	return "card-answer-lost"
+}
+
+// Transient reports whether err is the card or its link failing during a
+// command (removed, timed out, a broken transport or answer): the same card
+// may settle it at its next tap.
+func Transient(err error) bool {
+	return errors.Is(err, reader.ErrCardRemoved) || errors.Is(err, reader.ErrTimeout) ||
+		errors.Is(err, reader.ErrTransport) || errors.Is(err, reader.ErrMalformed)
 }

@@ -182,7 +182,7 @@ func (k *Kiosk) settle(ctx context.Context, l offline.Load, out epurse.LoadOutco
 	case epurse.Void, epurse.Refused:
 		reason := "counter-unchanged"
 		if out.Kind == epurse.Refused {
-			reason = reasonCode(out.Err)
+			reason = epurse.ReasonCode(out.Err)
 		} else if out.LogRecord != (epurse.Record{}) {
 			reason = "card-log-other-terminal"
 		}
@@ -199,7 +199,7 @@ func (k *Kiosk) settle(ctx context.Context, l offline.Load, out epurse.LoadOutco
 	default: // Uncertain
 		r := tapAgain(cardNo, CodeLoadTorn)
 		r.LoadID = l.LoadID
-		if recovering && !transient(out.Err) {
+		if recovering && !epurse.Transient(out.Err) {
 			// The card cannot tell (counters that disagree, a log that
 			// no longer reaches back, another card): stop and report.
 			k.log.Error("kiosk: the card cannot settle the load: left uncertain for the service desk",
@@ -211,7 +211,7 @@ func (k *Kiosk) settle(ctx context.Context, l offline.Load, out epurse.LoadOutco
 		}
 		k.log.Warn("kiosk: load uncertain", "intent", l.ID, "load", l.LoadID, "card", cardNo, "err", out.Err)
 		if l.State == offline.LoadOpen {
-			if err := k.store.MarkLoadUncertain(l.ID, reasonCode(out.Err)); err != nil {
+			if err := k.store.MarkLoadUncertain(l.ID, epurse.ReasonCode(out.Err)); err != nil {
 				return r, fmt.Errorf("kiosk: mark load %d uncertain: %w", l.ID, err)
 			}
 		}
@@ -233,32 +233,4 @@ func authOf(l offline.Load) (epurse.LoadAuthorization, error) {
 	a.Amount, a.BalanceBefore, a.OnlineCounter = uint32(l.Amount), uint32(l.BalanceBefore), uint16(l.CardCounter)
 	a.KeyVersion, a.Algorithm = l.KeyVersion, epurse.Algorithm(l.Algorithm)
 	return a, nil
-}
-
-// transient reports a failure of the card's link (removed, timeout,
-// garbled answer): the next visit tries again.
-func transient(err error) bool {
-	return errors.Is(err, reader.ErrCardRemoved) || errors.Is(err, reader.ErrTimeout) ||
-		errors.Is(err, reader.ErrTransport) || errors.Is(err, reader.ErrMalformed)
-}
-
-// reasonCode is the short, stable reason stored with a voided or uncertain
-// load.
-func reasonCode(err error) string {
-	var se *reader.StatusError
-	switch {
-	case errors.Is(err, epurse.ErrMACInvalid):
-		return "mac-invalid"
-	case errors.Is(err, epurse.ErrWrongCard):
-		return "wrong-card"
-	case errors.Is(err, reader.ErrCardRemoved):
-		return "card-removed"
-	case errors.Is(err, reader.ErrTimeout):
-		return "card-timeout"
-	case errors.As(err, &se):
-		return fmt.Sprintf("card-sw-%04X", uint16(se.SW))
-	case err == nil:
-		return "unknown"
-	}
-	return "card-answer-lost"
 }

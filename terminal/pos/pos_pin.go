@@ -49,7 +49,7 @@ func (p *POS) checkPIN(ctx context.Context, card reader.Card, info cardread.Info
 		case errors.Is(err, epurse.ErrBadRequest):
 			// Not 2 to 12 digits: the card never saw it.
 			p.show(ctx, message(policy.CodeWrongPIN))
-		case transient(err):
+		case epurse.Transient(err):
 			return tapAgain(info.CardNo, CodeCardUnreadable), false
 		default:
 			p.log.Warn("pos: VERIFY failed", "card", info.CardNo, "err", err)

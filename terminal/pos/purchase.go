@@ -125,7 +125,7 @@ func (p *POS) settle(in offline.Intent, out epurse.PurchaseOutcome, later bool) 
 		r.Message = ui.Approved(r.Amount, r.Balance)
 		return r, p.complete(in.ID, offline.Completion{BalanceAfter: int64(out.BalanceAfter), ByLog: true}, later)
 	case epurse.Refused:
-		if _, err := p.store.VoidIntent(in.ID, reasonCode(out.Err)); err != nil {
+		if _, err := p.store.VoidIntent(in.ID, epurse.ReasonCode(out.Err)); err != nil {
 			return refused(cardNo, CodeStoreFault), fmt.Errorf("pos: void intent %d: %w", in.ID, err)
 		}
 		r := refused(cardNo, CodeCardRefused)
@@ -148,7 +148,7 @@ func (p *POS) settle(in offline.Intent, out epurse.PurchaseOutcome, later bool) 
 		r := tapAgain(cardNo, CodeUncertain)
 		r.IntentID = in.ID
 		if in.State != offline.IntentUncertain {
-			if _, err := p.store.MarkUncertain(in.ID, reasonCode(out.Err)); err != nil {
+			if _, err := p.store.MarkUncertain(in.ID, epurse.ReasonCode(out.Err)); err != nil {
 				return r, fmt.Errorf("pos: mark intent %d uncertain: %w", in.ID, err)
 			}
 		}
@@ -169,29 +169,4 @@ func (p *POS) complete(id uint64, c offline.Completion, later bool) error {
 		return fmt.Errorf("pos: complete intent %d: %w", id, err)
 	}
 	return nil
-}
-
-// reasonCode is the short, stable reason journaled with a voided or
-// uncertain sale (the journal is evidence, not a log: no free text).
-func reasonCode(err error) string {
-	var se *reader.StatusError
-	switch {
-	case errors.Is(err, epurse.ErrInsufficientBalance):
-		return "insufficient-balance"
-	case errors.Is(err, epurse.ErrLocked):
-		return "card-locked"
-	case errors.Is(err, epurse.ErrMACInvalid):
-		return "mac-invalid"
-	case errors.Is(err, epurse.ErrWrongCard):
-		return "wrong-card"
-	case errors.Is(err, reader.ErrCardRemoved):
-		return "card-removed"
-	case errors.Is(err, reader.ErrTimeout):
-		return "card-timeout"
-	case errors.As(err, &se):
-		return fmt.Sprintf("card-sw-%04X", uint16(se.SW))
-	case err == nil:
-		return "unknown"
-	}
-	return "card-answer-lost"
 }

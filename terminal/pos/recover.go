@@ -2,7 +2,6 @@ package pos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -92,7 +91,7 @@ func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *cardread.
 		touched = true
 		out := epurse.Recover(ctx, card, pend)
 		p.log.Info("pos: recovered intent", "intent", in.ID, "card", in.CardNo, "outcome", out.Kind.String(), "err", out.Err)
-		if out.Kind == epurse.Uncertain && !transient(out.Err) {
+		if out.Kind == epurse.Uncertain && !epurse.Transient(out.Err) {
 			p.log.Error("pos: card cannot settle the intent: left uncertain for the ledger", "intent", in.ID, "card", in.CardNo, "err", out.Err)
 			p.handOff[in.ID] = true
 		}
@@ -121,7 +120,7 @@ func (p *POS) resolveCard(ctx context.Context, card reader.Card, info *cardread.
 			p.unclaimed[in.CardNo] = append(p.unclaimed[in.CardNo], in)
 			d := policy.Decision{Allow: true, Amount: in.Amount, Meal: p.mealAt(in.Time)}
 			p.usage[in.CardNo] = p.usage[in.CardNo].Add(d, in.Time, p.loc)
-		case out.Kind == epurse.Uncertain && transient(out.Err):
+		case out.Kind == epurse.Uncertain && epurse.Transient(out.Err):
 			return nil, false, nil
 		}
 	}
@@ -175,13 +174,6 @@ func (p *POS) claim(cardNo string, id uint64) {
 		return
 	}
 	p.unclaimed[cardNo] = keep
-}
-
-// transient reports a recovery that failed because of the card's link
-// (removed, timeout, garbled answer): the next tap tries again.
-func transient(err error) bool {
-	return errors.Is(err, reader.ErrCardRemoved) || errors.Is(err, reader.ErrTimeout) ||
-		errors.Is(err, reader.ErrTransport) || errors.Is(err, reader.ErrMalformed)
 }
 
 // recoveredSale reports whether a sale just found completed by recovery is
