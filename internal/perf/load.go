@@ -25,10 +25,11 @@ type LoadResult struct {
 	CardTime []time.Duration
 	// INS is the instruction sequence of the last sale, up to the display.
 	INS []byte
-	// MaxRSS is the largest VmRSS sampled during the taps; End the memory
-	// read after the last (its HWM is the peak since the start).
-	MaxRSS uint64
-	End    Memory
+	// Peak is the sample with the largest VmRSS during the taps (and
+	// right after them); End the memory read after the last (its HWM is
+	// the peak since the start).
+	Peak Memory
+	End  Memory
 }
 
 // displayIgnored are display headers that are no result of a tap.
@@ -44,15 +45,15 @@ func TapLoad(ctx context.Context, d *Device, host *CardHost, n int) (LoadResult,
 	p := d.Proc
 	sctx, stopSampling := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	var maxRSS uint64
+	var peak Memory
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if m, err := ReadMemory(p.Pid()); err == nil {
-				maxRSS = max(maxRSS, m.RSS)
+			if m, err := ReadMemory(p.Pid()); err == nil && m.RSS > peak.RSS {
+				peak = m
 			}
 			select {
 			case <-sctx.Done():
@@ -97,12 +98,14 @@ func TapLoad(ctx context.Context, d *Device, host *CardHost, n int) (LoadResult,
 	}
 	stopSampling()
 	wg.Wait()
-	res.MaxRSS = maxRSS
 	m, err := ReadMemory(p.Pid())
 	if err != nil {
 		return res, err
 	}
-	res.End, res.MaxRSS = m, max(res.MaxRSS, m.RSS)
+	res.End, res.Peak = m, peak
+	if m.RSS > peak.RSS {
+		res.Peak = m
+	}
 	return res, nil
 }
 

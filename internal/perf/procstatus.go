@@ -14,6 +14,9 @@ import (
 type Memory struct {
 	RSS uint64 // VmRSS: resident now
 	HWM uint64 // VmHWM: the peak resident since the process started
+	// RSS split: anonymous memory (the heap, stacks) and file pages
+	// (the binary, the store's mmap); 0 when the kernel does not say.
+	Anon, File uint64
 }
 
 // ErrNoMemory: the status text has no VmRSS or VmHWM line (a kernel
@@ -28,7 +31,18 @@ func ParseStatus(r io.Reader) (Memory, error) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		key, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		var dst *uint64
+		switch key {
+		case "VmRSS":
+			dst, seen = &m.RSS, seen|1
+		case "VmHWM":
+			dst, seen = &m.HWM, seen|2
+		case "RssAnon":
+			dst = &m.Anon
+		case "RssFile":
+			dst = &m.File
+		}
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(rest)
@@ -39,11 +53,7 @@ func ParseStatus(r io.Reader) (Memory, error) {
 		if err != nil {
 			return Memory{}, fmt.Errorf("perf: process status: %s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			m.RSS, seen = n, seen|1
-		} else {
-			m.HWM, seen = n, seen|2
-		}
+		*dst = n
 	}
 	if err := sc.Err(); err != nil {
 		return Memory{}, fmt.Errorf("perf: process status: %w", err)

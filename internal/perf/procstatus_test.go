@@ -16,12 +16,14 @@ VmSize:	 1262208 kB
 VmHWM:	   21876 kB
 VmRSS:	   19312 kB
 RssAnon:	    9216 kB
+RssFile:	   10096 kB
+RssShmem:	       0 kB
 Threads:	9
 `
 
 func TestParseStatus(t *testing.T) {
 	m, err := ParseStatus(strings.NewReader(statusSample))
-	if err != nil || m.RSS != 19312 || m.HWM != 21876 {
+	if err != nil || m.RSS != 19312 || m.HWM != 21876 || m.Anon != 9216 || m.File != 10096 {
 		t.Fatalf("ParseStatus = %+v, %v", m, err)
 	}
 	if got := MiB(m.RSS); got != "18.9 MiB" {
@@ -42,6 +44,7 @@ func TestParseStatusRefuses(t *testing.T) {
 		"not a number": "VmRSS:\t lots kB\nVmHWM:\t 1 kB\n",
 		"another unit": "VmRSS:\t 1 MB\nVmHWM:\t 1 kB\n",
 		"no unit":      "VmRSS:\t 1\nVmHWM:\t 1 kB\n",
+		"bad RssFile":  "VmRSS:\t 1 kB\nVmHWM:\t 1 kB\nRssFile:\t x kB\n",
 	} {
 		if _, err := ParseStatus(strings.NewReader(text)); err == nil || errors.Is(err, ErrNoMemory) {
 			t.Errorf("%s: err %v, want a parse error", name, err)

@@ -118,3 +118,20 @@ func TestFormatValue(t *testing.T) {
 		}
 	}
 }
+
+func TestListName(t *testing.T) {
+	for n, want := range map[int]string{1_000_000: "1M-entry list", 500_000: "500k-entry list", 40_000: "40k-entry list", 1234: "1234-entry list"} {
+		if got := listName(n); got != want {
+			t.Errorf("listName(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestDebitPrefix(t *testing.T) {
+	if got := debitPrefix([]byte{0xCA, 0xA4, 0x50, 0x54, 0x5C}); string(got) != "\xCA\xA4\x50\x54" {
+		t.Errorf("debitPrefix = % X", got)
+	}
+	if got := debitPrefix([]byte{0xCA, 0xA4}); string(got) != "\xCA\xA4" {
+		t.Errorf("without DEBIT = % X", got)
+	}
+}

@@ -395,11 +395,15 @@ func (r *run) report(m measured) *Report {
 	det, pdet := Summarize(m.load.Detect), Summarize(m.probe.Detect)
 	ready, bready := Summarize(m.ready), Summarize(m.baseReady)
 	card, debit := Summarize(m.load.CardTime), Summarize(m.load.DebitToDisplay)
-	list := fmt.Sprintf("%dk-entry list", max(o.Total, o.Listed)/1000)
+	list := listName(max(o.Total, o.Listed))
 	rows := []Row{
 		{Key: "arm_size", Name: "yktd linux/arm (GOARM=7) static binary", Unit: "MB", Value: float64(m.armSize) / 1e6, Budget: F(20)},
 		{Key: "rss_1m", Name: fmt.Sprintf("resident memory under %d taps, %s (VmRSS, max)", o.Taps, list), Unit: "MB",
-			Value: mbOf(m.load.MaxRSS), Budget: F(40), Baseline: F(mbOf(m.baseLoad.MaxRSS)), BaselineName: fmt.Sprintf("empty list, %d taps", o.BaseTaps)},
+			Value: mbOf(m.load.Peak.RSS), Budget: F(40), Baseline: F(mbOf(m.baseLoad.Peak.RSS)), BaselineName: fmt.Sprintf("empty list, %d taps", o.BaseTaps)},
+		{Key: "rss_1m_anon", Name: "  of which anonymous (heap, stacks; RssAnon)", Unit: "MB",
+			Value: mbOf(m.load.Peak.Anon), Baseline: F(mbOf(m.baseLoad.Peak.Anon)), BaselineName: "empty list"},
+		{Key: "rss_1m_file", Name: "  of which file pages (the binary, the store's mmap; RssFile)", Unit: "MB",
+			Value: mbOf(m.load.Peak.File), Baseline: F(mbOf(m.baseLoad.Peak.File)), BaselineName: "empty list"},
 		{Key: "hwm_1m", Name: fmt.Sprintf("peak resident memory since the start, %s (VmHWM)", list), Unit: "MB",
 			Value: mbOf(m.load.End.HWM), Budget: F(40), Baseline: F(mbOf(m.baseLoad.End.HWM)), BaselineName: "empty list"},
 		{Key: "ready_1m", Name: fmt.Sprintf("start to ready, %s (exec -> /v1/health working; median of %d)", list, ready.N), Unit: "ms",
@@ -447,6 +451,17 @@ func (r *run) report(m measured) *Report {
 	}
 	return &Report{Version: ReportVersion, Time: time.Now().UTC(), Rows: rows, Notes: notes, Duration: time.Since(r.t0).Seconds(),
 		Host: Host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Kernel: kernel(), StatusMax: protocol.MaxStatusEntries}}
+}
+
+// listName names a list of n entries for the table ("1M-entry list").
+func listName(n int) string {
+	switch {
+	case n%1_000_000 == 0:
+		return fmt.Sprintf("%dM-entry list", n/1_000_000)
+	case n%1000 == 0:
+		return fmt.Sprintf("%dk-entry list", n/1000)
+	}
+	return fmt.Sprintf("%d-entry list", n)
 }
 
 // debitPrefix is ins up to and including DEBIT's.

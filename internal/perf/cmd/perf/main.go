@@ -27,7 +27,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Yktd, "yktd", "dist/perf/yktd", "the yktd under test")
 	fs.StringVar(&o.Ledgerd, "ledgerd", "dist/perf/ledgerd", "the ledgerd under test")
 	fs.StringVar(&o.ArmYktd, "arm", "dist/perf/yktd-linux-armv7", "the linux/arm (GOARM=7) yktd, for its size")
-	fs.StringVar(&o.Work, "work", "", "the run's directory, kept (default: a new one under the system's temporary directory)")
+	fs.StringVar(&o.Work, "work", "", "the run's directory, kept (default: a new one under the system's temporary directory, removed after a run that succeeded unless -keep)")
+	keep := fs.Bool("keep", false, "keep the run's default directory after a run that succeeded too")
 	fs.StringVar(&out, "json", "dist/perf.json", "where the report goes as JSON")
 	fs.StringVar(&last, "last", "", "an earlier report to compare with (default: -json's file before this run)")
 	fs.IntVar(&o.Listed, "listed", 0, "cards the ledger lists and the device pulls (default: the protocol's maximum, 500000)")
@@ -56,7 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := flag.CommandLine.Parse(nil); err != nil {
 		return 2
 	}
-	if o.Work == "" {
+	temp := o.Work == ""
+	if temp {
 		dir, err := os.MkdirTemp("", "yktd-perf-")
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -90,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "perf: report in %s\n", out)
+	if temp && !*keep {
+		if err := os.RemoveAll(o.Work); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+	}
 	if strict {
 		for _, r := range rep.Rows {
 			if r.Over() {
