@@ -67,18 +67,44 @@ func takePCSCDLock(ctx context.Context) (*pcscdLock, error) {
 	if err != nil {
 		bin = "/usr/sbin/pcscd"
 	}
-	l.pcscd = exec.Command(bin, "--foreground")
-	l.pcscd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := l.pcscd.Start(); err != nil {
-		l.pcscd = nil
-		l.release()
-		return nil, fmt.Errorf("rig: --pcscd: none answers and starting %s failed (it needs root and vsmartcard-vpcd): %w", bin, err)
+	// A pcscd that came up without the vpcd readers (the port still held
+	// by the one a test just stopped, seen once in CI) is stopped and
+	// started again, twice at most.
+	var upErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		l.pcscd = exec.Command(bin, "--foreground")
+		l.pcscd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := l.pcscd.Start(); err != nil {
+			l.pcscd = nil
+			l.release()
+			return nil, fmt.Errorf("rig: --pcscd: none answers and starting %s failed (it needs root and vsmartcard-vpcd): %w", bin, err)
+		}
+		if upErr = vpcdUp(ctx, 10*time.Second); upErr == nil {
+			return l, nil
+		}
+		l.stopPCSCD()
+		time.Sleep(time.Second) // let the port go before the next start
 	}
-	if err := vpcdUp(ctx, 10*time.Second); err != nil {
-		l.release()
-		return nil, fmt.Errorf("rig: --pcscd: the pcscd started does not show %q: %w", vpcdReader, err)
+	l.release()
+	return nil, fmt.Errorf("rig: --pcscd: the pcscd started does not show %q: %w", vpcdReader, upErr)
+}
+
+// stopPCSCD stops the pcscd the lock started, if any (SIGTERM, then
+// SIGKILL after 5 s).
+func (l *pcscdLock) stopPCSCD() {
+	if l.pcscd == nil {
+		return
 	}
-	return l, nil
+	_ = l.pcscd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = l.pcscd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = l.pcscd.Process.Kill()
+		<-done
+	}
+	l.pcscd = nil
 }
 
 // vpcdUp polls pcscd (bounded) until it lists the vpcd reader.
@@ -109,17 +135,7 @@ func vpcdUp(ctx context.Context, limit time.Duration) error {
 
 // release stops the pcscd it started and lets the lock go.
 func (l *pcscdLock) release() {
-	if l.pcscd != nil {
-		_ = l.pcscd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = l.pcscd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = l.pcscd.Process.Kill()
-			<-done
-		}
-	}
+	l.stopPCSCD()
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	_ = l.f.Close()
 }
