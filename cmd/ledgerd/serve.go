@@ -40,8 +40,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	maxBody := fs.Int("max-body-mib", ledger.DefaultMaxBodyMemory>>20, "MiB of request bodies held at once; more are answered rate-limited (429)")
 	bodyTimeout := fs.Duration("body-timeout", ledger.DefaultBodyTimeout, "how long a request body may take to arrive")
 	maxOffline := fs.Duration("max-offline", ledger.DefaultMaxOffline, "the devices' sync.max_offline: a replaced card with a counter gap has its balance released after it")
+	tz := fs.String("timezone", "Asia/Shanghai", "the campus time zone, the devices' device.timezone: a kiosk's load time is read in it")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
+	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return usageError("serve: --timezone %q: %v", *tz, err)
 	}
 	if (*cert == "") != (*key == "") {
 		return usageError("serve: --tls-cert and --tls-key go together")
@@ -53,7 +58,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return usageError("serve: --max-requests at least 1, --max-body-mib at least 2 (a batch is 1 MiB), --body-timeout positive")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout, MaxOffline: *maxOffline}
+	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout, MaxOffline: *maxOffline,
+		Location: loc}
 	if *keys != "" {
 		k, err := ledger.ReadIssuerKeys(*keys)
 		if err != nil {
