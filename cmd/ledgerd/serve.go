@@ -105,6 +105,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		}
 	}()
 	go func() { errc <- as.Serve(adm) }()
+	rctx, stopResume := context.WithCancel(ctx)
+	resumed := make(chan struct{})
+	go func() { defer close(resumed); resumeTransfers(rctx, l, log) }()
+	defer func() { stopResume(); <-resumed }() // before l.Close
 	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(),
 		"fingerprint", l.Fingerprint(), "admin", sockPath, "version", version)
 	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\nledger key %s (a device's sync.ledger_key)\n", ln.Addr(), l.KeyID(), l.Fingerprint())
@@ -124,4 +128,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// resumeTransfers finishes the bank transfers a previous run left
+// requested (the bank may have debited the holder), at start and every
+// ledger.ResumeInterval, until ctx ends.
+func resumeTransfers(ctx context.Context, l *ledger.Ledger, log *slog.Logger) {
+	t := time.NewTicker(ledger.ResumeInterval)
+	defer t.Stop()
+	for {
+		if _, err := l.ResumeTransfers(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("transfers left requested not finished yet: the bank did not answer", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -286,6 +286,11 @@ func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
 	if err := e.seedLedger(); err != nil {
 		return nil, err
 	}
+	// A transfer the last run asked of the (simulated) bank and did not
+	// record: the bank may have debited; finish it before the first card.
+	if _, err := l.ResumeTransfers(ctx); err != nil {
+		e.log.Warn("transfers left requested not finished", "err", err)
+	}
 	srv, err := ledger.NewServer(l)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
