@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/openykt/yktd/ledger/keys"
+	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
 	bolt "go.etcd.io/bbolt"
 )
@@ -79,4 +80,29 @@ func (l *Ledger) ConfirmLoad(p LoadConfirmParams) (Load, error) {
 	}
 	l.log.Info("load confirmed", "card", p.CardNo, "load", p.LoadID, "balance", p.BalanceAfter)
 	return out, nil
+}
+
+// LoadStatus says what became of load id as far as device dev's own
+// authorisation of it goes, for a device that could not settle it from
+// the card (protocol.LoadStatusRequest): LoadCompleted, the card was
+// credited in dev's session (confirmed, or inferred from a later online
+// counter the card showed elsewhere); LoadInitiated, still unknown;
+// LoadCancelled, dev's session credited nothing (voided, or the load
+// was authorised again since, to another session at the same counter:
+// the card had not been credited). A load that is not the card's, or
+// that dev never authorised, is ErrNoPendingLoad.
+func (l *Ledger) LoadStatus(dev string, id uint64, card string) (protocol.LoadState, error) {
+	ld, err := l.LoadByID(id)
+	if err != nil || ld.CardNo != card || ld.Device == "" {
+		return 0, fmt.Errorf("ledger: load status %d: not authorised for card %s: %w", id, card, ErrNoPendingLoad)
+	}
+	switch {
+	case ld.Device != dev:
+		return protocol.LoadCancelled, nil
+	case ld.State == LoadDone:
+		return protocol.LoadCompleted, nil
+	case ld.State == LoadAuthorised:
+		return protocol.LoadInitiated, nil
+	}
+	return protocol.LoadCancelled, nil
 }

@@ -272,7 +272,7 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 		if err := getJSON(ib, key, &li); err == nil {
 			if li.Amount == p.Amount && (kiosk == nil || bytes.Equal(li.TxTime, kiosk[:])) {
 				res = LoadInitResult{LoadID: li.LoadID, Amount: li.Amount, TxTime: [7]byte(li.TxTime)}
-				return nil
+				return moveLoadTo(tx, li.LoadID, p.DeviceID)
 			}
 			if skewErr != nil {
 				return skewErr
@@ -289,7 +289,7 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 				if moved {
 					res.TxTime = *kiosk
 				}
-				return nil
+				return moveLoadTo(tx, li.LoadID, p.DeviceID)
 			}
 			// The card is back at the same counter asking for another
 			// amount: the session authorised before never credited (the
@@ -338,6 +338,23 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 	l.log.Info("load authorised", "card", p.CardNo, "load", res.LoadID, "amount", p.Amount, "device", p.DeviceID,
 		"counter", p.OnlineCounter, "tx_time", epurse.DateTime(res.TxTime).String(), "kiosk_time", kiosk != nil)
 	return res, nil
+}
+
+// moveLoadTo gives the authorised load id to device dev when another
+// device asks for it at the same counter: the card is in dev's reader
+// now, the earlier session's MAC2 died with the new INITIALIZE, so the
+// earlier device's session credited nothing (LoadStatus answers it so).
+func moveLoadTo(tx *bolt.Tx, id uint64, dev string) error {
+	lb := tx.Bucket(bucketLoads)
+	var ld Load
+	if err := getJSON(lb, be64(id), &ld); err != nil {
+		return err
+	}
+	if ld.Device == dev || ld.State != LoadAuthorised {
+		return nil
+	}
+	ld.Device = dev
+	return putJSON(lb, be64(id), ld)
 }
 
 // kioskTxTime decodes p.TxTime: nil when absent; skew is the refusal to

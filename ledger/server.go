@@ -48,6 +48,7 @@ func NewServer(l *Ledger) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/pending", s.pending)
 	s.mux.HandleFunc("POST /v1/loads/init", s.loadInit)
 	s.mux.HandleFunc("POST /v1/loads/confirm", s.loadConfirm)
+	s.mux.HandleFunc("POST "+protocol.PathLoadStatus, s.loadStatus)
 	s.mux.HandleFunc("POST "+protocol.PathClaims, s.claims)
 	s.mux.HandleFunc("POST "+protocol.PathTransfer, s.transfer)
 	return s, nil
@@ -382,6 +383,29 @@ func (s *Server) loadConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reply(w, dev, &protocol.LoadConfirmResponse{LoadID: loadID(ld.ID), State: wireLoadState(ld.State)})
+}
+
+func (s *Server) loadStatus(w http.ResponseWriter, r *http.Request) {
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	defer release()
+	req, dev, err := protocol.OpenFromDevice[protocol.LoadStatusRequest](deviceKeys{s.l}, raw)
+	var id uint64
+	if err == nil {
+		id, err = parseLoadID(req.LoadID)
+	}
+	var st protocol.LoadState
+	if err == nil {
+		st, err = s.l.LoadStatus(dev, id, req.CardNo)
+	}
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &protocol.LoadConfirmResponse{LoadID: req.LoadID, State: st})
 }
 
 func loadID(id uint64) string { return strconv.FormatUint(id, 10) }

@@ -58,6 +58,7 @@ func FuzzDecodePendingRequest(f *testing.F)      { fuzzDecode[PendingRequest](f)
 func FuzzDecodePending(f *testing.F)             { fuzzDecode[Pending](f) }
 func FuzzDecodeLoadInit(f *testing.F)            { fuzzDecode[LoadInit](f) }
 func FuzzDecodeClaimRequest(f *testing.F)        { fuzzDecode[ClaimRequest](f) }
+func FuzzDecodeLoadStatusRequest(f *testing.F)   { fuzzDecode[LoadStatusRequest](f) }
 func FuzzDecodeClaims(f *testing.F)              { fuzzDecode[Claims](f) }
 func FuzzDecodeTransferRequest(f *testing.F)     { fuzzDecode[TransferRequest](f) }
 func FuzzDecodeTransferResponse(f *testing.F)    { fuzzDecode[TransferResponse](f) }
@@ -208,7 +209,7 @@ var fuzzTargets = []string{
 	"FuzzDecodeStatusRequest", "FuzzDecodeStatusSnapshot", "FuzzDecodeStatusDelta",
 	"FuzzDecodeRulesRequest", "FuzzDecodeRules", "FuzzDecodePendingRequest", "FuzzDecodePending",
 	"FuzzDecodeLoadInit", "FuzzDecodeLoadInitResponse", "FuzzDecodeLoadConfirm", "FuzzDecodeLoadConfirmResponse",
-	"FuzzDecodeQRClaims", "FuzzDecodeError", "FuzzVerify", "FuzzBase45Decode", "FuzzVerifyQRToken", "FuzzDecodeKeyPEM",
+	"FuzzDecodeLoadStatusRequest", "FuzzDecodeQRClaims", "FuzzDecodeError", "FuzzVerify", "FuzzBase45Decode", "FuzzVerifyQRToken", "FuzzDecodeKeyPEM",
 }
 
 // TestFuzzSeeds checks that every fuzz target has seed files under
@@ -244,6 +245,9 @@ func writeFuzzSeeds(t *testing.T) {
 		TypePendingRequest: "FuzzDecodePendingRequest", TypePending: "FuzzDecodePending",
 		TypeLoadInit: "FuzzDecodeLoadInit", TypeLoadInitResponse: "FuzzDecodeLoadInitResponse",
 		TypeLoadConfirm: "FuzzDecodeLoadConfirm", TypeLoadConfirmResponse: "FuzzDecodeLoadConfirmResponse",
+		TypeLoadStatusRequest: "FuzzDecodeLoadStatusRequest",
+		TypeClaimRequest:      "FuzzDecodeClaimRequest", TypeClaims: "FuzzDecodeClaims",
+		TypeTransferRequest: "FuzzDecodeTransferRequest", TypeTransferResponse: "FuzzDecodeTransferResponse",
 	}
 	for _, m := range testMessages(t) {
 		b, err := m.Encode()

@@ -75,6 +75,7 @@ func testMessages(t testing.TB) []Message {
 		&LoadConfirm{DeviceID: testDevice, LoadID: "L-1", CardNo: "2024000123", OnlineCounter: 3, TAC: []byte{9, 9, 9, 9}, BalanceAfter: 10500},
 		&LoadConfirmResponse{LoadID: "L-1", State: LoadCompleted},
 		&ClaimRequest{DeviceID: testDevice, CardNo: "2024000123", CardBalance: 1500},
+		&LoadStatusRequest{DeviceID: testDevice, LoadID: "17", CardNo: "2024000123"},
 		&Claims{CardNo: "2024000123", Account: "S2024-001", Loadable: 5000, Claimable: 5000, PurseLimit: 100000, TxLimit: 5000},
 		&TransferRequest{DeviceID: testDevice, CardNo: "2024000123", RequestID: bytes.Repeat([]byte{7}, RequestIDSize), Amount: 20000, PIN: SecretPIN("123456")},
 		&TransferResponse{TransferID: "T-1", Amount: 20000, Loadable: 25000, BankRef: "sim-1"},
@@ -128,6 +129,9 @@ func decodeAs(m Message, b []byte) (Message, error) {
 		return &v, err
 	case *LoadConfirmResponse:
 		v, err := DecodeLoadConfirmResponse(b)
+		return &v, err
+	case *LoadStatusRequest:
+		v, err := DecodeLoadStatusRequest(b)
 		return &v, err
 	case *ClaimRequest:
 		v, err := DecodeClaimRequest(b)

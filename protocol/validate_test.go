@@ -176,6 +176,9 @@ func openFromDeviceAs(m Message, keys KeySet, msg []byte) (Message, error) {
 	case *ClaimRequest:
 		v, _, err := OpenFromDevice[ClaimRequest](keys, msg)
 		return &v, err
+	case *LoadStatusRequest:
+		v, _, err := OpenFromDevice[LoadStatusRequest](keys, msg)
+		return &v, err
 	case *TransferRequest:
 		v, _, err := OpenFromDevice[TransferRequest](keys, msg)
 		return &v, err

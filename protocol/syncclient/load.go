@@ -148,3 +148,30 @@ func (c *Client) exchange(ctx context.Context, path string, raw []byte, limit in
 	}
 	return a.body, nil
 }
+
+// LoadStatus asks what became of a load this device authorised and could
+// not settle from the card (protocol.LoadStatusRequest): LoadCompleted
+// (credited in this device's session), LoadCancelled (nothing credited)
+// or LoadInitiated (unknown yet).
+func (c *Client) LoadStatus(ctx context.Context, loadID, cardNo string) (protocol.LoadState, error) {
+	if c.o.LedgerKeys == nil {
+		return 0, ErrNotEnrolled
+	}
+	raw, err := c.seal(&protocol.LoadStatusRequest{DeviceID: c.o.DeviceID, LoadID: loadID, CardNo: cardNo})
+	if err != nil {
+		return 0, fmt.Errorf("syncclient: sign load status: %w", err)
+	}
+	body, err := c.exchange(ctx, protocol.PathLoadStatus[1:], raw, protocol.MaxLoadSize)
+	if err != nil {
+		return 0, err
+	}
+	resp, _, err := protocol.Open[protocol.LoadConfirmResponse](c.o.LedgerKeys, body, c.o.DeviceID)
+	if err != nil {
+		c.log.Warn("ledger's load status refused: signature or format", "err", err)
+		return 0, fmt.Errorf("syncclient: load status answer: %w", err)
+	}
+	if resp.LoadID != loadID {
+		return 0, fmt.Errorf("syncclient: load status answer for load %q, asked %q: %w", resp.LoadID, loadID, ErrLoadMismatch)
+	}
+	return resp.State, nil
+}
