@@ -150,7 +150,16 @@ type LoadCompletion struct {
 	// gone (the card was used since): no TAC, the record's reason is
 	// ReasonCardLog, and nothing is left to confirm with the ledger.
 	ByLog bool
+	// ByLedger: the card never came back here, and the ledger says this
+	// session credited it (a later online counter the card showed
+	// elsewhere; protocol.LoadStatusRequest): no TAC, the record's
+	// reason is ReasonLedger, nothing is left to confirm.
+	ByLedger bool
 }
+
+// ReasonLedger is the reason of a load record whose credit the ledger
+// confirmed from the card's later online counter (LoadCompletion.ByLedger).
+const ReasonLedger = "ledger-inferred"
 
 // loadValue is a Load as stored: canonical CBOR (keys as integers).
 type loadValue struct {
@@ -416,16 +425,21 @@ func (s *Store) CompleteLoad(id uint64, c LoadCompletion) (uint64, error) {
 			return fmt.Errorf("offline: complete load %d: it is %v: %w", id, l.State, ErrIntentState)
 		case c.BalanceAfter != l.BalanceBefore+l.Amount:
 			return fmt.Errorf("offline: complete load %d: balance after %d is not %d + %d: %w", id, c.BalanceAfter, l.BalanceBefore, l.Amount, ErrInvalid)
-		case c.ByLog && len(c.TAC) != 0:
-			return fmt.Errorf("offline: complete load %d: a completion by the card's log has no TAC: %w", id, ErrInvalid)
-		case !c.ByLog && len(c.TAC) != protocol.CryptogramSize:
+		case c.ByLog && c.ByLedger:
+			return fmt.Errorf("offline: complete load %d: by the card's log or by the ledger, not both: %w", id, ErrInvalid)
+		case (c.ByLog || c.ByLedger) && len(c.TAC) != 0:
+			return fmt.Errorf("offline: complete load %d: a completion by the card's log or the ledger has no TAC: %w", id, ErrInvalid)
+		case !c.ByLog && !c.ByLedger && len(c.TAC) != protocol.CryptogramSize:
 			return fmt.Errorf("offline: complete load %d: 4-byte TAC needed: %w", id, ErrInvalid)
 		}
 		r := l.record()
 		r.BalanceAfter = c.BalanceAfter
-		if c.ByLog {
+		switch {
+		case c.ByLog:
 			r.Reason = ReasonCardLog
-		} else {
+		case c.ByLedger:
+			r.Reason = ReasonLedger
+		default:
 			r.TAC = c.TAC
 		}
 		e, err := s.appendTx(tx, r, classEvidence)
@@ -433,7 +447,7 @@ func (s *Store) CompleteLoad(id uint64, c LoadCompletion) (uint64, error) {
 			return err
 		}
 		seq = e.Record.Seq
-		if c.ByLog {
+		if c.ByLog || c.ByLedger {
 			return tx.Bucket(bucketPending).Delete(be64(id))
 		}
 		l.State, l.Reason, l.BalanceAfter, l.TAC, l.Seq = LoadCredited, "", c.BalanceAfter, bytes.Clone(c.TAC), seq

@@ -192,6 +192,39 @@ func TestLoadByLogAndVoid(t *testing.T) {
 	}
 }
 
+// TestLoadByLedger: a load the ledger says this session credited (the
+// card showed a later counter elsewhere) journals a load record without
+// TAC, reason ledger-inferred, and leaves nothing; a TAC with it, or both
+// ways at once, is refused.
+func TestLoadByLedger(t *testing.T) {
+	s, _ := offlinetest.Open(t, offline.Options{})
+	a, err := s.OpenLoad(loadIntent("c1", 500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkLoadUncertain(a.ID, "restart"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []offline.LoadCompletion{
+		{BalanceAfter: 10_500, TAC: tac, ByLedger: true},
+		{BalanceAfter: 10_500, ByLedger: true, ByLog: true},
+	} {
+		if _, err := s.CompleteLoad(a.ID, bad); !errors.Is(err, offline.ErrInvalid) {
+			t.Fatalf("%+v: %v", bad, err)
+		}
+	}
+	if _, err := s.CompleteLoad(a.ID, offline.LoadCompletion{BalanceAfter: 10_500, ByLedger: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := s.Loads(); len(ls) != 0 {
+		t.Fatalf("left after a completion by the ledger: %+v", ls)
+	}
+	rs := loadRecords(t, s)
+	if len(rs) != 1 || rs[0].TAC != nil || rs[0].Reason != offline.ReasonLedger || rs[0].BalanceAfter != 10_500 {
+		t.Fatalf("load records %+v", rs)
+	}
+}
+
 // TestLoadRefusesIncomplete: an intent without what recovery or the
 // ledger needs is refused before anything is written.
 func TestLoadRefusesIncomplete(t *testing.T) {
