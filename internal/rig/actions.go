@@ -50,6 +50,9 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 		active := s.Active == nil || *s.Active
 		return at.ctl.Post(ctx, "/v1/inputs/"+s.Input, map[string]bool{"active": active}, nil)
 	case "clock":
+		if s.At == "ledger" {
+			return r.ledgerClock(ctx, s.Clock)
+		}
 		if err := at.need(); err != nil {
 			return err
 		}
@@ -85,6 +88,28 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 		}
 	}
 	return fmt.Errorf("rig: action %s not implemented", s.Action())
+}
+
+// ledgerClock steps the ledger's clock: ledgerd serve has no clock to
+// step while it runs, so a running ledger is stopped and started again
+// with the new --clock-offset (a stopped one takes it at its next start).
+func (r *scenarioRun) ledgerClock(ctx context.Context, step string) error {
+	d, _ := parseStep(step)
+	l := r.ledger
+	l.offset += d
+	if l.proc == nil || !l.proc.running() {
+		r.tl.add("info", "ledger's clock offset %s from its next start", l.offset)
+		return nil
+	}
+	l.proc.signal(syscall.SIGTERM)
+	if err := l.proc.wait(ctx, 30*time.Second); err != nil {
+		return err
+	}
+	if err := l.start(ctx); err != nil {
+		return err
+	}
+	r.tl.add("info", "ledger's clock now %s (offset %s; serving again on %s)", time.Now().Add(l.offset).In(campusZone).Format(time.RFC3339), l.offset, l.addr)
+	return nil
 }
 
 // fresh makes sure device d holds the card's latest state: the card was
