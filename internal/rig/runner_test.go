@@ -135,3 +135,30 @@ func TestRigRunnerRunPending(t *testing.T) {
 		t.Errorf("pending.toml run anyway: %s: %s", r.Status, r.Failure)
 	}
 }
+
+// TestRigRunnerLedgerClock: expect.accounts reads an account at the
+// ledger, a clock step at "ledger" moves the ledger's clock a day ahead
+// (the reissued card's 24 hours pass) and a restart keeps it; a wrong
+// account expectation fails the scenario with the path and both values.
+func TestRigRunnerLedgerClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ledgerd processes")
+	}
+	yktd, ledgerd := rigtest.Binaries(t, root)
+	sum, err := rig.Run(context.Background(), []string{scenarioFile("ledger-clock.toml")},
+		rig.Options{Yktd: yktd, Ledgerd: ledgerd, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sum.Results[0]
+	var tl bytes.Buffer
+	r.WriteTimeline(&tl)
+	if r.Status != rig.StatusFailed || r.Steps != 7 || !strings.Contains(r.Failure, "account.state is normal, want frozen") {
+		t.Errorf("ledger-clock.toml: %s after %d steps: %s\n%s", r.Status, r.Steps, r.Failure, tl.String())
+	}
+	for _, want := range []string{"ledger's clock now", "offset 24h0m0s", "ok      ledger account S1", "ledger serving again"} {
+		if !strings.Contains(tl.String(), want) {
+			t.Errorf("the timeline does not show %q:\n%s", want, tl.String())
+		}
+	}
+}
