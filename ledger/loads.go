@@ -251,7 +251,7 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 		return LoadInitResult{}, fmt.Errorf("ledger: load init: card %q amount %d: %w", p.CardNo, p.Amount, ErrMalformed)
 	}
 	now := l.now()
-	kiosk, skewErr, err := kioskTxTime(p, now)
+	kiosk, skewErr, err := kioskTxTime(p, now, l.opts.Location)
 	if err != nil {
 		return LoadInitResult{}, err
 	}
@@ -343,11 +343,14 @@ func (l *Ledger) InitLoad(p LoadInitParams) (LoadInitResult, error) {
 // kioskTxTime decodes p.TxTime: nil when absent; skew is the refusal to
 // give if it would start a new authorisation (too far from now); err when
 // it is not a date-time at all.
-func kioskTxTime(p LoadInitParams, now time.Time) (kiosk *epurse.DateTime, skew, err error) {
+func kioskTxTime(p LoadInitParams, now time.Time, loc *time.Location) (kiosk *epurse.DateTime, skew, err error) {
 	if p.TxTime == nil {
 		return nil, nil, nil
 	}
-	at, err := protocol.ParseTxTime(p.TxTime, now.Location())
+	if loc == nil {
+		loc = now.Location()
+	}
+	at, err := protocol.ParseTxTime(p.TxTime, loc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ledger: load init: card %s: %w: %w", p.CardNo, ErrMalformed, err)
 	}

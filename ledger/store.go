@@ -123,6 +123,11 @@ type Options struct {
 	Bank bank.Bank
 	// MaxTransfer caps one bank transfer (fen); default DefaultMaxTransfer.
 	MaxTransfer int64
+	// Location is the campus time zone: a load's date-time is the kiosk's
+	// clock in its device.timezone, read in this zone against the ledger's
+	// clock; default time.Local. It must be the devices' device.timezone
+	// (ledgerd serve --timezone, default Asia/Shanghai as theirs).
+	Location *time.Location
 	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
 	NoSync bool
 

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -142,6 +143,15 @@ func (l *Ledger) Transfer(ctx context.Context, p TransferParams) (TransferRecord
 		r, err := l.ShowAccount(rec.Account)
 		return rec, r.Account, err
 	}
+	return l.finishTransfer(ctx, key, rec)
+}
+
+// finishTransfer asks the bank for the transfer rec (recorded requested
+// under key) and records its answer: the account credited, or the
+// refusal. The bank does a Ref at most once, so asking again after a
+// crash or a lost answer moves the money once.
+func (l *Ledger) finishTransfer(ctx context.Context, key []byte, rec TransferRecord) (TransferRecord, accounts.View, error) {
+	now := l.now()
 	bctx, cancel := context.WithTimeout(ctx, BankTimeout)
 	receipt, berr := l.bank.Debit(bctx, bank.Transfer{Ref: rec.ID, Account: rec.Bank, Amount: rec.Amount})
 	cancel()
@@ -150,7 +160,7 @@ func (l *Ledger) Transfer(ctx context.Context, p TransferParams) (TransferRecord
 		return rec, accounts.View{}, fmt.Errorf("ledger: transfer %s: %w: %w", rec.ID, ErrBankUnavailable, berr)
 	}
 	var view accounts.View
-	err = l.db.Update(func(tx *bolt.Tx) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
 		tb := tx.Bucket(bucketTransfers)
 		var cur TransferRecord
 		if err := getJSON(tb, key, &cur); err != nil {
@@ -187,3 +197,53 @@ func (l *Ledger) Transfer(ctx context.Context, p TransferParams) (TransferRecord
 	l.log.Info("bank transfer done", "transfer", rec.ID, "account", rec.Account, "amount", rec.Amount, "bank_ref", rec.BankRef)
 	return rec, view, nil
 }
+
+// ResumeTransfers finishes the transfers left requested: the ledger
+// stopped (or the bank's answer was lost) after it asked the bank and
+// before it recorded the answer, and no device asked again. The bank may
+// have debited the holder: each is asked again under its reference (done
+// at most once) and the account credited, or the refusal recorded. It
+// returns how many it finished; one the bank still does not answer stays
+// requested for the next call (ledgerd serve calls it at start and every
+// ResumeInterval).
+func (l *Ledger) ResumeTransfers(ctx context.Context) (int, error) {
+	type left struct {
+		key []byte
+		rec TransferRecord
+	}
+	var todo []left
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTransfers).ForEach(func(k, v []byte) error {
+			var rec TransferRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("ledger: resume transfers: %q: %w", k, err)
+			}
+			if rec.State == TransferRequested {
+				todo = append(todo, left{key: append([]byte(nil), k...), rec: rec})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, t := range todo {
+		_, _, err := l.finishTransfer(ctx, t.key, t.rec)
+		switch {
+		case err == nil, errors.Is(err, ErrBankRefused):
+			n++
+		default:
+			errs = append(errs, err)
+		}
+	}
+	if n > 0 {
+		l.log.Warn("transfers left requested were finished", "transfers", n)
+	}
+	return n, errors.Join(errs...)
+}
+
+// ResumeInterval is how often ledgerd serve finishes the transfers left
+// requested (ResumeTransfers).
+const ResumeInterval = time.Minute

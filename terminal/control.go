@@ -22,7 +22,8 @@ type TapRecord struct {
 	N         uint64    `json:"n"` // 1, 2, 3 ... since the daemon started
 	Time      time.Time `json:"time"`
 	Reader    string    `json:"reader"`
-	Flow      string    `json:"flow"` // "pos" or "gate"
+	Flow      string    `json:"flow"`              // "pos", "gate" or "kiosk"
+	Service   string    `json:"service,omitempty"` // kiosk: "open", "claim" or "transfer"
 	Outcome   string    `json:"outcome"`
 	Code      string    `json:"code"`
 	Card      string    `json:"card,omitempty"`
@@ -30,6 +31,7 @@ type TapRecord struct {
 	Balance   int64     `json:"balance,omitempty"`
 	Intent    uint64    `json:"intent,omitempty"`
 	Recovered bool      `json:"recovered,omitempty"`
+	Load      string    `json:"load,omitempty"` // kiosk: the ledger's load id
 	Direction string    `json:"direction,omitempty"`
 	Seq       uint64    `json:"seq,omitempty"`
 	Error     string    `json:"error,omitempty"`
@@ -101,6 +103,9 @@ func (d *Daemon) controlRoutes() []controlRoute {
 		{"POST", "/v1/inputs/{name}", accessCredential, `{"active": true}: drives a simulated board input`, http.HandlerFunc(d.serveInput)},
 		{"POST", "/v1/cancel-last", accessCashier, `{"pin": "<cashier PIN>"}: reverses the last sale within pos.cancel_window; ` +
 			"the answer names the card, the amount and the intent reversed", http.HandlerFunc(d.serveCancelLast)},
+	}
+	if d.sessions != nil {
+		routes = append(routes, d.kioskRoutes()...)
 	}
 	if d.deps.Control != nil {
 		routes = append(routes, controlRoute{"", "/sim/", accessCredential, "the simulator's virtual cards and readers " +

@@ -34,6 +34,8 @@ const (
 	CtlBoardReal          = "board_real"          // 409: inputs of a real board cannot be driven
 	CtlUnknownInput       = "unknown_input"       // 404: no input of that name
 	CtlStoreFault         = "store_fault"         // 500: the store failed; see the log
+	CtlNoSession          = "no_session"          // 404: no card in the kiosk, or the session named ended
+	CtlSessionBusy        = "session_busy"        // 409: a step of the kiosk's session is running
 )
 
 // access is who may call an endpoint. On the unix socket every caller may

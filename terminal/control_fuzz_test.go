@@ -79,3 +79,28 @@ func FuzzCancelBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKioskBody: the kiosk session API's body decoder takes one object
+// with a session id (and an amount and a PIN as the step needs), and
+// refuses anything else whole: unknown keys, trailing data, no session.
+func FuzzKioskBody(f *testing.F) {
+	f.Add(`{"session": "8d2855c1ad5b0c0d", "amount": 10000, "pin": "123456"}`)
+	f.Add(`{"session": "8d2855c1ad5b0c0d"}`)
+	f.Add(`{"amount": 100}`)
+	f.Add(`{"session": "x", "amount": "100"}`)
+	f.Add(`{"session": "x"} {"session": "y"}`)
+	f.Add(`{"session": "x", "Amount": 1, "card": "10012026090100000001"}`)
+	f.Add(`{"session": "x", "amount": 1e400}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		b, ok := decodeKioskBody(strings.NewReader(body))
+		if !ok {
+			if b != (kioskBody{}) {
+				t.Fatalf("refused body %q but kept %+v", body, b)
+			}
+			return
+		}
+		if b.Session == "" {
+			t.Fatalf("body %q accepted without a session", body)
+		}
+	})
+}

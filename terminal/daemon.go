@@ -19,6 +19,7 @@ import (
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/gate"
 	"github.com/openykt/yktd/terminal/hold"
+	"github.com/openykt/yktd/terminal/kiosk"
 	"github.com/openykt/yktd/terminal/policy"
 	"github.com/openykt/yktd/terminal/pos"
 	"github.com/openykt/yktd/terminal/ui"
@@ -53,6 +54,9 @@ type DaemonDeps struct {
 	VerifyQR gate.QRVerifier
 	// Sync, if set, runs beside the flows.
 	Sync Syncer
+	// Ledger, if set, is the online link a kiosk loads through (nil: not
+	// enrolled; every claim is refused as ledger_unreachable).
+	Ledger Ledger
 	// Control, if set, is mounted on the control interface (the simulator's
 	// card and reader endpoints, under /sim/).
 	Control http.Handler
@@ -75,7 +79,7 @@ type DaemonDeps struct {
 // DefaultUploadGrace is DaemonDeps.UploadGrace when left zero.
 const DefaultUploadGrace = 3 * time.Second
 
-// Daemon is one running terminal: readers feeding the POS or gate flow,
+// Daemon is one running terminal: readers feeding the POS, gate or kiosk flow,
 // the board, the store, the sync client and the control interface.
 type Daemon struct {
 	cfg  *config.Config
@@ -84,6 +88,9 @@ type Daemon struct {
 	loc  *time.Location
 	pos  *pos.POS
 	gate *gate.Gate
+	// kiosk and sessions are the kiosk flow and its card's session.
+	kiosk    *kiosk.Kiosk
+	sessions *kiosk.Sessions
 
 	rules rulesCache
 	holds *hold.Holds
@@ -154,6 +161,13 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		if err != nil {
 			return nil, err
 		}
+	case config.KindKiosk:
+		if deps.SAM == nil {
+			return nil, errors.New("terminal: daemon: a kiosk needs a SAM (device.sam)")
+		}
+		if err := d.newKiosk(); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("terminal: daemon: device kind %q is not supported by this version", cfg.Device.Kind)
 	}
@@ -218,6 +232,15 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
+	if d.kiosk != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.runKiosk(readCtx); err != nil {
+				faults <- err
+			}
+		}()
+	}
 	if d.deps.Sync != nil {
 		wg.Add(1)
 		go func() {
@@ -247,6 +270,15 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		d.watchHolds(readCtx)
 	}()
 
+	if d.kiosk != nil {
+		// What a previous run left is settled before the first card:
+		// open loads become uncertain, credited ones are confirmed.
+		if err := d.kiosk.Startup(tapCtx); err != nil {
+			stopReaders()
+			wg.Wait()
+			return err
+		}
+	}
 	taps := make(chan struct{})
 	go func() {
 		defer close(taps)
@@ -302,6 +334,9 @@ func (d *Daemon) dispatch(tapCtx, readCtx context.Context, events <-chan reader.
 					d.log.Info("pos: metered session expired", "card", s.CardNo)
 				}
 			}
+			if d.sessions != nil {
+				d.sessions.Expire(tapCtx)
+			}
 		case ev := <-events:
 			d.handle(tapCtx, ev)
 		}
@@ -315,6 +350,8 @@ func (d *Daemon) handle(ctx context.Context, ev reader.Event) {
 		d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: ev.Reader, Flow: "pos", Outcome: res.Outcome.String(),
 			Code: string(res.Code), Card: res.CardNo, Amount: res.Amount, Balance: res.Balance, Intent: res.IntentID,
 			Recovered: res.Recovered, Error: errString(err)})
+	case d.sessions != nil:
+		d.handleKiosk(ctx, ev)
 	case d.gate != nil && ev.Kind != reader.CardRemoved:
 		res, err := d.gate.HandleEvent(ctx, ev)
 		d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: ev.Reader, Flow: "gate", Outcome: res.Outcome.String(),

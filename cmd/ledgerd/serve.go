@@ -40,9 +40,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	maxBody := fs.Int("max-body-mib", ledger.DefaultMaxBodyMemory>>20, "MiB of request bodies held at once; more are answered rate-limited (429)")
 	bodyTimeout := fs.Duration("body-timeout", ledger.DefaultBodyTimeout, "how long a request body may take to arrive")
 	maxOffline := fs.Duration("max-offline", ledger.DefaultMaxOffline, "the devices' sync.max_offline: a replaced card with a counter gap has its balance released after it")
+	tz := fs.String("timezone", "Asia/Shanghai", "the campus time zone, the devices' device.timezone: a kiosk's load time is read in it")
 	clockOffset := fs.Duration("clock-offset", 0, "run the ledger's clock this far from the system's (drills and the rig's scenarios: \"24 hours later\"); never in production")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
+	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return usageError("serve: --timezone %q: %v", *tz, err)
 	}
 	if (*cert == "") != (*key == "") {
 		return usageError("serve: --tls-cert and --tls-key go together")
@@ -54,7 +59,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return usageError("serve: --max-requests at least 1, --max-body-mib at least 2 (a batch is 1 MiB), --body-timeout positive")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout, MaxOffline: *maxOffline}
+	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout, MaxOffline: *maxOffline,
+		Location: loc}
 	if off := *clockOffset; off != 0 {
 		log.Warn("the ledger's clock is offset from the system's", "offset", off.String())
 		opts.Now = func() time.Time { return time.Now().Add(off) }
@@ -104,6 +110,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		}
 	}()
 	go func() { errc <- as.Serve(adm) }()
+	rctx, stopResume := context.WithCancel(ctx)
+	resumed := make(chan struct{})
+	go func() { defer close(resumed); resumeTransfers(rctx, l, log) }()
+	defer func() { stopResume(); <-resumed }() // before l.Close
 	log.Info("ledger serving", "listen", ln.Addr().String(), "tls", *cert != "", "data", *data, "kid", l.KeyID(),
 		"fingerprint", l.Fingerprint(), "admin", sockPath, "version", version)
 	fmt.Fprintf(stdout, "ledgerd serving on %s (kid %s)\nledger key %s (a device's sync.ledger_key)\n", ln.Addr(), l.KeyID(), l.Fingerprint())
@@ -123,4 +133,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// resumeTransfers finishes the bank transfers a previous run left
+// requested (the bank may have debited the holder), at start and every
+// ledger.ResumeInterval, until ctx ends.
+func resumeTransfers(ctx context.Context, l *ledger.Ledger, log *slog.Logger) {
+	t := time.NewTicker(ledger.ResumeInterval)
+	defer t.Stop()
+	for {
+		if _, err := l.ResumeTransfers(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("transfers left requested not finished yet: the bank did not answer", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -35,7 +35,7 @@ func init() {
 }
 
 const runUsage = `usage: yktd run --config FILE [--enrol TOKEN] [--new-store]
-       yktd run --sim [--kind pos|gate] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
+       yktd run --sim [--kind pos|gate|kiosk] [--dir DIR] [--auto 4s] [--control ADDR] [--no-ledger] [--print-config]
        yktd run --sim --config FILE [--enrol TOKEN] --dir DIR   (the rig's simulator, docs/rig.md)
 both:  [--log FILE]
 
@@ -88,7 +88,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.enrol, "enrol", "", "one-time enrolment token from the ledger (ledgerd token new)")
 	fs.BoolVar(&f.newStore, "new-store", false, "start a new store, the device's next journal epoch, when its store is missing or empty")
 	fs.BoolVar(&f.sim, "sim", false, "run on the simulator")
-	fs.StringVar(&f.kind, "kind", "pos", "simulator: pos or gate")
+	fs.StringVar(&f.kind, "kind", "pos", "simulator: pos, gate or kiosk")
 	fs.StringVar(&f.dir, "dir", "", "simulator: data directory (default: a new temporary directory)")
 	fs.StringVar(&f.control, "control", "", "simulator: control interface address (default 127.0.0.1:0)")
 	fs.DurationVar(&f.auto, "auto", 4*time.Second, "simulator: tap a demo card every interval (0: only on Enter)")
@@ -105,8 +105,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if f.sim && f.enrol != "" && f.config == "" {
 		return usageError("--enrol is for a device; the simulator enrols with its own ledger")
 	}
-	if f.kind != config.KindPOS && f.kind != config.KindGate {
-		return usageError("--kind %q: want pos or gate", f.kind)
+	if f.kind != config.KindPOS && f.kind != config.KindGate && f.kind != config.KindKiosk {
+		return usageError("--kind %q: want pos, gate or kiosk", f.kind)
 	}
 	if f.printConfig {
 		if !f.sim {
@@ -199,7 +199,7 @@ func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr
 		return err
 	}
 	deps.Control = simControl(deps.Readers, cfg.Device.DataDir, log)
-	if cfg.Device.Kind == config.KindPOS {
+	if cfg.Device.Kind == config.KindPOS || cfg.Device.Kind == config.KindKiosk {
 		var stopSAM func()
 		if deps.SAM, stopSAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
 			closeAll()
@@ -217,7 +217,7 @@ func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr
 			return fmt.Errorf("sync: %w", err)
 		}
 		if client != nil {
-			deps.Sync = client
+			deps.Sync, deps.Ledger = client, client
 		}
 	}
 	d, err := terminal.NewDaemon(cfg, deps)

@@ -78,11 +78,18 @@ type crashDaemon struct {
 // types on); its output goes to dir/../daemon.log.
 func startCrashDaemon(t *testing.T, dir string, logf *os.File) *crashDaemon {
 	t.Helper()
+	return startCrashDaemonOf(t, dir, logf, runCrashEnv, "^TestRunCrashHelper$")
+}
+
+// startCrashDaemonOf starts the helper test named by pattern in a child
+// process with env set to dir, and waits for its control interface.
+func startCrashDaemonOf(t *testing.T, dir string, logf *os.File, env, pattern string) *crashDaemon {
+	t.Helper()
 	_ = os.Remove(filepath.Join(dir, "control.addr"))
-	args := []string{os.Args[0], "-test.run=^TestRunCrashHelper$"}
+	args := []string{os.Args[0], "-test.run=" + pattern}
 	for attempt := 0; ; attempt++ {
 		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), runCrashEnv+"="+dir)
+		cmd.Env = append(os.Environ(), env+"="+dir)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		stdin, err := cmd.StdinPipe()
 		if err != nil {

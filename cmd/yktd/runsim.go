@@ -221,14 +221,14 @@ func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error
 			return nil, err
 		}
 		if client != nil {
-			deps.Sync = client
+			deps.Sync, deps.Ledger = client, client
 		}
 	} else {
 		client, err := e.startLedger(ctx)
 		if err != nil {
 			return nil, err
 		}
-		deps.Sync = client
+		deps.Sync, deps.Ledger = client, client
 	}
 	d, err := terminal.NewDaemon(e.cfg, deps)
 	if err != nil {
@@ -273,14 +273,23 @@ func (e *simEnv) localStatusList() error {
 // the demo's status list and rules, enrols the device and runs a first sync
 // round so that the lost card is listed before the first tap.
 func (e *simEnv) startLedger(ctx context.Context) (*syncclient.Client, error) {
+	loc, err := time.LoadLocation(e.cfg.Device.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
 	l, err := ledger.Open(filepath.Join(e.dir, "ledger"), ledger.Options{IssuerKeys: sam.TestKeys().Keys,
-		Logger: e.log.With("component", "ledger")})
+		Logger: e.log.With("component", "ledger"), Location: loc})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	e.ledger = l
 	if err := e.seedLedger(); err != nil {
 		return nil, err
+	}
+	// A transfer the last run asked of the (simulated) bank and did not
+	// record: the bank may have debited; finish it before the first card.
+	if _, err := l.ResumeTransfers(ctx); err != nil {
+		e.log.Warn("transfers left requested not finished", "err", err)
 	}
 	srv, err := ledger.NewServer(l)
 	if err != nil {
@@ -347,6 +356,13 @@ func (e *simEnv) seedLedger() error {
 			if _, err := e.ledger.SetStatus(c.Profile.CardNumber(), uint8(r)); err != nil {
 				return fmt.Errorf("ledger status: %w", err)
 			}
+		}
+	}
+	if e.cfg.Device.Kind == config.KindKiosk {
+		// The demo accounts: money to claim, a bank account, and the
+		// accounts whose loads are refused (ledger.DemoAccounts).
+		if err := ledger.SeedDemo(e.ledger); err != nil {
+			return err
 		}
 	}
 	if r, _, err := e.ledger.Rules(0); err == nil && r.Version > 0 {

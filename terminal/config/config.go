@@ -1,5 +1,5 @@
 // Package config reads the device configuration file of yktd: one TOML file
-// that says what this terminal is (a POS or a gate; a kiosk is planned),
+// that says what this terminal is (a POS, a gate or a 圈存 kiosk),
 // where its store lives, which readers and board pins it has, and how it
 // syncs.
 //
@@ -10,7 +10,7 @@
 // unconfigured. See docs/config.md and testdata/config/example.toml.
 //
 // Each section lives in its own file (device.go, readers.go, board.go, pos.go,
-// gate.go, sync.go); Load decodes the whole file and validates every section.
+// gate.go, kiosk.go, sync.go); Load decodes the whole file and validates every section.
 package config
 
 import (
@@ -39,6 +39,7 @@ type Config struct {
 	Board   Board    `toml:"board"`
 	POS     POS      `toml:"pos"`
 	Gate    Gate     `toml:"gate"`
+	Kiosk   Kiosk    `toml:"kiosk"`
 	Sync    Sync     `toml:"sync"`
 	Control Control  `toml:"control"`
 }
@@ -119,6 +120,7 @@ func (c *Config) defaults() {
 	c.Board.defaults()
 	c.POS.defaults()
 	c.Gate.defaults()
+	c.Kiosk.Defaults()
 	c.Sync.defaults()
 	c.Control.defaults()
 }
@@ -146,6 +148,7 @@ func (c *Config) Validate() error {
 		c.Board.validate,
 		func() error { return c.POS.validate(c.Device.Kind) },
 		func() error { return c.Gate.validate(c.Device.Kind, &c.Board) },
+		c.Kiosk.Validate,
 		c.Sync.validate,
 		c.Control.validate,
 	}

@@ -4,18 +4,16 @@ import "path/filepath"
 
 // Device kinds.
 const (
-	KindPOS  = "pos"  // canteen POS, shower or hot-water meter
-	KindGate = "gate" // turnstile, dorm door, library gate
-	// KindKiosk is the 圈存 load kiosk, planned: Validate refuses it until
-	// this version has one.
-	KindKiosk = "kiosk"
+	KindPOS   = "pos"   // canteen POS, shower or hot-water meter
+	KindGate  = "gate"  // turnstile, dorm door, library gate
+	KindKiosk = "kiosk" // 圈存 load kiosk: claims the money waiting at the ledger onto the card
 )
 
 // Device says what this terminal is and where it keeps its state.
 type Device struct {
 	// ID is the device id the ledger enrolled (also the journal's genesis input).
 	ID string `toml:"id"`
-	// Kind is pos or gate (kiosk is planned).
+	// Kind is pos, gate or kiosk.
 	Kind string `toml:"kind"`
 	// DataDir holds the store and the device's identity (device key,
 	// pinned ledger key, store epoch).
@@ -59,11 +57,9 @@ func (d *Device) validate() error {
 		return invalid("device.id is required")
 	}
 	switch d.Kind {
-	case KindPOS, KindGate:
-	case KindKiosk:
-		return invalid("device.kind %q: this version has no kiosk (圈存机) yet; want pos or gate", d.Kind)
+	case KindPOS, KindGate, KindKiosk:
 	default:
-		return invalid("device.kind %q: want pos or gate", d.Kind)
+		return invalid("device.kind %q: want pos, gate or kiosk", d.Kind)
 	}
 	if d.Store == "" {
 		return invalid("device.data_dir or device.store is required")

@@ -150,6 +150,18 @@ func (h *Holds) Gate(now time.Time) (Hold, bool) {
 	return h.hold(c), true
 }
 
+// Kiosk returns the hold that stops a kiosk's loads at now, if any
+// (policy.DeviceState.KioskHold).
+func (h *Holds) Kiosk(now time.Time) (Hold, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.st.KioskHold(now)
+	if c == policy.CodeOK {
+		return Hold{}, false
+	}
+	return h.hold(c), true
+}
+
 // Active returns every hold in force at now, most serious first.
 func (h *Holds) Active(now time.Time) []Hold {
 	h.mu.Lock()

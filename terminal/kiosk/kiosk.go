@@ -79,8 +79,8 @@ type Options struct {
 	AIDs [][]byte
 	// Logger receives the technician's log; nil discards it.
 	Logger *slog.Logger
-	// Holds, if set, are the terminal's money holds: a claim is refused
-	// while one is on (a broken journal chain, a revoked device, ...).
+	// Holds, if set, are the terminal's holds: a claim is refused while a
+	// revoked device or a broken journal chain holds it (hold.Holds.Kiosk).
 	Holds *hold.Holds
 }
 
@@ -214,7 +214,10 @@ func (k *Kiosk) handle(ctx context.Context, card reader.Card, amount int64) (Res
 		return tapAgain("", CodeTapAgain), nil
 	}
 	if k.holds != nil {
-		if h, on := k.holds.Money(k.now()); on {
+		// The kiosk is online: the ledger decides on the card and its
+		// account, so the holds of an offline list (none yet, too old) do
+		// not stop it; a revoked device or a broken journal does.
+		if h, on := k.holds.Kiosk(k.now()); on {
 			return Result{Outcome: Refused, Code: ui.Code(h.Code), Message: h.Message, CardNo: info.CardNo, Balance: info.Balance}, nil
 		}
 	}

@@ -61,6 +61,20 @@ func (s DeviceState) GateHold(now time.Time) Code {
 	return CodeOK
 }
 
+// KioskHold returns the hold that stops a kiosk's loads at now, or
+// CodeOK. A kiosk is online: the ledger decides on the card and its
+// account, so no status list (or an old one) does not stop it; a revoked
+// device does, and so does a broken journal chain (its load records are
+// evidence).
+func (s DeviceState) KioskHold(now time.Time) Code {
+	for _, c := range holdOrder {
+		if (c == CodeDeviceRevoked || c == CodeChainBroken) && s.on(c, now) {
+			return c
+		}
+	}
+	return CodeOK
+}
+
 // StopsGate reports whether hold c stops gate passes too. No status list
 // and a revoked device do: the gate cannot tell a lost card, or is no
 // longer trusted with the decision. A gate offline too long keeps

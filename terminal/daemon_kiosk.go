@@ -1,0 +1,225 @@
+package terminal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/terminal/kiosk"
+)
+
+// Ledger is the device's online link to the ledger for the exchanges
+// that happen while a card waits (loads, claims, transfers);
+// *syncclient.Client implements it.
+type Ledger interface {
+	kiosk.Ledger
+	kiosk.Bank
+}
+
+// ErrNotEnrolled is what a kiosk without a ledger link answers: it is
+// not enrolled (or runs without sync.ledger), so every claim is refused
+// with ledger_unreachable.
+var ErrNotEnrolled = errors.New("terminal: no ledger link: the device is not enrolled (yktd run --enrol TOKEN)")
+
+// noLedger is the Ledger of a device that has none.
+type noLedger struct{}
+
+func (noLedger) Pending(context.Context, string) (protocol.Pending, error) {
+	return protocol.Pending{}, ErrNotEnrolled
+}
+func (noLedger) InitLoad(context.Context, protocol.LoadInit) (protocol.LoadInitResponse, error) {
+	return protocol.LoadInitResponse{}, ErrNotEnrolled
+}
+func (noLedger) ConfirmLoad(context.Context, protocol.LoadConfirm) (protocol.LoadConfirmResponse, error) {
+	return protocol.LoadConfirmResponse{}, ErrNotEnrolled
+}
+func (noLedger) Claims(context.Context, string, int64) (protocol.Claims, error) {
+	return protocol.Claims{}, ErrNotEnrolled
+}
+func (noLedger) Transfer(context.Context, protocol.TransferRequest) (protocol.TransferResponse, error) {
+	return protocol.TransferResponse{}, ErrNotEnrolled
+}
+
+// kioskSAM is the PSAM as a load needs it: the terminal id and the
+// card's system PIN.
+type kioskSAM interface {
+	epurse.SAM
+	epurse.SystemPINSource
+}
+
+// newKiosk builds the kiosk flow and its session keeper.
+func (d *Daemon) newKiosk() error {
+	s, ok := d.deps.SAM.(kioskSAM)
+	if !ok {
+		return errors.New("terminal: daemon: a kiosk needs a SAM that gives the card's system PIN (device.sam; a soft key file needs \"system_pin\")")
+	}
+	l := d.deps.Ledger
+	if l == nil {
+		d.log.Warn("kiosk: no ledger link: every claim is refused until the device is enrolled")
+		l = noLedger{}
+	}
+	k, err := kiosk.New(kiosk.Options{Store: d.deps.Store, Ledger: l, SAM: s, Display: d.deps.Display, Buzzer: d.deps.Buzzer,
+		Now: d.deps.Now, Location: d.loc, Config: d.cfg.Kiosk, Logger: d.log, Holds: d.holds})
+	if err != nil {
+		return err
+	}
+	ss, err := kiosk.NewSessions(kiosk.SessionOptions{Kiosk: k, Bank: l, Display: d.deps.Display, Config: d.cfg.Kiosk,
+		Now: d.deps.Now, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	d.kiosk, d.sessions = k, ss
+	return nil
+}
+
+// Kiosk returns the kiosk flow, or nil on another kind.
+func (d *Daemon) Kiosk() *kiosk.Kiosk { return d.kiosk }
+
+// runKiosk confirms the credited loads the ledger has not confirmed,
+// every KioskConfirmInterval until ctx ends.
+func (d *Daemon) runKiosk(ctx context.Context) error {
+	t := time.NewTicker(KioskConfirmInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := d.kiosk.Confirm(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// KioskConfirmInterval is how often a kiosk reports to the ledger the
+// credited loads it could not confirm at the time.
+const KioskConfirmInterval = 30 * time.Second
+
+// handleKiosk opens the card's session when it arrives (claiming what
+// waits, with kiosk.auto_claim) and ends it when it leaves.
+func (d *Daemon) handleKiosk(ctx context.Context, ev reader.Event) {
+	switch ev.Kind {
+	case reader.CardPresent:
+		st := d.sessions.Open(ctx, ev.Reader, ev.Card)
+		d.recordKiosk(ev.Reader, st, nil)
+	case reader.CardRemoved:
+		d.sessions.Close(ctx, ev.Reader, "card removed")
+	}
+}
+
+func (d *Daemon) recordKiosk(readerName string, st kiosk.Step, err error) {
+	d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: readerName, Flow: "kiosk", Service: st.Service,
+		Outcome: st.Outcome.String(), Code: string(st.Code), Card: st.CardNo, Amount: st.Amount, Balance: st.Balance,
+		Recovered: st.Recovered, Load: st.LoadID, Error: errString(err)})
+}
+
+// kioskRoutes are the session API (docs/control.md), on the authorised
+// side: whoever drives it moves money onto the card in the reader.
+func (d *Daemon) kioskRoutes() []controlRoute {
+	return []controlRoute{
+		{"GET", "/v1/kiosk", accessCredential, "the kiosk's session: the card, its balance, what its account holds, the services and the last step",
+			http.HandlerFunc(d.serveKioskView)},
+		{"POST", "/v1/kiosk/claim", accessCredential, `{"session": ID, "amount": FEN}: claims (领取) that much of what waits (0 or none: all that fits)`,
+			http.HandlerFunc(d.serveKioskClaim)},
+		{"POST", "/v1/kiosk/transfer", accessCredential, `{"session": ID, "amount": FEN, "pin": "<holder PIN>"}: 银校转账 into the account, then loaded onto the card`,
+			http.HandlerFunc(d.serveKioskTransfer)},
+		{"POST", "/v1/kiosk/end", accessCredential, `{"session": ID}: ends the session (the holder pressed 退出): back to the start screen`,
+			http.HandlerFunc(d.serveKioskEnd)},
+	}
+}
+
+func (d *Daemon) serveKioskView(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, d.sessions.Current())
+}
+
+// kioskBody is the body of the session API's steps. PIN is the holder's;
+// it goes to the card and the ledger and is never logged or echoed.
+type kioskBody struct {
+	Session string `json:"session"`
+	Amount  int64  `json:"amount"`
+	PIN     string `json:"pin"`
+}
+
+// decodeKioskBody reads a step's body; its error never quotes the body
+// (it may hold a PIN).
+func decodeKioskBody(r io.Reader) (kioskBody, bool) {
+	var b kioskBody
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil || dec.Decode(&struct{}{}) != io.EOF || b.Session == "" {
+		return kioskBody{}, false
+	}
+	return b, true
+}
+
+// KioskAnswer is the answer of a session step.
+type KioskAnswer struct {
+	kiosk.Step
+	Message string `json:"message"` // the display's two lines, 中文 / English
+	Error   string `json:"error,omitempty"`
+}
+
+func (d *Daemon) serveKioskStep(w http.ResponseWriter, r *http.Request, step func(context.Context, kioskBody) (kiosk.Step, error)) {
+	b, ok := decodeKioskBody(http.MaxBytesReader(w, r.Body, 1024))
+	if !ok {
+		writeError(w, http.StatusBadRequest, CtlBadRequest, `body: want {"session": ID, "amount": FEN, "pin": "..."} (amount and pin as the step needs)`)
+		return
+	}
+	st, err := step(r.Context(), b)
+	switch {
+	case errors.Is(err, kiosk.ErrNoSession):
+		writeError(w, http.StatusNotFound, CtlNoSession, err.Error())
+		return
+	case errors.Is(err, kiosk.ErrBusy):
+		writeError(w, http.StatusConflict, CtlSessionBusy, err.Error())
+		return
+	case errors.Is(err, kiosk.ErrBadRequest):
+		writeError(w, http.StatusBadRequest, CtlBadRequest, err.Error())
+		return
+	}
+	d.recordKiosk(d.sessionReader(), st, err)
+	out := KioskAnswer{Step: st, Message: st.Message.ZH + " / " + st.Message.EN}
+	status := http.StatusOK
+	if err != nil {
+		out.Error, status = "the terminal failed; see the log", http.StatusInternalServerError
+	}
+	writeJSON(w, status, out)
+}
+
+func (d *Daemon) sessionReader() string { return d.sessions.Reader() }
+
+func (d *Daemon) serveKioskClaim(w http.ResponseWriter, r *http.Request) {
+	d.serveKioskStep(w, r, func(ctx context.Context, b kioskBody) (kiosk.Step, error) {
+		if b.PIN != "" {
+			return kiosk.Step{}, fmt.Errorf("%w: a claim takes no PIN", kiosk.ErrBadRequest)
+		}
+		return d.sessions.Claim(ctx, b.Session, b.Amount)
+	})
+}
+
+func (d *Daemon) serveKioskTransfer(w http.ResponseWriter, r *http.Request) {
+	d.serveKioskStep(w, r, func(ctx context.Context, b kioskBody) (kiosk.Step, error) {
+		return d.sessions.Transfer(ctx, b.Session, b.Amount, b.PIN)
+	})
+}
+
+func (d *Daemon) serveKioskEnd(w http.ResponseWriter, r *http.Request) {
+	b, ok := decodeKioskBody(http.MaxBytesReader(w, r.Body, 1024))
+	if !ok {
+		writeError(w, http.StatusBadRequest, CtlBadRequest, `body: want {"session": ID}`)
+		return
+	}
+	if err := d.sessions.End(r.Context(), b.Session); err != nil {
+		writeError(w, http.StatusNotFound, CtlNoSession, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, d.sessions.Current())
+}
