@@ -15,7 +15,7 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 	at := r.devices[s.At]
 	if at != nil {
 		switch s.Action() {
-		case "tap", "fault", "clear_faults", "keys", "input", "clock":
+		case "tap", "fault", "clear_faults", "keys", "input", "clock", "control":
 			at.mark()
 		}
 	}
@@ -77,6 +77,8 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 		return nil
 	case "ledgerd":
 		return r.ledgerd(ctx, s)
+	case "control":
+		return r.control(ctx, at, s)
 	case "pause":
 		t := time.NewTimer(s.Pause.D())
 		defer t.Stop()
@@ -305,6 +307,17 @@ func (r *scenarioRun) expand(s string) (string, error) {
 		case "ledger":
 			if name == "data" && r.ledger != nil {
 				return r.ledger.dir
+			}
+		case "session":
+			if d, ok := r.devices[name]; ok {
+				id, serr := r.kioskSession(d)
+				if serr == nil {
+					return id
+				}
+				if err == nil {
+					err = serr
+				}
+				return m
 			}
 		}
 		if err == nil {

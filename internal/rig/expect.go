@@ -189,6 +189,24 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 			return nil
 		})
 	}
+	if e.Status != nil {
+		add(fmt.Sprintf("%s's answer is %d", s.Control, *e.Status), func(context.Context) error {
+			if r.lastCtl.status != *e.Status {
+				return fmt.Errorf("%d: %s", r.lastCtl.status, strings.TrimSpace(string(r.lastCtl.body)))
+			}
+			return nil
+		})
+	}
+	if len(e.Response) > 0 {
+		add(s.Control+"'s answer", func(ctx context.Context) error {
+			err := r.checkDoc(ctx, e.Response, func(context.Context) ([]byte, error) { return r.lastCtl.body, nil })
+			var ny *notYet
+			if errors.As(err, &ny) {
+				return errors.New(ny.what) // the answer is given: it cannot change
+			}
+			return err
+		})
+	}
 	if e.Running != nil {
 		add(fmt.Sprintf("%s running: %v", s.At, *e.Running), func(context.Context) error {
 			if d.running() != *e.Running {

@@ -85,6 +85,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 // JSON paths of expectations. The TOML decoder reports keys nested in them
 // as undecoded; they are not unknown.
 var freeFormTables = [][]string{{"device", "config"}, {"ledger", "rules"},
+	{"step", "body"}, {"step", "expect", "response"},
 	{"step", "expect", "ledger"}, {"step", "expect", "accounts"}, {"step", "expect", "devices"}, {"step", "expect", "health"}}
 
 func freeForm(k toml.Key) bool {
@@ -352,7 +353,7 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 	}
 	needAt := s.Expect.needsDevice()
 	switch act {
-	case "tap", "fault", "clear_faults", "keys", "input", "clock":
+	case "tap", "fault", "clear_faults", "keys", "input", "clock", "control":
 		needAt = true
 	}
 	ledgerClock := act == "clock" && s.At == "ledger"
@@ -380,6 +381,12 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 	}
 	if len(s.Args) > 0 && act != "ledgerd" {
 		return errors.New("args go with ledgerd")
+	}
+	if s.Body != nil && act != "control" {
+		return errors.New("body goes with control")
+	}
+	if (s.Expect.Status != nil || len(s.Expect.Response) > 0) && act != "control" {
+		return errors.New("expect.status and expect.response go with a control step")
 	}
 	switch act {
 	case "tap":
@@ -426,6 +433,10 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 		}
 		if !ledgerClock && devs[s.At].Reader != ReaderSim {
 			return errors.New("clock: only a simulator's clock (or the ledger's) can be stepped")
+		}
+	case "control":
+		if _, _, err := parseControl(s.Control); err != nil {
+			return err
 		}
 	case "ledgerd":
 		if sc.Ledger == nil {
@@ -484,7 +495,7 @@ func (e *Expect) check(sc *Scenario, act string, card func(what, n string) error
 	if (len(e.Ledger) > 0 || len(e.Accounts) > 0 || len(e.Devices) > 0) && sc.Ledger == nil {
 		return errors.New("expect.ledger, expect.accounts and expect.devices need [ledger]")
 	}
-	docs := []map[string]any{e.Ledger, e.Devices, e.Health}
+	docs := []map[string]any{e.Ledger, e.Devices, e.Health, e.Response}
 	for id, m := range e.Accounts {
 		if id == "" || len(m) == 0 {
 			return fmt.Errorf("expect.accounts: want an account id or card and its paths: accounts.ID = { \"account.state\" = \"normal\" }, got %q", id)

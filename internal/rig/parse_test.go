@@ -99,6 +99,12 @@ func TestRigParseRefuses(t *testing.T) {
 		{"accounts bad path", minimal + "\n[[step]]\nexpect.accounts.a = { \"old_cards[card=x\" = 1 }\n", "unbalanced"},
 		{"accounts without paths", minimal + "\n[[step]]\nexpect.accounts.a = {}\n", "want an account id or card and its paths"},
 		{"accounts not a table", minimal + "\n[[step]]\nexpect.accounts = { \"account.state\" = \"normal\" }\n", "accounts"},
+		{"control without at", minimal + "\n[[step]]\ncontrol = \"POST /v1/cancel-last\"\n", "control needs at = DEVICE"},
+		{"control method", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"FETCH /v1/taps\"\n", "method FETCH"},
+		{"control without a path", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"POST\"\n", "want a method and a path"},
+		{"body without control", minimal + "\n[[step]]\ntap = \"alice\"\nat = \"pos\"\nbody = { pin = \"1\" }\n", "body goes with control"},
+		{"status without control", minimal + "\n[[step]]\nat = \"pos\"\nexpect.status = 200\n", "go with a control step"},
+		{"bad response path", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"GET /v1/kiosk\"\nexpect.response = { \"a[\" = 1 }\n", "unbalanced"},
 		{"unknown tap key", minimal + "\n[[step]]\nat = \"pos\"\nexpect.tap = { flwo = \"kiosk\" }\n", "unknown key step.expect.tap.flwo"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

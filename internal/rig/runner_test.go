@@ -46,7 +46,7 @@ func TestRigRunner(t *testing.T) {
 	t.Logf("report:\n%s", report.String())
 
 	pass, broken, pending, partial := sum.Results[0], sum.Results[1], sum.Results[2], sum.Results[3]
-	if pass.Status != rig.StatusPassed || pass.Steps != 2 || len(pass.Pending) != 0 {
+	if pass.Status != rig.StatusPassed || pass.Steps != 3 || len(pass.Pending) != 0 {
 		t.Errorf("pass.toml: %s after %d steps: %s", pass.Status, pass.Steps, pass.Failure)
 	}
 	if pass.Dir != "" {

@@ -160,25 +160,27 @@ type Step struct {
 	Todo    string   `toml:"todo"`
 
 	// Actions (one per step).
-	Tap         string     `toml:"tap"`          // card name: into the field of At's reader
-	Reader      string     `toml:"reader"`       // with tap and remove: which reader of At (default its first)
-	Remove      string     `toml:"remove"`       // device: its reader's field emptied
-	Fault       *FaultSpec `toml:"fault"`        // arm a fault on a card, at At
-	ClearFaults string     `toml:"clear_faults"` // card: its faults cleared, at At
-	Keys        *string    `toml:"keys"`         // typed on At's keypad (its console's stdin)
-	Input       string     `toml:"input"`        // board input of At ...
-	Active      *bool      `toml:"active"`       // ... set active (default) or not
-	Kill        string     `toml:"kill"`         // device or "ledger": SIGKILL
-	Stop        string     `toml:"stop"`         // device or "ledger": SIGTERM, waited for
-	StartProc   string     `toml:"start"`        // device or "ledger": started (again)
-	Restart     string     `toml:"restart"`      // device or "ledger": SIGTERM, then started again
-	Cut         string     `toml:"cut"`          // device: its network to the ledger cut
-	CutMode     string     `toml:"mode"`         // with cut: drop (default: connections hang) or reset
-	Heal        string     `toml:"heal"`         // device: its network restored
-	Clock       string     `toml:"clock"`        // "+48h" / "-1h": At's clock stepped (simulator, or at = "ledger")
-	Ledgerd     string     `toml:"ledgerd"`      // operator command ("status add"), with Args
-	Args        []string   `toml:"args"`         // its arguments (after --data DIR)
-	Pause       Duration   `toml:"pause"`        // real time that must pass (never to wait for an event)
+	Tap         string         `toml:"tap"`          // card name: into the field of At's reader
+	Reader      string         `toml:"reader"`       // with tap and remove: which reader of At (default its first)
+	Remove      string         `toml:"remove"`       // device: its reader's field emptied
+	Fault       *FaultSpec     `toml:"fault"`        // arm a fault on a card, at At
+	ClearFaults string         `toml:"clear_faults"` // card: its faults cleared, at At
+	Keys        *string        `toml:"keys"`         // typed on At's keypad (its console's stdin)
+	Input       string         `toml:"input"`        // board input of At ...
+	Active      *bool          `toml:"active"`       // ... set active (default) or not
+	Kill        string         `toml:"kill"`         // device or "ledger": SIGKILL
+	Stop        string         `toml:"stop"`         // device or "ledger": SIGTERM, waited for
+	StartProc   string         `toml:"start"`        // device or "ledger": started (again)
+	Restart     string         `toml:"restart"`      // device or "ledger": SIGTERM, then started again
+	Cut         string         `toml:"cut"`          // device: its network to the ledger cut
+	CutMode     string         `toml:"mode"`         // with cut: drop (default: connections hang) or reset
+	Heal        string         `toml:"heal"`         // device: its network restored
+	Clock       string         `toml:"clock"`        // "+48h" / "-1h": At's clock stepped (simulator, or at = "ledger")
+	Ledgerd     string         `toml:"ledgerd"`      // operator command ("status add"), with Args
+	Args        []string       `toml:"args"`         // its arguments (after --data DIR)
+	Pause       Duration       `toml:"pause"`        // real time that must pass (never to wait for an event)
+	Control     string         `toml:"control"`      // "POST /v1/cancel-last": a request to At's control interface, with Body
+	Body        map[string]any `toml:"body"`         // its JSON body (placeholders expanded)
 
 	Expect Expect `toml:"expect"`
 }
@@ -211,6 +213,8 @@ type Expect struct {
 	Exit      *int                      `toml:"exit"`       // the ledgerd command's exit code, or At's
 	Output    Texts                     `toml:"output"`     // in the ledgerd command's output
 	Running   *bool                     `toml:"running"`    // At's process runs (or has ended)
+	Status    *int                      `toml:"status"`     // the control request's HTTP status
+	Response  map[string]any            `toml:"response"`   // paths into the control request's answer
 }
 
 // TapExpect is the next tap record of a device (GET /v1/taps).
@@ -340,6 +344,7 @@ func (s *Step) actions() []string {
 	add(s.Clock != "", "clock")
 	add(s.Ledgerd != "", "ledgerd")
 	add(s.Pause != 0, "pause")
+	add(s.Control != "", "control")
 	return out
 }
 
@@ -355,7 +360,7 @@ func (s *Step) Action() string {
 func (e *Expect) any() bool {
 	return e.Tap != nil || len(e.Display) > 0 || len(e.NoDisplay) > 0 || len(e.Log) > 0 || len(e.Cards) > 0 ||
 		len(e.Journal) > 0 || len(e.Ledger) > 0 || len(e.Accounts) > 0 || len(e.Devices) > 0 || len(e.Health) > 0 || len(e.Relays) > 0 ||
-		e.Exit != nil || len(e.Output) > 0 || e.Running != nil
+		e.Exit != nil || len(e.Output) > 0 || e.Running != nil || e.Status != nil || len(e.Response) > 0
 }
 
 // needsDevice reports whether an expectation reads the device At.
@@ -400,6 +405,8 @@ func (s *Step) describe() string {
 		fmt.Fprintf(&b, "ledgerd %s %s", s.Ledgerd, strings.Join(s.Args, " "))
 	case "pause":
 		fmt.Fprintf(&b, "pause %v", s.Pause.D())
+	case "control":
+		fmt.Fprintf(&b, "%s at %s", s.Control, s.At)
 	default:
 		b.WriteString("expect")
 		if s.At != "" {
