@@ -34,7 +34,7 @@ const usageText = `usage: ledgerd <command> [flags] [arguments]
 commands:
   serve         --data DIR [--listen 127.0.0.1:8470] [--issuer-keys FILE] [--tls-cert F --tls-key F]
                 [--max-requests 64] [--max-body-mib 32] [--body-timeout 30s] [--max-offline 168h]
-                [--timezone Asia/Shanghai]
+                [--timezone Asia/Shanghai] [--clock-offset 0s]
                 serve the /v1/ protocol endpoints and the admin socket
   init          --data DIR                    create the ledger (database and signing key) in DIR
   keys          --data DIR [--pem | --fingerprint]

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,14 @@ func openAdmin(dir string) (ledger.Admin, func(), error) {
 	if _, err := os.Stat(filepath.Join(dir, ledger.DBFile)); err != nil {
 		return nil, nil, fmt.Errorf("no ledger in %s (ledgerd init --data %s): %w", dir, dir, err)
 	}
+	// A serving ledger answers on its socket: asked first, the command
+	// does not wait out the database lock's timeout (200 ms each command).
+	// A socket left by a ledger that was killed refuses the connection.
+	sock := filepath.Join(dir, ledger.AdminSocket)
+	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+		c.Close()
+		return ledger.NewAdminClient(sock), func() {}, nil
+	}
 	l, err := ledger.Open(dir, ledger.Options{LockTimeout: 200 * time.Millisecond, Logger: quietLogger()})
 	if err == nil {
 		return l, func() { l.Close() }, nil
@@ -33,7 +42,6 @@ func openAdmin(dir string) (ledger.Admin, func(), error) {
 	if !errors.Is(err, ledger.ErrInUse) {
 		return nil, nil, err
 	}
-	sock := filepath.Join(dir, ledger.AdminSocket)
 	if _, serr := os.Stat(sock); serr != nil {
 		return nil, nil, fmt.Errorf("%w, and no admin socket %s", err, sock)
 	}

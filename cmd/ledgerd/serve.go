@@ -41,6 +41,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	bodyTimeout := fs.Duration("body-timeout", ledger.DefaultBodyTimeout, "how long a request body may take to arrive")
 	maxOffline := fs.Duration("max-offline", ledger.DefaultMaxOffline, "the devices' sync.max_offline: a replaced card with a counter gap has its balance released after it")
 	tz := fs.String("timezone", "Asia/Shanghai", "the campus time zone, the devices' device.timezone: a kiosk's load time is read in it")
+	clockOffset := fs.Duration("clock-offset", 0, "run the ledger's clock this far from the system's (drills and the rig's scenarios: \"24 hours later\"); never in production")
 	if err := parse(fs, data, args, 0, "no arguments"); err != nil {
 		return err
 	}
@@ -60,6 +61,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready f
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	opts := ledger.Options{Logger: log, MaxRequests: *maxReq, MaxBodyMemory: int64(*maxBody) << 20, BodyTimeout: *bodyTimeout, MaxOffline: *maxOffline,
 		Location: loc}
+	if off := *clockOffset; off != 0 {
+		log.Warn("the ledger's clock is offset from the system's", "offset", off.String())
+		opts.Now = func() time.Time { return time.Now().Add(off) }
+	}
 	if *keys != "" {
 		k, err := ledger.ReadIssuerKeys(*keys)
 		if err != nil {

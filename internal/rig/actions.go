@@ -15,7 +15,7 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 	at := r.devices[s.At]
 	if at != nil {
 		switch s.Action() {
-		case "tap", "fault", "clear_faults", "keys", "input", "clock":
+		case "tap", "fault", "clear_faults", "keys", "input", "clock", "control":
 			at.mark()
 		}
 	}
@@ -50,6 +50,9 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 		active := s.Active == nil || *s.Active
 		return at.ctl.Post(ctx, "/v1/inputs/"+s.Input, map[string]bool{"active": active}, nil)
 	case "clock":
+		if s.At == "ledger" {
+			return r.ledgerClock(ctx, s.Clock)
+		}
 		if err := at.need(); err != nil {
 			return err
 		}
@@ -74,6 +77,8 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 		return nil
 	case "ledgerd":
 		return r.ledgerd(ctx, s)
+	case "control":
+		return r.control(ctx, at, s)
 	case "pause":
 		t := time.NewTimer(s.Pause.D())
 		defer t.Stop()
@@ -85,6 +90,28 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 		}
 	}
 	return fmt.Errorf("rig: action %s not implemented", s.Action())
+}
+
+// ledgerClock steps the ledger's clock: ledgerd serve has no clock to
+// step while it runs, so a running ledger is stopped and started again
+// with the new --clock-offset (a stopped one takes it at its next start).
+func (r *scenarioRun) ledgerClock(ctx context.Context, step string) error {
+	d, _ := parseStep(step)
+	l := r.ledger
+	l.offset += d
+	if l.proc == nil || !l.proc.running() {
+		r.tl.add("info", "ledger's clock offset %s from its next start", l.offset)
+		return nil
+	}
+	l.proc.signal(syscall.SIGTERM)
+	if err := l.proc.wait(ctx, 30*time.Second); err != nil {
+		return err
+	}
+	if err := l.start(ctx); err != nil {
+		return err
+	}
+	r.tl.add("info", "ledger's clock now %s (offset %s; serving again on %s)", time.Now().Add(l.offset).In(campusZone).Format(time.RFC3339), l.offset, l.addr)
+	return nil
 }
 
 // fresh makes sure device d holds the card's latest state: the card was
@@ -280,6 +307,17 @@ func (r *scenarioRun) expand(s string) (string, error) {
 		case "ledger":
 			if name == "data" && r.ledger != nil {
 				return r.ledger.dir
+			}
+		case "session":
+			if d, ok := r.devices[name]; ok {
+				id, serr := r.kioskSession(d)
+				if serr == nil {
+					return id
+				}
+				if err == nil {
+					err = serr
+				}
+				return m
 			}
 		}
 		if err == nil {

@@ -91,9 +91,17 @@ func buildConfig(base []byte, overlay map[string]any, dc devConfig) ([]byte, err
 		set("device", "data_dir", dc.dataDir, true)
 		set("device", "store", dc.dataDir+"/yktd.db", true)
 		set("device", "log_format", "text", true)
-		if m["device"].(map[string]any)["kind"] == KindPOS {
+		// A POS signs its sales with the SAM; a kiosk also derives the
+		// card's system PIN with it (the test key file holds the
+		// system-PIN master key).
+		if k := m["device"].(map[string]any)["kind"]; k == KindPOS || k == KindKiosk {
 			set("device", "sam", "soft:"+dc.softSAM, true)
 		}
+	}
+	if m["device"].(map[string]any)["kind"] == KindKiosk && dc.ledgerURL != "" {
+		// A card waits in the kiosk's reader while it asks the ledger:
+		// as short as the sync's timeout, unless the scenario says.
+		set("kiosk", "ledger_timeout", "3s", false)
 	}
 	var buf bytes.Buffer
 	if err := toml.NewEncoder(&buf).Encode(m); err != nil {

@@ -74,6 +74,10 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 		add("tap at "+s.At, func(ctx context.Context) error { return r.checkTap(ctx, d, e.Tap, deadline) })
 	}
 	for _, t := range e.Display {
+		t, err := r.expand(t)
+		if err != nil {
+			return err
+		}
 		add(fmt.Sprintf("display of %s shows %q", s.At, t), func(context.Context) error {
 			if got := d.display(); !strings.Contains(got, t) {
 				return pending("the display since the last action shows:\n%s", lastLines(got, 12))
@@ -82,6 +86,10 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 		})
 	}
 	for _, t := range e.Log {
+		t, err := r.expand(t)
+		if err != nil {
+			return err
+		}
 		add(fmt.Sprintf("log of %s has %q", s.At, t), func(context.Context) error {
 			if got := d.logSince(); !strings.Contains(got, t) {
 				return pending("the log since the last action ends:\n%s", lastLines(got, 8))
@@ -105,6 +113,23 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 		add("ledger report", func(ctx context.Context) error {
 			return r.checkDoc(ctx, e.Ledger, func(ctx context.Context) ([]byte, error) {
 				out, err := r.ledger.must(ctx, "report", "--json")
+				return []byte(out), err
+			})
+		})
+	}
+	ids := make([]string, 0, len(e.Accounts))
+	for id := range e.Accounts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		add("ledger account "+id, func(ctx context.Context) error {
+			who, err := r.expand(id)
+			if err != nil {
+				return err
+			}
+			return r.checkDoc(ctx, e.Accounts[id], func(ctx context.Context) ([]byte, error) {
+				out, err := r.ledger.must(ctx, "account show", "--json", who)
 				return []byte(out), err
 			})
 		})
@@ -153,11 +178,33 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 		}
 	}
 	for _, t := range e.Output {
+		t, err := r.expand(t)
+		if err != nil {
+			return err
+		}
 		add(fmt.Sprintf("ledgerd's output has %q", t), func(context.Context) error {
 			if out := r.lastCmd.stdout + r.lastCmd.stderr; !strings.Contains(out, t) {
 				return fmt.Errorf("it said: %s", strings.TrimSpace(out))
 			}
 			return nil
+		})
+	}
+	if e.Status != nil {
+		add(fmt.Sprintf("%s's answer is %d", s.Control, *e.Status), func(context.Context) error {
+			if r.lastCtl.status != *e.Status {
+				return fmt.Errorf("%d: %s", r.lastCtl.status, strings.TrimSpace(string(r.lastCtl.body)))
+			}
+			return nil
+		})
+	}
+	if len(e.Response) > 0 {
+		add(s.Control+"'s answer", func(ctx context.Context) error {
+			err := r.checkDoc(ctx, e.Response, func(context.Context) ([]byte, error) { return r.lastCtl.body, nil })
+			var ny *notYet
+			if errors.As(err, &ny) {
+				return errors.New(ny.what) // the answer is given: it cannot change
+			}
+			return err
 		})
 	}
 	if e.Running != nil {
@@ -183,6 +230,10 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 	}
 	// What must not have been shown is checked once the rest held.
 	for _, t := range e.NoDisplay {
+		t, err := r.expand(t)
+		if err != nil {
+			return err
+		}
 		if got := d.display(); strings.Contains(got, t) {
 			return fmt.Errorf("display of %s shows %q, which it must not:\n%s", s.At, t, lastLines(got, 12))
 		}
@@ -213,9 +264,12 @@ func (r *scenarioRun) checkTap(ctx context.Context, d *device, want *TapExpect, 
 	}
 	got := recs[0]
 	d.tapSeen = got.N
-	r.tl.add("info", "%s tap %d: %s %s card %s amount %d balance %d%s", d.spec.Name, got.N, got.Outcome, got.Code, got.Card,
+	r.tl.add("info", "%s tap %d: %s%s %s card %s amount %d balance %d%s", d.spec.Name, got.N, flowPrefix(got.Flow), got.Outcome, got.Code, got.Card,
 		got.Amount, got.Balance, map[bool]string{true: " (recovered)"}[got.Recovered])
 	var bad []string
+	if want.Flow != "" && got.Flow != want.Flow {
+		bad = append(bad, fmt.Sprintf("flow %s, want %s", got.Flow, want.Flow))
+	}
 	if want.Outcome != "" && got.Outcome != want.Outcome {
 		bad = append(bad, fmt.Sprintf("outcome %s, want %s", got.Outcome, want.Outcome))
 	}
@@ -238,6 +292,16 @@ func (r *scenarioRun) checkTap(ctx context.Context, d *device, want *TapExpect, 
 		return fmt.Errorf("the next tap (%d) was %s/%s: %s", got.N, got.Outcome, got.Code, strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// flowPrefix names a tap's flow in the timeline, where it is not the
+// device's usual one (a kiosk's, a POS's claim before the sale).
+func flowPrefix(flow string) string {
+	switch flow {
+	case "", KindPOS, KindGate:
+		return ""
+	}
+	return flow + " "
 }
 
 // checkCard compares a card's state file.

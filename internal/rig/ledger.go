@@ -22,6 +22,9 @@ type ledgerProc struct {
 	proc *proc
 	addr string // where it listens now
 	runs int
+	// offset is the ledger's clock ahead of the system's (clock steps at
+	// "ledger"): ledgerd serve --clock-offset.
+	offset time.Duration
 	// onStart is called with the new address after each start (the
 	// proxies follow it).
 	onStart func(addr string)
@@ -55,7 +58,11 @@ func (l *ledgerProc) start(ctx context.Context) error {
 	if l.runs > 1 {
 		name, base = fmt.Sprintf("ledger (run %d)", l.runs), fmt.Sprintf("ledger.%d", l.runs)
 	}
-	p, err := startProc(name, l.logs, base, l.bin, []string{"serve", "--data", l.dir, "--listen", "127.0.0.1:0", "--issuer-keys", l.keys})
+	args := []string{"serve", "--data", l.dir, "--listen", "127.0.0.1:0", "--issuer-keys", l.keys}
+	if l.offset != 0 {
+		args = append(args, "--clock-offset", l.offset.String())
+	}
+	p, err := startProc(name, l.logs, base, l.bin, args)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,8 @@ func Parse(name string, data []byte) (*Scenario, error) {
 // JSON paths of expectations. The TOML decoder reports keys nested in them
 // as undecoded; they are not unknown.
 var freeFormTables = [][]string{{"device", "config"}, {"ledger", "rules"},
-	{"step", "expect", "ledger"}, {"step", "expect", "devices"}, {"step", "expect", "health"}}
+	{"step", "body"}, {"step", "expect", "response"},
+	{"step", "expect", "ledger"}, {"step", "expect", "accounts"}, {"step", "expect", "devices"}, {"step", "expect", "health"}}
 
 func freeForm(k toml.Key) bool {
 	for _, p := range freeFormTables {
@@ -170,9 +171,9 @@ func (d *DeviceSpec) check(hasLedger bool) error {
 	switch d.Kind {
 	case "":
 		d.Kind = KindPOS
-	case KindPOS, KindGate:
+	case KindPOS, KindGate, KindKiosk:
 	default:
-		return fmt.Errorf("kind %q: want pos or gate", d.Kind)
+		return fmt.Errorf("kind %q: want pos, gate or kiosk", d.Kind)
 	}
 	switch d.Reader {
 	case "":
@@ -199,7 +200,7 @@ func (d *DeviceSpec) check(hasLedger bool) error {
 	}
 	for k := range d.Config {
 		switch k {
-		case "device", "reader", "board", "pos", "gate", "sync", "control":
+		case "device", "reader", "board", "pos", "gate", "kiosk", "sync", "control":
 		default:
 			return fmt.Errorf("config: unknown section %q (docs/config.md)", k)
 		}
@@ -344,25 +345,30 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 	if target := s.Remove + s.Cut + s.Heal + s.Kill + s.Stop + s.StartProc + s.Restart; s.At == "" && devs[target] != nil {
 		s.At = target
 	}
-	needAt := s.Expect.needsDevice()
-	switch act {
-	case "tap", "fault", "clear_faults", "keys", "input", "clock":
-		needAt = true
-	}
-	if s.At != "" && devs[s.At] == nil {
-		return fmt.Errorf("at: no device %q", s.At)
-	}
-	if needAt && s.At == "" {
-		return fmt.Errorf("%s needs at = DEVICE", orDefault(act, "this expectation"))
-	}
-	if len(s.Expect.Relays) > 0 && devs[s.At].Reader != ReaderSim {
-		return errors.New("expect.relays: only a simulator's board can be read")
-	}
 	card := func(what, n string) error {
 		if !cards[n] {
 			return fmt.Errorf("%s: no card %q", what, n)
 		}
 		return nil
+	}
+	needAt := s.Expect.needsDevice()
+	switch act {
+	case "tap", "fault", "clear_faults", "keys", "input", "clock", "control":
+		needAt = true
+	}
+	ledgerClock := act == "clock" && s.At == "ledger"
+	switch {
+	case ledgerClock && sc.Ledger == nil:
+		return errors.New(`clock at "ledger": the scenario declares no [ledger]`)
+	case ledgerClock && s.Expect.needsDevice():
+		return errors.New(`clock at "ledger": an expectation on a device needs a step of its own`)
+	case ledgerClock:
+	case s.At != "" && devs[s.At] == nil:
+		return fmt.Errorf("at: no device %q", s.At)
+	case needAt && s.At == "":
+		return fmt.Errorf("%s needs at = DEVICE", orDefault(act, "this expectation"))
+	case len(s.Expect.Relays) > 0 && devs[s.At].Reader != ReaderSim:
+		return errors.New("expect.relays: only a simulator's board can be read")
 	}
 	if s.Reader != "" && act != "tap" && act != "remove" {
 		return errors.New("reader goes with tap or remove")
@@ -375,6 +381,12 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 	}
 	if len(s.Args) > 0 && act != "ledgerd" {
 		return errors.New("args go with ledgerd")
+	}
+	if s.Body != nil && act != "control" {
+		return errors.New("body goes with control")
+	}
+	if (s.Expect.Status != nil || len(s.Expect.Response) > 0) && act != "control" {
+		return errors.New("expect.status and expect.response go with a control step")
 	}
 	switch act {
 	case "tap":
@@ -419,8 +431,12 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 		if _, err := parseStep(s.Clock); err != nil {
 			return err
 		}
-		if devs[s.At].Reader != ReaderSim {
-			return errors.New("clock: only a simulator's clock can be stepped")
+		if !ledgerClock && devs[s.At].Reader != ReaderSim {
+			return errors.New("clock: only a simulator's clock (or the ledger's) can be stepped")
+		}
+	case "control":
+		if _, _, err := parseControl(s.Control); err != nil {
+			return err
 		}
 	case "ledgerd":
 		if sc.Ledger == nil {
@@ -476,10 +492,17 @@ func (e *Expect) check(sc *Scenario, act string, card func(what, n string) error
 			return fmt.Errorf("expect.journal[%d]: say what to match (kind, card, reason)", i)
 		}
 	}
-	if (len(e.Ledger) > 0 || len(e.Devices) > 0) && sc.Ledger == nil {
-		return errors.New("expect.ledger and expect.devices need [ledger]")
+	if (len(e.Ledger) > 0 || len(e.Accounts) > 0 || len(e.Devices) > 0) && sc.Ledger == nil {
+		return errors.New("expect.ledger, expect.accounts and expect.devices need [ledger]")
 	}
-	for _, m := range []map[string]any{e.Ledger, e.Devices, e.Health} {
+	docs := []map[string]any{e.Ledger, e.Devices, e.Health, e.Response}
+	for id, m := range e.Accounts {
+		if id == "" || len(m) == 0 {
+			return fmt.Errorf("expect.accounts: want an account id or card and its paths: accounts.ID = { \"account.state\" = \"normal\" }, got %q", id)
+		}
+		docs = append(docs, m)
+	}
+	for _, m := range docs {
 		for path, want := range m {
 			if _, err := parsePath(path); err != nil {
 				return err

@@ -91,6 +91,21 @@ func TestRigParseRefuses(t *testing.T) {
 		{"enrol another unknown", strings.Replace(minimal, `name = "pos"`, "name = \"pos\"\nenrol = \"{token.gate}\"", 1), `no other device "gate"`},
 		{"config section", strings.Replace(minimal, `name = "pos"`, "name = \"pos\"\nconfig.poss = { mode = \"keyed\" }", 1), `unknown section "poss"`},
 		{"reader with keys", minimal + "\n[[step]]\nat = \"pos\"\nkeys = \"1\"\nreader = \"r\"\n", "reader goes with tap or remove"},
+		{"ledger clock without ledger", "[[device]]\nname = \"pos\"\n[[step]]\nclock = \"+24h\"\nat = \"ledger\"\n", "declares no [ledger]"},
+		{"ledger clock with a device expectation", minimal + "\n[[step]]\nclock = \"+24h\"\nat = \"ledger\"\nexpect.display = \"x\"\n", "a step of its own"},
+		{"bad ledger clock", minimal + "\n[[step]]\nclock = \"a day\"\nat = \"ledger\"\n", `clock "a day"`},
+		{"tap at the ledger", minimal + "\n[[step]]\ntap = \"alice\"\nat = \"ledger\"\n", `at: no device "ledger"`},
+		{"accounts without ledger", "[[device]]\nname = \"pos\"\n[[step]]\nexpect.accounts.a = { \"account.state\" = \"normal\" }\n", "need [ledger]"},
+		{"accounts bad path", minimal + "\n[[step]]\nexpect.accounts.a = { \"old_cards[card=x\" = 1 }\n", "unbalanced"},
+		{"accounts without paths", minimal + "\n[[step]]\nexpect.accounts.a = {}\n", "want an account id or card and its paths"},
+		{"accounts not a table", minimal + "\n[[step]]\nexpect.accounts = { \"account.state\" = \"normal\" }\n", "accounts"},
+		{"control without at", minimal + "\n[[step]]\ncontrol = \"POST /v1/cancel-last\"\n", "control needs at = DEVICE"},
+		{"control method", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"FETCH /v1/taps\"\n", "method FETCH"},
+		{"control without a path", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"POST\"\n", "want a method and a path"},
+		{"body without control", minimal + "\n[[step]]\ntap = \"alice\"\nat = \"pos\"\nbody = { pin = \"1\" }\n", "body goes with control"},
+		{"status without control", minimal + "\n[[step]]\nat = \"pos\"\nexpect.status = 200\n", "go with a control step"},
+		{"bad response path", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"GET /v1/kiosk\"\nexpect.response = { \"a[\" = 1 }\n", "unbalanced"},
+		{"unknown tap key", minimal + "\n[[step]]\nat = \"pos\"\nexpect.tap = { flwo = \"kiosk\" }\n", "unknown key step.expect.tap.flwo"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("x", []byte(tc.text))
@@ -98,6 +113,42 @@ func TestRigParseRefuses(t *testing.T) {
 				t.Errorf("Parse: %v, want ErrScenario saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRigParseKioskAndAccounts: a kiosk device, the ledger's clock and
+// expectations on an account parse; the paths of expect.accounts are the
+// account's, not unknown keys of the scenario.
+func TestRigParseKioskAndAccounts(t *testing.T) {
+	sc, err := Parse("k", []byte(minimal+`
+[[device]]
+name = "kiosk"
+kind = "kiosk"
+config.kiosk = { max_balance_fen = 50000 }
+
+[[step]]
+note = "a day later"
+clock = "+24h"
+at = "ledger"
+expect.accounts."{card.alice}" = { "account.state" = "normal", "old_cards[card={card.alice}].released" = false }
+
+[[step]]
+tap = "alice"
+at = "kiosk"
+expect.tap = { flow = "kiosk", outcome = "loaded", code = "loaded" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sc.Devices[1]; d.Kind != KindKiosk || d.ID != "RIG-KIOSK" {
+		t.Errorf("kiosk device: %+v", d)
+	}
+	s := sc.Steps[1]
+	if s.Action() != "clock" || s.At != "ledger" || len(s.Expect.Accounts["{card.alice}"]) != 2 {
+		t.Errorf("ledger clock step: %+v", s)
+	}
+	if tap := sc.Steps[2].Expect.Tap; tap.Flow != "kiosk" || tap.Outcome != "loaded" {
+		t.Errorf("kiosk tap: %+v", tap)
 	}
 }
 
@@ -193,7 +244,8 @@ func FuzzRigParse(f *testing.F) {
 			cards[c.Name] = true
 		}
 		for i, s := range sc.Steps {
-			if s.At != "" && !devs[s.At] || s.Tap != "" && !cards[s.Tap] || len(s.actions()) > 1 {
+			ledgerClock := s.At == "ledger" && s.Clock != ""
+			if s.At != "" && !devs[s.At] && !ledgerClock || s.Tap != "" && !cards[s.Tap] || len(s.actions()) > 1 {
 				t.Fatalf("step %d accepted with a dangling reference or two actions: %+v", i+1, s)
 			}
 		}

@@ -150,6 +150,9 @@ type scenarioRun struct {
 	// lastCmd is the last ledgerd command of a step, for expect.exit and
 	// expect.output.
 	lastCmd *cmdResult
+	// lastCtl is the answer of the last control step, for expect.status
+	// and expect.response.
+	lastCtl *ctlResult
 }
 
 type cmdResult struct {

@@ -46,7 +46,7 @@ func TestRigRunner(t *testing.T) {
 	t.Logf("report:\n%s", report.String())
 
 	pass, broken, pending, partial := sum.Results[0], sum.Results[1], sum.Results[2], sum.Results[3]
-	if pass.Status != rig.StatusPassed || pass.Steps != 2 || len(pass.Pending) != 0 {
+	if pass.Status != rig.StatusPassed || pass.Steps != 3 || len(pass.Pending) != 0 {
 		t.Errorf("pass.toml: %s after %d steps: %s", pass.Status, pass.Steps, pass.Failure)
 	}
 	if pass.Dir != "" {
@@ -133,5 +133,32 @@ func TestRigRunnerRunPending(t *testing.T) {
 	r := sum.Results[0]
 	if r.Status != rig.StatusFailed || !strings.Contains(r.Failure, "outcome paid, want impossible") {
 		t.Errorf("pending.toml run anyway: %s: %s", r.Status, r.Failure)
+	}
+}
+
+// TestRigRunnerLedgerClock: expect.accounts reads an account at the
+// ledger, a clock step at "ledger" moves the ledger's clock a day ahead
+// (the reissued card's 24 hours pass) and a restart keeps it; a wrong
+// account expectation fails the scenario with the path and both values.
+func TestRigRunnerLedgerClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ledgerd processes")
+	}
+	yktd, ledgerd := rigtest.Binaries(t, root)
+	sum, err := rig.Run(context.Background(), []string{scenarioFile("ledger-clock.toml")},
+		rig.Options{Yktd: yktd, Ledgerd: ledgerd, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sum.Results[0]
+	var tl bytes.Buffer
+	r.WriteTimeline(&tl)
+	if r.Status != rig.StatusFailed || r.Steps != 7 || !strings.Contains(r.Failure, "account.state is normal, want frozen") {
+		t.Errorf("ledger-clock.toml: %s after %d steps: %s\n%s", r.Status, r.Steps, r.Failure, tl.String())
+	}
+	for _, want := range []string{"ledger's clock now", "offset 24h0m0s", "ok      ledger account S1", "ledger serving again"} {
+		if !strings.Contains(tl.String(), want) {
+			t.Errorf("the timeline does not show %q:\n%s", want, tl.String())
+		}
 	}
 }

@@ -68,8 +68,9 @@ type LedgerSpec struct {
 
 // Device kinds a scenario may declare.
 const (
-	KindPOS  = "pos"
-	KindGate = "gate"
+	KindPOS   = "pos"
+	KindGate  = "gate"
+	KindKiosk = "kiosk" // 圈存机: a card placed claims the money waiting for it
 )
 
 // Readers a device may take its cards from.
@@ -90,8 +91,8 @@ type DeviceSpec struct {
 	Name string `toml:"name"`
 	// ID is the device id (default "RIG-" and the name in capitals).
 	ID string `toml:"id"`
-	// Kind is pos (default) or gate: the demo configuration of that kind
-	// is the base the Config overlay changes.
+	// Kind is pos (default), gate or kiosk: the demo configuration of
+	// that kind is the base the Config overlay changes.
 	Kind string `toml:"kind"`
 	// Reader is sim (default) or vcard.
 	Reader string `toml:"reader"`
@@ -159,25 +160,27 @@ type Step struct {
 	Todo    string   `toml:"todo"`
 
 	// Actions (one per step).
-	Tap         string     `toml:"tap"`          // card name: into the field of At's reader
-	Reader      string     `toml:"reader"`       // with tap and remove: which reader of At (default its first)
-	Remove      string     `toml:"remove"`       // device: its reader's field emptied
-	Fault       *FaultSpec `toml:"fault"`        // arm a fault on a card, at At
-	ClearFaults string     `toml:"clear_faults"` // card: its faults cleared, at At
-	Keys        *string    `toml:"keys"`         // typed on At's keypad (its console's stdin)
-	Input       string     `toml:"input"`        // board input of At ...
-	Active      *bool      `toml:"active"`       // ... set active (default) or not
-	Kill        string     `toml:"kill"`         // device or "ledger": SIGKILL
-	Stop        string     `toml:"stop"`         // device or "ledger": SIGTERM, waited for
-	StartProc   string     `toml:"start"`        // device or "ledger": started (again)
-	Restart     string     `toml:"restart"`      // device or "ledger": SIGTERM, then started again
-	Cut         string     `toml:"cut"`          // device: its network to the ledger cut
-	CutMode     string     `toml:"mode"`         // with cut: drop (default: connections hang) or reset
-	Heal        string     `toml:"heal"`         // device: its network restored
-	Clock       string     `toml:"clock"`        // "+48h" / "-1h": At's clock stepped (simulator)
-	Ledgerd     string     `toml:"ledgerd"`      // operator command ("status add"), with Args
-	Args        []string   `toml:"args"`         // its arguments (after --data DIR)
-	Pause       Duration   `toml:"pause"`        // real time that must pass (never to wait for an event)
+	Tap         string         `toml:"tap"`          // card name: into the field of At's reader
+	Reader      string         `toml:"reader"`       // with tap and remove: which reader of At (default its first)
+	Remove      string         `toml:"remove"`       // device: its reader's field emptied
+	Fault       *FaultSpec     `toml:"fault"`        // arm a fault on a card, at At
+	ClearFaults string         `toml:"clear_faults"` // card: its faults cleared, at At
+	Keys        *string        `toml:"keys"`         // typed on At's keypad (its console's stdin)
+	Input       string         `toml:"input"`        // board input of At ...
+	Active      *bool          `toml:"active"`       // ... set active (default) or not
+	Kill        string         `toml:"kill"`         // device or "ledger": SIGKILL
+	Stop        string         `toml:"stop"`         // device or "ledger": SIGTERM, waited for
+	StartProc   string         `toml:"start"`        // device or "ledger": started (again)
+	Restart     string         `toml:"restart"`      // device or "ledger": SIGTERM, then started again
+	Cut         string         `toml:"cut"`          // device: its network to the ledger cut
+	CutMode     string         `toml:"mode"`         // with cut: drop (default: connections hang) or reset
+	Heal        string         `toml:"heal"`         // device: its network restored
+	Clock       string         `toml:"clock"`        // "+48h" / "-1h": At's clock stepped (simulator, or at = "ledger")
+	Ledgerd     string         `toml:"ledgerd"`      // operator command ("status add"), with Args
+	Args        []string       `toml:"args"`         // its arguments (after --data DIR)
+	Pause       Duration       `toml:"pause"`        // real time that must pass (never to wait for an event)
+	Control     string         `toml:"control"`      // "POST /v1/cancel-last": a request to At's control interface, with Body
+	Body        map[string]any `toml:"body"`         // its JSON body (placeholders expanded)
 
 	Expect Expect `toml:"expect"`
 }
@@ -196,24 +199,28 @@ type FaultSpec struct {
 // Expect is what a step waits for; every field set must hold (each is
 // polled until it does or the step's time is up).
 type Expect struct {
-	Tap       *TapExpect            `toml:"tap"`        // the next tap At reports
-	Display   Texts                 `toml:"display"`    // shown on At's display since its last action
-	NoDisplay Texts                 `toml:"no_display"` // not shown since then (checked last)
-	Log       Texts                 `toml:"log"`        // in At's log since its last action
-	Cards     map[string]CardExpect `toml:"cards"`      // card name → its state
-	Journal   []JournalExpect       `toml:"journal"`    // records in At's journal
-	Ledger    map[string]any        `toml:"ledger"`     // paths into `ledgerd report --json`
-	Devices   map[string]any        `toml:"devices"`    // paths into `ledgerd device list --json`
-	Health    map[string]any        `toml:"health"`     // paths into At's GET /v1/health
-	Relays    map[string]int        `toml:"relays"`     // relay → pulses since At started
-	Exit      *int                  `toml:"exit"`       // the ledgerd command's exit code, or At's
-	Output    Texts                 `toml:"output"`     // in the ledgerd command's output
-	Running   *bool                 `toml:"running"`    // At's process runs (or has ended)
+	Tap       *TapExpect                `toml:"tap"`        // the next tap At reports
+	Display   Texts                     `toml:"display"`    // shown on At's display since its last action
+	NoDisplay Texts                     `toml:"no_display"` // not shown since then (checked last)
+	Log       Texts                     `toml:"log"`        // in At's log since its last action
+	Cards     map[string]CardExpect     `toml:"cards"`      // card name → its state
+	Journal   []JournalExpect           `toml:"journal"`    // records in At's journal
+	Ledger    map[string]any            `toml:"ledger"`     // paths into `ledgerd report --json`
+	Accounts  map[string]map[string]any `toml:"accounts"`   // account id or card → paths into `ledgerd account show --json`
+	Devices   map[string]any            `toml:"devices"`    // paths into `ledgerd device list --json`
+	Health    map[string]any            `toml:"health"`     // paths into At's GET /v1/health
+	Relays    map[string]int            `toml:"relays"`     // relay → pulses since At started
+	Exit      *int                      `toml:"exit"`       // the ledgerd command's exit code, or At's
+	Output    Texts                     `toml:"output"`     // in the ledgerd command's output
+	Running   *bool                     `toml:"running"`    // At's process runs (or has ended)
+	Status    *int                      `toml:"status"`     // the control request's HTTP status
+	Response  map[string]any            `toml:"response"`   // paths into the control request's answer
 }
 
 // TapExpect is the next tap record of a device (GET /v1/taps).
 type TapExpect struct {
-	Outcome   string `toml:"outcome"` // paid, refused, tap-again, session-started, passed, denied, not-taken
+	Flow      string `toml:"flow"`    // pos, gate, kiosk, ...: the flow that handled the card
+	Outcome   string `toml:"outcome"` // paid, refused, tap-again, session-started, passed, denied, not-taken, loaded, nothing
 	Code      string `toml:"code"`    // the stable reason (ok, lost, min_balance, ...)
 	Card      string `toml:"card"`    // card name
 	Amount    *int64 `toml:"amount"`
@@ -337,6 +344,7 @@ func (s *Step) actions() []string {
 	add(s.Clock != "", "clock")
 	add(s.Ledgerd != "", "ledgerd")
 	add(s.Pause != 0, "pause")
+	add(s.Control != "", "control")
 	return out
 }
 
@@ -351,8 +359,8 @@ func (s *Step) Action() string {
 // hasExpect reports whether the step expects anything.
 func (e *Expect) any() bool {
 	return e.Tap != nil || len(e.Display) > 0 || len(e.NoDisplay) > 0 || len(e.Log) > 0 || len(e.Cards) > 0 ||
-		len(e.Journal) > 0 || len(e.Ledger) > 0 || len(e.Devices) > 0 || len(e.Health) > 0 || len(e.Relays) > 0 ||
-		e.Exit != nil || len(e.Output) > 0 || e.Running != nil
+		len(e.Journal) > 0 || len(e.Ledger) > 0 || len(e.Accounts) > 0 || len(e.Devices) > 0 || len(e.Health) > 0 || len(e.Relays) > 0 ||
+		e.Exit != nil || len(e.Output) > 0 || e.Running != nil || e.Status != nil || len(e.Response) > 0
 }
 
 // needsDevice reports whether an expectation reads the device At.
@@ -397,6 +405,8 @@ func (s *Step) describe() string {
 		fmt.Fprintf(&b, "ledgerd %s %s", s.Ledgerd, strings.Join(s.Args, " "))
 	case "pause":
 		fmt.Fprintf(&b, "pause %v", s.Pause.D())
+	case "control":
+		fmt.Fprintf(&b, "%s at %s", s.Control, s.At)
 	default:
 		b.WriteString("expect")
 		if s.At != "" {
