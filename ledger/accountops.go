@@ -270,8 +270,13 @@ func (l *Ledger) TopUp(id string, amount int64, source string) (accounts.View, e
 		source = "operator"
 	}
 	return l.updateAccount(id, "topped up", func(tx *bolt.Tx, a *accounts.Account, now time.Time) error {
-		if a.State == accounts.Cancelled {
+		switch a.State {
+		case accounts.Cancelled:
 			return fmt.Errorf("ledger: top up %s: account cancelled: %w", a.ID, ErrInvalid)
+		case accounts.SpendOnly:
+			// Staff who left spend what they have; no new money is put
+			// on their card (a refund of theirs still arrives).
+			return fmt.Errorf("ledger: top up %s: %w", a.ID, accounts.ErrSpendOnly)
 		}
 		return creditTx(tx, a, accounts.EntryTopUp, amount, source, now)
 	})

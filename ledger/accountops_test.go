@@ -141,3 +141,21 @@ func TestAccountInvalid(t *testing.T) {
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
+
+// TestTopUpSpendOnly: an online top-up of a spend-only account (staff who
+// left) is refused and moves nothing; a refund still reaches it (see
+// TestReversalCreditsAccount), and the demo's spend-only account keeps
+// the money it had before.
+func TestTopUpSpendOnly(t *testing.T) {
+	tl := ledgertest.Start(t, ledgertest.Options{})
+	if err := ledger.SeedDemo(tl.Ledger); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.TopUp("T2020004", 1000, "alipay 9"); !errors.Is(err, accounts.ErrSpendOnly) {
+		t.Fatalf("top-up of a spend-only account: %v", err)
+	}
+	r, err := tl.ShowAccount("T2020004")
+	if err != nil || r.Account.State != accounts.SpendOnly || r.Account.Balance != 3000 || r.Account.Loadable != 3000 {
+		t.Fatalf("spend-only account %+v %v", r.Account, err)
+	}
+}

@@ -47,11 +47,21 @@ func SeedDemo(l *Ledger) error {
 		} else if !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("ledger: demo: %w", err)
 		}
-		if _, err := l.AddAccount(d.Params); err != nil {
+		// The money arrived while the account was normal; its state
+		// (spend-only, lost, ...) came after.
+		p := d.Params
+		state := p.State
+		p.State = ""
+		if _, err := l.AddAccount(p); err != nil {
 			return fmt.Errorf("ledger: demo: %w", err)
 		}
 		if d.TopUp > 0 {
 			if _, err := l.TopUp(d.Params.ID, d.TopUp, "online top-up (demo)"); err != nil {
+				return fmt.Errorf("ledger: demo: %w", err)
+			}
+		}
+		if state != "" {
+			if _, err := l.SetAccount(d.Params.ID, AccountChange{State: &state}); err != nil {
 				return fmt.Errorf("ledger: demo: %w", err)
 			}
 		}

@@ -205,9 +205,11 @@ func (a *Account) LoadRefusal(now time.Time) error {
 	return nil
 }
 
-// CreditRefusal returns why money may not arrive in a (a bank transfer
-// the holder asks): cancelled and expired accounts take none; the others
-// may (a lost card's holder still gets their refund).
+// CreditRefusal returns why the holder may not move money into a (a bank
+// transfer): only an account that may load takes one, so cancelled,
+// lost, frozen, overdrawn-frozen and spend-only accounts refuse, and so
+// does what LoadRefusal refuses (expired ...). Money owed to the holder
+// (a refund, a reversal) arrives whatever the state.
 func (a *Account) CreditRefusal(now time.Time) error {
 	switch a.State {
 	case Cancelled:
