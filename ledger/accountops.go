@@ -270,14 +270,12 @@ func (l *Ledger) TopUp(id string, amount int64, source string) (accounts.View, e
 		source = "operator"
 	}
 	return l.updateAccount(id, "topped up", func(tx *bolt.Tx, a *accounts.Account, now time.Time) error {
-		switch a.State {
-		case accounts.Cancelled:
+		if a.State == accounts.Cancelled {
 			return fmt.Errorf("ledger: top up %s: account cancelled: %w", a.ID, ErrInvalid)
-		case accounts.SpendOnly:
-			// Staff who left spend what they have; no new money is put
-			// on their card (a refund of theirs still arrives).
-			return fmt.Errorf("ledger: top up %s: %w", a.ID, accounts.ErrSpendOnly)
 		}
+		// Any other state takes it: a top-up is also how a refund at the
+		// desk arrives. A spend-only or frozen account's loads are refused
+		// (LoadRefusal), so nothing reaches the card from it.
 		return creditTx(tx, a, accounts.EntryTopUp, amount, source, now)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/ledger/accounts"
 	"github.com/openykt/yktd/ledger/ledgertest"
+	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/sim"
 	bolt "go.etcd.io/bbolt"
 )
@@ -142,20 +143,23 @@ func TestAccountInvalid(t *testing.T) {
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
 
-// TestTopUpSpendOnly: an online top-up of a spend-only account (staff who
-// left) is refused and moves nothing; a refund still reaches it (see
-// TestReversalCreditsAccount), and the demo's spend-only account keeps
-// the money it had before.
+// TestTopUpSpendOnly: money put into a spend-only account (staff who
+// left; a refund at the desk arrives as a top-up) stays at the ledger:
+// the card may not claim it.
 func TestTopUpSpendOnly(t *testing.T) {
 	tl := ledgertest.Start(t, ledgertest.Options{})
 	if err := ledger.SeedDemo(tl.Ledger); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tl.TopUp("T2020004", 1000, "alipay 9"); !errors.Is(err, accounts.ErrSpendOnly) {
-		t.Fatalf("top-up of a spend-only account: %v", err)
+	if _, err := tl.TopUp("T2020004", 1000, "desk refund 3"); err != nil {
+		t.Fatalf("refund into a spend-only account: %v", err)
 	}
 	r, err := tl.ShowAccount("T2020004")
-	if err != nil || r.Account.State != accounts.SpendOnly || r.Account.Balance != 3000 || r.Account.Loadable != 3000 {
+	if err != nil || r.Account.State != accounts.SpendOnly || r.Account.Balance != 4000 {
 		t.Fatalf("spend-only account %+v %v", r.Account, err)
+	}
+	c, err := tl.Claims(sim.DemoStaffNo, 0)
+	if err != nil || c.Claimable != 0 || c.Refusal != protocol.CodeSpendOnly {
+		t.Fatalf("claims of a spend-only account %+v %v", c, err)
 	}
 }
