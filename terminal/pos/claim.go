@@ -140,6 +140,9 @@ func (p *POS) claimFirst(ctx context.Context, card reader.Card, info *cardread.I
 // on (the sale is refused then anyway) and the card not on the status
 // list (the ledger refuses such accounts too; the POS does not ask).
 func (p *POS) mayClaim(ctx context.Context, info *cardread.Info) bool {
+	if err := p.knowStatusList(); err != nil {
+		return false // the sale reports the store's failure
+	}
 	if _, on := p.holds.Money(p.now()); on {
 		return false
 	}

@@ -393,14 +393,8 @@ func (p *POS) asked(list int64, info cardread.Info) int64 {
 // a list applied since (by the sync client, or a tool) lifts that hold at
 // the next tap.
 func (p *POS) held(info cardread.Info, now time.Time, list int64) (Result, bool, error) {
-	if !p.holds.StatusList() {
-		si, err := p.store.StatusInfo()
-		if err != nil {
-			return refused(info.CardNo, CodeStoreFault), false, fmt.Errorf("pos: status list: %w", err)
-		}
-		if si.Version > 0 {
-			p.holds.SetStatusList(true)
-		}
+	if err := p.knowStatusList(); err != nil {
+		return refused(info.CardNo, CodeStoreFault), false, err
 	}
 	h, on := p.holds.Money(now)
 	if !on {
@@ -409,6 +403,23 @@ func (p *POS) held(info cardread.Info, now time.Time, list int64) (Result, bool,
 	r := Result{Outcome: Refused, Code: h.Code, Message: h.Message, CardNo: info.CardNo, Balance: info.Balance}
 	r.evidence = refusalRecord(info, h.Code, list)
 	return r, true, nil
+}
+
+// knowStatusList tells the holds, while they know of no status list,
+// whether the store holds one now (applied since by the sync client, or
+// a tool).
+func (p *POS) knowStatusList() error {
+	if p.holds.StatusList() {
+		return nil
+	}
+	si, err := p.store.StatusInfo()
+	if err != nil {
+		return fmt.Errorf("pos: status list: %w", err)
+	}
+	if si.Version > 0 {
+		p.holds.SetStatusList(true)
+	}
+	return nil
 }
 
 // decide asks the policy about a sale of list price list on this card now.
