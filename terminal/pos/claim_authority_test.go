@@ -134,3 +134,49 @@ func TestClaimPowerCutBeforeCredit(t *testing.T) {
 	}
 	r.noLoadIntents()
 }
+
+// TestClaimRefusedSells: the ledger refuses the staff card's load
+// (spend-only, demo account T2020004 with 30.00 waiting): the POS does
+// not try to load it and sells as usual; the money stays in the account.
+func TestClaimRefusedSells(t *testing.T) {
+	r := newClaimRig(t, fixed(1250))
+	card := demoCard(t, "staff", "", 0)
+	before := balance(card)
+	res := r.handle(card, 0)
+	if res.Outcome != pos.Paid || res.Loaded != 0 || balance(card) != before-1250 {
+		t.Fatalf("%+v, balance %d", res, balance(card))
+	}
+	if r.link.claims.Load() != 1 {
+		t.Fatalf("claims asked %d times", r.link.claims.Load())
+	}
+	if a := r.account(card); a.Loadable != 3000 || a.Authorised != 0 {
+		t.Fatalf("account %+v", a)
+	}
+	if len(r.loadRecords()) != 0 || len(r.loadsOf(card)) != 0 {
+		t.Fatal("a load was tried")
+	}
+	r.noLoadIntents()
+}
+
+// TestClaimMeteredStart: a shower claims when its session starts, not
+// when the card stops it (the tap that stops pays the session's minutes).
+func TestClaimMeteredStart(t *testing.T) {
+	r := newClaimRig(t, shower(1000))
+	card := demoCard(t, "student", "", 0)
+	res := r.handle(card, 0)
+	if res.Outcome != pos.SessionStarted || res.Loaded != demoTopUp || balance(card) != 10000+demoTopUp {
+		t.Fatalf("start: %+v, balance %d", res, balance(card))
+	}
+	if _, err := r.tl.TopUp(r.account(card).ID, 2000, "online top-up"); err != nil {
+		t.Fatal(err)
+	}
+	asked := r.link.claims.Load()
+	r.clock.Advance(3 * time.Minute)
+	res = r.handle(card, 0)
+	if res.Outcome != pos.Paid || res.Loaded != 0 || r.link.claims.Load() != asked {
+		t.Fatalf("stop: %+v, claims asked %d more", res, r.link.claims.Load()-asked)
+	}
+	if a := r.account(card); a.Loadable != 2000 {
+		t.Fatalf("account %+v", a)
+	}
+}
