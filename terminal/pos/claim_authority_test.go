@@ -1,7 +1,10 @@
 package pos_test
 
 import (
+	"bytes"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +80,10 @@ func (r *claimRig) posWith(o pos.Options) *pos.POS {
 	if o.Config.Mode == "" {
 		o.Config = r.cfg
 	}
-	o.Store, o.Display, o.Keypad, o.Now, o.Location, o.Logger = r.store, r.ui, r.ui, r.clock.Now, time.UTC, quietLog()
+	o.Store, o.Display, o.Keypad, o.Now, o.Location = r.store, r.ui, r.ui, r.clock.Now, time.UTC
+	if o.Logger == nil {
+		o.Logger = quietLog()
+	}
 	p, err := pos.New(o)
 	if err != nil {
 		r.t.Fatal(err)
@@ -178,5 +184,33 @@ func TestClaimMeteredStart(t *testing.T) {
 	}
 	if a := r.account(card); a.Loadable != 2000 {
 		t.Fatalf("account %+v", a)
+	}
+}
+
+// TestClaimLedgerDownLoggedOnce: the ledger not answering claims is
+// logged at info once, not at every tap, and its return once.
+func TestClaimLedgerDownLoggedOnce(t *testing.T) {
+	r := newClaimRig(t, fixed(100))
+	var buf bytes.Buffer
+	r.pos = r.posWith(pos.Options{SAM: r.sam, Ledger: r.cli, Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	card := demoCard(t, "staff", "", 0) // spend-only: nothing is loaded when the ledger answers
+	r.link.mode.Store(linkDown)
+	for range 3 {
+		if res := r.handle(card, 0); res.Outcome != pos.Paid {
+			t.Fatalf("%+v", res)
+		}
+		r.clock.Advance(time.Minute)
+	}
+	r.link.mode.Store(linkUp)
+	for range 2 {
+		r.handle(card, 0)
+		r.clock.Advance(time.Minute)
+	}
+	logs := buf.String()
+	if n := strings.Count(logs, "does not answer claims"); n != 1 {
+		t.Fatalf("the outage logged %d times:\n%s", n, logs)
+	}
+	if n := strings.Count(logs, "answers claims again"); n != 1 {
+		t.Fatalf("the return logged %d times:\n%s", n, logs)
 	}
 }
