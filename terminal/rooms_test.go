@@ -20,7 +20,7 @@ const module = "github.com/openykt/yktd/"
 var kinds = []string{"terminal/pos", "terminal/gate", "terminal/kiosk"}
 
 // shared are what every kind may import from terminal/.
-var shared = []string{"terminal/cardread", "terminal/hold", "terminal/policy", "terminal/ui", "terminal/config", "terminal/readers"}
+var shared = []string{"terminal/cardread", "terminal/hold", "terminal/policy", "terminal/ui", "terminal/config", "terminal/readers", "terminal/load"}
 
 // readerDrivers are the reader packages that talk to hardware or simulate it.
 var readerDrivers = []string{"reader/pcsc", "reader/pn532", "reader/sim", "reader/qrscan", "reader/wiegand", "reader/vpcd"}

@@ -53,7 +53,26 @@ type POS struct {
 	// cashier-pin` prints it); the cashier's cancel of the last sale needs
 	// the PIN. Zero: no cashier is configured and cancel-last is refused.
 	CashierPINHash PINHash `toml:"cashier_pin_hash"`
+	// ClaimLoads: when a card taps and the POS has a ledger link, the
+	// POS first claims (领取) the money the card's account holds for
+	// loading, with the system PIN, then sells from the new balance.
+	// Unset means true; false sells only. Without a ledger link the POS
+	// never claims.
+	ClaimLoads *bool `toml:"claim_loads"`
+	// ClaimTimeout is the hard limit on each request to the ledger of a
+	// claim at the POS (asking what the card may claim, and then the
+	// authorisation and the confirmation of the load): a slow or
+	// unreachable ledger means the POS just sells. Default 300ms.
+	ClaimTimeout Duration `toml:"claim_timeout"`
 }
+
+// DefaultClaimTimeout is pos.claim_timeout when the configuration leaves
+// it zero.
+const DefaultClaimTimeout = 300 * time.Millisecond
+
+// Claims reports whether the POS claims before the sale (ClaimLoads,
+// default true).
+func (p *POS) Claims() bool { return p.ClaimLoads == nil || *p.ClaimLoads }
 
 func (p *POS) defaults() {
 	if p.PINLimitFen == 0 {
@@ -79,6 +98,9 @@ func (p *POS) defaults() {
 	}
 	if p.PINTimeout == 0 {
 		p.PINTimeout = Duration(30 * time.Second)
+	}
+	if p.ClaimTimeout == 0 {
+		p.ClaimTimeout = Duration(DefaultClaimTimeout)
 	}
 	if (p.Mode == ModePerUse || p.Mode == ModeMetered) && p.MinBalanceFen == 0 {
 		p.MinBalanceFen = 500
@@ -107,6 +129,9 @@ func (p *POS) validate(kind string) error {
 	}
 	if p.KeyIndex < 1 || p.KeyIndex > 255 {
 		return invalid("pos.key_index %d: want 1..255", p.KeyIndex)
+	}
+	if p.ClaimTimeout < 0 || p.ClaimTimeout.D() > 10*time.Second {
+		return invalid("pos.claim_timeout %s: want a duration up to 10s (a claim must not hold the queue)", p.ClaimTimeout.D())
 	}
 	return nil
 }

@@ -3,7 +3,9 @@
 // card (Pending) and claims it (领取): the system PIN, INITIALIZE FOR LOAD,
 // the ledger checks MAC1 and answers MAC2, a durable load intent
 // (offline.Store.OpenLoad), CREDIT FOR LOAD, the card's TAC journaled as
-// the load record and confirmed with the ledger.
+// the load record and confirmed with the ledger. The claim itself is the
+// engine of terminal/load, which the online POS shares; the kiosk adds
+// the display, the buzzer and the money holds around it.
 //
 // A load torn after CREDIT FOR LOAD was sent stays uncertain in the store
 // and is resolved when the card returns to this kiosk, after a restart

@@ -11,25 +11,22 @@ import (
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader"
-	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/cardread"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/hold"
+	"github.com/openykt/yktd/terminal/load"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
 // Ledger is the kiosk's online link to the ledger; *syncclient.Client
 // implements it. Each call signs its request with the device key; the
 // ledger answers InitLoad and ConfirmLoad idempotently, so a call may be
-// repeated after a network failure.
+// repeated after a network failure. Claims tells the refusal a load would
+// get before the card is touched; Pending lists the single loads of a
+// card without an account.
 type Ledger interface {
-	// Pending lists the loads waiting at the ledger for cardNo.
-	Pending(ctx context.Context, cardNo string) (protocol.Pending, error)
-	// InitLoad sends the card's INITIALIZE FOR LOAD answer and returns
-	// the ledger's MAC2 (the money is then authorised for this session).
-	InitLoad(ctx context.Context, m protocol.LoadInit) (protocol.LoadInitResponse, error)
-	// ConfirmLoad reports the card's TAC after the credit.
-	ConfirmLoad(ctx context.Context, m protocol.LoadConfirm) (protocol.LoadConfirmResponse, error)
+	load.Ledger
+	load.Lister
 }
 
 // SAM is what a load needs of the kiosk's PSAM: the terminal id sent in
@@ -37,22 +34,14 @@ type Ledger interface {
 // the card (DESIGN.md 4, the two-PIN model). *sam.Software and the PC/SC
 // PSAM implement it.
 type SAM interface {
-	TerminalID(ctx context.Context) ([6]byte, error)
-	epurse.SystemPINSource
+	load.SAM
 }
 
 // Store is what the kiosk needs of the offline store; *offline.Store
 // implements it. It is an interface so that tests cut the power at a
 // chosen commit.
 type Store interface {
-	BeginLoad(p offline.LoadIntent) (offline.Load, error)
-	AuthorizeLoad(id uint64, loadID string, mac2 []byte) (offline.Load, error)
-	DropLoad(id uint64) error
-	CompleteLoad(id uint64, c offline.LoadCompletion) (uint64, error)
-	SettleLoad(id uint64) error
-	MarkLoadUncertain(id uint64, reason string) error
-	VoidLoad(id uint64, reason string) error
-	Loads() ([]offline.Load, error)
+	load.Store
 }
 
 var _ Store = (*offline.Store)(nil)
@@ -100,10 +89,9 @@ type Kiosk struct {
 	holds   *hold.Holds
 
 	mu sync.Mutex
-	// handOff are load intents this kiosk cannot settle (the card cannot
-	// tell, or the ledger refused the confirmation): left for the
-	// service desk, not retried by this process.
-	handOff map[uint64]bool
+	// engine is the claim engine the kiosk runs each card through; it
+	// holds the load intents the kiosk gave up on (mu serialises it).
+	engine *load.Engine
 }
 
 // New returns a Kiosk. Call Startup before the first card.
@@ -119,7 +107,6 @@ func New(opts Options) (*Kiosk, error) {
 	k := &Kiosk{
 		store: opts.Store, ledger: opts.Ledger, sam: opts.SAM, display: opts.Display, buzzer: opts.Buzzer,
 		now: opts.Now, loc: opts.Location, cfg: cfg, aids: opts.AIDs, log: opts.Logger, holds: opts.Holds,
-		handOff: map[uint64]bool{},
 	}
 	if k.now == nil {
 		k.now = time.Now
@@ -130,6 +117,13 @@ func New(opts Options) (*Kiosk, error) {
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
+	e, err := load.New(load.Options{Store: k.store, Ledger: k.ledger, Lister: k.ledger, SAM: k.sam, Show: k.show,
+		Now: k.now, Location: k.loc, KeyIndex: cfg.KeyIndex, MaxBalanceFen: cfg.MaxBalanceFen,
+		LedgerTimeout: cfg.LedgerTimeout.D(), Logger: k.log})
+	if err != nil {
+		return nil, fmt.Errorf("kiosk: new: %w", err)
+	}
+	k.engine = e
 	return k, nil
 }
 
@@ -177,6 +171,9 @@ type Result struct {
 	LoadID string
 	// Recovered: the credit was a torn load's, found by recovery.
 	Recovered bool
+	// Refusal is the ledger's refusal code behind Code, when the ledger
+	// refused (0 otherwise).
+	Refusal protocol.Code
 }
 
 // HandleCard claims, for the card in the field, the money waiting at the
@@ -241,11 +238,6 @@ func (k *Kiosk) beep(ok bool) {
 	if err := k.buzzer.Beep(ok); err != nil {
 		k.log.Warn("kiosk: buzzer", "err", err)
 	}
-}
-
-// ledgerCtx bounds one request to the ledger.
-func (k *Kiosk) ledgerCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, k.cfg.LedgerTimeout.D())
 }
 
 func refused(cardNo string, c ui.Code) Result {

@@ -30,4 +30,18 @@
 // again after a torn sale is not charged twice. A voided one is paid again.
 // Startup lists what a previous run left: an intent still open after a
 // crash may or may not have been debited, so it is marked uncertain.
+//
+// # The claim before the sale
+//
+// An online POS (Options.Ledger, pos.claim_loads) first claims for the
+// card the money its account holds for loading (claim.go, the shared
+// engine of terminal/load): it settles its own torn load intents of the
+// card, asks the ledger under the hard limit pos.claim_timeout, loads with
+// the PSAM's system PIN (no PIN from the customer), shows what it loaded,
+// then sells from the new balance. A slow or unreachable ledger, or a
+// refusal, means it just sells.
+//
+// Authority: a sale takes money off the card with the PSAM's purchase MAC;
+// the claim puts money on it only with the ledger's MAC2 (the POS holds no
+// load key) and the system PIN from the PSAM.
 package pos

@@ -15,6 +15,7 @@ import (
 	"github.com/openykt/yktd/terminal/cardread"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/hold"
+	"github.com/openykt/yktd/terminal/load"
 	"github.com/openykt/yktd/terminal/policy"
 	"github.com/openykt/yktd/terminal/ui"
 )
@@ -35,6 +36,8 @@ type Store interface {
 	// StatusInfo tells whether a status list is held (Version > 0): a
 	// POS takes no money before.
 	StatusInfo() (offline.StatusInfo, error)
+	// The load intents of the claim before the sale (terminal/load).
+	load.Store
 }
 
 var _ Store = (*offline.Store)(nil)
@@ -67,6 +70,14 @@ type Options struct {
 	// gives the POS its own, which know only whether the store holds a
 	// status list.
 	Holds *hold.Holds
+	// Ledger, if set, is the online link for the claim before the sale
+	// (pos.claim_loads): a card whose account holds money for loading is
+	// loaded first, then sold to. nil: the POS only sells (and still
+	// settles the load intents it holds from the card).
+	Ledger Ledger
+	// SystemPIN is the source of the cards' system PINs for the claim;
+	// nil means SAM, when it is one (*sam.Software, the PC/SC PSAM).
+	SystemPIN epurse.SystemPINSource
 }
 
 // POS is the purchase engine of one terminal with one reader: it runs one
@@ -113,6 +124,14 @@ type POS struct {
 	// after its result is shown (HandleCard): the intent is durable and
 	// the card holds the outcome, so the customer does not wait for it.
 	unbooked *unbooked
+
+	// engine is the claim engine (claim.go); claiming is set when the
+	// POS claims before the sale (a ledger, pos.claim_loads, a system
+	// PIN source); claimsDown when the ledger last did not answer a
+	// claim in time (logged once per change).
+	engine     *load.Engine
+	claiming   bool
+	claimsDown bool
 }
 
 // unbooked is a paid sale's completion waiting for its commit.
@@ -178,6 +197,12 @@ func New(opts Options) (*POS, error) {
 		p.holds = hold.NewHolds(p.now, 0)
 	}
 	p.pol = PolicyOf(cfg, p.loc)
+	if cfg.ClaimTimeout == 0 {
+		p.cfg.ClaimTimeout = config.Duration(config.DefaultClaimTimeout)
+	}
+	if err := p.newEngine(opts, p.cfg); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -239,6 +264,11 @@ type Result struct {
 	// Recovered: the sale was a torn one of this card that recovery found
 	// completed; it was not charged again.
 	Recovered bool
+	// Loaded is what the claim before the sale loaded onto the card
+	// (fen; Balance is after it and the sale), LoadID the ledger's load
+	// (or the torn load the tap found credited, or left uncertain).
+	Loaded int64
+	LoadID string
 
 	// evidence is the purchase-refused record a refusal leaves in the
 	// journal (journaled after the display showed it).
@@ -288,6 +318,19 @@ func (p *POS) handle(ctx context.Context, card reader.Card, amount int64) (Resul
 		}
 		return r, err
 	}
+	got, r, stop, cerr := p.claimFirst(ctx, card, &info)
+	if stop {
+		return r, cerr
+	}
+	res, err := p.sale(ctx, card, info, amount, done)
+	res.Loaded, res.LoadID = got.amount, got.loadID
+	return res, errors.Join(cerr, err)
+}
+
+// sale is the tap's sale (or metered session step) once the card's
+// intents are settled and its claim, if any, loaded.
+func (p *POS) sale(ctx context.Context, card reader.Card, info cardread.Info, amount int64, done []offline.Intent) (Result, error) {
+	var err error
 	if p.cfg.Mode == config.ModeMetered {
 		return p.metered(ctx, card, info, done)
 	}
@@ -350,14 +393,8 @@ func (p *POS) asked(list int64, info cardread.Info) int64 {
 // a list applied since (by the sync client, or a tool) lifts that hold at
 // the next tap.
 func (p *POS) held(info cardread.Info, now time.Time, list int64) (Result, bool, error) {
-	if !p.holds.StatusList() {
-		si, err := p.store.StatusInfo()
-		if err != nil {
-			return refused(info.CardNo, CodeStoreFault), false, fmt.Errorf("pos: status list: %w", err)
-		}
-		if si.Version > 0 {
-			p.holds.SetStatusList(true)
-		}
+	if err := p.knowStatusList(); err != nil {
+		return refused(info.CardNo, CodeStoreFault), false, err
 	}
 	h, on := p.holds.Money(now)
 	if !on {
@@ -366,6 +403,23 @@ func (p *POS) held(info cardread.Info, now time.Time, list int64) (Result, bool,
 	r := Result{Outcome: Refused, Code: h.Code, Message: h.Message, CardNo: info.CardNo, Balance: info.Balance}
 	r.evidence = refusalRecord(info, h.Code, list)
 	return r, true, nil
+}
+
+// knowStatusList tells the holds, while they know of no status list,
+// whether the store holds one now (applied since by the sync client, or
+// a tool).
+func (p *POS) knowStatusList() error {
+	if p.holds.StatusList() {
+		return nil
+	}
+	si, err := p.store.StatusInfo()
+	if err != nil {
+		return fmt.Errorf("pos: status list: %w", err)
+	}
+	if si.Version > 0 {
+		p.holds.SetStatusList(true)
+	}
+	return nil
 }
 
 // decide asks the policy about a sale of list price list on this card now.

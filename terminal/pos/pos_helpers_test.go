@@ -41,6 +41,8 @@ type rig struct {
 	// base is the journal head after the rig's setup (the signed status
 	// list it holds): records and kinds count what the test did after it.
 	base uint64
+	// link, if set, is the POS's ledger for claims (claimRig).
+	link pos.Ledger
 }
 
 // newRig is a POS holding a signed, empty status list: a terminal takes
@@ -94,6 +96,7 @@ func (r *rig) newPOS(store pos.Store) *pos.POS {
 	p, err := pos.New(pos.Options{
 		Store: store, SAM: r.sam, Display: r.ui, Keypad: r.ui, Buzzer: r.ui, Now: r.clock.Now, Location: time.UTC,
 		Config: r.cfg, Rules: func() *protocol.Rules { return r.rules }, Logger: slog.New(slog.DiscardHandler),
+		Ledger: r.link,
 	})
 	if err != nil {
 		r.t.Fatal(err)

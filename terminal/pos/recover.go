@@ -18,7 +18,8 @@ import (
 // stopped between the intent and its outcome, or the completion's group
 // commit was lost: the card may or may not have been debited), and rebuilds
 // the per-card usage and the last sale from today's journal. Each intent is
-// resolved when its card is next presented (HandleCard). A store that is
+// resolved when its card is next presented (HandleCard); so is each load
+// intent of a claim before the sale (claim.go). A store that is
 // nearly full or full (offline.Store.Capacity) is reported in the log.
 func (p *POS) Startup() error {
 	p.mu.Lock()
@@ -38,6 +39,12 @@ func (p *POS) Startup() error {
 		}
 	}
 	if err := p.rebuildUsage(); err != nil {
+		return fmt.Errorf("pos: startup: %w", err)
+	}
+	// The load intents of claims before the sale, as the kiosk's: open
+	// ones uncertain, credited ones confirmed (each request within the
+	// claim timeout; an unreachable ledger is tried again later).
+	if err := p.engine.Startup(context.Background()); err != nil {
 		return fmt.Errorf("pos: startup: %w", err)
 	}
 	if cs, ok := p.store.(interface {
