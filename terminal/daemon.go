@@ -54,8 +54,9 @@ type DaemonDeps struct {
 	VerifyQR gate.QRVerifier
 	// Sync, if set, runs beside the flows.
 	Sync Syncer
-	// Ledger, if set, is the online link a kiosk loads through (nil: not
-	// enrolled; every claim is refused as ledger_unreachable).
+	// Ledger, if set, is the online link a kiosk loads through, and a POS
+	// claims through before the sale (nil: not enrolled; a kiosk refuses
+	// every claim as ledger_unreachable, a POS just sells).
 	Ledger Ledger
 	// Control, if set, is mounted on the control interface (the simulator's
 	// card and reader endpoints, under /sim/).
@@ -142,9 +143,13 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		if deps.SAM == nil {
 			return nil, errors.New("terminal: daemon: a POS needs a SAM (device.sam)")
 		}
-		d.pos, err = pos.New(pos.Options{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
+		po := pos.Options{Store: deps.Store, SAM: deps.SAM, Display: deps.Display, Keypad: deps.Keypad,
 			Buzzer: deps.Buzzer, Now: deps.Now, Location: loc, Config: cfg.POS, Rules: d.rules.get, Logger: deps.Logger,
-			Holds: d.holds})
+			Holds: d.holds}
+		if deps.Ledger != nil {
+			po.Ledger = deps.Ledger // the claim before the sale (pos.claim_loads)
+		}
+		d.pos, err = pos.New(po)
 		if err != nil {
 			return nil, err
 		}
@@ -232,11 +237,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	if d.kiosk != nil {
+	if d.kiosk != nil || (d.pos != nil && d.deps.Ledger != nil) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.runKiosk(readCtx); err != nil {
+			if err := d.runConfirms(readCtx); err != nil {
 				faults <- err
 			}
 		}()

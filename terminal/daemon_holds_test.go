@@ -65,6 +65,9 @@ func startDaemon(t *testing.T, cfg *config.Config, store *offline.Store, clock *
 		Now: clock.Now, Logger: slog.New(slog.NewTextHandler(r.logs, nil))}
 	if syncer != nil {
 		deps.Sync = syncer
+		if l, ok := syncer.(terminal.Ledger); ok {
+			deps.Ledger = l // a POS claims before the sale through it
+		}
 	}
 	r.d, err = terminal.NewDaemon(cfg, deps)
 	if err != nil {

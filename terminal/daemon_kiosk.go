@@ -82,9 +82,10 @@ func (d *Daemon) newKiosk() error {
 // Kiosk returns the kiosk flow, or nil on another kind.
 func (d *Daemon) Kiosk() *kiosk.Kiosk { return d.kiosk }
 
-// runKiosk confirms the credited loads the ledger has not confirmed,
-// every KioskConfirmInterval until ctx ends.
-func (d *Daemon) runKiosk(ctx context.Context) error {
+// runConfirms reports to the ledger the loads this kiosk or POS credited
+// and could not confirm at the time, every KioskConfirmInterval until ctx
+// ends.
+func (d *Daemon) runConfirms(ctx context.Context) error {
 	t := time.NewTicker(KioskConfirmInterval)
 	defer t.Stop()
 	for {
@@ -92,15 +93,22 @@ func (d *Daemon) runKiosk(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := d.kiosk.Confirm(ctx); err != nil {
+			var err error
+			if d.kiosk != nil {
+				err = d.kiosk.Confirm(ctx)
+			} else if d.pos != nil {
+				err = d.pos.ConfirmLoads(ctx)
+			}
+			if err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// KioskConfirmInterval is how often a kiosk reports to the ledger the
-// credited loads it could not confirm at the time.
+// KioskConfirmInterval is how often a kiosk (or a POS that claims)
+// reports to the ledger the credited loads it could not confirm at the
+// time.
 const KioskConfirmInterval = 30 * time.Second
 
 // handleKiosk opens the card's session when it arrives (claiming what

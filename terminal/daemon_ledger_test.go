@@ -30,7 +30,12 @@ type ledgerDaemon struct {
 // ledger's status list.
 func startLedgerDaemon(t *testing.T) *ledgerDaemon {
 	t.Helper()
-	tl := ledgertest.Start(t, ledgertest.Options{})
+	return startLedgerDaemonOn(t, ledgertest.Start(t, ledgertest.Options{}))
+}
+
+// startLedgerDaemonOn is startLedgerDaemon with the ledger tl.
+func startLedgerDaemonOn(t *testing.T, tl *ledgertest.Ledger) *ledgerDaemon {
+	t.Helper()
 	if _, err := tl.SetStatus(sim.DemoLostNo, ledger.ReasonLost); err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +169,33 @@ func TestRefusalReachesTheLedger(t *testing.T) {
 	}
 	if len(rep.Sightings) != 1 || rep.Sightings[0].CardNo != sim.DemoLostNo || rep.Sightings[0].Device != "pos-daemon-01" || rep.Sightings[0].Seq != seq {
 		t.Errorf("report: lost cards presented %+v", rep.Sightings)
+	}
+}
+
+// TestDaemonPOSClaimsBeforeSale: a POS enrolled at a ledger whose
+// account for the student holds 50.00 paid online claims it on the tap
+// (the system PIN, no PIN from the customer) and sells from the new
+// balance; the next tap only sells.
+func TestDaemonPOSClaimsBeforeSale(t *testing.T) {
+	tl := ledgertest.Start(t, ledgertest.Options{})
+	if err := ledger.SeedDemo(tl.Ledger); err != nil {
+		t.Fatal(err)
+	}
+	r := startLedgerDaemonOn(t, tl)
+	card := demoCard(t, "student", "", 0)
+	rec := r.tap(card)
+	if rec.Outcome != "paid" || rec.Amount != 1250 || balance(card) != 10000+5000-1250 {
+		t.Fatalf("claim then sale: %+v (card %d)", rec, balance(card))
+	}
+	r.clock.Advance(time.Minute) // past the repeat guard
+	if rec := r.tap(card); rec.Outcome != "paid" || balance(card) != 10000+5000-2*1250 {
+		t.Fatalf("second tap: %+v (card %d)", rec, balance(card))
+	}
+	rep, err := tl.ShowAccount("S2026001")
+	if err != nil || rep.Account.Loadable != 0 || rep.Account.Authorised != 0 {
+		t.Fatalf("account after the claim %+v %v", rep.Account, err)
+	}
+	if n := len(kindsOf(t, r.store, protocol.KindLoad)); n != 1 {
+		t.Fatalf("%d load records, want 1", n)
 	}
 }

@@ -144,6 +144,20 @@ const (
 	TapAgain
 )
 
+// MarshalText writes the outcome's name (the control interface's JSON).
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText reads an outcome's name.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	for _, c := range []Outcome{Loaded, Nothing, Refused, TapAgain} {
+		if c.String() == string(b) {
+			*o = c
+			return nil
+		}
+	}
+	return fmt.Errorf("kiosk: outcome %q", b)
+}
+
 // String names the outcome for logs.
 func (o Outcome) String() string {
 	switch o {
@@ -161,19 +175,19 @@ func (o Outcome) String() string {
 
 // Result is what a card at the kiosk did, and what the display showed.
 type Result struct {
-	Outcome Outcome
-	Code    ui.Code
-	Message ui.Message
-	CardNo  string
-	Amount  int64 // fen credited (Loaded)
-	Balance int64 // fen on the card, when known
+	Outcome Outcome    `json:"outcome"`
+	Code    ui.Code    `json:"code"`
+	Message ui.Message `json:"-"` // the control interface answers it as text
+	CardNo  string     `json:"card,omitempty"`
+	Amount  int64      `json:"amount"`            // fen credited (Loaded)
+	Balance int64      `json:"balance,omitempty"` // fen on the card, when known
 	// LoadID is the ledger's load (Loaded, or the torn one).
-	LoadID string
+	LoadID string `json:"load,omitempty"`
 	// Recovered: the credit was a torn load's, found by recovery.
-	Recovered bool
+	Recovered bool `json:"recovered,omitempty"`
 	// Refusal is the ledger's refusal code behind Code, when the ledger
 	// refused (0 otherwise).
-	Refusal protocol.Code
+	Refusal protocol.Code `json:"refusal,omitempty"`
 }
 
 // HandleCard claims, for the card in the field, the money waiting at the

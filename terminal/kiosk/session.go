@@ -14,6 +14,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/terminal/cardread"
 	"github.com/openykt/yktd/terminal/config"
+	"github.com/openykt/yktd/terminal/load"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
@@ -282,7 +283,7 @@ func (s *Sessions) viewLocked() View {
 	if ss.claims != nil {
 		v.LedgerOK, v.Loadable, v.Claimable = true, ss.claims.Loadable, ss.claims.Claimable
 		if ss.claims.Refusal != 0 {
-			v.Refusal = string(refusalCode(ss.claims.Refusal))
+			v.Refusal = string(load.RefusalCode(ss.claims.Refusal))
 		}
 	}
 	return v
@@ -345,7 +346,7 @@ func (s *Sessions) refreshClaims(ctx context.Context, ss *session) {
 	if s.bank == nil {
 		return
 	}
-	lctx, cancel := s.k.ledgerCtx(ctx)
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.LedgerTimeout.D())
 	defer cancel()
 	c, err := s.bank.Claims(lctx, ss.cardNo, ss.balance)
 	if err != nil {

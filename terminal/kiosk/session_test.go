@@ -8,6 +8,7 @@ import (
 	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/kiosk"
+	"github.com/openykt/yktd/terminal/load"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
@@ -80,7 +81,7 @@ func TestSessionTransferBankRefuses(t *testing.T) {
 	s.Open(r.ctx, "sim:kiosk", r.tap(card))
 	v := s.Current()
 	st, err := s.Transfer(r.ctx, v.ID, 1000, "123456")
-	if err != nil || st.Code != kiosk.CodeBankRefused || st.Message.ZH == "" || st.Message.EN == "" || balance(card) != 500 {
+	if err != nil || st.Code != load.CodeBankRefused || st.Message.ZH == "" || st.Message.EN == "" || balance(card) != 500 {
 		t.Fatalf("transfer above the bank balance: %+v %v (card %d)", st, err, balance(card))
 	}
 	if rep, _ := r.ledger.ShowAccount("S2026003"); rep.Account.Loadable != 2000 {

@@ -9,57 +9,38 @@ import (
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/cardread"
+	"github.com/openykt/yktd/terminal/load"
 	"github.com/openykt/yktd/terminal/ui"
 )
 
-// Codes of the bank transfer's screens.
+// Codes of the session's own screens (the ledger's refusals are the
+// claim engine's: load.RefusalCode).
 const (
 	CodeWrongPIN          ui.Code = "wrong_pin"            // the card refused the holder's PIN: tries left shown
-	CodePINLocked         ui.Code = "pin_locked"           // the holder's PIN is blocked: the service desk
-	CodeBankRefused       ui.Code = "bank_refused"         // the bank refused (funds short, account closed)
-	CodeBankUnavailable   ui.Code = "bank_unavailable"     // the bank did not answer: nothing moved
+	CodePINLocked         ui.Code = "pin_locked"           // the card blocked the holder's PIN: the service desk
 	CodeTransferInAccount ui.Code = "transfer_in_account"  // the transfer reached the account; the load did not happen: place the card again
-	CodeNoAccount         ui.Code = "no_account"           // the card belongs to no account
-	CodeAmountLimit       ui.Code = "amount_limit"         // outside what the service allows
 	CodeNoTransfer        ui.Code = "transfer_unavailable" // this kiosk offers no bank transfer
 )
 
-func init() {
-	for c, t := range map[ui.Code][2]string{
-		CodeWrongPIN:          {"密码错误", "Wrong PIN"},
-		CodePINLocked:         {"密码已锁定 请到管理中心处理", "PIN blocked: see the service desk"},
-		CodeBankRefused:       {"银行拒绝转账 未扣款", "The bank refused the transfer: nothing moved"},
-		CodeBankUnavailable:   {"银行暂时无法连接 未扣款 请稍后再试", "The bank did not answer: nothing moved, try later"},
-		CodeTransferInAccount: {"转账已到账 请重新放卡领取", "Transfer in your account: place the card again to load it"},
-		CodeNoAccount:         {"此卡未关联账户", "This card has no account"},
-		CodeAmountLimit:       {"金额超出限额", "Amount outside the limit"},
-		CodeNoTransfer:        {"本机不支持银行转账", "No bank transfer at this kiosk"},
-	} {
-		texts[c] = t
-	}
+var sessionTexts = map[ui.Code][2]string{
+	CodeWrongPIN:          {"密码错误", "Wrong PIN"},
+	CodePINLocked:         {"密码已锁定 请到管理中心处理", "PIN blocked: see the service desk"},
+	CodeTransferInAccount: {"转账已到账 请重新放卡领取", "Transfer in your account: place the card again to load it"},
+	CodeNoTransfer:        {"本机不支持银行转账", "No bank transfer at this kiosk"},
 }
 
-// refusalCode is the screen code of a refusal by the ledger.
-func refusalCode(c protocol.Code) ui.Code {
-	switch c {
-	case protocol.CodePINInvalid:
-		return CodeWrongPIN
-	case protocol.CodePINLocked:
-		return CodePINLocked
-	case protocol.CodeBankRefused:
-		return CodeBankRefused
-	case protocol.CodeBankUnavailable:
-		return CodeBankUnavailable
-	case protocol.CodeNoAccount:
-		return CodeNoAccount
-	case protocol.CodeAmountLimit:
-		return CodeAmountLimit
-	case protocol.CodePurseLimit:
-		return CodePurseLimit
-	case protocol.CodeNoPendingLoad:
-		return CodeNothingPending
+// sessionMessageOf is the screen of a session code, or the engine's.
+func sessionMessageOf(c ui.Code) ui.Message {
+	if t, ok := sessionTexts[c]; ok {
+		return ui.Custom(c, t[0], t[1])
 	}
-	return CodeLedgerRefused
+	return message(c)
+}
+
+// withBalance adds the card's balance to m.
+func withBalance(m ui.Message, balance int64) ui.Message {
+	m.Balance, m.HasBalance = balance, true
+	return m
 }
 
 // Transfer is 银校转账 for the session's card: the holder's PIN is
@@ -91,7 +72,7 @@ func (s *Sessions) Transfer(ctx context.Context, id string, amount int64, pin st
 func (s *Sessions) transfer(ctx context.Context, ss *session, amount int64, pin string) (Step, error) {
 	fail := func(c ui.Code) Step {
 		r := refused(ss.cardNo, c)
-		r.Balance, r.Message = ss.balance, withBalance(r.Message, ss.balance)
+		r.Balance, r.Message = ss.balance, withBalance(sessionMessageOf(c), ss.balance)
 		return Step{Result: r}
 	}
 	if s.bank == nil {
@@ -125,7 +106,7 @@ func (s *Sessions) transfer(ctx context.Context, ss *session, amount int64, pin 
 	}
 	var resp protocol.TransferResponse
 	for attempt := 0; ; attempt++ {
-		lctx, cancel := s.k.ledgerCtx(ctx)
+		lctx, cancel := context.WithTimeout(ctx, s.cfg.LedgerTimeout.D())
 		resp, err = s.bank.Transfer(lctx, req)
 		cancel()
 		// The same request again is idempotent at the ledger: one retry
@@ -138,7 +119,9 @@ func (s *Sessions) transfer(ctx context.Context, ss *session, amount int64, pin 
 		var perr *protocol.Error
 		if errors.As(err, &perr) {
 			s.log.Warn("kiosk: transfer refused", "card", ss.cardNo, "code", perr.Code.String())
-			return fail(refusalCode(perr.Code)), nil
+			st := fail(load.RefusalCode(perr.Code))
+			st.Refusal = perr.Code
+			return st, nil
 		}
 		s.log.Warn("kiosk: transfer: the ledger did not answer", "card", ss.cardNo, "err", err)
 		return fail(CodeLedgerOffline), nil
@@ -147,7 +130,7 @@ func (s *Sessions) transfer(ctx context.Context, ss *session, amount int64, pin 
 	st := Step{Result: res, TransferID: resp.TransferID}
 	if res.Outcome != Loaded {
 		st.Result.Code = CodeTransferInAccount
-		st.Message = message(CodeTransferInAccount)
+		st.Message = sessionMessageOf(CodeTransferInAccount)
 		st.Message.Amount, st.Message.HasAmount = amount, true
 	}
 	return st, err
