@@ -128,6 +128,11 @@ func (l *Ledger) Claims(card string, cardBalance int64) (protocol.Claims, error)
 		return protocol.Claims{}, err
 	}
 	err := l.db.View(func(tx *bolt.Tx) error {
+		n, err := unsettledLoads(tx, card)
+		if err != nil {
+			return err
+		}
+		out.Unsettled = n > 0
 		a, ok, err := accountOfCard(tx, card)
 		if err != nil {
 			return err

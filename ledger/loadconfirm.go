@@ -89,15 +89,15 @@ func (l *Ledger) ConfirmLoad(p LoadConfirmParams) (Load, error) {
 // counter the card showed elsewhere); LoadInitiated, still unknown;
 // LoadCancelled, dev's session credited nothing (voided, or the load
 // was authorised again since, to another session at the same counter:
-// the card had not been credited). A load that is not the card's, or
-// that dev never authorised, is ErrNoPendingLoad.
+// the card had not been credited; or released by a probe). A load that
+// is not the card's is ErrNoPendingLoad.
 func (l *Ledger) LoadStatus(dev string, id uint64, card string) (protocol.LoadState, error) {
 	ld, err := l.LoadByID(id)
-	if err != nil || ld.CardNo != card || ld.Device == "" {
-		return 0, fmt.Errorf("ledger: load status %d: not authorised for card %s: %w", id, card, ErrNoPendingLoad)
+	if err != nil || ld.CardNo != card {
+		return 0, fmt.Errorf("ledger: load status %d: not a load of card %s: %w", id, card, ErrNoPendingLoad)
 	}
 	switch {
-	case ld.Device != dev:
+	case ld.Device != dev: // authorised again to another device, or released (no device)
 		return protocol.LoadCancelled, nil
 	case ld.State == LoadDone:
 		return protocol.LoadCompleted, nil

@@ -49,6 +49,7 @@ func NewServer(l *Ledger) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/loads/init", s.loadInit)
 	s.mux.HandleFunc("POST /v1/loads/confirm", s.loadConfirm)
 	s.mux.HandleFunc("POST "+protocol.PathLoadStatus, s.loadStatus)
+	s.mux.HandleFunc("POST "+protocol.PathLoadProbe, s.loadProbe)
 	s.mux.HandleFunc("POST "+protocol.PathClaims, s.claims)
 	s.mux.HandleFunc("POST "+protocol.PathTransfer, s.transfer)
 	return s, nil
@@ -383,6 +384,34 @@ func (s *Server) loadConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reply(w, dev, &protocol.LoadConfirmResponse{LoadID: loadID(ld.ID), State: wireLoadState(ld.State)})
+}
+
+func (s *Server) loadProbe(w http.ResponseWriter, r *http.Request) {
+	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
+	if err != nil {
+		s.fail(w, "", err)
+		return
+	}
+	defer release()
+	req, dev, err := protocol.OpenFromDevice[protocol.LoadInit](deviceKeys{s.l}, raw)
+	if err == nil && (req.Amount > 0xFFFFFFFF || req.BalanceBefore > 0xFFFFFFFF) {
+		err = protocol.Errorf(protocol.CodeMalformed, "load probe: amount or balance beyond 32 bits")
+	}
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	c, err := s.l.ProbeLoad(LoadInitParams{
+		DeviceID: dev, CardNo: req.CardNo, CardSerial: [8]byte(req.CardSerial), TerminalID: [6]byte(req.TerminalID),
+		OnlineCounter: req.OnlineCounter, BalanceBefore: uint32(req.BalanceBefore), Amount: uint32(req.Amount),
+		KeyIndex: req.KeyIndex, KeyVersion: req.KeyVersion, Algorithm: req.Algorithm,
+		Random: [4]byte(req.Random), MAC1: [4]byte(req.MAC1), TxTime: req.TxTime,
+	})
+	if err != nil {
+		s.fail(w, dev, err)
+		return
+	}
+	s.reply(w, dev, &c)
 }
 
 func (s *Server) loadStatus(w http.ResponseWriter, r *http.Request) {

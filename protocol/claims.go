@@ -91,6 +91,12 @@ type Claims struct {
 	Refusal    Code   `cbor:"5,keyasint,omitempty" json:"refusal,omitempty"`
 	PurseLimit int64  `cbor:"6,keyasint,omitempty" json:"purse_limit,omitempty"`
 	TxLimit    int64  `cbor:"7,keyasint,omitempty" json:"tx_limit,omitempty"`
+	// Unsettled: a load of this card is authorised at the ledger and not
+	// settled (torn at a device the card has not returned to). A device
+	// with the card reports the card's online counter (PathLoadProbe),
+	// which settles it: a later counter proves the credit, the same one
+	// proves there was none and the money is claimable again.
+	Unsettled bool `cbor:"8,keyasint,omitempty" json:"unsettled,omitempty"`
 }
 
 // ContentType returns TypeClaims.

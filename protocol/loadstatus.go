@@ -7,6 +7,14 @@ const TypeLoadStatusRequest = "yktd/load-status-request"
 // authorised (LoadStatusRequest → LoadConfirmResponse).
 const PathLoadStatus = "/v1/loads/status"
 
+// PathLoadProbe is where a device reports the online counter of a card
+// whose Claims said Unsettled (LoadInit → Claims): the card's INITIALIZE
+// FOR LOAD answer for a probe amount, its MAC1 proving the counter; the
+// ledger settles the card's unsettled loads from it, gives no MAC2, and
+// answers the card's claims afterwards. The device sends no CREDIT FOR
+// LOAD.
+const PathLoadProbe = "/v1/loads/probe"
+
 func init() { maxSizes[TypeLoadStatusRequest] = MaxRequestSize }
 
 // LoadStatusRequest asks the ledger what became of a load this device

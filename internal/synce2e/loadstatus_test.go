@@ -126,3 +126,105 @@ func TestLoadStatusAfterAnotherKiosk(t *testing.T) {
 		t.Fatalf("another card's load: %v", err)
 	}
 }
+
+// probeHost reports the card's INITIALIZE FOR LOAD answer to the ledger
+// as a probe (PathLoadProbe) and stops the load before CREDIT.
+type probeHost struct {
+	c      *syncclient.Client
+	cardNo string
+	forge  bool // flip a bit of the card's MAC1
+	claims protocol.Claims
+	err    error
+}
+
+var errProbed = errors.New("probed: no CREDIT")
+
+func (h *probeHost) AuthorizeLoad(ctx context.Context, a epurse.LoadAuthorization) ([4]byte, error) {
+	if h.forge {
+		a.MAC1[0] ^= 1
+	}
+	h.claims, h.err = h.c.ProbeLoad(ctx, protocol.LoadInit{CardNo: h.cardNo, CardSerial: a.CardSerial[:], TerminalID: a.TermID[:],
+		OnlineCounter: a.OnlineCounter, BalanceBefore: int64(a.BalanceBefore), Amount: int64(a.Amount),
+		KeyIndex: epurse.DefaultKeyIndex, KeyVersion: a.KeyVersion, Algorithm: byte(a.Algorithm),
+		Random: a.Random[:], MAC1: a.MAC1[:], TxTime: a.Time[:]})
+	return [4]byte{}, errProbed
+}
+
+// TestLoadProbeAtAnotherKiosk (issue 14): a load torn at kiosk A, the
+// card placed on kiosk B with nothing new to claim. The ledger's claims
+// say a load of the card is unsettled; B reports the card's online
+// counter (a probe: INITIALIZE FOR LOAD of 1 fen, no CREDIT), and the
+// ledger settles it: torn after CREDIT, done (A is told completed);
+// torn before, released and claimable again, and B loads it. A forged
+// probe (a MAC1 that does not verify) settles nothing.
+func TestLoadProbeAtAnotherKiosk(t *testing.T) {
+	ctx := context.Background()
+	r := newLoadRig(t, 0)
+	b := r.enrolKiosk(t, "kiosk-other-2")
+	card := r.pub.CardNumber()
+	present := func() {
+		t.Helper()
+		r.card.c.Reset()
+		if _, err := epurse.Select(ctx, r.card, sim.DefaultAID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probe := func() protocol.Claims {
+		t.Helper()
+		present()
+		h := &probeHost{c: b, cardNo: card}
+		if out := r.load(h, 1, 0); !errors.Is(out.Err, errProbed) || h.err != nil {
+			t.Fatalf("probe: %v %v, %v", out.Kind, out.Err, h.err)
+		}
+		return h.claims
+	}
+	for _, tc := range []struct {
+		tear        sim.FaultKind
+		credited    bool
+		statusAtA   protocol.LoadState
+		claimableAt int64
+	}{
+		{sim.TearAfter, true, protocol.LoadCompleted, 0},
+		{sim.TearBefore, false, protocol.LoadCancelled, 2500},
+	} {
+		present()
+		start := r.balance(t)
+		if _, err := r.lr.ledger().AddLoad(card, 2500, "operator"); err != nil {
+			t.Fatal(err)
+		}
+		hostA := &kioskHost{c: r.client, cardNo: card}
+		if err := r.card.c.Arm(sim.Fault{Kind: tc.tear, INS: sim.InsCreditForLoad, Nth: 1}); err != nil {
+			t.Fatal(err)
+		}
+		r.load(hostA, 2500, 0)
+		c, err := b.Claims(ctx, card, int64(start))
+		if err != nil || !c.Unsettled {
+			t.Fatalf("%v: claims at B %+v %v, want unsettled", tc.tear, c, err)
+		}
+		present()
+		forged := &probeHost{c: b, cardNo: card, forge: true}
+		r.load(forged, 1, 0)
+		if !errors.Is(forged.err, protocol.ErrMACInvalid) {
+			t.Fatalf("%v: a forged probe: %v", tc.tear, forged.err)
+		}
+		if c, _ := b.Claims(ctx, card, int64(start)); !c.Unsettled {
+			t.Fatalf("%v: a forged probe settled the load: %+v", tc.tear, c)
+		}
+		c = probe()
+		if c.Unsettled || c.Claimable != tc.claimableAt {
+			t.Fatalf("%v: claims after the probe %+v", tc.tear, c)
+		}
+		if st, err := r.client.LoadStatus(ctx, hostA.resp.LoadID, card); err != nil || st != tc.statusAtA {
+			t.Fatalf("%v: A's load %v %v, want %v", tc.tear, st, err, tc.statusAtA)
+		}
+		if !tc.credited {
+			present()
+			if out := r.load(&kioskHost{c: b, cardNo: card}, 2500, 0); out.Kind != epurse.Done {
+				t.Fatalf("load at B: %v %v", out.Kind, out.Err)
+			}
+		}
+		if got := r.balance(t); got != start+2500 {
+			t.Fatalf("%v: card %d, want %d", tc.tear, got, start+2500)
+		}
+	}
+}

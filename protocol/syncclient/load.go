@@ -175,3 +175,35 @@ func (c *Client) LoadStatus(ctx context.Context, loadID, cardNo string) (protoco
 	}
 	return resp.State, nil
 }
+
+// ProbeLoad reports the online counter of a card whose Claims said
+// Unsettled: m is the card's INITIALIZE FOR LOAD answer for a probe
+// amount (its MAC1 proves the counter; m.DeviceID may be left empty).
+// The ledger settles the card's unsettled loads from it and answers the
+// card's claims afterwards; it gives no MAC2, and the device sends no
+// CREDIT FOR LOAD.
+func (c *Client) ProbeLoad(ctx context.Context, m protocol.LoadInit) (protocol.Claims, error) {
+	if c.o.LedgerKeys == nil {
+		return protocol.Claims{}, ErrNotEnrolled
+	}
+	if m.DeviceID == "" {
+		m.DeviceID = c.o.DeviceID
+	}
+	raw, err := c.seal(&m)
+	if err != nil {
+		return protocol.Claims{}, fmt.Errorf("syncclient: sign load probe: %w", err)
+	}
+	body, err := c.exchange(ctx, protocol.PathLoadProbe[1:], raw, protocol.MaxClaimsSize)
+	if err != nil {
+		return protocol.Claims{}, err
+	}
+	cl, _, err := protocol.Open[protocol.Claims](c.o.LedgerKeys, body, c.o.DeviceID)
+	if err != nil {
+		c.log.Warn("ledger's probe answer refused: signature or format", "err", err)
+		return protocol.Claims{}, fmt.Errorf("syncclient: load probe answer: %w", err)
+	}
+	if cl.CardNo != m.CardNo {
+		return protocol.Claims{}, fmt.Errorf("syncclient: probe answer for card %q, sent %q: %w", cl.CardNo, m.CardNo, ErrLoadMismatch)
+	}
+	return cl, nil
+}
