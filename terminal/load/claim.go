@@ -34,6 +34,7 @@ func (e *Engine) Claim(ctx context.Context, card reader.Card, info cardread.Info
 	if err != nil {
 		return e.ledgerFailed(info, err), nil
 	}
+	c = e.Settle(ctx, card, info, c)
 	return e.ClaimWith(ctx, card, info, c, asked)
 }
 

@@ -243,14 +243,21 @@ func (e *Engine) Startup(ctx context.Context) error {
 	if err := e.confirmAll(ctx, ""); err != nil {
 		return fmt.Errorf("load: startup: %w", err)
 	}
+	if err := e.settleStale(ctx); err != nil {
+		return fmt.Errorf("load: startup: %w", err)
+	}
 	return nil
 }
 
 // Confirm reports to the ledger every credited load it has not confirmed
-// yet. It returns a store failure; an unreachable ledger is logged and
-// tried again later.
+// yet, and asks it what became of the loads left uncertain for longer
+// than StaleAfter (their card went elsewhere). It returns a store
+// failure; an unreachable ledger is logged and tried again later.
 func (e *Engine) Confirm(ctx context.Context) error {
-	return e.confirmAll(ctx, "")
+	if err := e.confirmAll(ctx, ""); err != nil {
+		return err
+	}
+	return e.settleStale(ctx)
 }
 
 // confirmAll confirms the credited loads (of cardNo, or all).

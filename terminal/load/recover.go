@@ -47,6 +47,17 @@ func (e *Engine) Resolve(ctx context.Context, card reader.Card, info *cardread.I
 		}
 		out := epurse.RecoverLoad(ctx, card, auth, l.KeyIndex, e.sam)
 		e.log.Info("load: recovered", "intent", l.ID, "load", l.LoadID, "card", l.CardNo, "outcome", out.Kind.String(), "err", out.Err)
+		if out.Kind == epurse.Uncertain && !epurse.Transient(out.Err) {
+			// The card cannot tell (used at another device since): the
+			// ledger may know from the counter it showed there.
+			settled, err := e.settleByLedger(ctx, l)
+			if err != nil {
+				return refused(info.CardNo, CodeStoreFault), true, err
+			}
+			if settled {
+				continue
+			}
+		}
 		res, err := e.settle(ctx, l, out, true)
 		if res.Outcome == Loaded {
 			info.Balance = res.Balance

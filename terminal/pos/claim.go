@@ -108,6 +108,7 @@ func (p *POS) claimFirst(ctx context.Context, card reader.Card, info *cardread.I
 		if aerr != nil {
 			return got, Result{}, false, nil
 		}
+		c = p.engine.Settle(ctx, card, *info, c) // a load torn at another device: settled from the card's counter
 		if c.Refusal != 0 || c.Claimable <= 0 {
 			p.log.Debug("pos: nothing to claim", "card", info.CardNo, "loadable", c.Loadable, "refusal", c.Refusal.String())
 			return got, Result{}, false, nil

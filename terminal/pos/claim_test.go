@@ -202,10 +202,13 @@ func (r *claimRig) kioskClaim(k *kioskEngine, card *sim.Card) load.Result {
 // TestClaimTornAtKioskThenPOS: a kiosk's load is torn (after the card
 // executed CREDIT FOR LOAD, or before), more money arrives in the
 // account, and the card taps at the POS: the ledger settles the kiosk's
-// load from the card's online counter (advanced: done, inferred;
-// unchanged: voided, the money back in the account), the POS claims what
-// the account holds now and sells. Each load is once at the ledger and
+// load from the card's online counter the POS's probe reports (advanced:
+// done, inferred; unchanged: released, its money claimed again with the
+// new money), the POS claims what the account holds now and sells. Each load is once at the ledger and
 // card + account = start + money in - sale.
+//
+// With nothing new waiting the POS's probe settles the kiosk's load as
+// well (TestClaimProbeAtPOS).
 func TestClaimTornAtKioskThenPOS(t *testing.T) {
 	for _, kind := range []sim.FaultKind{sim.TearAfter, sim.TearBefore} {
 		r := newClaimRig(t, fixed(1250))
@@ -223,7 +226,14 @@ func TestClaimTornAtKioskThenPOS(t *testing.T) {
 		}
 		r.clock.Advance(time.Minute)
 		res := r.handle(card, 0)
-		if res.Outcome != pos.Paid || res.Loaded != 2000 {
+		// Torn before CREDIT the kiosk's load is released by the POS's
+		// probe (the card's counter did not move) and claimed with the
+		// new money.
+		want := int64(2000)
+		if kind == sim.TearBefore {
+			want += demoTopUp
+		}
+		if res.Outcome != pos.Paid || res.Loaded != want {
 			t.Fatalf("%v: at the POS: %+v", kind, res)
 		}
 		a := r.account(card)
@@ -239,9 +249,10 @@ func TestClaimTornAtKioskThenPOS(t *testing.T) {
 				t.Fatalf("%v: card %d, account %+v, loads %+v", kind, balance(card), a, ls)
 			}
 		case sim.TearBefore:
-			// It did not: voided, its money waits in the account again.
-			if balance(card) != 10000+2000-1250 || a.Loadable != demoTopUp || len(ls[ledger.LoadDone]) != 1 ||
-				len(ls[ledger.LoadVoided]) != 1 || ls[ledger.LoadVoided][0].Amount != demoTopUp {
+			// It did not: released by the probe, its money claimed again
+			// with the new money in one load.
+			if balance(card) != 10000+demoTopUp+2000-1250 || a.Loadable != 0 || len(ls[ledger.LoadDone]) != 1 ||
+				ls[ledger.LoadDone][0].Amount != demoTopUp+2000 {
 				t.Fatalf("%v: card %d, account %+v, loads %+v", kind, balance(card), a, ls)
 			}
 		}
@@ -250,6 +261,61 @@ func TestClaimTornAtKioskThenPOS(t *testing.T) {
 		}
 		if n := len(r.loadRecords()); n != 1 {
 			t.Fatalf("%v: %d load records at the POS", kind, n)
+		}
+		r.noLoadIntents()
+	}
+}
+
+// TestClaimProbeAtPOS: a kiosk's load is torn and nothing new waits; the
+// card taps at the POS, whose probe (the card's INITIALIZE FOR LOAD for
+// 1 fen, no CREDIT) settles it: torn after CREDIT, the ledger marks it
+// done and the POS sells from the credited balance; torn before, the
+// money is released and the POS claims it, then sells. A minute later
+// the kiosk asks the ledger what became of its load and settles its
+// intent: one load record in all, nothing left at either device.
+func TestClaimProbeAtPOS(t *testing.T) {
+	for _, kind := range []sim.FaultKind{sim.TearAfter, sim.TearBefore} {
+		r := newClaimRig(t, fixed(1250))
+		k := r.newKiosk()
+		card := demoCard(t, "student", "", 0)
+		start := balance(card) + r.account(card).Balance
+		if err := card.Arm(sim.Fault{Kind: kind, INS: sim.InsCreditForLoad}); err != nil {
+			t.Fatal(err)
+		}
+		if res := r.kioskClaim(k, card); res.Outcome != load.TapAgain {
+			t.Fatalf("%v: the kiosk's torn load: %+v", kind, res)
+		}
+		r.clock.Advance(time.Minute)
+		res := r.handle(card, 0)
+		want := int64(0)
+		if kind == sim.TearBefore {
+			want = demoTopUp
+		}
+		if res.Outcome != pos.Paid || res.Loaded != want || balance(card) != 10000+demoTopUp-1250 {
+			t.Fatalf("%v: at the POS: %+v (card %d)", kind, res, balance(card))
+		}
+		a := r.account(card)
+		if balance(card)+a.Balance != start-1250 || a.Authorised != 0 || a.Loadable != 0 {
+			t.Fatalf("%v: card %d + account %+v != %d", kind, balance(card), a, start-1250)
+		}
+		r.clock.Advance(load.StaleAfter)
+		if err := k.engine.Confirm(r.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ls, err := k.store.Loads(); err != nil || len(ls) != 0 {
+			t.Fatalf("%v: the kiosk's intents left %+v %v", kind, ls, err)
+		}
+		atKiosk := 0
+		if h, _ := k.store.Head(); h.Seq > 0 {
+			es, _ := k.store.Records(0, int(h.Seq)+1)
+			for _, e := range es {
+				if e.Record.Kind == protocol.KindLoad {
+					atKiosk++
+				}
+			}
+		}
+		if n := atKiosk + len(r.loadRecords()); n != 1 {
+			t.Fatalf("%v: %d load records at the kiosk, %d at the POS, want one in all", kind, atKiosk, len(r.loadRecords()))
 		}
 		r.noLoadIntents()
 	}
