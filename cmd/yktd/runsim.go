@@ -82,6 +82,9 @@ func runSim(ctx context.Context, f runFlags, in *consoleInput, stdout, stderr io
 		return err
 	}
 	env := &simEnv{cfg: cfg, dir: f.dir, log: log, out: stdout, in: in}
+	if err := env.clock.load(f.dir); err != nil {
+		return err
+	}
 	opts := storeOptions(cfg)
 	opts.Clock = &env.clock // the simulator's clock, which the rig steps
 	store, err := plan.open(opts, log)

@@ -35,10 +35,36 @@ type simRig struct {
 // simClock is the simulator's clock: the wall clock plus an offset that
 // POST /sim/clock steps, as if the device's clock had been set. The daemon
 // (DaemonDeps.Now) and the store read it, so the store journals the step as
-// a clock-changed record like a real one. It is an offline.Clock.
+// a clock-changed record like a real one. It is an offline.Clock. Like a
+// device's real-time clock it keeps its setting across a restart: the
+// offset is kept in DIR/sim-clock.offset.
 type simClock struct {
 	mu     sync.Mutex
 	offset time.Duration
+	file   string // where the offset is kept ("" nowhere)
+}
+
+// simClockFile keeps the simulator clock's offset in the data directory.
+const simClockFile = "sim-clock.offset"
+
+// load reads the offset kept in dir, if any, and keeps the next steps there.
+func (c *simClock) load(dir string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.file = filepath.Join(dir, simClockFile)
+	b, err := os.ReadFile(c.file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("run: sim clock: %w", err)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("run: sim clock: %s: %w", c.file, err)
+	}
+	c.offset = d
+	return nil
 }
 
 // Now returns the wall clock plus the offset.
@@ -53,11 +79,16 @@ func (c *simClock) Now() time.Time {
 func (c *simClock) Monotonic() time.Duration { return offline.SystemClock{}.Monotonic() }
 
 // step moves the clock by d and returns the offset from the wall clock.
-func (c *simClock) step(d time.Duration) time.Duration {
+func (c *simClock) step(d time.Duration) (time.Duration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
-	return c.offset
+	if c.file != "" {
+		if err := writeFile0600(c.file, []byte(c.offset.String()+"\n")); err != nil {
+			return c.offset, fmt.Errorf("run: sim clock: keep the offset: %w", err)
+		}
+	}
+	return c.offset, nil
 }
 
 func (c *simClock) get() time.Duration {
@@ -122,7 +153,10 @@ func (e *simEnv) serveClockStep(w http.ResponseWriter, r *http.Request) {
 		simError(w, http.StatusBadRequest, "run: sim clock: step %q: want a Go duration other than 0", body.Step)
 		return
 	}
-	off := e.clock.step(d)
+	off, err := e.clock.step(d)
+	if err != nil {
+		e.log.Error("simulator clock stepped but not kept for the next start", "err", err)
+	}
 	e.log.Warn("simulator clock stepped", "step", d.String(), "offset", off.String())
 	simJSON(w, http.StatusOK, e.clockAnswer())
 }

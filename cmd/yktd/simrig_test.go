@@ -75,7 +75,9 @@ func TestRigSimConfig(t *testing.T) {
 		t.Fatalf("the ledger's devices after the start: %+v, %v", devs, err)
 	}
 	// carol taps; the cashier keys 12.50 on the console.
+	off := len(r.stdout.String())
 	ctl.post("/sim/readers/sim:canteen-1/tap", map[string]string{"card": "carol"})
+	awaitPrompt(t, r, off) // keys typed before the prompt are not the amount
 	if _, err := io.WriteString(pw, "12.50\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,9 @@ func TestRigSimConfig(t *testing.T) {
 	if clock.Offset != "48h0m0s" || time.Until(clock.Now) < 47*time.Hour {
 		t.Fatalf("POST /sim/clock: %+v", clock)
 	}
+	off = len(r.stdout.String())
 	ctl.post("/sim/readers/sim:canteen-1/tap", map[string]string{"card": "carol"})
+	awaitPrompt(t, r, off)
 	if _, err := io.WriteString(pw, "1.00\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +124,27 @@ func TestRigSimConfig(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr.String(), "enrolled with the ledger") {
 		t.Errorf("no enrolment in the log:\n%s", r.stderr)
+	}
+	// Like a device's real-time clock, the step survives a restart.
+	r = startRun(t, 90*time.Second, nil, "run", "--sim", "--config", rigSimConfig(t, l.URL, l.Fingerprint()), "--dir", dir, "--auto", "0")
+	ctl = newCtl(t, dir, controlAddr(t, dir, r.done))
+	if err := ctl.c.Get(context.Background(), "/sim/clock", &clock); err != nil || clock.Offset != "48h0m0s" {
+		t.Fatalf("GET /sim/clock after the restart: %+v %v", clock, err)
+	}
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("restart: exit %d\nstderr:\n%s", code, r.stderr)
+	}
+}
+
+// awaitPrompt waits until the console asks for the amount after the
+// first off bytes of its output.
+func awaitPrompt(t *testing.T, r *daemonRun, off int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.stdout.String()[off:], "金额 Amount:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the console never asked for the amount:\n%s", r.stdout)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
