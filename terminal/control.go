@@ -24,6 +24,9 @@ type TapRecord struct {
 	Reader    string    `json:"reader"`
 	Flow      string    `json:"flow"`              // "pos", "gate" or "kiosk"
 	Service   string    `json:"service,omitempty"` // kiosk: "open", "claim" or "transfer"
+	// API: a kiosk session's step asked through the control interface
+	// (not a card placed on the reader).
+	API bool `json:"api,omitempty"`
 	Outcome   string    `json:"outcome"`
 	Code      string    `json:"code"`
 	Card      string    `json:"card,omitempty"`

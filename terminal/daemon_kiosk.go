@@ -117,14 +117,14 @@ func (d *Daemon) handleKiosk(ctx context.Context, ev reader.Event) {
 	switch ev.Kind {
 	case reader.CardPresent:
 		st := d.sessions.Open(ctx, ev.Reader, ev.Card)
-		d.recordKiosk(ev.Reader, st, nil)
+		d.recordKiosk(ev.Reader, st, false, nil)
 	case reader.CardRemoved:
 		d.sessions.Close(ctx, ev.Reader, "card removed")
 	}
 }
 
-func (d *Daemon) recordKiosk(readerName string, st kiosk.Step, err error) {
-	d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: readerName, Flow: "kiosk", Service: st.Service,
+func (d *Daemon) recordKiosk(readerName string, st kiosk.Step, api bool, err error) {
+	d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: readerName, Flow: "kiosk", Service: st.Service, API: api,
 		Outcome: st.Outcome.String(), Code: string(st.Code), Card: st.CardNo, Amount: st.Amount, Balance: st.Balance,
 		Recovered: st.Recovered, Load: st.LoadID, Error: errString(err)})
 }
@@ -193,7 +193,7 @@ func (d *Daemon) serveKioskStep(w http.ResponseWriter, r *http.Request, step fun
 		writeError(w, http.StatusBadRequest, CtlBadRequest, err.Error())
 		return
 	}
-	d.recordKiosk(d.sessionReader(), st, err)
+	d.recordKiosk(d.sessionReader(), st, true, err)
 	out := KioskAnswer{Step: st, Message: st.Message.ZH + " / " + st.Message.EN}
 	status := http.StatusOK
 	if err != nil {
