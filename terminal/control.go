@@ -19,25 +19,25 @@ import (
 // what the flow decided, for the rig and tests (the journal is the
 // evidence; this is a convenience that lives in memory only).
 type TapRecord struct {
-	N         uint64    `json:"n"` // 1, 2, 3 ... since the daemon started
-	Time      time.Time `json:"time"`
-	Reader    string    `json:"reader"`
-	Flow      string    `json:"flow"`              // "pos", "gate" or "kiosk"
-	Service   string    `json:"service,omitempty"` // kiosk: "open", "claim" or "transfer"
+	N       uint64    `json:"n"` // 1, 2, 3 ... since the daemon started
+	Time    time.Time `json:"time"`
+	Reader  string    `json:"reader"`
+	Flow    string    `json:"flow"`              // "pos", "gate" or "kiosk"
+	Service string    `json:"service,omitempty"` // kiosk: "open", "claim" or "transfer"
 	// API: a kiosk session's step asked through the control interface
 	// (not a card placed on the reader).
-	API bool `json:"api,omitempty"`
-	Outcome   string    `json:"outcome"`
-	Code      string    `json:"code"`
-	Card      string    `json:"card,omitempty"`
-	Amount    int64     `json:"amount,omitempty"`
-	Balance   int64     `json:"balance,omitempty"`
-	Intent    uint64    `json:"intent,omitempty"`
-	Recovered bool      `json:"recovered,omitempty"`
-	Load      string    `json:"load,omitempty"` // kiosk: the ledger's load id
-	Direction string    `json:"direction,omitempty"`
-	Seq       uint64    `json:"seq,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	API       bool   `json:"api,omitempty"`
+	Outcome   string `json:"outcome"`
+	Code      string `json:"code"`
+	Card      string `json:"card,omitempty"`
+	Amount    int64  `json:"amount,omitempty"`
+	Balance   int64  `json:"balance,omitempty"`
+	Intent    uint64 `json:"intent,omitempty"`
+	Recovered bool   `json:"recovered,omitempty"`
+	Load      string `json:"load,omitempty"` // kiosk: the ledger's load id
+	Direction string `json:"direction,omitempty"`
+	Seq       uint64 `json:"seq,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // outcomeLog keeps the last taps for the control interface.
