@@ -330,11 +330,14 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, dev, &protocol.TransferResponse{TransferID: rec.ID, Amount: rec.Amount, Loadable: acct.Loadable, BankRef: rec.BankRef})
 }
 
-func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
+// readLoadInit reads a device's signed LoadInit (for /v1/loads/init and
+// /v1/loads/probe) as the ledger's parameters; on an error it has
+// answered already.
+func (s *Server) readLoadInit(w http.ResponseWriter, r *http.Request) (LoadInitParams, string, bool) {
 	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
 	if err != nil {
 		s.fail(w, "", err)
-		return
+		return LoadInitParams{}, "", false
 	}
 	defer release()
 	req, dev, err := protocol.OpenFromDevice[protocol.LoadInit](deviceKeys{s.l}, raw)
@@ -343,14 +346,22 @@ func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.fail(w, dev, err)
-		return
+		return LoadInitParams{}, dev, false
 	}
-	res, err := s.l.InitLoad(LoadInitParams{
+	return LoadInitParams{
 		DeviceID: dev, CardNo: req.CardNo, CardSerial: [8]byte(req.CardSerial), TerminalID: [6]byte(req.TerminalID),
 		OnlineCounter: req.OnlineCounter, BalanceBefore: uint32(req.BalanceBefore), Amount: uint32(req.Amount),
 		KeyIndex: req.KeyIndex, KeyVersion: req.KeyVersion, Algorithm: req.Algorithm,
 		Random: [4]byte(req.Random), MAC1: [4]byte(req.MAC1), TxTime: req.TxTime,
-	})
+	}, dev, true
+}
+
+func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
+	p, dev, ok := s.readLoadInit(w, r)
+	if !ok {
+		return
+	}
+	res, err := s.l.InitLoad(p)
 	if err != nil {
 		s.fail(w, dev, err)
 		return
@@ -387,26 +398,11 @@ func (s *Server) loadConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) loadProbe(w http.ResponseWriter, r *http.Request) {
-	raw, release, err := s.readBody(w, r, maxSmallBody, nil)
-	if err != nil {
-		s.fail(w, "", err)
+	p, dev, ok := s.readLoadInit(w, r)
+	if !ok {
 		return
 	}
-	defer release()
-	req, dev, err := protocol.OpenFromDevice[protocol.LoadInit](deviceKeys{s.l}, raw)
-	if err == nil && (req.Amount > 0xFFFFFFFF || req.BalanceBefore > 0xFFFFFFFF) {
-		err = protocol.Errorf(protocol.CodeMalformed, "load probe: amount or balance beyond 32 bits")
-	}
-	if err != nil {
-		s.fail(w, dev, err)
-		return
-	}
-	c, err := s.l.ProbeLoad(LoadInitParams{
-		DeviceID: dev, CardNo: req.CardNo, CardSerial: [8]byte(req.CardSerial), TerminalID: [6]byte(req.TerminalID),
-		OnlineCounter: req.OnlineCounter, BalanceBefore: uint32(req.BalanceBefore), Amount: uint32(req.Amount),
-		KeyIndex: req.KeyIndex, KeyVersion: req.KeyVersion, Algorithm: req.Algorithm,
-		Random: [4]byte(req.Random), MAC1: [4]byte(req.MAC1), TxTime: req.TxTime,
-	})
+	c, err := s.l.ProbeLoad(p)
 	if err != nil {
 		s.fail(w, dev, err)
 		return
