@@ -208,6 +208,15 @@ func TestKioskDaemonAutoClaim(t *testing.T) {
 	if v.Last == nil || v.Last.Service != "claim" || v.Last.Outcome != kiosk.Loaded || v.Balance != 15000 || balance(card) != 15000 {
 		t.Fatalf("auto claim %+v", v)
 	}
+	n := 0
+	for _, m := range r.disp.Shown() {
+		if m.Code == kiosk.CodeLoaded {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the credit shown %d times, want once", n)
+	}
 	r.rdr.Remove()
 	r.await("idle", func(v kiosk.View) bool { return v.State == "idle" })
 	staff := demoCard(t, "staff", "", 0)

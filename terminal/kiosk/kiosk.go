@@ -89,6 +89,9 @@ type Kiosk struct {
 	holds   *hold.Holds
 
 	mu sync.Mutex
+	// shown is the message the display shows since the card's claim
+	// began (mu), so that the outcome is not shown twice.
+	shown ui.Message
 	// engine is the claim engine the kiosk runs each card through; it
 	// holds the load intents the kiosk gave up on (mu serialises it).
 	engine *load.Engine
@@ -204,8 +207,11 @@ func (k *Kiosk) HandleCard(ctx context.Context, card reader.Card) (Result, error
 func (k *Kiosk) Claim(ctx context.Context, card reader.Card, amount int64) (Result, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.shown = ui.Message{}
 	res, err := k.handle(ctx, card, amount)
-	k.show(ctx, res.Message)
+	if res.Message != k.shown { // the engine showed a credit before the ledger's round trip
+		k.show(ctx, res.Message)
+	}
 	k.beep(res.Outcome == Loaded)
 	k.log.Info("kiosk: card", "card", res.CardNo, "outcome", res.Outcome.String(), "code", string(res.Code),
 		"amount", res.Amount, "balance", res.Balance, "load", res.LoadID, "recovered", res.Recovered)
@@ -240,6 +246,7 @@ func (k *Kiosk) handle(ctx context.Context, card reader.Card, amount int64) (Res
 }
 
 func (k *Kiosk) show(ctx context.Context, m ui.Message) {
+	k.shown = m
 	if err := k.display.Show(ctx, m); err != nil {
 		k.log.Warn("kiosk: display", "err", err)
 	}
