@@ -104,6 +104,8 @@ func (d *Daemon) controlRoutes() []controlRoute {
 		{"GET", "/v1/journal", accessCredential, "?after=N&limit=100: the journal's records above sequence N (at most 1000), read-only",
 			http.HandlerFunc(d.serveJournal)},
 		{"POST", "/v1/inputs/{name}", accessCredential, `{"active": true}: drives a simulated board input`, http.HandlerFunc(d.serveInput)},
+		{"POST", "/v1/tamper/clear", accessCredential, `{"technician": "NAME"}: clears the tamper alarm (journaled with the name) once the case is closed`,
+			http.HandlerFunc(d.serveTamperClear)},
 		{"POST", "/v1/cancel-last", accessCashier, `{"pin": "<cashier PIN>"}: reverses the last sale within pos.cancel_window; ` +
 			"the answer names the card, the amount and the intent reversed", http.HandlerFunc(d.serveCancelLast)},
 	}

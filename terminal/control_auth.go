@@ -36,6 +36,8 @@ const (
 	CtlStoreFault         = "store_fault"         // 500: the store failed; see the log
 	CtlNoSession          = "no_session"          // 404: no card in the kiosk, or the session named ended
 	CtlSessionBusy        = "session_busy"        // 409: a step of the kiosk's session is running
+	CtlTamperActive       = "tamper_active"       // 409: the case is still open: close it before clearing the tamper alarm
+	CtlNoTamper           = "no_tamper"           // 409: no tamper alarm to clear
 )
 
 // access is who may call an endpoint. On the unix socket every caller may

@@ -274,6 +274,11 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		defer wg.Done()
 		d.watchHolds(readCtx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.watchTamper(readCtx)
+	}()
 
 	if d.kiosk != nil {
 		// What a previous run left is settled before the first card:

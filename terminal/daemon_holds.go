@@ -43,6 +43,9 @@ func (d *Daemon) initHolds() error {
 	default:
 		d.log.Debug("journal verified from the acknowledged record", "records", res.Count, "head", res.Head.Seq)
 	}
+	if err := d.initTamper(); err != nil {
+		return fmt.Errorf("terminal: daemon: tamper state: %w", err)
+	}
 	if err := d.refreshHolds(); err != nil {
 		return err
 	}
@@ -114,10 +117,13 @@ func (d *Daemon) journalRevocation() {
 }
 
 // workHold is the hold that stops this terminal's work at now: money on a
-// POS, passes on a gate.
+// POS, loads on a kiosk, passes on a gate.
 func (d *Daemon) workHold(now time.Time) (hold.Hold, bool) {
 	if d.gate != nil {
 		return d.holds.Gate(now)
+	}
+	if d.kiosk != nil {
+		return d.holds.Kiosk(now)
 	}
 	return d.holds.Money(now)
 }

@@ -14,6 +14,11 @@ type Board struct {
 	Relays     []Relay     `toml:"relay"`
 	Inputs     []Input     `toml:"input"`
 	Indicators []Indicator `toml:"indicator"`
+	// Tamper names the [[board.input]] of the case-open / tamper switch:
+	// when it turns active the terminal journals an alarm and takes no
+	// money until a technician clears it (POST /v1/tamper/clear). Empty:
+	// none.
+	Tamper string `toml:"tamper"`
 }
 
 // Relay is one output that drives a lock, turnstile arm or valve.
@@ -161,6 +166,15 @@ func (b *Board) validate() error {
 		}
 		if d := in.Debounce.D(); d > maxDebounce {
 			return invalid("board.input %q: debounce %s: at most %s", in.Name, d, maxDebounce)
+		}
+	}
+	if b.Tamper != "" {
+		found := false
+		for _, in := range b.Inputs {
+			found = found || in.Name == b.Tamper
+		}
+		if !found {
+			return invalid("board.tamper %q: no [[board.input]] of that name", b.Tamper)
 		}
 	}
 	buzzer := ""

@@ -106,6 +106,7 @@ func TestBoardRefuses(t *testing.T) {
 		{"kind", "[board]\nbackend = \"fake\"\n[[board.indicator]]\nname = \"a\"\nkind = \"lamp\"\n", "kind"},
 		{"two buzzers", "[board]\nbackend = \"fake\"\n[[board.indicator]]\nname = \"buzzer\"\n[[board.indicator]]\nname = \"b2\"\nkind = \"buzzer\"\n", "buzzer already"},
 		{"unknown key", "[board]\nbackend = \"fake\"\n[[board.relay]]\nname = \"a\"\nmin_pulses = \"1s\"\n", "unknown keys"},
+		{"tamper names no input", "[board]\nbackend = \"fake\"\ntamper = \"case\"\n[[board.input]]\nname = \"a\"\n", "board.tamper"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseBoard(tc.board)

@@ -27,6 +27,8 @@ type Holds struct {
 	st    policy.DeviceState
 	since map[policy.Code]time.Time
 	chain chainBreak
+	// tamperSeq is the alarm record of the tamper hold (0 none).
+	tamperSeq uint64
 }
 
 type chainBreak struct {
@@ -110,6 +112,16 @@ func (h *Holds) SetChainBroken(seq uint64, reason string) {
 	h.mark(policy.CodeChainBroken, true)
 }
 
+// SetTampered records whether a tamper alarm (the case-open input) is
+// set and not cleared; seq is its alarm record.
+func (h *Holds) SetTampered(on bool, seq uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.st.Tampered = on
+	h.tamperSeq = seq
+	h.mark(policy.CodeTampered, on)
+}
+
 // mark keeps when code went on. h.mu is held.
 func (h *Holds) mark(code policy.Code, on bool) {
 	if !on {
@@ -177,6 +189,9 @@ func (h *Holds) Active(now time.Time) []Hold {
 func (h *Holds) hold(c policy.Code) Hold {
 	out := Hold{Code: c, Gate: policy.StopsGate(c), Since: h.since[c], Message: ui.Text(ui.Code(c))}
 	switch c {
+	case policy.CodeTampered:
+		out.Seq = h.tamperSeq
+		out.Detail = "the case-open / tamper input went active: a technician clears it (POST /v1/tamper/clear)"
 	case policy.CodeChainBroken:
 		out.Seq = h.chain.seq
 		out.Detail = h.chain.reason

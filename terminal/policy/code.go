@@ -55,6 +55,7 @@ const (
 	CodeOfflineTooLong Code = "offline_too_long" // no exchange with the ledger for longer than sync.max_offline
 	CodeDeviceRevoked  Code = "device_revoked"   // the ledger answered that this device is revoked
 	CodeChainBroken    Code = "chain_broken"     // the journal's hash chain does not verify from the acknowledged record
+	CodeTampered       Code = "tampered"         // the case-open / tamper input went active: no money until a technician clears it
 )
 
 // String returns the code as journaled.
@@ -112,6 +113,7 @@ var messages = map[Code]Message{
 	CodeOfflineTooLong: {"离线时间过长 暂停收款 请联网同步", "Offline too long: no sales until synced"},
 	CodeDeviceRevoked:  {"设备已停用 请联系技术员", "Device revoked, call the technician"},
 	CodeChainBroken:    {"交易记录校验失败 暂停收款 请联系技术员", "Journal check failed: no sales, call the technician"},
+	CodeTampered:       {"机壳已被打开 暂停收款 请联系技术员", "Case opened: no sales, call the technician"},
 }
 
 // Message returns the display text of the code; an unknown code shows as a

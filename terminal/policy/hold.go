@@ -15,6 +15,9 @@ type DeviceState struct {
 	// ChainBroken: the journal's hash chain does not verify from the last
 	// record the ledger acknowledged to the head.
 	ChainBroken bool
+	// Tampered: the case-open / tamper input went active and no
+	// technician has cleared it yet.
+	Tampered bool
 	// LastContact is the last successful exchange with the ledger; zero
 	// when none is known, and then the offline limit does not apply.
 	LastContact time.Time
@@ -25,7 +28,7 @@ type DeviceState struct {
 
 // holdOrder lists the holds most serious first: the first in force is the
 // one a flow shows.
-var holdOrder = []Code{CodeChainBroken, CodeDeviceRevoked, CodeNoStatusList, CodeOfflineTooLong}
+var holdOrder = []Code{CodeChainBroken, CodeTampered, CodeDeviceRevoked, CodeNoStatusList, CodeOfflineTooLong}
 
 // Holds returns the codes of the holds in force at now, most serious first
 // (nil when none): each stops money; StopsGate says which stop gate passes.
@@ -64,11 +67,11 @@ func (s DeviceState) GateHold(now time.Time) Code {
 // KioskHold returns the hold that stops a kiosk's loads at now, or
 // CodeOK. A kiosk is online: the ledger decides on the card and its
 // account, so no status list (or an old one) does not stop it; a revoked
-// device does, and so does a broken journal chain (its load records are
-// evidence).
+// device does, and so do a broken journal chain (its load records are
+// evidence) and an opened case.
 func (s DeviceState) KioskHold(now time.Time) Code {
 	for _, c := range holdOrder {
-		if (c == CodeDeviceRevoked || c == CodeChainBroken) && s.on(c, now) {
+		if (c == CodeDeviceRevoked || c == CodeChainBroken || c == CodeTampered) && s.on(c, now) {
 			return c
 		}
 	}
@@ -96,6 +99,8 @@ func (s DeviceState) on(c Code, now time.Time) bool {
 	switch c {
 	case CodeChainBroken:
 		return s.ChainBroken
+	case CodeTampered:
+		return s.Tampered
 	case CodeDeviceRevoked:
 		return s.Revoked
 	case CodeNoStatusList:

@@ -29,6 +29,7 @@ var texts = map[Code][2]string{
 	CodeOfflineTooLong: {"离线时间过长 暂停收款 请联网同步", "Offline too long: no sales until synced"},
 	CodeDeviceRevoked:  {"设备已停用 请联系技术员", "Device revoked, call the technician"},
 	CodeChainBroken:    {"交易记录校验失败 暂停收款 请联系技术员", "Journal check failed: no sales, call the technician"},
+	CodeTampered:       {"机壳已被打开 暂停收款 请联系技术员", "Case opened: no sales, call the technician"},
 }
 
 // Text returns the standard message of a code without numbers (Idle, Pass,

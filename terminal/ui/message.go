@@ -86,4 +86,5 @@ const (
 	CodeOfflineTooLong Code = "offline_too_long" // no exchange with the ledger for longer than allowed
 	CodeDeviceRevoked  Code = "device_revoked"   // the ledger revoked this device
 	CodeChainBroken    Code = "chain_broken"     // the journal's chain does not verify
+	CodeTampered       Code = "tampered"         // the case was opened (tamper input): no money until cleared
 )
