@@ -31,9 +31,11 @@ func TestDeviceStateHolds(t *testing.T) {
 			[]policy.Code{policy.CodeDeviceRevoked}, policy.CodeDeviceRevoked, policy.CodeDeviceRevoked, policy.CodeDeviceRevoked},
 		{"chain broken: gates keep working", func(s *policy.DeviceState) { s.ChainBroken = true },
 			[]policy.Code{policy.CodeChainBroken}, policy.CodeChainBroken, policy.CodeOK, policy.CodeChainBroken},
+		{"case opened: no money, gates pass", func(s *policy.DeviceState) { s.Tampered = true },
+			[]policy.Code{policy.CodeTampered}, policy.CodeTampered, policy.CodeOK, policy.CodeTampered},
 		{"everything at once, most serious first", func(s *policy.DeviceState) {
-			*s = policy.DeviceState{Revoked: true, ChainBroken: true, LastContact: now.Add(-2 * week), MaxOffline: week}
-		}, []policy.Code{policy.CodeChainBroken, policy.CodeDeviceRevoked, policy.CodeNoStatusList, policy.CodeOfflineTooLong},
+			*s = policy.DeviceState{Revoked: true, ChainBroken: true, Tampered: true, LastContact: now.Add(-2 * week), MaxOffline: week}
+		}, []policy.Code{policy.CodeChainBroken, policy.CodeTampered, policy.CodeDeviceRevoked, policy.CodeNoStatusList, policy.CodeOfflineTooLong},
 			policy.CodeChainBroken, policy.CodeDeviceRevoked, policy.CodeChainBroken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
