@@ -182,3 +182,60 @@ func TestNotifyRealYktd(t *testing.T) {
 		t.Error("yktd logged nothing")
 	}
 }
+
+// TestNotifyNoReadyWhenRefused: a device whose store is missing beside its
+// identity does not start (exit 4): systemd is told nothing, so the unit
+// never becomes active, and RestartPreventExitStatus keeps it from looping.
+func TestNotifyNoReadyWhenRefused(t *testing.T) {
+	priv, err := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := protocol.NewSigner("ledger", protocol.AlgEd25519, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDevice(t, &ledgerd{url: "http://127.0.0.1:9/", fingerprint: protocol.Fingerprint(signer.PublicKey().Key)}, "1h")
+	key, err := protocol.EncodePrivateKeyPEM(protocol.AlgEd25519, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.dir, deviceKeyFile), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(d.dir, "notify")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := exec.Command(os.Args[0], "run", "--config", d.config)
+	cmd.Env = append(os.Environ(), asYktdEnv+"=1", "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 4 {
+		t.Fatalf("exit %d (%v), want 4:\n%s", code, err, out)
+	}
+	if !strings.Contains(string(out), "--new-store") {
+		t.Errorf("the refusal does not say what to do:\n%s", out)
+	}
+	if !strings.Contains(string(unitFile(t)), "RestartPreventExitStatus=2 4") {
+		t.Error("the unit restarts a device that exits 4")
+	}
+	// The process has exited: whatever it sent is queued; nothing is.
+	if err := ln.SetReadDeadline(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 256)
+	if n, err := ln.Read(b); err == nil {
+		t.Errorf("a refused start notified systemd: %q", b[:n])
+	}
+}
+
+func unitFile(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "packaging", "yktd.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
