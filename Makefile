@@ -15,7 +15,7 @@ PORTABLE  ?= $(shell $(GO) list ./... | grep -v -e /cmd/ -e /reader/pcsc)
 # "context deadline exceeded" at the -fuzztime boundary (golang/go#75804).
 FUZZTIME  ?= 5000x
 
-.PHONY: all build cross sim test test-short test-arm bench fuzz-smoke lint clean scenarios scenarios-pcscd perf
+.PHONY: all build cross deb sim test test-short test-arm bench fuzz-smoke lint clean scenarios scenarios-pcscd perf
 
 all: build
 
@@ -29,6 +29,10 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_B) -o $(DIST)/yktd-linux-armv7 ./cmd/yktd
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_B) -o $(DIST)/yktd-linux-arm64 ./cmd/yktd
 	@ls -l $(DIST)/
+
+## deb: Debian packages of yktd for amd64, arm64 and armhf in dist/deb (nfpm, pinned in packaging/go.mod; docs/packaging.md)
+deb:
+	GO=$(GO) DIST=$(DIST) LDFLAGS='$(LDFLAGS)' packaging/deb.sh
 
 ## sim: the daemon on the simulator with the reference ledger in-process (the README's main job); SIM_ARGS="--kind gate" for a turnstile
 sim:

@@ -75,6 +75,9 @@ type DaemonDeps struct {
 	// stopped (default DefaultUploadGrace): a stop with the ledger
 	// unreachable waits no longer.
 	UploadGrace time.Duration
+	// Notifier, if set, is told when the daemon is ready, how it is, and
+	// pet while it is healthy (systemd, /dev/watchdog: daemon_notify.go).
+	Notifier Notifier
 }
 
 // DefaultUploadGrace is DaemonDeps.UploadGrace when left zero.
@@ -105,6 +108,8 @@ type Daemon struct {
 	ctlCancel context.CancelFunc
 	// polls counts the long polls of /v1/taps waiting in their handler.
 	polls atomic.Int32
+	// beats carries the supervisor's heartbeats to the tap loop (nil: none).
+	beats chan chan struct{}
 }
 
 // NewDaemon wires a terminal from its configuration and parts. It reads the
@@ -289,6 +294,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	stopSupervisor := d.startSupervisor(readCtx)
 	taps := make(chan struct{})
 	go func() {
 		defer close(taps)
@@ -301,6 +307,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	case err = <-faults:
 		d.log.Error("yktd: terminal fault, stopping", "err", err)
 	}
+	stopSupervisor(err == nil)
 	stopReaders()
 	select {
 	case <-taps:
@@ -347,6 +354,8 @@ func (d *Daemon) dispatch(tapCtx, readCtx context.Context, events <-chan reader.
 			if d.sessions != nil {
 				d.sessions.Expire(tapCtx)
 			}
+		case ack := <-d.beats:
+			close(ack)
 		case ev := <-events:
 			d.handle(tapCtx, ev)
 		}

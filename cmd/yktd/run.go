@@ -148,11 +148,15 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	return runConfigured(ctx, f, in, stdout, logOut)
 }
 
-// newLogger makes the daemon's logger: JSON for the field, text on a console.
+// newLogger makes the daemon's logger: JSON for the field, text on a
+// console, without the time when w is the journal's stream.
 func newLogger(c config.Device, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	if journald(w) {
+		opts.ReplaceAttr = dropTime // the journal stamps each line
+	}
 	if c.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
@@ -220,8 +224,17 @@ func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr
 			deps.Sync, deps.Ledger = client, client
 		}
 	}
+	var release func()
+	if deps.Notifier, release, err = supervisorOf(log); err != nil {
+		closeAll()
+		return err
+	}
+	defer release()
 	d, err := terminal.NewDaemon(cfg, deps)
 	if err != nil {
+		if deps.Notifier != nil {
+			_ = deps.Notifier.Stopping() // a refusal to start is no crash: disarm a watchdog device
+		}
 		closeAll()
 		return err
 	}
