@@ -41,13 +41,30 @@ type daemonMetrics struct {
 	// commit observes every commit on a POS tap's path.
 	commit *metrics.PrometheusHistogram
 
+	// phases are the tap latency histograms, made at start: the tap path
+	// finds them without formatting a name.
+	phases map[[2]string]*metrics.PrometheusHistogram
+
 	mu      sync.Mutex
 	readers map[string]bool // reader name → its Run is running
+	// taps caches the counters of yktd_taps_total by kind, outcome, reason.
+	taps map[[3]string]*metrics.Counter
+}
+
+func newDaemonMetrics() *daemonMetrics {
+	m := &daemonMetrics{set: metrics.NewSet(), readers: map[string]bool{}, taps: map[[3]string]*metrics.Counter{},
+		phases: map[[2]string]*metrics.PrometheusHistogram{}}
+	m.commit = m.set.NewPrometheusHistogramExt("yktd_store_commit_seconds", commitBuckets)
+	for _, kp := range [][2]string{{"pos", "total"}, {"pos", "card"}, {"pos", "decision"}, {"pos", "commit"},
+		{"gate", "total"}, {"kiosk", "total"}} {
+		m.phases[kp] = m.set.NewPrometheusHistogramExt(fmt.Sprintf(`yktd_tap_duration_seconds{kind=%s,phase=%s}`,
+			quoteLabel(kp[0]), quoteLabel(kp[1])), tapBuckets)
+	}
+	return m
 }
 
 func (d *Daemon) initMetrics() {
-	m := &daemonMetrics{set: metrics.NewSet(), readers: map[string]bool{}}
-	m.commit = m.set.NewPrometheusHistogramExt("yktd_store_commit_seconds", commitBuckets)
+	m := newDaemonMetrics()
 	for _, r := range d.deps.Readers {
 		m.readers[r.Name()] = false
 	}
@@ -74,14 +91,21 @@ func (m *daemonMetrics) tapped(kind, outcome, reason string) {
 	if reason == "" {
 		reason = "none"
 	}
-	m.set.GetOrCreateCounter(fmt.Sprintf(`yktd_taps_total{kind=%s,outcome=%s,reason=%s}`,
-		quoteLabel(kind), quoteLabel(outcome), quoteLabel(reason))).Inc()
+	key := [3]string{kind, outcome, reason}
+	m.mu.Lock()
+	c := m.taps[key]
+	if c == nil {
+		c = m.set.NewCounter(fmt.Sprintf(`yktd_taps_total{kind=%s,outcome=%s,reason=%s}`,
+			quoteLabel(kind), quoteLabel(outcome), quoteLabel(reason)))
+		m.taps[key] = c
+	}
+	m.mu.Unlock()
+	c.Inc()
 }
 
-// took observes a tap's phase in the latency histogram.
+// took observes a tap's phase in the latency histogram (one of phases).
 func (m *daemonMetrics) took(kind, phase string, d time.Duration) {
-	m.set.GetOrCreatePrometheusHistogramExt(fmt.Sprintf(`yktd_tap_duration_seconds{kind=%s,phase=%s}`,
-		quoteLabel(kind), quoteLabel(phase)), tapBuckets).Update(d.Seconds())
+	m.phases[[2]string{kind, phase}].Update(d.Seconds())
 }
 
 // posTap records a POS tap: its outcome and its phases (pos.Timing).
