@@ -416,6 +416,13 @@ func (s *Store) DeviceID() string { return s.deviceID }
 // Genesis returns the link of the journal's first record.
 func (s *Store) Genesis() [protocol.HashSize]byte { return s.genesis }
 
+// WriteStats reports bbolt's commit work since the store opened: the pages
+// written and the time spent writing and fsyncing them (for metrics).
+func (s *Store) WriteStats() (pages int64, spent time.Duration) {
+	st := s.db.Stats().TxStats
+	return st.GetWrite(), st.GetWriteTime()
+}
+
 // Path returns the file name of the store.
 func (s *Store) Path() string { return s.path }
 

@@ -103,6 +103,7 @@ func (d *Daemon) controlRoutes() []controlRoute {
 			"card numbers, balances and errors only with the credential", http.HandlerFunc(d.serveTaps)},
 		{"GET", "/v1/journal", accessCredential, "?after=N&limit=100: the journal's records above sequence N (at most 1000), read-only",
 			http.HandlerFunc(d.serveJournal)},
+		{"GET", "/metrics", accessCredential, "Prometheus text exposition: taps, latency, store, sync, readers, relays, build", http.HandlerFunc(d.serveMetrics)},
 		{"POST", "/v1/inputs/{name}", accessCredential, `{"active": true}: drives a simulated board input`, http.HandlerFunc(d.serveInput)},
 		{"POST", "/v1/tamper/clear", accessCredential, `{"technician": "NAME"}: clears the tamper alarm (journaled with the name) once the case is closed`,
 			http.HandlerFunc(d.serveTamperClear)},

@@ -95,7 +95,7 @@ func newCtlRig(t *testing.T, listen string, edit func(*config.Config)) (*ctlRig,
 	ctl.AddCard("student", r.card)
 	disp := uitest.New()
 	r.d, err = terminal.NewDaemon(cfg, terminal.DaemonDeps{Store: store, Readers: []reader.Reader{r.rdr}, SAM: s,
-		Display: disp, Keypad: disp, Control: ctl, Now: r.clock.Now,
+		Display: disp, Keypad: disp, Control: ctl, Now: r.clock.Now, Version: "test-1.2.3",
 		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		_ = store.Close()

@@ -78,6 +78,9 @@ type DaemonDeps struct {
 	// Notifier, if set, is told when the daemon is ready, how it is, and
 	// pet while it is healthy (systemd, /dev/watchdog: daemon_notify.go).
 	Notifier Notifier
+	// Version is the binary's version for yktd_build_info ("": the
+	// module's, from the build info).
+	Version string
 }
 
 // DefaultUploadGrace is DaemonDeps.UploadGrace when left zero.
@@ -110,6 +113,8 @@ type Daemon struct {
 	polls atomic.Int32
 	// beats carries the supervisor's heartbeats to the tap loop (nil: none).
 	beats chan chan struct{}
+	// metrics are served at /metrics (metrics.go).
+	metrics *daemonMetrics
 }
 
 // NewDaemon wires a terminal from its configuration and parts. It reads the
@@ -137,6 +142,7 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, deps: deps, log: deps.Logger, loc: loc}
 	d.outcomes.init()
+	d.initMetrics()
 	if err := d.rules.load(deps.Store); err != nil {
 		return nil, err
 	}
@@ -222,7 +228,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	var wg sync.WaitGroup
 	faults := make(chan error, 4)
 	events := make(chan reader.Event, 16)
-	mgr := &reader.Manager{Readers: d.deps.Readers, Log: d.log}
+	mgr := &reader.Manager{Readers: d.metrics.watchReaders(d.deps.Readers), Log: d.log}
 	wg.Add(1)
 	go func() { defer wg.Done(); mgr.Run(readCtx, events) }()
 
@@ -363,9 +369,11 @@ func (d *Daemon) dispatch(tapCtx, readCtx context.Context, events <-chan reader.
 }
 
 func (d *Daemon) handle(ctx context.Context, ev reader.Event) {
+	start := time.Now()
 	switch {
 	case d.pos != nil && ev.Kind == reader.CardPresent:
 		res, err := d.pos.HandleCard(ctx, ev.Card, 0)
+		d.metrics.posTap(res)
 		d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: ev.Reader, Flow: "pos", Outcome: res.Outcome.String(),
 			Code: string(res.Code), Card: res.CardNo, Amount: res.Amount, Balance: res.Balance, Intent: res.IntentID,
 			Recovered: res.Recovered, Error: errString(err)})
@@ -373,6 +381,7 @@ func (d *Daemon) handle(ctx context.Context, ev reader.Event) {
 		d.handleKiosk(ctx, ev)
 	case d.gate != nil && ev.Kind != reader.CardRemoved:
 		res, err := d.gate.HandleEvent(ctx, ev)
+		d.metrics.gateTap(res, time.Since(start))
 		d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: ev.Reader, Flow: "gate", Outcome: res.Outcome.String(),
 			Code: string(res.Code), Card: res.ID, Direction: res.Direction.String(), Seq: res.Seq, Error: errString(err)})
 	}

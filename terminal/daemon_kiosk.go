@@ -116,7 +116,9 @@ const KioskConfirmInterval = 30 * time.Second
 func (d *Daemon) handleKiosk(ctx context.Context, ev reader.Event) {
 	switch ev.Kind {
 	case reader.CardPresent:
+		start := time.Now()
 		st := d.sessions.Open(ctx, ev.Reader, ev.Card)
+		d.metrics.took("kiosk", "total", time.Since(start))
 		d.recordKiosk(ev.Reader, st, false, nil)
 	case reader.CardRemoved:
 		d.sessions.Close(ctx, ev.Reader, "card removed")
@@ -124,6 +126,7 @@ func (d *Daemon) handleKiosk(ctx context.Context, ev reader.Event) {
 }
 
 func (d *Daemon) recordKiosk(readerName string, st kiosk.Step, api bool, err error) {
+	d.metrics.tapped("kiosk", st.Outcome.String(), string(st.Code))
 	d.outcomes.add(TapRecord{Time: d.deps.Now(), Reader: readerName, Flow: "kiosk", Service: st.Service, API: api,
 		Outcome: st.Outcome.String(), Code: string(st.Code), Card: st.CardNo, Amount: st.Amount, Balance: st.Balance,
 		Recovered: st.Recovered, Load: st.LoadID, Error: errString(err)})

@@ -99,7 +99,9 @@ func TestTamperStopsMoney(t *testing.T) {
 	if err := r.fake.SetInput("case", true); err != nil {
 		t.Fatal(err)
 	}
-	r.awaitHealth("tampered", func(h terminal.Health) bool { return !h.Working && len(h.Holds) > 0 && h.Holds[0].Code == string(policy.CodeTampered) })
+	r.awaitHealth("tampered", func(h terminal.Health) bool {
+		return !h.Working && len(h.Holds) > 0 && h.Holds[0].Code == string(policy.CodeTampered)
+	})
 	r.clock.Advance(time.Minute)
 	if rec := r.tap(card); rec.Outcome != "refused" || rec.Code != string(policy.CodeTampered) || balance(card) != 10000-1250 {
 		t.Fatalf("sale with the case open: %+v", rec)

@@ -187,7 +187,7 @@ func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	deps := terminal.DaemonDeps{Store: store, Logger: log, VerifyQR: protocol.VerifyQRToken}
+	deps := terminal.DaemonDeps{Store: store, Logger: log, VerifyQR: protocol.VerifyQRToken, Version: version}
 	closeAll := func() {
 		if deps.Board != nil {
 			_ = deps.Board.Close()

@@ -158,7 +158,7 @@ type simEnv struct {
 }
 
 func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error) {
-	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken, Now: e.clock.Now}
+	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken, Now: e.clock.Now, Version: version}
 
 	// The software SAM with the test keys; its terminal sequence persists.
 	kf := sam.TestKeys()

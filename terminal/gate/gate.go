@@ -133,6 +133,8 @@ type Result struct {
 	ID        string // card number, UID, QR subject or recogniser id
 	Direction policy.Direction
 	Seq       uint64 // journal record of the outcome
+	// Relay is the relay this credential pulsed ("" when none was).
+	Relay string
 }
 
 // NewGate returns a gate. Call Run to watch the alarm inputs.
@@ -432,6 +434,7 @@ func (g *Gate) pass(ctx context.Context, res Result, dir policy.Direction, d pol
 		res.Seq = seq
 		return res, errors.Join(fmt.Errorf("gate: pulse %s: %w", relay, err), jerr)
 	}
+	res.Relay = relay
 	g.beep(true)
 	_ = g.opts.Display.Show(ctx, ui.Pass())
 

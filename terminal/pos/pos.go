@@ -124,6 +124,8 @@ type POS struct {
 	// after its result is shown (HandleCard): the intent is durable and
 	// the card holds the outcome, so the customer does not wait for it.
 	unbooked *unbooked
+	// tm accumulates the tap's Timing (HandleCard resets it).
+	tm Timing
 
 	// engine is the claim engine (claim.go); claiming is set when the
 	// POS claims before the sale (a ledger, pos.claim_loads, a system
@@ -269,10 +271,22 @@ type Result struct {
 	// (or the torn load the tap found credited, or left uncertain).
 	Loaded int64
 	LoadID string
+	// Timing is where the tap's time went, for the metrics.
+	Timing Timing
 
 	// evidence is the purchase-refused record a refusal leaves in the
 	// journal (journaled after the display showed it).
 	evidence *protocol.Record
+}
+
+// Timing is where one tap's time went (wall time, monotonic clock): Card
+// is the card and PSAM exchanges of the read and the purchase, Decision the
+// holds, status-list lookup and policy, Commit the store's commits on the
+// tap's path (the intent, the completion, a refusal's evidence; each an
+// fsync). Total is the whole tap; what the three leave is the display, the
+// keypad, recovery of a torn sale and the claim before the sale.
+type Timing struct {
+	Total, Card, Decision, Commit time.Duration
 }
 
 // HandleCard runs one tap (DESIGN.md 3.1). amount is the cashier's amount
@@ -283,16 +297,21 @@ type Result struct {
 func (p *POS) HandleCard(ctx context.Context, card reader.Card, amount int64) (Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	start := time.Now()
+	p.tm = Timing{}
 	res, err := p.handle(ctx, card, amount)
 	p.show(ctx, res.Message)
 	p.beep(res.Outcome)
+	c := time.Now()
 	if cerr := p.book(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	if jerr := p.journalRefusal(res.evidence); jerr != nil {
 		err = errors.Join(err, jerr)
 	}
+	p.tm.Commit += time.Since(c)
 	res.evidence = nil
+	res.Timing, res.Timing.Total = p.tm, time.Since(start)
 	p.log.Info("pos: tap", "card", res.CardNo, "outcome", res.Outcome.String(), "code", res.Code.String(),
 		"amount", res.Amount, "balance", res.Balance, "intent", res.IntentID, "recovered", res.Recovered)
 	if err != nil {
@@ -302,7 +321,9 @@ func (p *POS) HandleCard(ctx context.Context, card reader.Card, amount int64) (R
 }
 
 func (p *POS) handle(ctx context.Context, card reader.Card, amount int64) (Result, error) {
+	t := time.Now()
 	info, err := cardread.Read(ctx, card, p.aids)
+	p.tm.Card += time.Since(t)
 	if err != nil {
 		if errors.Is(err, cardread.ErrNoPurse) {
 			return refused("", CodeNoPurse), nil
@@ -355,10 +376,13 @@ func (p *POS) sale(ctx context.Context, card reader.Card, info cardread.Info, am
 // sell decides and, if allowed, pays a sale of list price list.
 func (p *POS) sell(ctx context.Context, card reader.Card, info cardread.Info, list int64) (Result, error) {
 	now := p.now()
+	t := time.Now()
 	if r, held, err := p.held(info, now, p.asked(list, info)); held || err != nil {
+		p.tm.Decision += time.Since(t)
 		return r, err
 	}
 	d, err := p.decide(info, list, now)
+	p.tm.Decision += time.Since(t)
 	if err != nil {
 		return refused(info.CardNo, CodeStoreFault), err
 	}

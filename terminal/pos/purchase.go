@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/reader"
@@ -27,10 +28,12 @@ func (p *POS) pay(ctx context.Context, card reader.Card, info cardread.Info, amo
 	if amount <= 0 || amount > math.MaxUint32 {
 		return refused(cardNo, policy.CodeInvalidAmount), nil
 	}
+	t := time.Now()
 	prep, err := epurse.PreparePurchase(ctx, card, p.sam, epurse.PurchaseRequest{
 		Amount: uint32(amount), Time: epurse.NewDateTime(p.now().In(p.loc)),
 		KeyIndex: byte(p.cfg.KeyIndex), CardSerial: info.Public.Factor(),
 	})
+	p.tm.Card += time.Since(t)
 	if err != nil {
 		r, ferr := p.prepareFailed(cardNo, err)
 		if r.Outcome == Refused && journaledRefusal(r.Code) {
@@ -38,14 +41,18 @@ func (p *POS) pay(ctx context.Context, card reader.Card, info cardread.Info, amo
 		}
 		return r, ferr
 	}
+	t = time.Now()
 	in, err := p.store.OpenIntent(IntentOf(cardNo, prep.Pending))
+	p.tm.Commit += time.Since(t)
 	if err != nil {
 		if errors.Is(err, offline.ErrStorageFull) {
 			return refused(cardNo, CodeStorageFull), err
 		}
 		return refused(cardNo, CodeStoreFault), err
 	}
+	t = time.Now()
 	out := prep.Debit(ctx, card)
+	p.tm.Card += time.Since(t)
 	return p.settle(in, out, true)
 }
 
