@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/board"
+	"github.com/openykt/yktd/internal/devkey"
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/protocol/syncclient"
@@ -253,34 +252,22 @@ func buzzerOf(b *board.Board, c config.Board) ui.Buzzer {
 
 // Files of a device's identity in its data directory.
 const (
-	deviceKeyFile = "device.key" // the device's Ed25519 key, 0600, made at first start
-	ledgerKeyFile = "ledger.pub" // the ledger's key, pinned at enrolment
+	deviceKeyFile = devkey.FileName // the device's Ed25519 key, 0600, made at first start
+	ledgerKeyFile = "ledger.pub"    // the ledger's key, pinned at enrolment
 )
 
-// deviceSigner reads the device key from dir, making it at first start.
+// deviceSigner reads the device key from dir (devkey.File: device.key),
+// making it at first start.
 func deviceSigner(dir, id string, log *slog.Logger) (*protocol.Signer, error) {
-	path := filepath.Join(dir, deviceKeyFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		priv, gerr := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
-		if gerr != nil {
-			return nil, gerr
-		}
-		if b, err = protocol.EncodePrivateKeyPEM(protocol.AlgEd25519, priv); err != nil {
-			return nil, err
-		}
-		if err = writeFile0600(path, b); err != nil {
-			return nil, err
-		}
-		log.Info("device key made", "file", path)
-	} else if err != nil {
+	st := devkey.InDir(dir)
+	k, made, err := devkey.LoadOrCreate(st)
+	if err != nil {
 		return nil, fmt.Errorf("device key: %w", err)
 	}
-	alg, priv, err := protocol.DecodePrivateKeyPEM(b)
-	if err != nil {
-		return nil, fmt.Errorf("device key %s: %w", path, err)
+	if made {
+		log.Info("device key made", "file", st.Path, "fingerprint", k.Fingerprint())
 	}
-	return protocol.NewSigner(id, alg, priv)
+	return k.Signer(id)
 }
 
 func writeFile0600(path string, b []byte) error {
