@@ -290,34 +290,10 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	if err != nil {
 		return nil, err
 	}
-	to := syncclient.TransportOptions{ServerName: cfg.Sync.ServerName, RequestTimeout: cfg.Sync.Timeout.D()}
-	if cfg.Sync.CAFile != "" {
-		if to.CAPEM, err = os.ReadFile(cfg.Sync.CAFile); err != nil {
-			return nil, fmt.Errorf("ledger CA: %w", err)
-		}
-	}
-	if cfg.Sync.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Sync.CertFile, cfg.Sync.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate: %w", err)
-		}
-		to.ClientCert = &cert
-	}
-	if cfg.Sync.Proxy != "" {
-		if to.Proxy, err = url.Parse(cfg.Sync.Proxy); err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
-		}
-	}
-	hc, err := syncclient.NewHTTPClient(cfg.Sync.Ledger, to)
+	opts, err := syncOptions(cfg, signer, store, log)
 	if err != nil {
 		return nil, err
 	}
-	src := store.SyncSource()
-	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
-		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
-		Interval: cfg.Sync.Interval.D(), LedgerFingerprint: cfg.Sync.LedgerKey, RequireLedgerPin: !cfg.Sync.Insecure,
-		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
-		Journal: src, Status: src, Rules: src}
 	if tune != nil {
 		tune(&opts)
 	}
@@ -352,6 +328,44 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	}
 	log.Info("enrolled with the ledger", "ledger", cfg.Sync.Ledger, "ledger_kid", resp.LedgerKeyID)
 	return c, nil
+}
+
+// syncOptions are the sync client's options for cfg, signing with signer;
+// with store nil (provisioning's enrolment, before the store is made) the
+// client has no journal, status list or rules to sync.
+func syncOptions(cfg *config.Config, signer *protocol.Signer, store *offline.Store, log *slog.Logger) (syncclient.Options, error) {
+	var err error
+	to := syncclient.TransportOptions{ServerName: cfg.Sync.ServerName, RequestTimeout: cfg.Sync.Timeout.D()}
+	if cfg.Sync.CAFile != "" {
+		if to.CAPEM, err = os.ReadFile(cfg.Sync.CAFile); err != nil {
+			return syncclient.Options{}, fmt.Errorf("ledger CA: %w", err)
+		}
+	}
+	if cfg.Sync.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Sync.CertFile, cfg.Sync.KeyFile)
+		if err != nil {
+			return syncclient.Options{}, fmt.Errorf("client certificate: %w", err)
+		}
+		to.ClientCert = &cert
+	}
+	if cfg.Sync.Proxy != "" {
+		if to.Proxy, err = url.Parse(cfg.Sync.Proxy); err != nil {
+			return syncclient.Options{}, fmt.Errorf("proxy: %w", err)
+		}
+	}
+	hc, err := syncclient.NewHTTPClient(cfg.Sync.Ledger, to)
+	if err != nil {
+		return syncclient.Options{}, err
+	}
+	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
+		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
+		Interval: cfg.Sync.Interval.D(), LedgerFingerprint: cfg.Sync.LedgerKey, RequireLedgerPin: !cfg.Sync.Insecure,
+		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version}
+	if store != nil {
+		src := store.SyncSource()
+		opts.Journal, opts.Status, opts.Rules = src, src, src
+	}
+	return opts, nil
 }
 
 func deviceKind(k string) protocol.DeviceKind {
