@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/openykt/yktd/ledger/ledgertest"
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/reader/sam"
+	"github.com/openykt/yktd/terminal/config"
 )
 
 // provisionRun runs `yktd provision args...` and returns its exit code and
@@ -208,5 +211,62 @@ func TestProvisionThenRun(t *testing.T) {
 	}
 	if strings.Contains(r.stderr.String(), "not enrolled") {
 		t.Errorf("the daemon did not find its enrolment:\n%s", r.stderr)
+	}
+}
+
+// TestProvisionDefaults: without --config provision writes the kind's
+// configuration (with device.site) into the data directory, and --soft-sam
+// the test key file with a loud warning; --kind desk is refused as not in
+// this version.
+func TestProvisionDefaults(t *testing.T) {
+	l := ledgertest.Start(t, ledgertest.Options{})
+	tok, _, _ := l.NewToken("GATE-1", "gate")
+	dir := filepath.Join(t.TempDir(), "gate")
+	samFile := filepath.Join(t.TempDir(), "sam.json")
+	args := []string{"--ledger", l.URL, "--ledger-key", l.Fingerprint(), "--token", tok, "--site", "DORM-3-EAST",
+		"--kind", "gate", "--device", "GATE-1", "--dir", dir, "--soft-sam", samFile}
+	code, out := provisionRun(t, args...)
+	if code != 0 || !strings.Contains(out, "NOT FOR THE FIELD") {
+		t.Fatalf("provision: exit %d\n%s", code, out)
+	}
+	c, err := config.Load(filepath.Join(dir, "yktd.toml"))
+	if err != nil || c.Device.Site != "DORM-3-EAST" || c.Device.Kind != "gate" || c.Sync.LedgerKey != l.Fingerprint() || c.Device.SAM != "soft:"+samFile {
+		t.Fatalf("the written configuration: %+v %v", c, err)
+	}
+	if _, err := sam.ReadKeyFile(samFile); err != nil {
+		t.Fatal(err)
+	}
+	cfgBytes := provReadFile(t, filepath.Join(dir, "yktd.toml"))
+	if code, out = provisionRun(t, args...); code != 0 || !strings.Contains(out, "configuration: already provisioned") {
+		t.Fatalf("re-run: exit %d\n%s", code, out)
+	}
+	if !bytes.Equal(cfgBytes, provReadFile(t, filepath.Join(dir, "yktd.toml"))) {
+		t.Fatal("the re-run rewrote the configuration")
+	}
+	// Another site: refused without --force.
+	args[7] = "DORM-3-WEST"
+	if code, out = provisionRun(t, args...); code != 1 || !strings.Contains(out, `device.site "DORM-3-EAST", now "DORM-3-WEST"`) {
+		t.Fatalf("another site: exit %d\n%s", code, out)
+	}
+	args[7], args[9] = "DESK-1", "desk"
+	if code, out = provisionRun(t, args...); code != 2 || !strings.Contains(out, "not in this version") {
+		t.Fatalf("--kind desk: exit %d\n%s", code, out)
+	}
+}
+
+// TestDeviceKeyRunKeepsExisting: a device.key written before the key store
+// (protocol PEM) is the key run signs with.
+func TestDeviceKeyRunKeepsExisting(t *testing.T) {
+	dir := t.TempDir()
+	k, err := devkey.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := devkey.InDir(dir).Write(k); err != nil {
+		t.Fatal(err)
+	}
+	s, err := deviceSigner(dir, "POS-1", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || protocol.Fingerprint(s.PublicKey().Key) != k.Fingerprint() {
+		t.Fatalf("deviceSigner: %v", err)
 	}
 }
