@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openykt/yktd/board"
+	"github.com/openykt/yktd/internal/devkey"
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/protocol/syncclient"
@@ -266,34 +265,22 @@ func buzzerOf(b *board.Board, c config.Board) ui.Buzzer {
 
 // Files of a device's identity in its data directory.
 const (
-	deviceKeyFile = "device.key" // the device's Ed25519 key, 0600, made at first start
-	ledgerKeyFile = "ledger.pub" // the ledger's key, pinned at enrolment
+	deviceKeyFile = devkey.FileName // the device's Ed25519 key, 0600, made at first start
+	ledgerKeyFile = "ledger.pub"    // the ledger's key, pinned at enrolment
 )
 
-// deviceSigner reads the device key from dir, making it at first start.
+// deviceSigner reads the device key from dir (devkey.File: device.key),
+// making it at first start.
 func deviceSigner(dir, id string, log *slog.Logger) (*protocol.Signer, error) {
-	path := filepath.Join(dir, deviceKeyFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		priv, gerr := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
-		if gerr != nil {
-			return nil, gerr
-		}
-		if b, err = protocol.EncodePrivateKeyPEM(protocol.AlgEd25519, priv); err != nil {
-			return nil, err
-		}
-		if err = writeFile0600(path, b); err != nil {
-			return nil, err
-		}
-		log.Info("device key made", "file", path)
-	} else if err != nil {
+	st := devkey.InDir(dir)
+	k, made, err := devkey.LoadOrCreate(st)
+	if err != nil {
 		return nil, fmt.Errorf("device key: %w", err)
 	}
-	alg, priv, err := protocol.DecodePrivateKeyPEM(b)
-	if err != nil {
-		return nil, fmt.Errorf("device key %s: %w", path, err)
+	if made {
+		log.Info("device key made", "file", st.Path, "fingerprint", k.Fingerprint())
 	}
-	return protocol.NewSigner(id, alg, priv)
+	return k.Signer(id)
 }
 
 func writeFile0600(path string, b []byte) error {
@@ -316,34 +303,10 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	if err != nil {
 		return nil, err
 	}
-	to := syncclient.TransportOptions{ServerName: cfg.Sync.ServerName, RequestTimeout: cfg.Sync.Timeout.D()}
-	if cfg.Sync.CAFile != "" {
-		if to.CAPEM, err = os.ReadFile(cfg.Sync.CAFile); err != nil {
-			return nil, fmt.Errorf("ledger CA: %w", err)
-		}
-	}
-	if cfg.Sync.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Sync.CertFile, cfg.Sync.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate: %w", err)
-		}
-		to.ClientCert = &cert
-	}
-	if cfg.Sync.Proxy != "" {
-		if to.Proxy, err = url.Parse(cfg.Sync.Proxy); err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
-		}
-	}
-	hc, err := syncclient.NewHTTPClient(cfg.Sync.Ledger, to)
+	opts, err := syncOptions(cfg, signer, store, log)
 	if err != nil {
 		return nil, err
 	}
-	src := store.SyncSource()
-	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
-		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
-		Interval: cfg.Sync.Interval.D(), LedgerFingerprint: cfg.Sync.LedgerKey, RequireLedgerPin: !cfg.Sync.Insecure,
-		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version,
-		Journal: src, Status: src, Rules: src}
 	if tune != nil {
 		tune(&opts)
 	}
@@ -378,6 +341,44 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	}
 	log.Info("enrolled with the ledger", "ledger", cfg.Sync.Ledger, "ledger_kid", resp.LedgerKeyID)
 	return c, nil
+}
+
+// syncOptions are the sync client's options for cfg, signing with signer;
+// with store nil (provisioning's enrolment, before the store is made) the
+// client has no journal, status list or rules to sync.
+func syncOptions(cfg *config.Config, signer *protocol.Signer, store *offline.Store, log *slog.Logger) (syncclient.Options, error) {
+	var err error
+	to := syncclient.TransportOptions{ServerName: cfg.Sync.ServerName, RequestTimeout: cfg.Sync.Timeout.D()}
+	if cfg.Sync.CAFile != "" {
+		if to.CAPEM, err = os.ReadFile(cfg.Sync.CAFile); err != nil {
+			return syncclient.Options{}, fmt.Errorf("ledger CA: %w", err)
+		}
+	}
+	if cfg.Sync.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Sync.CertFile, cfg.Sync.KeyFile)
+		if err != nil {
+			return syncclient.Options{}, fmt.Errorf("client certificate: %w", err)
+		}
+		to.ClientCert = &cert
+	}
+	if cfg.Sync.Proxy != "" {
+		if to.Proxy, err = url.Parse(cfg.Sync.Proxy); err != nil {
+			return syncclient.Options{}, fmt.Errorf("proxy: %w", err)
+		}
+	}
+	hc, err := syncclient.NewHTTPClient(cfg.Sync.Ledger, to)
+	if err != nil {
+		return syncclient.Options{}, err
+	}
+	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
+		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
+		Interval: cfg.Sync.Interval.D(), LedgerFingerprint: cfg.Sync.LedgerKey, RequireLedgerPin: !cfg.Sync.Insecure,
+		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version}
+	if store != nil {
+		src := store.SyncSource()
+		opts.Journal, opts.Status, opts.Rules = src, src, src
+	}
+	return opts, nil
 }
 
 func deviceKind(k string) protocol.DeviceKind {

@@ -1,6 +1,10 @@
 package config
 
-import "path/filepath"
+import (
+	"path/filepath"
+
+	"github.com/openykt/yktd/protocol"
+)
 
 // Device kinds.
 const (
@@ -15,6 +19,10 @@ type Device struct {
 	ID string `toml:"id"`
 	// Kind is pos, gate or kiosk.
 	Kind string `toml:"kind"`
+	// Site names where the device is installed (a canteen window, a
+	// building's gate), as `yktd provision --site` wrote it: optional,
+	// 1..64 of A-Z a-z 0-9 . _ : - (the protocol's name characters).
+	Site string `toml:"site"`
 	// DataDir holds the store and the device's identity (device key,
 	// pinned ledger key, store epoch).
 	DataDir string `toml:"data_dir"`
@@ -60,6 +68,9 @@ func (d *Device) validate() error {
 	case KindPOS, KindGate, KindKiosk:
 	default:
 		return invalid("device.kind %q: want pos, gate or kiosk", d.Kind)
+	}
+	if d.Site != "" && !protocol.ValidDeviceID(d.Site) {
+		return invalid("device.site %q: want 1..64 of A-Z a-z 0-9 . _ : -", d.Site)
 	}
 	if d.Store == "" {
 		return invalid("device.data_dir or device.store is required")
