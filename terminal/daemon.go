@@ -143,6 +143,15 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, deps: deps, log: deps.Logger, loc: loc}
 	d.outcomes.init()
 	d.initMetrics()
+	deps.SAM = watchSAM(deps.SAM, &d.metrics.psam)
+	d.deps.SAM = deps.SAM
+	if deps.SAM != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := deps.SAM.TerminalID(ctx); err != nil {
+			d.log.Warn("PSAM does not answer: no sale or load until it does; check the SAM slot", "err", err)
+		}
+		cancel()
+	}
 	if err := d.rules.load(deps.Store); err != nil {
 		return nil, err
 	}

@@ -49,6 +49,9 @@ type daemonMetrics struct {
 	readers map[string]bool // reader name → its Run is running
 	// taps caches the counters of yktd_taps_total by kind, outcome, reason.
 	taps map[[3]string]*metrics.Counter
+
+	// psam follows the PSAM's answers (yktd_psam_up).
+	psam psamState
 }
 
 func newDaemonMetrics() *daemonMetrics {
@@ -156,6 +159,21 @@ func (d *Daemon) writeStoreMetrics(w io.Writer) {
 	}
 	if fi, err := os.Stat(s.Path()); err == nil {
 		metrics.WriteGaugeUint64(w, "yktd_store_file_bytes", uint64(fi.Size()))
+	}
+	if d.deps.SAM != nil {
+		switch d.metrics.psam.state.Load() {
+		case 1:
+			metrics.WriteGaugeUint64(w, "yktd_psam_up", 1)
+		default: // failed, or never answered since start
+			metrics.WriteGaugeUint64(w, "yktd_psam_up", 0)
+		}
+		metrics.WriteCounterUint64(w, "yktd_psam_errors_total", d.metrics.psam.errors.Load())
+	}
+	if sk, ok := d.deps.Sync.(ClockSkewer); ok {
+		if skew, at, ok := sk.ClockSkew(); ok {
+			metrics.WriteGaugeFloat64(w, "yktd_clock_skew_seconds", skew.Seconds())
+			metrics.WriteGaugeFloat64(w, "yktd_clock_skew_measured_timestamp_seconds", float64(at.UnixMilli())/1000)
+		}
 	}
 	pages, spent := s.WriteStats()
 	metrics.WriteCounterUint64(w, "yktd_store_pages_written_total", uint64(pages))

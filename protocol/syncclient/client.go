@@ -99,6 +99,28 @@ type Client struct {
 	halted   error     // set when an upload FatalError halted uploading
 	standing standing  // the device's standing as the ledger last answered
 	contact  time.Time // when a contact was last written to State
+
+	// skew is the device clock minus the ledger's at skewAt, the last
+	// acknowledged upload (skewAt zero: none yet).
+	skew   time.Duration
+	skewAt time.Time
+}
+
+// ClockSkew returns the device clock minus the ledger's as measured at the
+// last acknowledged upload (the ack's server time, so it includes the
+// ledger's processing time: milliseconds on a campus network), when it was
+// measured, and false before the first. Safe for concurrent use.
+func (c *Client) ClockSkew() (skew time.Duration, at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.skew, c.skewAt, !c.skewAt.IsZero()
+}
+
+func (c *Client) noteSkew(now, server time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skew, c.skewAt = now.Sub(server), now
+	return c.skew
 }
 
 // standing is the device's standing with the ledger as this client knows it.

@@ -145,7 +145,7 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 		c.contacted()
 		gaps = 0
 		res.ServerTime = time.UnixMilli(ack.ServerTime).UTC()
-		if skew := c.o.Clock.Now().Sub(res.ServerTime); skew > maxSkew || skew < -maxSkew {
+		if skew := c.noteSkew(c.o.Clock.Now(), res.ServerTime); skew > maxSkew || skew < -maxSkew {
 			c.log.Warn("device clock differs from the ledger's; check the time source", "skew", skew.Round(time.Second).String(), "ledger_time", res.ServerTime)
 		}
 		c.log.Debug("batch acknowledged", "first", b.FirstSeq, "last", b.LastSeq, "records", len(b.Records))
