@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openykt/yktd/internal/devkey"
+	"github.com/openykt/yktd/terminal"
+)
+
+// TestProvisionAgainstLedgerd: the technician's path with the real
+// processes: `ledgerd token new` at a served reference ledger, `yktd
+// provision` with that token, then `yktd run --config` on the written
+// identity selling a virtual card; the sale reaches the ledger. A re-run
+// with the same values changes nothing; --force with a plain token is
+// refused by the ledger and keeps the key; after `ledgerd device rekey`
+// --force replaces it and the daemon still sells.
+func TestProvisionAgainstLedgerd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ledgerd and runs real processes")
+	}
+	l := startLedgerd(t)
+	d := newDevice(t, l, "200ms", "student", "staff")
+	cfg, err := os.ReadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = bytes.Replace(cfg, []byte(`kind = "pos"`), []byte("kind = \"pos\"\nsite = \"CANTEEN-2\""), 1)
+	if err := os.WriteFile(d.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := func(cmd ...string) string {
+		tok := strings.TrimSpace(l.admin(t, cmd...))
+		if tok == "" || strings.ContainsAny(tok, " \n") {
+			t.Fatalf("ledgerd %v printed %q, want one token", cmd, tok)
+		}
+		return tok
+	}
+	provision := func(tok string, extra ...string) (int, string) {
+		args := append([]string{"provision", "--ledger", l.url, "--ledger-key", l.fingerprint, "--token", tok,
+			"--site", "CANTEEN-2", "--kind", "pos", "--config", d.config}, extra...)
+		p := startYktd(t, args...)
+		code := p.exit(t)
+		return code, p.stdout.String() + p.stderr.String()
+	}
+	sell := func(what, card string) {
+		t.Helper()
+		p := startYktd(t, "run", "--config", d.config)
+		c := &rigCtl{t: t, dir: d.dir, addr: controlOf(t, p)}
+		_, _, before := l.device(t, d.id)
+		if rec := c.tap(card); rec.Outcome != "paid" || rec.Amount != 1250 {
+			t.Fatalf("%s: the sale %+v\nstderr:\n%s", what, rec, p.stderr)
+		}
+		head := c.health().Journal.Head
+		c.awaitHealth("the sale uploaded", func(h terminal.Health) bool { return h.Journal.AckedThrough >= head })
+		if code := p.term(t); code != 0 {
+			t.Fatalf("%s: yktd run exited %d\nstderr:\n%s", what, code, p.stderr)
+		}
+		if _, _, n := l.device(t, d.id); n != before+1 {
+			t.Fatalf("%s: the ledger counts %d sales of %s, want %d", what, n, d.id, before+1)
+		}
+		if strings.Contains(p.stderr.String(), "not enrolled") {
+			t.Errorf("%s: the daemon did not find its enrolment:\n%s", what, p.stderr)
+		}
+	}
+
+	tok := token("token", "new", "--data", l.data, "--device", d.id, "--kind", "pos")
+	code, out := provision(tok)
+	if code != 0 {
+		t.Fatalf("provision: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"enrolment: the ledger took the device key", "ledger key: pinned", "status list: version", "provisioned: device " + d.id} {
+		if !strings.Contains(out, want) {
+			t.Errorf("provision output lacks %q:\n%s", want, out)
+		}
+	}
+	k, err := devkey.InDir(d.dir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(l.admin(t, "device", "list", "--data", l.data), d.id) {
+		t.Fatalf("ledgerd device list does not show %s", d.id)
+	}
+	sell("after provisioning", "student")
+
+	keyFile := filepath.Join(d.dir, "device.key")
+	keyBytes, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out = provision(tok)
+	if code != 0 || !strings.Contains(out, "already enrolled") {
+		t.Fatalf("re-run with the same values: exit %d\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(keyFile); !bytes.Equal(b, keyBytes) {
+		t.Fatal("the re-run rewrote the device key")
+	}
+
+	plain := token("token", "new", "--data", l.data, "--device", d.id, "--kind", "pos")
+	code, out = provision(plain, "--force")
+	if code != 1 || !strings.Contains(out, "refused the token") || !strings.Contains(out, "ledgerd device rekey "+d.id) {
+		t.Fatalf("--force with a plain token: exit %d\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(keyFile); !bytes.Equal(b, keyBytes) {
+		t.Fatal("a refused --force replaced the device key")
+	}
+
+	rekey := token("device", "rekey", "--data", l.data, d.id)
+	code, out = provision(rekey, "--force")
+	if code != 0 {
+		t.Fatalf("--force with a rekey token: exit %d\n%s", code, out)
+	}
+	k2, err := devkey.InDir(d.dir).Load()
+	if err != nil || k2.Fingerprint() == k.Fingerprint() {
+		t.Fatalf("the key after --force: %v (fingerprint unchanged: %v)", err, err == nil)
+	}
+	sell("after the rekey", "staff") // another card: the repeat guard remembers the first
+}
