@@ -85,6 +85,12 @@ type provisionFlags struct {
 // not given; nothing was written.
 var errProvisionRefused = errors.New("provision refused")
 
+// enrolRefused is the ledger's refusal of an enrolment (or another
+// ledger's answer): it does not hold the offered key.
+type enrolRefused struct{ error }
+
+func (e enrolRefused) Unwrap() error { return e.error }
+
 func provision(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -221,15 +227,30 @@ func (p *provisioner) run(ctx context.Context) error {
 		fmt.Fprintf(p.out, "--force: the device's identity is replaced by a new key; the ledger takes it only with a rekey token (ledgerd device rekey %s)\n", cfg.Device.ID)
 	}
 
-	// The key: kept only once the ledger took it.
+	// The key: a new one is kept as DIR/device.key.pending before the
+	// enrolment (an answer lost on the way, or a power cut, leaves the
+	// ledger holding a key the device must still have: the next run resumes
+	// with it and the same token), and becomes device.key once the ledger
+	// took it. A refusal removes it: nothing stays.
 	var key *devkey.PrivateKey
 	var keyed devkey.Key = fd.key
+	pending := pendingKey{dir: dir}
 	if fd.key == nil || replace {
-		if key, err = devkey.New(nil); err != nil {
+		if key, err = pending.load(); err != nil {
 			return err
 		}
+		if key != nil {
+			p.progress("device key: resuming with %s, made by an interrupted provisioning (%s)", key.Fingerprint(), pending.path())
+		} else {
+			if key, err = devkey.New(nil); err != nil {
+				return err
+			}
+			if err := pending.write(key); err != nil {
+				return err
+			}
+			p.progress("device key: made %s (kept as device.key once the ledger took it)", key.Fingerprint())
+		}
 		keyed = key
-		p.progress("device key: made %s (kept after the enrolment)", key.Fingerprint())
 	} else {
 		p.progress("device key: already provisioned, %s", fd.key.Fingerprint())
 	}
@@ -243,7 +264,13 @@ func (p *provisioner) run(ctx context.Context) error {
 		p.progress("enrolment: already enrolled, ledger key %s pinned", fd.pinned)
 	} else {
 		pk, err := p.enrol(ctx, signer)
-		if err != nil {
+		switch {
+		case errors.As(err, new(enrolRefused)) && key != nil:
+			return errors.Join(err, pending.remove())
+		case err != nil && key != nil:
+			return fmt.Errorf("%w. The ledger may have taken the device key before the answer was lost: "+
+				"run the same command again (same token) and it resumes with the key kept in %s", err, pending.path())
+		case err != nil:
 			return err
 		}
 		pinnedKey = &pk
@@ -308,13 +335,15 @@ func (p *provisioner) enrol(ctx context.Context, signer *protocol.Signer) (proto
 	}
 	switch {
 	case errors.Is(err, syncclient.ErrLedgerKeyMismatch):
-		return protocol.PublicKey{}, fmt.Errorf("enrolment: the ledger at %s signs with another key than --ledger-key %s: "+
-			"check the address and the fingerprint (ledgerd keys --fingerprint). Nothing was written: %w", p.cfg.Sync.Ledger, p.f.ledgerKey, err)
+		return protocol.PublicKey{}, enrolRefused{fmt.Errorf("enrolment: the ledger at %s signs with another key than --ledger-key %s: "+
+			"check the address and the fingerprint (ledgerd keys --fingerprint). Nothing was written: %w", p.cfg.Sync.Ledger, p.f.ledgerKey, err)}
 	case errors.Is(err, protocol.ErrTokenInvalid):
-		return protocol.PublicKey{}, fmt.Errorf("enrolment: the ledger refused the token for %s (%s): it is used, expired, "+
+		return protocol.PublicKey{}, enrolRefused{fmt.Errorf("enrolment: the ledger refused the token for %s (%s): it is used, expired, "+
 			"for another device or kind, or the device is enrolled with another key. Ask for a new one "+
 			"(ledgerd token new --device %s --kind %s; ledgerd device rekey %s for a device enrolled before, with --force). Nothing was written: %w",
-			p.cfg.Device.ID, why, p.cfg.Device.ID, p.cfg.Device.Kind, p.cfg.Device.ID, err)
+			p.cfg.Device.ID, why, p.cfg.Device.ID, p.cfg.Device.Kind, p.cfg.Device.ID, err)}
+	case pe != nil:
+		return protocol.PublicKey{}, enrolRefused{fmt.Errorf("enrolment: the ledger refused it. Nothing was written: %w", err)}
 	case err != nil:
 		return protocol.PublicKey{}, fmt.Errorf("enrolment: nothing was written: %w", err)
 	}
@@ -333,10 +362,79 @@ func (p *provisioner) writeKey(dir string, key *devkey.PrivateKey, replace bool)
 			return err
 		}
 	}
-	if err := st.Write(key); err != nil {
+	if err := (pendingKey{dir: dir}).commit(st.Path); err != nil {
 		return err
 	}
 	p.progress("device key: written to %s (0600)", st.Path)
+	return nil
+}
+
+// pendingKey is the device key a provisioning made and offered to the
+// ledger, kept until the ledger's answer says what becomes of it.
+type pendingKey struct {
+	dir     string
+	created bool // the data directory was made for it
+}
+
+func (k pendingKey) path() string { return filepath.Join(k.dir, devkey.FileName+".pending") }
+
+// load returns the pending key of an interrupted run, or nil.
+func (k *pendingKey) load() (*devkey.PrivateKey, error) {
+	b, err := os.ReadFile(k.path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("device key: %w", err)
+	}
+	key, err := devkey.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("device key: %s: %w (remove it if no ledger holds it)", k.path(), err)
+	}
+	return key, nil
+}
+
+// write keeps key as the pending key (0600, fsync'd), making the data
+// directory (0700) when there is none.
+func (k *pendingKey) write(key *devkey.PrivateKey) error {
+	if _, err := os.Stat(k.dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(k.dir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		k.created = true
+	}
+	if err := (&devkey.File{Path: k.path()}).Write(key); err != nil {
+		return fmt.Errorf("device key: %w", err)
+	}
+	return nil
+}
+
+// remove drops the pending key after a refusal, and the data directory
+// when this run made it and nothing else is in it.
+func (k *pendingKey) remove() error {
+	if err := os.Remove(k.path()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("device key: %w", err)
+	}
+	if k.created {
+		_ = os.Remove(k.dir) // fails, harmlessly, unless empty
+	}
+	return nil
+}
+
+// commit makes the pending key the device key at path (a rename: a power
+// cut leaves one or the other) and fsyncs the directory.
+func (k pendingKey) commit(path string) error {
+	if err := os.Rename(k.path(), path); err != nil {
+		return fmt.Errorf("device key: %w", err)
+	}
+	d, err := os.Open(k.dir)
+	if err != nil {
+		return fmt.Errorf("device key: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("device key: sync %s: %w", k.dir, err)
+	}
 	return nil
 }
 

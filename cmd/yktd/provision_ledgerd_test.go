@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/openykt/yktd/internal/devkey"
+	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/terminal"
 )
 
@@ -118,4 +125,116 @@ func TestProvisionAgainstLedgerd(t *testing.T) {
 		t.Fatalf("the key after --force: %v (fingerprint unchanged: %v)", err, err == nil)
 	}
 	sell("after the rekey", "staff") // another card: the repeat guard remembers the first
+}
+
+// TestProvisionResumesAfterLostAnswer: the ledger takes the device key but
+// its answer never reaches the device (the link drops after the request
+// went through). The provisioning fails saying to run it again, keeps the
+// key it offered as device.key.pending, and the same command (the same,
+// now used, token) resumes with that key: the ledger answers it again and
+// the device ends provisioned with the key the ledger holds.
+func TestProvisionResumesAfterLostAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ledgerd and runs real processes")
+	}
+	l := startLedgerd(t)
+	upstream, err := url.Parse(l.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost atomic.Int32
+	drop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, upstream.JoinPath(r.URL.Path).String(), bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.HasSuffix(r.URL.Path, "/enrol") {
+			lost.Add(1)
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close() // the ledger answered; the device never hears it
+			}
+			return
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(answer)
+	}))
+	defer drop.Close()
+
+	d := newDevice(t, l, "200ms")
+	cfg, err := os.ReadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = bytes.Replace(cfg, []byte(`kind = "pos"`), []byte("kind = \"pos\"\nsite = \"CANTEEN-3\""), 1)
+	dropCfg := filepath.Join(t.TempDir(), "drop.toml")
+	if err := os.WriteFile(dropCfg, bytes.Replace(cfg, []byte(l.url), []byte(drop.URL+"/"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(l.admin(t, "token", "new", "--data", l.data, "--device", d.id, "--kind", "pos"))
+	run := func(ledger, config string) (int, string) {
+		p := startYktd(t, "provision", "--ledger", ledger, "--ledger-key", l.fingerprint, "--token", tok,
+			"--site", "CANTEEN-3", "--kind", "pos", "--config", config)
+		code := p.exit(t)
+		return code, p.stdout.String() + p.stderr.String()
+	}
+
+	code, out := run(drop.URL+"/", dropCfg)
+	if code != 1 || lost.Load() == 0 || !strings.Contains(out, "run the same command again") {
+		t.Fatalf("the lost answer: exit %d, %d enrolments dropped\n%s", code, lost.Load(), out)
+	}
+	pendingPath := filepath.Join(d.dir, "device.key.pending")
+	b, err := os.ReadFile(pendingPath)
+	if err != nil {
+		t.Fatalf("the offered key was not kept: %v", err)
+	}
+	if st, _ := os.Stat(pendingPath); st.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %o, want 600", pendingPath, st.Mode().Perm())
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "device.key")); !os.IsNotExist(err) {
+		t.Fatalf("device.key exists before the ledger's answer arrived: %v", err)
+	}
+	offered, err := devkey.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(l.admin(t, "device", "list", "--data", l.data), d.id) {
+		t.Fatalf("the ledger did not take the enrolment whose answer was lost")
+	}
+
+	code, out = run(l.url, d.config)
+	if code != 0 || !strings.Contains(out, "resuming with "+offered.Fingerprint()) {
+		t.Fatalf("the resumed provisioning: exit %d\n%s", code, out)
+	}
+	k, err := devkey.InDir(d.dir).Load()
+	if err != nil || k.Fingerprint() != offered.Fingerprint() {
+		t.Fatalf("device.key after the resume: %v, want the offered key %s", err, offered.Fingerprint())
+	}
+	if _, err := os.Stat(pendingPath); !os.IsNotExist(err) {
+		t.Errorf("the pending key stayed after the resume: %v", err)
+	}
+	var devs []struct {
+		ID        string `json:"id"`
+		PublicKey []byte `json:"public_key"`
+	}
+	if err := json.Unmarshal([]byte(l.admin(t, "device", "list", "--data", l.data, "--json")), &devs); err != nil {
+		t.Fatal(err)
+	}
+	for _, dv := range devs {
+		if dv.ID == d.id && protocol.Fingerprint(dv.PublicKey) != k.Fingerprint() {
+			t.Fatalf("the ledger holds %s, the device %s", protocol.Fingerprint(dv.PublicKey), k.Fingerprint())
+		}
+	}
 }
