@@ -57,6 +57,14 @@ func TestRunSimKiosk(t *testing.T) {
 		t.Fatalf("spend-only account: %+v", rec)
 	}
 	ctl.post("/sim/readers/sim:kiosk-1/remove", nil)
+	// The kiosk's steps in the fleet's metrics, and its PSAM up.
+	fams := scrape(t, ctl)
+	if v := metricValue(fams, "yktd_taps_total", map[string]string{"kind": "kiosk", "outcome": "loaded", "reason": "loaded"}); v != 2 {
+		t.Errorf("yktd_taps_total{kind=kiosk,outcome=loaded,reason=loaded} = %v, want 2 (the claim and the transfer)", v)
+	}
+	if v := metricValue(fams, "yktd_psam_up", nil); v != 1 {
+		t.Errorf("yktd_psam_up = %v, want 1", v)
+	}
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, r.stderr)
 	}

@@ -429,6 +429,18 @@ func TestRunSimGateControl(t *testing.T) {
 		t.Errorf("student at the gate: %+v, want passed/ok in", rec)
 	}
 	ctl.post("/sim/readers/sim:gate-in/remove", nil)
+	// The pass in the fleet's metrics: the tap by outcome, its time, the
+	// relay it pulsed.
+	fams := scrape(t, ctl)
+	if v := metricValue(fams, "yktd_taps_total", map[string]string{"kind": "gate", "outcome": "passed", "reason": "ok"}); v != 1 {
+		t.Errorf("yktd_taps_total{kind=gate,outcome=passed,reason=ok} = %v, want 1", v)
+	}
+	if v := metricValue(fams, "yktd_relay_pulses_total", map[string]string{"relay": "arm_in"}); v != 1 {
+		t.Errorf("yktd_relay_pulses_total{relay=arm_in} = %v, want 1", v)
+	}
+	if v := metricValue(fams, "yktd_tap_duration_seconds", map[string]string{"kind": "gate", "phase": "total"}); v != 1 {
+		t.Errorf("yktd_tap_duration_seconds{kind=gate,phase=total}: %v taps observed, want 1", v)
+	}
 	if err := ctl.tryPost("/v1/inputs/no_such_input", map[string]bool{"active": true}); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("unknown input: %v, want 404", err)
 	}
