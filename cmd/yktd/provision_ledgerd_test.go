@@ -26,9 +26,6 @@ import (
 // refused by the ledger and keeps the key; after `ledgerd device rekey`
 // --force replaces it and the daemon still sells.
 func TestProvisionAgainstLedgerd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds ledgerd and runs real processes")
-	}
 	l := startLedgerd(t)
 	d := newDevice(t, l, "200ms", "student", "staff")
 	cfg, err := os.ReadFile(d.config)
@@ -134,9 +131,6 @@ func TestProvisionAgainstLedgerd(t *testing.T) {
 // now used, token) resumes with that key: the ledger answers it again and
 // the device ends provisioned with the key the ledger holds.
 func TestProvisionResumesAfterLostAnswer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds ledgerd and runs real processes")
-	}
 	l := startLedgerd(t)
 	upstream, err := url.Parse(l.url)
 	if err != nil {
