@@ -26,13 +26,20 @@ type issuerKeyFile struct {
 		Load      string `json:"load"`
 		TAC       string `json:"tac"`
 		SystemPIN string `json:"system_pin"` // optional
+		// The card-write master keys, optional (epurse.Keys).
+		Maintenance string `json:"maintenance"`
+		AppBlock    string `json:"app_block"`
+		AppUnblock  string `json:"app_unblock"`
+		PINReload   string `json:"pin_reload"`
 	} `json:"keys"`
 }
 
 // ParseIssuerKeys parses an issuer master key file: the JSON format of the
 // software SAM's key file (reader/sam KeyFile: "keys": [{"version",
 // "purchase", "load", "tac"}], hex, 16 bytes each, and the optional
-// "system_pin" master key of the cards' system PINs), so that the ledger
+// "system_pin" master key of the cards' system PINs, and the optional
+// card-write master keys "maintenance", "app_block", "app_unblock" and
+// "pin_reload" of the key service), so that the ledger
 // and the SAMs of a reference set-up read the same file. terminal_id and
 // sequence_file are accepted and ignored; unknown fields are refused. A key
 // set without system_pin serves TAC checks and load MACs, but IssuerPINs
@@ -74,10 +81,20 @@ func ParseIssuerKeys(b []byte) (map[byte]epurse.Keys, error) {
 				return nil, fmt.Errorf("ledger: issuer keys: keys[%d].%s: want 16 bytes of hex: %w", i, f.name, ErrInvalid)
 			}
 		}
-		if k.SystemPIN != "" {
-			ks.SystemPIN, err = hex.DecodeString(strings.ReplaceAll(k.SystemPIN, " ", ""))
-			if err != nil || len(ks.SystemPIN) != 16 {
-				return nil, fmt.Errorf("ledger: issuer keys: keys[%d].system_pin: want 16 bytes of hex: %w", i, ErrInvalid)
+		for _, o := range []struct {
+			name, s string
+			dst     *[]byte
+		}{
+			{"system_pin", k.SystemPIN, &ks.SystemPIN}, {"maintenance", k.Maintenance, &ks.Maintenance},
+			{"app_block", k.AppBlock, &ks.AppBlock}, {"app_unblock", k.AppUnblock, &ks.AppUnblock},
+			{"pin_reload", k.PINReload, &ks.PINReload},
+		} {
+			if o.s == "" {
+				continue
+			}
+			*o.dst, err = hex.DecodeString(strings.ReplaceAll(o.s, " ", ""))
+			if err != nil || len(*o.dst) != 16 {
+				return nil, fmt.Errorf("ledger: issuer keys: keys[%d].%s: want 16 bytes of hex: %w", i, o.name, ErrInvalid)
 			}
 		}
 		out[v] = ks

@@ -25,22 +25,35 @@ const FIDEPADF uint16 = 0x1001
 const MaxLogRecords = 10
 
 // Select selects the application by AID and returns the FCI the card
-// answered (unparsed).
+// answered (unparsed). A blocked application answers 6A81 (temporarily)
+// or 9303 (permanently): the error wraps ErrAppBlocked (and ErrLocked for
+// 9303); the application is then selected for APPLICATION UNBLOCK only.
 func Select(ctx context.Context, card reader.Card, aid []byte) ([]byte, error) {
 	fci, err := reader.Transceive(ctx, card, SelectAID(aid))
 	if err != nil {
-		return nil, fmt.Errorf("epurse: select: %w", cardError(err))
+		return nil, fmt.Errorf("epurse: select: %w", selectError(err))
 	}
 	return fci, nil
 }
 
 // SelectFile selects a DF or EF by file identifier and returns the FCI.
+// Errors as Select.
 func SelectFile(ctx context.Context, card reader.Card, fid uint16) ([]byte, error) {
 	fci, err := reader.Transceive(ctx, card, SelectFID(fid))
 	if err != nil {
-		return nil, fmt.Errorf("epurse: select %04X: %w", fid, cardError(err))
+		return nil, fmt.Errorf("epurse: select %04X: %w", fid, selectError(err))
 	}
 	return fci, nil
+}
+
+// selectError is cardError with SELECT's meaning of 6A81 and 9303: the
+// application is blocked.
+func selectError(err error) error {
+	var se *reader.StatusError
+	if errors.As(err, &se) && (se.SW == reader.SWFuncNotSupported || se.SW == reader.SWApplicationLocked) {
+		return fmt.Errorf("%w: %w", ErrAppBlocked, cardError(err))
+	}
+	return cardError(err)
 }
 
 // ReadPublicData reads and parses file 0x15 of the selected application.

@@ -343,11 +343,24 @@ type Keys struct {
 	// holder of these keys has none (it then cannot open loads with the
 	// system PIN).
 	SystemPIN []byte
+	// The keys of the card writes after issuance (secure messaging, see
+	// smcrypto.go); each is nil when the holder of these keys has none,
+	// and the cards' keys of that kind are then nil too:
+	Maintenance []byte // application maintenance key DAMK master (应用维护主密钥): UPDATE BINARY of files 0x15 and 0x12
+	AppBlock    []byte // application block key DABK master (应用锁定主密钥): APPLICATION BLOCK
+	AppUnblock  []byte // application unblock key DAUK master (应用解锁主密钥): APPLICATION UNBLOCK
+	PINReload   []byte // PIN reload key DRPK master (PIN 重装主密钥): PIN RELOAD
 }
 
-// CardKeys are one card's diversified application keys.
+// CardKeys are one card's diversified application keys. DAMK, DABK, DAUK
+// and DRPK are nil for a card issued without them (Keys without those
+// master keys, or a virtual card's state file from before them).
 type CardKeys struct {
 	DPK, DLK, DTK []byte
+	DAMK          []byte `json:",omitempty"` // maintenance: UPDATE BINARY under secure messaging
+	DABK          []byte `json:",omitempty"` // APPLICATION BLOCK
+	DAUK          []byte `json:",omitempty"` // APPLICATION UNBLOCK
+	DRPK          []byte `json:",omitempty"` // PIN RELOAD
 }
 
 // ForCard diversifies the master keys for the card with the given
@@ -363,6 +376,23 @@ func (k Keys) ForCard(alg Algorithm, serial [8]byte) (CardKeys, error) {
 	}
 	if ck.DTK, err = DiversifyKey(alg, k.TAC, serial); err != nil {
 		return CardKeys{}, fmt.Errorf("epurse: tac key: %w", err)
+	}
+	for _, o := range []struct {
+		name   string
+		master []byte
+		card   *[]byte
+	}{
+		{"maintenance", k.Maintenance, &ck.DAMK},
+		{"app block", k.AppBlock, &ck.DABK},
+		{"app unblock", k.AppUnblock, &ck.DAUK},
+		{"pin reload", k.PINReload, &ck.DRPK},
+	} {
+		if o.master == nil {
+			continue
+		}
+		if *o.card, err = DiversifyKey(alg, o.master, serial); err != nil {
+			return CardKeys{}, fmt.Errorf("epurse: %s key: %w", o.name, err)
+		}
 	}
 	return ck, nil
 }

@@ -39,6 +39,19 @@ var (
 	// ErrWrongCard: a recovery was attempted on a card other than the one
 	// of the pending transaction.
 	ErrWrongCard = errors.New("epurse: not the card of the pending transaction")
+	// ErrNoChallenge: a command under secure messaging was sent without a
+	// fresh challenge (SW 6984: no GET CHALLENGE right before it, or the
+	// challenge was used up by another command).
+	ErrNoChallenge = errors.New("epurse: no card challenge for the secure-messaging MAC")
+	// ErrMACMissing: the card wants the command under secure messaging
+	// and got it without a MAC (SW 6987).
+	ErrMACMissing = errors.New("epurse: secure-messaging MAC missing")
+	// ErrAppBlocked: the e-purse application is blocked (APPLICATION
+	// BLOCK): SELECT answered 6A81 (temporarily blocked: APPLICATION
+	// UNBLOCK reopens it) or 9303 (permanently blocked; the error then
+	// wraps ErrLocked too). A blocked application refuses purchases and
+	// loads.
+	ErrAppBlocked = errors.New("epurse: application blocked")
 )
 
 // PINError is a wrong PIN: VERIFY or CHANGE PIN answered 63Cx. Retries is
@@ -62,6 +75,12 @@ func ReasonCode(err error) string {
 		return "insufficient-balance"
 	case errors.Is(err, ErrLocked):
 		return "card-locked"
+	case errors.Is(err, ErrAppBlocked):
+		return "app-blocked"
+	case errors.Is(err, ErrNoChallenge):
+		return "no-challenge"
+	case errors.Is(err, ErrMACMissing):
+		return "mac-missing"
 	case errors.Is(err, ErrMACInvalid):
 		return "mac-invalid"
 	case errors.Is(err, ErrWrongCard):

@@ -126,3 +126,28 @@ func FuzzSystemPIN(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseChallenge(f *testing.F) {
+	fuzzExact(f, ChallengeLen, func(b []byte) error {
+		ch, err := ParseChallenge(b)
+		if err == nil && !bytes.Equal(ch[:], b) {
+			panic("challenge differs from the answer")
+		}
+		return err
+	})
+}
+
+// FuzzParseCampusData: file 0x12 comes from the card. What parses
+// re-encodes to the input exactly (layout byte and reserved zeros
+// included), so no field is read from bytes the layout does not give it.
+func FuzzParseCampusData(f *testing.F) {
+	f.Add(CampusData{TxnLimit: 5000, DailyLimit: 20000, StatusListVersion: 7}.Bytes())
+	f.Add(append([]byte{0x02}, make([]byte, CampusDataLen-1)...))
+	fuzzExact(f, CampusDataLen, func(b []byte) error {
+		d, err := ParseCampusData(b)
+		if err == nil && !bytes.Equal(d.Bytes(), b) {
+			panic("re-encoding differs")
+		}
+		return err
+	})
+}

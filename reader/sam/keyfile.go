@@ -40,7 +40,11 @@ const maxKeyFile = 64 << 10
 //	     "purchase": "<16 bytes>",               // DPK master
 //	     "load":     "<16 bytes>",               // DLK master
 //	     "tac":      "<16 bytes>",               // DTK master
-//	     "system_pin": "<16 bytes>"}             // optional: system-PIN master
+//	     "system_pin": "<16 bytes>",             // optional: system-PIN master
+//	     "maintenance": "<16 bytes>",            // optional: DAMK master (card file writes)
+//	     "app_block": "<16 bytes>",              // optional: DABK master
+//	     "app_unblock": "<16 bytes>",            // optional: DAUK master
+//	     "pin_reload": "<16 bytes>"}             // optional: DRPK master
 //	  ]
 //	}
 //
@@ -49,7 +53,10 @@ const maxKeyFile = 64 << 10
 // the two-PIN model). It is optional: a key set without it works for
 // purchases, and SystemPIN says the key is missing (epurse.ErrNoSystemPIN)
 // when a load asks for it; key files written before it existed keep
-// working.
+// working. maintenance, app_block, app_unblock and pin_reload are the
+// master keys of the card writes under secure messaging (epurse.Keys); they
+// are optional too, and what a terminal's SAM needs only where it writes
+// cards (the ledger's key service usually does).
 //
 // sequence_file names the file that keeps the last terminal transaction
 // sequence number; a relative path is taken relative to the key file's
@@ -78,8 +85,12 @@ type keySetJSON struct {
 	Purchase string `json:"purchase"`
 	Load     string `json:"load"`
 	TAC      string `json:"tac"`
-	// SystemPIN is optional ("" when absent).
-	SystemPIN string `json:"system_pin"`
+	// SystemPIN and the write keys are optional ("" when absent).
+	SystemPIN   string `json:"system_pin"`
+	Maintenance string `json:"maintenance"`
+	AppBlock    string `json:"app_block"`
+	AppUnblock  string `json:"app_unblock"`
+	PINReload   string `json:"pin_reload"`
 }
 
 // ParseKeyFile parses the JSON key file format described at KeyFile. It
@@ -124,8 +135,18 @@ func ParseKeyFile(b []byte) (KeyFile, error) {
 		if k.TAC, err = hexField(fmt.Sprintf("keys[%d].tac", i), ks.TAC, 16); err != nil {
 			return KeyFile{}, err
 		}
-		if ks.SystemPIN != "" {
-			if k.SystemPIN, err = hexField(fmt.Sprintf("keys[%d].system_pin", i), ks.SystemPIN, 16); err != nil {
+		for _, o := range []struct {
+			name, s string
+			dst     *[]byte
+		}{
+			{"system_pin", ks.SystemPIN, &k.SystemPIN}, {"maintenance", ks.Maintenance, &k.Maintenance},
+			{"app_block", ks.AppBlock, &k.AppBlock}, {"app_unblock", ks.AppUnblock, &k.AppUnblock},
+			{"pin_reload", ks.PINReload, &k.PINReload},
+		} {
+			if o.s == "" {
+				continue
+			}
+			if *o.dst, err = hexField(fmt.Sprintf("keys[%d].%s", i, o.name), o.s, 16); err != nil {
 				return KeyFile{}, err
 			}
 		}

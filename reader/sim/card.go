@@ -46,6 +46,11 @@ type Profile struct {
 	// counter after the transaction instead of before it: card operating
 	// systems differ, and recovery must read either.
 	LogCounterAfter bool `json:"log_counter_after,omitempty"`
+	// TxnLimit and DailyLimit are the holder's limits (fen) issued in the
+	// campus data file 0x12 (epurse.CampusData; 0: the terminal's default,
+	// none).
+	TxnLimit   uint32 `json:"txn_limit,omitempty"`
+	DailyLimit uint32 `json:"daily_limit,omitempty"`
 }
 
 // Card kinds (Profile.Kind).
@@ -116,9 +121,12 @@ func digits(s string) bool {
 }
 
 // Card is a virtual CPU card holding a PBOC e-purse (JR/T 0025) with the
-// crypto of reader/epurse: SELECT, READ BINARY 0x15, READ RECORD 0x18,
-// GET BALANCE, VERIFY and CHANGE PIN, INITIALIZE / DEBIT FOR PURCHASE,
-// INITIALIZE FOR LOAD / CREDIT FOR LOAD and GET TRANSACTION PROVE.
+// crypto of reader/epurse: SELECT, READ BINARY 0x15 and 0x12, READ RECORD
+// 0x18, GET BALANCE, VERIFY and CHANGE PIN, INITIALIZE / DEBIT FOR
+// PURCHASE, INITIALIZE FOR LOAD / CREDIT FOR LOAD, GET TRANSACTION PROVE,
+// and the card writes under secure messaging (sm.go): GET CHALLENGE,
+// UPDATE BINARY of 0x15 and 0x12, APPLICATION BLOCK and UNBLOCK, PIN
+// RELOAD.
 //
 // It is the card side of the vpcd bridge (ATR, Reset, Respond) and can be
 // presented by a sim.Reader. Faults are armed with Arm. Its methods are safe
@@ -133,6 +141,10 @@ type Card struct {
 	sess     *session
 	verified pinSet // PINs verified since the application was selected
 	uid      []byte // a phone's random UID of this presentation
+	// chal is the last GET CHALLENGE answer, the IV of the next command's
+	// secure-messaging MAC; any command received uses it up (hasChal).
+	chal    [4]byte
+	hasChal bool
 
 	faults faults
 	random io.Reader
@@ -169,6 +181,7 @@ func NewCard(p Profile, master epurse.Keys, balance uint32) (*Card, error) {
 		return nil, fmt.Errorf("sim: new card: %w", err)
 	}
 	st := &cardState{Version: stateVersion, Profile: p, Keys: keys, Balance: balance, PINTries: maxPINTries}
+	st.issueFiles()
 	if master.SystemPIN != nil {
 		pin, err := epurse.DeriveSystemPIN(p.Algorithm, master.SystemPIN, p.Factor())
 		if err != nil {
@@ -267,6 +280,7 @@ func (c *Card) powerOff() {
 	c.selected = selNone
 	c.sess = nil
 	c.verified = 0
+	c.hasChal = false
 }
 
 // Respond answers one command APDU. A nil error comes with a response APDU
@@ -348,11 +362,19 @@ func ok(data ...[]byte) []byte {
 	return append(out, 0x90, 0x00)
 }
 
-// dispatch executes one command; c.mu is held.
+// dispatch executes one command; c.mu is held. Every command but the
+// reader's GET DATA uses up the challenge of a GET CHALLENGE before it.
 func (c *Card) dispatch(raw []byte) []byte {
+	ch, hasCh := c.chal, c.hasChal
+	if len(raw) < 1 || raw[0] != 0xFF {
+		c.hasChal = false
+	}
 	a, valid := parseAPDU(raw)
 	if !valid {
 		return sw(reader.SWWrongLength)
+	}
+	if r := c.blockedRefusal(a); r != nil {
+		return r
 	}
 	iso := a.cla == 0x00
 	prop := a.cla == 0x80
@@ -365,6 +387,16 @@ func (c *Card) dispatch(raw []byte) []byte {
 		return c.readRecord(a)
 	case a.ins == InsVerify && iso:
 		return c.verifyPIN(a)
+	case a.ins == InsGetChallenge && iso:
+		return c.getChallenge(a)
+	case a.ins == InsUpdateBinary && (iso || a.cla == epurse.CLASecureISO):
+		return c.updateBinary(a, ch, hasCh)
+	case a.ins == InsAppBlock && a.cla == epurse.CLASecureProp:
+		return c.appBlock(a, ch, hasCh)
+	case a.ins == InsAppUnblock && a.cla == epurse.CLASecureProp:
+		return c.appUnblock(a, ch, hasCh)
+	case a.ins == InsChangePIN && prop && a.p1 == 0x00:
+		return c.pinReload(a)
 	case a.ins == InsChangePIN && prop:
 		return c.changePIN(a)
 	case a.ins == InsGetBalance && prop:
@@ -383,7 +415,7 @@ func (c *Card) dispatch(raw []byte) []byte {
 		return c.prove(a)
 	case a.cla == 0xFF && a.ins == InsGetData:
 		return c.getData(a)
-	case a.cla != 0x00 && a.cla != 0x80:
+	case a.cla != 0x00 && a.cla != 0x80 && a.cla != epurse.CLASecureISO && a.cla != epurse.CLASecureProp:
 		return sw(reader.SWClaNotSupported)
 	default:
 		return sw(reader.SWInsNotSupported)
@@ -417,13 +449,20 @@ func (c *Card) commit(change func(st *cardState)) bool {
 }
 
 // Status is a snapshot of a card for tests and the control interface.
+// Class, Expiry and CardStatus are read from file 0x15 as the card holds
+// it, the limits and ListVersion from file 0x12.
 type Status struct {
 	Serial         string  `json:"serial"` // diversification factor, hex
 	UID            string  `json:"uid"`
 	CardNo         string  `json:"card_no"`
 	Class          byte    `json:"class"`
 	Expiry         string  `json:"expiry"`
-	Kind           string  `json:"kind"` // KindCard or KindPhone
+	CardStatus     byte    `json:"card_status"`       // file 0x15's status byte
+	TxnLimit       uint32  `json:"txn_limit"`         // file 0x12
+	DailyLimit     uint32  `json:"daily_limit"`       // file 0x12
+	ListVersion    uint64  `json:"list_version"`      // file 0x12: status-list version of the last 解挂
+	Blocked        string  `json:"blocked,omitempty"` // "temporary" or "permanent" after APPLICATION BLOCK
+	Kind           string  `json:"kind"`              // KindCard or KindPhone
 	Balance        uint32  `json:"balance"`
 	OfflineCounter uint16  `json:"offline_counter"`
 	OnlineCounter  uint16  `json:"online_counter"`
@@ -445,19 +484,39 @@ func (c *Card) Status() Status {
 	if c.phone() {
 		kind = KindPhone
 	}
+	p := c.profileLocked()
+	campus, _ := epurse.ParseCampusData(st.Campus)
 	return Status{Kind: kind,
 		Serial: hex.EncodeToString(f[:]), UID: uid, CardNo: st.Profile.CardNo,
-		Class: st.Profile.Class, Expiry: st.Profile.Expiry, Balance: st.Balance,
+		Class: p.Class, Expiry: p.Expiry, CardStatus: p.Status, Balance: st.Balance,
+		TxnLimit: campus.TxnLimit, DailyLimit: campus.DailyLimit, ListVersion: campus.StatusListVersion,
+		Blocked:        blockNames[st.Blocked],
 		OfflineCounter: st.OfflineCounter, OnlineCounter: st.OnlineCounter, PINTries: st.PINTries, SystemPINTries: st.SystemPINTries,
 		Records: len(st.Log), Faults: c.faults.list(), StateFile: c.path,
 	}
 }
 
-// Profile returns the card's personalisation.
+var blockNames = map[byte]string{blockTemporary: "temporary", blockPermanent: "permanent"}
+
+// Profile returns the card's personalisation as it stands: the issuer's
+// Profile with the fields of file 0x15 that card writes change (status,
+// status-list version, validity, class) read from the file as the card
+// holds it.
 func (c *Card) Profile() Profile {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.st.Profile
+	return c.profileLocked()
+}
+
+func (c *Card) profileLocked() Profile {
+	p := c.st.Profile
+	pub, err := epurse.ParsePublicData(c.st.Public)
+	if err != nil {
+		return p // a write left the file unreadable to terminals: the issued values
+	}
+	p.Status, p.StatusListVersion, p.Class = pub.Status, pub.StatusListVersion, pub.CardClass
+	p.Start, p.Expiry = hex.EncodeToString(pub.Start[:]), hex.EncodeToString(pub.End[:])
+	return p
 }
 
 // contactlessATR builds the ATR a PC/SC reader synthesises for an ISO

@@ -49,30 +49,38 @@ const (
 // Command instructions, for Fault.INS.
 const (
 	InsAny                  byte = 0x00 // matches every command
+	InsAppUnblock           byte = 0x18 // APPLICATION UNBLOCK (84 18)
 	InsDiversifyKey         byte = 0x1A // PSAM: DIVERSIFY KEY
+	InsAppBlock             byte = 0x1E // APPLICATION BLOCK (84 1E)
 	InsVerify               byte = 0x20
 	InsInit                 byte = 0x50 // INITIALIZE FOR PURCHASE and FOR LOAD
 	InsCreditForLoad        byte = 0x52
 	InsDebitForPurchase     byte = 0x54
 	InsGetTransactionProve  byte = 0x5A
 	InsGetBalance           byte = 0x5C
-	InsChangePIN            byte = 0x5E
+	InsChangePIN            byte = 0x5E // CHANGE PIN (P1 01) and PIN RELOAD (P1 00)
 	InsInitSAMForPurchase   byte = 0x70
 	InsCreditSAMForPurchase byte = 0x72
+	InsGetChallenge         byte = 0x84 // GET CHALLENGE (00 84)
 	InsSelect               byte = 0xA4
 	InsReadBinary           byte = 0xB0
 	InsReadRecord           byte = 0xB2
 	InsGetData              byte = 0xCA // CLA FF: the reader's GET DATA (UID)
+	InsUpdateBinary         byte = 0xD6 // UPDATE BINARY (04 D6 under secure messaging)
 	InsEncrypt              byte = 0xFA // PSAM: ENCRYPT
 )
 
 // insNames are the names a Fault's JSON "ins" may use instead of hex.
+// "pin-reload" and "change-pin" name the same instruction (5E); a Fault
+// marshals with the first name in alphabetical order.
 var insNames = map[string]byte{
 	"any": InsAny, "verify": InsVerify, "init": InsInit, "credit": InsCreditForLoad,
 	"debit": InsDebitForPurchase, "prove": InsGetTransactionProve, "balance": InsGetBalance,
 	"change-pin": InsChangePIN, "init-sam": InsInitSAMForPurchase, "credit-sam": InsCreditSAMForPurchase,
 	"select": InsSelect, "read-binary": InsReadBinary, "read-record": InsReadRecord,
 	"diversify": InsDiversifyKey, "encrypt": InsEncrypt, "get-data": InsGetData,
+	"get-challenge": InsGetChallenge, "update-binary": InsUpdateBinary, "app-block": InsAppBlock,
+	"app-unblock": InsAppUnblock, "pin-reload": InsChangePIN,
 }
 
 // Fault is one scripted failure of a virtual card. It fires on the Nth
@@ -84,7 +92,8 @@ var insNames = map[string]byte{
 // "nth": 1, "repeat": false, "delay": "150ms", "keep": 3}; "ins" is a name
 // (any, select, read-binary, read-record, verify, change-pin, init, debit,
 // credit, prove, balance, init-sam, credit-sam, diversify, encrypt,
-// get-data) or two hex digits.
+// get-data, get-challenge, update-binary, app-block, app-unblock,
+// pin-reload) or two hex digits.
 type Fault struct {
 	Kind   FaultKind
 	INS    byte // InsAny for every command
@@ -106,10 +115,14 @@ type faultJSON struct {
 // MarshalJSON encodes f in the control interface's form.
 func (f Fault) MarshalJSON() ([]byte, error) {
 	j := faultJSON{Kind: f.Kind, INS: hex.EncodeToString([]byte{f.INS}), Nth: f.Nth, Repeat: f.Repeat, Keep: f.Keep}
+	name := ""
 	for n, ins := range insNames {
-		if ins == f.INS {
-			j.INS = n
+		if ins == f.INS && (name == "" || n < name) {
+			name = n
 		}
+	}
+	if name != "" {
+		j.INS = name
 	}
 	if f.Delay != 0 {
 		j.Delay = f.Delay.String()

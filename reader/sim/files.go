@@ -11,7 +11,8 @@ import (
 
 // File identifiers of the virtual card.
 const (
-	SFIPublic byte = 0x15 // public application data (READ BINARY)
+	SFIPublic byte = 0x15 // public application data (READ BINARY; UPDATE BINARY under secure messaging)
+	SFICampus byte = 0x12 // campus data: limits, status-list version (READ BINARY; UPDATE BINARY under secure messaging)
 	SFILog    byte = 0x18 // cyclic transaction log (READ RECORD)
 	fidMF          = 0x3F00
 )
@@ -69,13 +70,11 @@ func (c *Card) doSelect(a apdu) []byte {
 			c.selected, c.sess, c.verified = selMF, nil, 0
 			return ok(fci([]byte("1PAY.SYS.DDF01")))
 		case epurse.FIDEPADF:
-			c.selected, c.sess, c.verified = selADF, nil, 0
-			return ok(fci(c.aid()))
+			return c.selectADF(c.aid())
 		}
 	case 0x04: // by DF name
 		if bytes.Equal(a.data, c.aid()) || bytes.Equal(a.data, epurse.AIDCityCard) {
-			c.selected, c.sess, c.verified = selADF, nil, 0
-			return ok(fci(a.data))
+			return c.selectADF(a.data)
 		}
 		if string(a.data) == "1PAY.SYS.DDF01" {
 			c.selected, c.sess, c.verified = selMF, nil, 0
@@ -85,6 +84,18 @@ func (c *Card) doSelect(a apdu) []byte {
 		return sw(reader.SWWrongP1P2)
 	}
 	return sw(reader.SWFileNotFound)
+}
+
+// selectADF selects the e-purse application. A blocked one is selected
+// all the same (for APPLICATION UNBLOCK) and answers its FCI with 6A81
+// (temporarily blocked, as the Huada card of the research notes does) or
+// 9303 (permanently).
+func (c *Card) selectADF(name []byte) []byte {
+	c.selected, c.sess, c.verified = selADF, nil, 0
+	if r := c.blockedSW(); r != 0 {
+		return append(fci(name), r.SW1(), r.SW2())
+	}
+	return ok(fci(name))
 }
 
 // sliceLe answers a read of data from offset with Le: 6B00 past the end,
@@ -110,10 +121,26 @@ func (c *Card) readBinary(a apdu) []byte {
 	if len(a.data) > 0 {
 		return sw(reader.SWWrongLength)
 	}
-	if c.selected != selADF || a.p1&0x1F != SFIPublic || a.p1&0x60 != 0 {
+	if c.selected != selADF || a.p1&0x60 != 0 {
 		return sw(reader.SWFileNotFound)
 	}
-	return sliceLe(c.st.Profile.PublicData().Bytes(), int(a.p2), a.le)
+	f := binaryFile(c.st, a.p1&0x1F)
+	if f == nil {
+		return sw(reader.SWFileNotFound)
+	}
+	return sliceLe(*f, int(a.p2), a.le)
+}
+
+// binaryFile returns the transparent file sfi of st (0x15, 0x12), nil for
+// any other.
+func binaryFile(st *cardState, sfi byte) *[]byte {
+	switch sfi {
+	case SFIPublic:
+		return &st.Public
+	case SFICampus:
+		return &st.Campus
+	}
+	return nil
 }
 
 // loggedCounter is the counter a log record carries for a transaction

@@ -12,8 +12,12 @@ import (
 )
 
 // stateVersion is the version of the card state file format: 2 added the
-// system PIN. A version 1 file loads as a card without a system PIN.
-const stateVersion = 2
+// system PIN, 3 the files 0x15 and 0x12 as written (card writes under
+// secure messaging), the application block state and the write keys. A
+// version 1 file loads as a card without a system PIN; a version 1 or 2
+// file loads with files 0x15 and 0x12 as issued from its profile, not
+// blocked, and without the write keys (it refuses secure writes: 6A88).
+const stateVersion = 3
 
 // ErrStateFile: a card state file is malformed or of another version.
 var ErrStateFile = errors.New("sim: bad card state file")
@@ -32,7 +36,22 @@ type cardState struct {
 	SystemPINTries int             `json:"system_pin_tries"`
 	Log            [][]byte        `json:"log"` // file 0x18 records, newest first
 	Proofs         []proof         `json:"proofs"`
+	// Public and Campus are files 0x15 and 0x12 as the card holds them
+	// (issued from Profile, rewritten by UPDATE BINARY under secure
+	// messaging); nil in files before version 3.
+	Public []byte `json:"public,omitempty"`
+	Campus []byte `json:"campus,omitempty"`
+	// Blocked is the application block state: blockNone, blockTemporary
+	// (APPLICATION BLOCK P2 00) or blockPermanent (P2 01).
+	Blocked byte `json:"blocked,omitempty"`
 }
+
+// Application block states (cardState.Blocked).
+const (
+	blockNone      byte = 0
+	blockTemporary byte = 1
+	blockPermanent byte = 2
+)
 
 // proof is what GET TRANSACTION PROVE returns for one transaction.
 type proof struct {
@@ -55,13 +74,26 @@ const (
 func (s *cardState) clone() *cardState {
 	c := *s
 	c.Profile.PIN = s.Profile.PIN
-	c.Keys = epurse.CardKeys{DPK: slices.Clone(s.Keys.DPK), DLK: slices.Clone(s.Keys.DLK), DTK: slices.Clone(s.Keys.DTK)}
+	c.Keys = epurse.CardKeys{DPK: slices.Clone(s.Keys.DPK), DLK: slices.Clone(s.Keys.DLK), DTK: slices.Clone(s.Keys.DTK),
+		DAMK: slices.Clone(s.Keys.DAMK), DABK: slices.Clone(s.Keys.DABK), DAUK: slices.Clone(s.Keys.DAUK), DRPK: slices.Clone(s.Keys.DRPK)}
+	c.Public, c.Campus = slices.Clone(s.Public), slices.Clone(s.Campus)
 	c.Log = make([][]byte, len(s.Log))
 	for i, r := range s.Log {
 		c.Log[i] = slices.Clone(r)
 	}
 	c.Proofs = slices.Clone(s.Proofs)
 	return &c
+}
+
+// issueFiles writes files 0x15 and 0x12 from the profile where the state
+// has none (a new card, a state file before version 3).
+func (s *cardState) issueFiles() {
+	if s.Public == nil {
+		s.Public = s.Profile.PublicData().Bytes()
+	}
+	if s.Campus == nil {
+		s.Campus = epurse.CampusData{TxnLimit: s.Profile.TxnLimit, DailyLimit: s.Profile.DailyLimit}.Bytes()
+	}
 }
 
 func (s *cardState) addLog(rec []byte) {
@@ -79,8 +111,22 @@ func (s *cardState) addProof(p proof) {
 }
 
 func (s *cardState) check() error {
-	if s.Version != stateVersion && s.Version != 1 {
+	if s.Version < 1 || s.Version > stateVersion {
 		return fmt.Errorf("%w: version %d, want %d", ErrStateFile, s.Version, stateVersion)
+	}
+	if s.Public != nil && len(s.Public) != epurse.PublicDataLen {
+		return fmt.Errorf("%w: file 0x15 of %d bytes, want %d", ErrStateFile, len(s.Public), epurse.PublicDataLen)
+	}
+	if s.Campus != nil && len(s.Campus) != epurse.CampusDataLen {
+		return fmt.Errorf("%w: file 0x12 of %d bytes, want %d", ErrStateFile, len(s.Campus), epurse.CampusDataLen)
+	}
+	if s.Blocked > blockPermanent {
+		return fmt.Errorf("%w: block state %d", ErrStateFile, s.Blocked)
+	}
+	for _, k := range [][]byte{s.Keys.DAMK, s.Keys.DABK, s.Keys.DAUK, s.Keys.DRPK} {
+		if k != nil && len(k) != 16 {
+			return fmt.Errorf("%w: write key of %d bytes", ErrStateFile, len(k))
+		}
 	}
 	if s.Version == 1 && (s.SystemPIN != "" || s.SystemPINTries != 0) {
 		return fmt.Errorf("%w: version 1 with a system PIN", ErrStateFile)
@@ -124,6 +170,7 @@ func LoadCard(path string) (*Card, error) {
 	if len(st.Proofs) > keptProofs {
 		st.Proofs = st.Proofs[:keptProofs]
 	}
+	st.issueFiles()
 	st.Version = stateVersion // written as the current version from now on
 	c := newCard(&st)
 	c.path = path

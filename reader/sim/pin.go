@@ -120,8 +120,9 @@ func (c *Card) verifyPIN(a apdu) []byte {
 	return ok()
 }
 
-// changePIN is CHANGE PIN: 80 5E 01 00 Lc old ‖ FF ‖ new. (RELOAD PIN,
-// P1 00, needs the issuer's MAC and is not supported.)
+// changePIN is CHANGE PIN: 80 5E 01 00 Lc old ‖ FF ‖ new; a wrong old
+// PIN counts a try (63Cx), a blocked one answers 6983. (PIN RELOAD, P1 00,
+// is pinReload.)
 func (c *Card) changePIN(a apdu) []byte {
 	if a.p1 != 0x01 || a.p2 != 0 {
 		return sw(reader.SWWrongP1P2)
