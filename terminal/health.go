@@ -2,6 +2,8 @@ package terminal
 
 import (
 	"time"
+
+	"github.com/openykt/yktd/offline"
 )
 
 // Health is what GET /v1/health answers: whether the terminal does its
@@ -15,8 +17,12 @@ type Health struct {
 	// Holds are the holds in force, most serious first (never null).
 	Holds      []HealthHold     `json:"holds"`
 	StatusList HealthStatusList `json:"status_list"`
+	Rules      HealthRules      `json:"rules"`
 	Sync       HealthSync       `json:"sync"`
 	Journal    HealthJournal    `json:"journal"`
+	// Readers are the configured readers and whether each runs now (never
+	// null): what `yktd selftest` reports beside the running daemon.
+	Readers []HealthReader `json:"readers"`
 	// Errors lists what could not be read from the store.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -40,6 +46,18 @@ type HealthStatusList struct {
 	Cards   uint64 `json:"cards"`
 }
 
+// HealthRules is the signed rules held (version 0: none).
+type HealthRules struct {
+	Version uint64 `json:"version"`
+}
+
+// HealthReader is one configured reader: Up while its driver runs (the
+// reader manager restarts one that failed).
+type HealthReader struct {
+	Name string `json:"name"`
+	Up   bool   `json:"up"`
+}
+
 // HealthSync is the terminal's standing with the ledger.
 type HealthSync struct {
 	// Configured: a ledger is configured and the sync client runs.
@@ -60,6 +78,21 @@ type HealthJournal struct {
 	// the head did not verify at start (BrokenAt names the record).
 	ChainOK  bool   `json:"chain_ok"`
 	BrokenAt uint64 `json:"broken_at,omitempty"`
+	// Capacity is the store's capacity level: "ok", "nearly_full" or
+	// "full" (new purchases refused); MaxUnacked the cap on Unacked.
+	Capacity   string `json:"capacity"`
+	MaxUnacked uint64 `json:"max_unacked"`
+}
+
+// CapacityName is the name of a capacity level in GET /v1/health.
+func CapacityName(l offline.Level) string {
+	switch l {
+	case offline.LevelOK:
+		return "ok"
+	case offline.LevelNearlyFull:
+		return "nearly_full"
+	}
+	return "full"
 }
 
 // Health reads the terminal's health: its holds, refreshed from the
@@ -105,5 +138,27 @@ func (d *Daemon) Health() Health {
 		h.Journal.AckedThrough = c.Seq
 		h.Journal.Unacked = h.Journal.Head - min(c.Seq, h.Journal.Head)
 	}
+	if c, err := d.deps.Store.Capacity(); err != nil {
+		fail(err)
+	} else {
+		h.Journal.Capacity, h.Journal.MaxUnacked = CapacityName(c.Level), c.MaxUnacked
+	}
+	if v, _, err := d.deps.Store.RulesVersion(); err != nil {
+		fail(err)
+	} else {
+		h.Rules.Version = v
+	}
+	h.Readers = d.readersUp()
 	return h
+}
+
+// readersUp lists the configured readers and whether each runs now.
+func (d *Daemon) readersUp() []HealthReader {
+	out := make([]HealthReader, 0, len(d.deps.Readers))
+	d.metrics.mu.Lock()
+	defer d.metrics.mu.Unlock()
+	for _, r := range d.deps.Readers {
+		out = append(out, HealthReader{Name: r.Name(), Up: d.metrics.readers[r.Name()]})
+	}
+	return out
 }
