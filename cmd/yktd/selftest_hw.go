@@ -76,12 +76,12 @@ func (f *selftestFlags) readerChecks(ctx context.Context) ([]selftest.Check, []r
 			cancel()
 		}
 		if err != nil {
-			out = append(out, selftest.Failed(name, fmt.Sprintf("%s %s does not open: %v", c.Driver, readers.Describe(c), err), readerFix(c),
+			out = append(out, selftest.Failed(name, fmt.Sprintf("driver %s (%s) does not open: %v", c.Driver, readers.Describe(c), err), readerFix(c),
 				"读卡器无法打开：请检查连接线和设备，用 yktd reader list 查看"))
 			continue
 		}
 		ok = append(ok, r)
-		out = append(out, selftest.Passed(name, fmt.Sprintf("%s %s opens", c.Driver, readers.Describe(c)), "读卡器正常"))
+		out = append(out, selftest.Passed(name, fmt.Sprintf("driver %s (%s) opens", c.Driver, readers.Describe(c)), "读卡器正常"))
 	}
 	return out, ok
 }
