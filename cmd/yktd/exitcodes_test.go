@@ -33,6 +33,7 @@ var usageMistakes = map[string][][]string{
 	"board pins":      {{"extra"}},
 	"rig vcard":       {{}, {"--state"}},
 	"rig run":         {{}, {"--junit"}, {"--parallel", "x", "a.toml"}},
+	"selftest":        {{"--config"}, {"extra"}, {"--timeout", "0s"}, {"--timeout", "x"}},
 	"provision":       {{}, {"--ledger"}, {"extra"}, {"--ledger", "http://127.0.0.1:1/", "--ledger-key", "sha256:x", "--token", "t", "--site", "S", "--kind", "pos", "--device", "D"}},
 }
 
