@@ -56,8 +56,8 @@ func FuzzPSAMRespond(f *testing.F) {
 			}
 			ok := bytes.HasSuffix(resp, []byte{0x90, 0x00})
 			data := resp[:len(resp)-2]
-			if len(cmd) < 2 {
-				continue
+			if len(cmd) < 2 || !wellFormed(cmd) {
+				continue // 6700 before the command runs: no state changes
 			}
 			switch {
 			case cmd[1] == 0xA4 && ok:
@@ -126,5 +126,21 @@ func TestPSAMFuzzSeeds(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// wellFormed reports whether a command APDU parses (header, then nothing,
+// Le, or Lc > 0 with its data and an optional Le): the PSAM answers any
+// other with 6700 before it executes anything, so the harness's model of
+// its state must not change either.
+func wellFormed(cmd []byte) bool {
+	switch rest := cmd[min(4, len(cmd)):]; {
+	case len(cmd) < 4:
+		return false
+	case len(rest) <= 1:
+		return true
+	default:
+		lc := int(rest[0])
+		return lc > 0 && (len(rest) == 1+lc || len(rest) == 2+lc)
 	}
 }
