@@ -34,7 +34,9 @@ const (
 	KindPurchaseRefused   Kind = 13 // a POS refused a card before any debit: CardNo, Amount asked (when known), Reason the stable refusal code (lost, frozen, expired, insufficient, no-status-list, ...), BalanceBefore when read
 	KindDeviceRevoked     Kind = 14 // the ledger answered that this device is revoked: it takes no more money; its journal still uploads for collection
 	KindStoreStarted      Kind = 15 // first record of a store started anew over an enrolled identity (yktd run --new-store): Version is the store's epoch
-	kindMax                    = KindStoreStarted
+	KindPSAMHeld          Kind = 16 // the device stopped taking money: its PSAM is not bound to it (Reason "ledger": the ledger holds it; "psam-swapped": the PSAM is not the one it enrolled with); TerminalID the PSAM's, when known
+	KindPSAMReleased      Kind = 17 // an operator re-bound the device at the ledger: it takes money again; TerminalID the PSAM bound now, when known
+	kindMax                    = KindPSAMReleased
 )
 
 var kindNames = [...]string{
@@ -53,6 +55,8 @@ var kindNames = [...]string{
 	KindPurchaseRefused:   "purchase-refused",
 	KindDeviceRevoked:     "device-revoked",
 	KindStoreStarted:      "store-started",
+	KindPSAMHeld:          "psam-held",
+	KindPSAMReleased:      "psam-released",
 }
 
 // String returns the kind's stable name, used in tools and JSON export.
