@@ -189,8 +189,24 @@ func (l *Ledger) hold(d *Device, reason string, n uint64, tid []byte, now time.T
 }
 
 // bindRecord checks the terminal id of a new record r of epoch v
-// (seeTerminal) while a batch is taken.
+// (seeTerminal) while a batch is taken. A psam-held record in which the
+// device reports a swapped PSAM holds it whatever the binding here says
+// (an alert each): only a rebind lets the device take money again with the
+// PSAM it has.
 func (l *Ledger) bindRecord(tx *bolt.Tx, d *Device, v view, r *protocol.Record, now time.Time) error {
+	if r.Kind == protocol.KindPSAMHeld && r.Reason == protocol.ReasonPSAMSwapped {
+		n, err := putAlert(tx, Alert{Kind: AlertPSAMMismatch, Device: d.ID, Epoch: v.epoch, Seq: r.Seq, TerminalID: bytes.Clone(r.TerminalID),
+			BoundTerminalID: bytes.Clone(d.PSAM.Terminal), Time: now,
+			Reason: "the device reports that the PSAM in it is not the one it was bound with (psam-held, psam-swapped); it takes no money until `ledgerd device rebind " + d.ID + "`"})
+		if err != nil {
+			return err
+		}
+		d.PSAM.Mismatches++
+		l.hold(d, AlertPSAMMismatch, n, r.TerminalID, now)
+		l.log.Error("PSAM SWAPPED, the device reports: it is held", "device", d.ID, "terminal_id", TerminalHex(r.TerminalID),
+			"bound", TerminalHex(d.PSAM.Terminal), "seq", r.Seq, "alert", n)
+		return nil
+	}
 	if r.TerminalID == nil {
 		return nil
 	}

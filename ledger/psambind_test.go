@@ -361,3 +361,33 @@ func TestPSAMLoadRequest(t *testing.T) {
 	}
 	wantCode(t, li(psamX), protocol.CodePSAMBinding) // held now, whatever it presents
 }
+
+// TestPSAMSwapReported: a device that journals a swapped PSAM (psam-held,
+// psam-swapped) is held even when the ledger has that very id bound to it
+// (an authorised move the device did not know of): its rebind is what
+// lets the device take money again.
+func TestPSAMSwapReported(t *testing.T) {
+	tl, _ := start(t)
+	dev, _ := tl.EnrolPSAM(t, "pos-1", protocol.DevicePOS, psamX[:])
+	if _, err := tl.Rebind("pos-1", psamY[:]); err != nil { // the operator moved it to PSAM Y
+		t.Fatal(err)
+	}
+	tm := newTerminalPSAM(t, "pos-1", "student", psamY)
+	if _, err := tm.store.Append(protocol.Record{Kind: protocol.KindPSAMHeld, Reason: protocol.ReasonPSAMSwapped, TerminalID: psamY[:]}); err != nil {
+		t.Fatal(err)
+	}
+	ack, e := upload(t, tl, dev, tm.batch(1, 1, 1))
+	if e != nil || ack.Held != protocol.CodePSAMBinding {
+		t.Fatalf("swap reported: %+v %v", ack, e)
+	}
+	m := alertsOf(t, tl, ledger.AlertPSAMMismatch)
+	if len(m) != 1 || m[0].Seq != 1 || !bytes.Equal(m[0].TerminalID, psamY[:]) || !strings.Contains(m[0].Reason, "psam-swapped") {
+		t.Fatalf("alerts %+v", m)
+	}
+	if d, err := tl.Rebind("pos-1", nil); err != nil || !bytes.Equal(d.PSAM.Terminal, psamY[:]) || d.HeldCode() != 0 {
+		t.Fatalf("rebind to the PSAM seen: %+v %v", d.PSAM, err)
+	}
+	if e := served(t, tl, dev); e != nil {
+		t.Fatalf("not served after the rebind: %v", e)
+	}
+}

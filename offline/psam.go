@@ -26,10 +26,12 @@ var (
 
 const psamHoldSize = 8 + 8 + protocol.TerminalIDSize + 8
 
-// Reasons of the psam-held record (protocol.KindPSAMHeld).
+// Reasons of the psam-held record (protocol.KindPSAMHeld) and the
+// psam-released one.
 const (
-	ReasonPSAMLedger  = "ledger"       // the ledger holds the device (or released it: psam-released)
-	ReasonPSAMSwapped = "psam-swapped" // the PSAM in the device is not the one bound to it
+	ReasonPSAMLedger  = protocol.ReasonPSAMLedger  // the ledger holds the device
+	ReasonPSAMSwapped = protocol.ReasonPSAMSwapped // the PSAM in the device is not the one bound to it
+	ReasonPSAMBound   = "bound"                    // psam-released: the PSAM in the device is bound to it again
 )
 
 // PSAMState is the device's binding to its PSAM as the store keeps it,

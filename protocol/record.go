@@ -39,6 +39,17 @@ const (
 	kindMax                    = KindPSAMReleased
 )
 
+// Reasons of a psam-held record (KindPSAMHeld).
+const (
+	// ReasonPSAMLedger: the ledger holds the device (its answers said so).
+	ReasonPSAMLedger = "ledger"
+	// ReasonPSAMSwapped: the PSAM in the device (TerminalID) is not the
+	// one bound to it. A ledger holds a device that journals it until an
+	// operator re-binds it, whatever its own binding says: that rebind is
+	// what lets the device take money again with the PSAM it has.
+	ReasonPSAMSwapped = "psam-swapped"
+)
+
 var kindNames = [...]string{
 	KindPurchaseIntent:    "purchase-intent",
 	KindPurchaseCompleted: "purchase-completed",
