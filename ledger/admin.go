@@ -27,6 +27,7 @@ type Admin interface {
 	Rekey(device string) (string, time.Time, error)
 	Devices() ([]Device, error)
 	Revoke(device string) error
+	Rebind(device string, terminal []byte) (Device, error)
 	SetStatus(card string, reason uint8) (uint64, error)
 	RemoveStatus(card string) (uint64, error)
 	AddLoad(card string, amount int64, source string) (Load, error)
@@ -60,6 +61,8 @@ type adminReq struct {
 	Source string `json:"source,omitempty"`
 	Rules  []byte `json:"rules,omitempty"`
 	LoadID uint64 `json:"load_id,omitempty"`
+	// Terminal is a PSAM terminal id (rebind).
+	Terminal []byte `json:"terminal,omitempty"`
 
 	ID          string         `json:"id,omitempty"`
 	Until       string         `json:"until,omitempty"`
@@ -131,6 +134,10 @@ func AdminHandler(l *Ledger) http.Handler {
 		return adminResp{Devices: d}, err
 	})
 	handle("/admin/revoke", func(q adminReq) (adminResp, error) { return adminResp{}, l.Revoke(q.Device) })
+	handle("/admin/rebind", func(q adminReq) (adminResp, error) {
+		d, err := l.Rebind(q.Device, q.Terminal)
+		return adminResp{Devices: []Device{d}}, err
+	})
 	handle("/admin/status", func(q adminReq) (adminResp, error) {
 		var v uint64
 		var err error
@@ -233,6 +240,19 @@ func (c *AdminClient) Devices() ([]Device, error) {
 func (c *AdminClient) Revoke(device string) error {
 	_, err := c.call("/admin/revoke", adminReq{Device: device})
 	return err
+}
+
+// Rebind binds a PSAM terminal id to a device and lifts its hold
+// (Ledger.Rebind).
+func (c *AdminClient) Rebind(device string, terminal []byte) (Device, error) {
+	r, err := c.call("/admin/rebind", adminReq{Device: device, Terminal: terminal})
+	if err != nil {
+		return Device{}, err
+	}
+	if len(r.Devices) != 1 {
+		return Device{}, fmt.Errorf("ledger: admin rebind: %d devices in the answer", len(r.Devices))
+	}
+	return r.Devices[0], nil
 }
 
 // SetStatus lists a card (Ledger.SetStatus).

@@ -21,6 +21,20 @@ const (
 	// offered another key than the enrolled one; it was refused and the
 	// enrolled key stays (Key is the fingerprint of the key offered).
 	AlertRebind = "rebind-refused"
+	// AlertPSAMMoved: a device presented (at enrolment, or on first use)
+	// a PSAM terminal id bound to another live device (OtherDevice): the
+	// PSAM was moved or lent. The device is held (TerminalID, Seq of the
+	// record when it was one).
+	AlertPSAMMoved = "psam-moved"
+	// AlertPSAMMismatch: a record (Seq), a load request or an enrolment of
+	// a device carried a PSAM terminal id (TerminalID) other than the one
+	// bound to it (BoundTerminalID; none when its binding moved away):
+	// the device is held. Raised once per distinct id between rebinds.
+	AlertPSAMMismatch = "psam-mismatch"
+	// AlertPSAMRebound: the operator bound a PSAM terminal id to the
+	// device (ledgerd device rebind) and lifted its hold; BoundTerminalID
+	// is the id bound before, OtherDevice the devices that lost it.
+	AlertPSAMRebound = "psam-rebound"
 )
 
 // Alert is one event an operator must look at; Kind says which (the
@@ -46,6 +60,12 @@ type Alert struct {
 	Stranded  []uint64 `json:"stranded_intents,omitempty"`
 	// Key is the protocol.Fingerprint of a key refused (AlertRebind).
 	Key string `json:"key,omitempty"`
+	// TerminalID, BoundTerminalID and OtherDevice: the PSAM terminal id
+	// presented, the one bound to the device and the other device
+	// involved (AlertPSAMMoved, AlertPSAMMismatch, AlertPSAMRebound).
+	TerminalID      []byte `json:"terminal_id,omitempty"`
+	BoundTerminalID []byte `json:"bound_terminal_id,omitempty"`
+	OtherDevice     string `json:"other_device,omitempty"`
 	// HeldHash and OfferedRaw: a fork's held record hash and the refused
 	// record bytes, as evidence.
 	HeldHash   []byte    `json:"held_hash,omitempty"`
@@ -77,6 +97,15 @@ func (a Alert) String() string {
 	}
 	if a.Key != "" {
 		fmt.Fprintf(&b, " key %s", a.Key)
+	}
+	if a.TerminalID != nil {
+		fmt.Fprintf(&b, " terminal %s", hex.EncodeToString(a.TerminalID))
+	}
+	if a.Kind == AlertPSAMMismatch || a.Kind == AlertPSAMRebound {
+		fmt.Fprintf(&b, " bound %s", TerminalHex(a.BoundTerminalID))
+	}
+	if a.OtherDevice != "" {
+		fmt.Fprintf(&b, " other device %s", a.OtherDevice)
 	}
 	if a.HeldHash != nil {
 		fmt.Fprintf(&b, " held %s", hex.EncodeToString(a.HeldHash[:min(8, len(a.HeldHash))]))

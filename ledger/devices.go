@@ -43,6 +43,9 @@ type Device struct {
 	// Closed are the device's earlier journal epochs, by epoch.
 	Closed []EpochState `json:"closed_epochs,omitempty"`
 	Stats  DeviceStats  `json:"stats"`
+	// PSAM is the device's binding to its PSAM and the ledger's hold on
+	// it (psambind.go).
+	PSAM PSAMBinding `json:"psam,omitzero"`
 
 	// started is the time of a store-started record 1 met while a batch
 	// is accounted (not stored: advance moves it to its epoch).
@@ -195,6 +198,10 @@ type EnrolParams struct {
 	Alg       int64
 	Kind      string
 	Firmware  string
+	// TerminalID is the terminal id of the device's PSAM (nil: none, a
+	// gate): bound to the device, or holding it when another live device
+	// has it bound (PSAMBinding).
+	TerminalID []byte
 }
 
 // Enrol binds the device's public key using a one-time token. The token
@@ -205,7 +212,9 @@ type EnrolParams struct {
 // already enrolled keeps its key: a token enrols it again only with that
 // key, unless it is a rekey token (Rekey); another key with any other
 // token is refused with ErrTokenInvalid, an AlertRebind is recorded and
-// the token stays unused.
+// the token stays unused. The device's PSAM terminal id is bound to it, or
+// holds it (PSAMBinding): the enrolment succeeds and Device.HeldCode says
+// so.
 func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 	var out Device
 	var refusal error
@@ -260,6 +269,9 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 				l.log.Warn("device re-keyed", "device", p.DeviceID, "key", protocol.Fingerprint(p.PublicKey))
 			}
 			d.PublicKey, d.Alg, d.Kind, d.Firmware, d.Enrolled = p.PublicKey, p.Alg, t.Kind, p.Firmware, now
+			if _, err := l.seeTerminal(tx, &d, p.TerminalID, sighting{what: "enrolment"}, now); err != nil {
+				return err
+			}
 			if err := putDevice(tx, d); err != nil {
 				return err
 			}
@@ -273,7 +285,8 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 	if err != nil {
 		return Device{}, err
 	}
-	l.log.Info("device enrolled", "device", p.DeviceID, "kind", out.Kind, "firmware", p.Firmware)
+	l.log.Info("device enrolled", "device", p.DeviceID, "kind", out.Kind, "firmware", p.Firmware, "terminal_id", TerminalHex(p.TerminalID),
+		"held", out.HeldCode() != 0)
 	return out, nil
 }
 

@@ -55,6 +55,11 @@ func validateBatch(b *protocol.Batch, max int) error {
 // in DeviceStats.CollectedAfterRevoke, and nothing they carry creates
 // money (a reversal is an alert, never a load).
 //
+// A record carrying a PSAM terminal id other than the device's bound one
+// is taken like any other, and holds the device (PSAMBinding, with an
+// alert); the Ack names the hold (Held) as it is when it is answered, a
+// duplicate's Ack too.
+//
 // A refused batch stores no record. New records are stored in order in one
 // fsync'd transaction together with the device's new head, its totals, the
 // TAC verdicts and the pending loads owed by reversals.
@@ -66,6 +71,7 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 		ack     protocol.Ack
 		refusal error
 		flagged []TACResult
+		held    protocol.Code
 	)
 	now := l.now().UTC()
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -84,6 +90,7 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 			refusal = ferr
 			return putDevice(tx, d) // refusal counters and alert, no records
 		}
+		held = d.HeldCode()
 		if decoded == nil { // everything already held
 			ack, err = duplicateAck(tx, v.space, b, now)
 			return err
@@ -101,7 +108,11 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 			if f != nil {
 				flagged = append(flagged, *f)
 			}
+			if err := l.bindRecord(tx, &d, v, &r, now); err != nil {
+				return err
+			}
 		}
+		held = d.HeldCode()
 		if err := l.advance(tx, &d, v, &b, uint64(len(decoded)), now); err != nil {
 			return err
 		}
@@ -120,6 +131,7 @@ func (l *Ledger) Intake(b protocol.Batch) (protocol.Ack, error) {
 	if err != nil {
 		return protocol.Ack{}, err
 	}
+	ack.Held = held // the hold as it is now, not stored with the ack
 	if refusal != nil {
 		l.log.Warn("batch refused", "device", b.DeviceID, "epoch", b.Epoch, "batch", b.BatchNo, "first", b.FirstSeq, "last", b.LastSeq, "err", refusal)
 		return protocol.Ack{}, refusal

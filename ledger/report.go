@@ -42,6 +42,9 @@ type DeviceReport struct {
 	Epoch        uint64        `json:"epoch,omitempty"`
 	EpochStarted time.Time     `json:"epoch_started,omitzero"`
 	ClosedEpochs []EpochReport `json:"closed_epochs,omitempty"`
+	// PSAM is the device's binding to its PSAM and the ledger's hold on
+	// it, if any.
+	PSAM PSAMBinding `json:"psam,omitzero"`
 }
 
 // EpochReport is a closed journal epoch of a device in a Report.
@@ -60,7 +63,7 @@ func (l *Ledger) Report() (Report, error) {
 	rep := Report{Generated: l.now().UTC()}
 	for _, d := range devs {
 		dr := DeviceReport{ID: d.ID, Kind: d.Kind, Enrolled: d.Enrolled, Revoked: d.Revoked, HighWater: d.HighWater, Stats: d.Stats, Epoch: d.Epoch,
-			EpochStarted: d.EpochStarted}
+			EpochStarted: d.EpochStarted, PSAM: d.PSAM}
 		if dr.OpenIntents, dr.UncertainIntents, err = l.intentLists(d.ID, d.Epoch); err != nil {
 			return Report{}, err
 		}

@@ -165,13 +165,15 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "", err)
 		return
 	}
-	if _, err := s.l.Enrol(EnrolParams{DeviceID: req.DeviceID, Token: req.Token, PublicKey: req.PublicKey, Alg: req.Alg, Kind: req.Kind.String(), Firmware: req.Firmware}); err != nil {
+	d, err := s.l.Enrol(EnrolParams{DeviceID: req.DeviceID, Token: req.Token, PublicKey: req.PublicKey, Alg: req.Alg, Kind: req.Kind.String(),
+		Firmware: req.Firmware, TerminalID: req.TerminalID})
+	if err != nil {
 		s.fail(w, req.DeviceID, err)
 		return
 	}
 	s.reply(w, req.DeviceID, &protocol.EnrolResponse{
 		DeviceID: req.DeviceID, LedgerKeyID: s.l.kid, LedgerKey: s.l.PublicKey(), LedgerAlg: protocol.AlgEd25519,
-		ServerTime: s.l.now().UnixMilli(),
+		ServerTime: s.l.now().UnixMilli(), Held: d.HeldCode(),
 	})
 }
 
@@ -203,7 +205,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	req, dev, err := protocol.OpenFromDevice[protocol.StatusRequest](deviceKeys{s.l}, raw)
+	req, dev, err := protocol.OpenFromDevice[protocol.StatusRequest](servedKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
 		return
@@ -234,7 +236,7 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	req, dev, err := protocol.OpenFromDevice[protocol.RulesRequest](deviceKeys{s.l}, raw)
+	req, dev, err := protocol.OpenFromDevice[protocol.RulesRequest](servedKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
 		return
@@ -258,7 +260,7 @@ func (s *Server) pending(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	req, dev, err := protocol.OpenFromDevice[protocol.PendingRequest](deviceKeys{s.l}, raw)
+	req, dev, err := protocol.OpenFromDevice[protocol.PendingRequest](servedKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
 		return
@@ -291,7 +293,7 @@ func (s *Server) claims(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	req, dev, err := protocol.OpenFromDevice[protocol.ClaimRequest](deviceKeys{s.l}, raw)
+	req, dev, err := protocol.OpenFromDevice[protocol.ClaimRequest](servedKeys{s.l}, raw)
 	if err != nil {
 		s.fail(w, dev, err)
 		return
@@ -311,7 +313,7 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	req, dev, err := protocol.OpenFromDevice[protocol.TransferRequest](deviceKeys{s.l}, raw)
+	req, dev, err := protocol.OpenFromDevice[protocol.TransferRequest](servedKeys{s.l}, raw)
 	if err == nil {
 		var d Device
 		if d, err = s.l.Device(dev); err == nil && d.Kind != "kiosk" {
@@ -359,6 +361,10 @@ func (s *Server) readLoadInit(w http.ResponseWriter, r *http.Request) (LoadInitP
 func (s *Server) loadInit(w http.ResponseWriter, r *http.Request) {
 	p, dev, ok := s.readLoadInit(w, r)
 	if !ok {
+		return
+	}
+	if err := s.l.CheckLoadTerminal(dev, p.TerminalID[:]); err != nil {
+		s.fail(w, dev, err)
 		return
 	}
 	res, err := s.l.InitLoad(p)

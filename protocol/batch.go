@@ -147,6 +147,14 @@ type Ack struct {
 	Head         []byte `cbor:"4,keyasint" json:"head"`
 	ServerTime   int64  `cbor:"5,keyasint" json:"server_time"`               // Unix milliseconds
 	Epoch        uint64 `cbor:"6,keyasint,omitempty" json:"epoch,omitempty"` // the batch's epoch, echoed
+	// Held is why the ledger holds the device as it answers
+	// (CodePSAMBinding: a record carried a PSAM terminal id not bound to
+	// it, or its PSAM is bound to another device), 0 when it does not. A
+	// held device takes no money until an operator re-binds it; its
+	// journal is still taken. Not part of the exactly-once answer: a
+	// duplicate batch's Ack says the hold as it is now. A code this
+	// version does not know is kept (still a hold).
+	Held Code `cbor:"7,keyasint,omitempty" json:"held,omitempty"`
 }
 
 // ContentType returns TypeAck.

@@ -67,6 +67,11 @@ type EnrolRequest struct {
 	Alg       int64      `cbor:"4,keyasint" json:"alg"`        // COSE algorithm of PublicKey (-8 Ed25519)
 	Kind      DeviceKind `cbor:"5,keyasint" json:"kind"`
 	Firmware  string     `cbor:"6,keyasint,omitempty" json:"firmware,omitempty"` // software version, for the registry
+	// TerminalID is the terminal id (TerminalIDSize bytes, the PSAM's file
+	// 0x16) of the PSAM the device holds at enrolment: the ledger binds it
+	// to the device (docs/protocol.md §5.1). Absent for a device without a
+	// PSAM (a gate), or when it could not be read.
+	TerminalID []byte `cbor:"7,keyasint,omitempty" json:"terminal_id,omitempty"`
 }
 
 // ContentType returns TypeEnrolRequest.
@@ -87,6 +92,8 @@ func (m *EnrolRequest) Validate() error {
 		return Errorf(CodeMalformed, "%s: unknown device kind %d", w, m.Kind)
 	case len(m.Firmware) > maxTextLen:
 		return Errorf(CodeMalformed, "%s: firmware of %d bytes", w, len(m.Firmware))
+	case m.TerminalID != nil && len(m.TerminalID) != TerminalIDSize:
+		return Errorf(CodeMalformed, "%s: terminal id of %d bytes, want %d", w, len(m.TerminalID), TerminalIDSize)
 	}
 	return nil
 }
@@ -125,6 +132,11 @@ type EnrolResponse struct {
 	LedgerKey   []byte `cbor:"3,keyasint" json:"ledger_key"`
 	LedgerAlg   int64  `cbor:"4,keyasint" json:"ledger_alg"`
 	ServerTime  int64  `cbor:"5,keyasint" json:"server_time"` // Unix milliseconds
+	// Held is why the ledger holds the enrolled device (CodePSAMBinding:
+	// the PSAM it enrolled with is bound to another device), 0 when it
+	// does not: a held device takes no money until an operator re-binds
+	// it. A code this version does not know is kept (still a hold).
+	Held Code `cbor:"6,keyasint,omitempty" json:"held,omitempty"`
 }
 
 // ContentType returns TypeEnrolResponse.

@@ -44,7 +44,13 @@ const (
 	CodeBankRefused      Code = 27 // the bank refused the transfer (funds short, account closed)
 	CodeBankUnavailable  Code = 28 // the bank did not answer: retry later
 	CodeAmountLimit      Code = 29 // the amount is outside what the service allows
-	codeMax                   = CodeAmountLimit
+
+	// CodePSAMBinding: the ledger holds the device because its PSAM is
+	// not bound to it (moved from another device, or another PSAM swapped
+	// in; issue 16): it takes no money until an operator re-binds it
+	// (ledgerd device rebind). Its journal is still taken.
+	CodePSAMBinding Code = 30
+	codeMax              = CodePSAMBinding
 )
 
 var codeNames = [...]string{
@@ -78,6 +84,8 @@ var codeNames = [...]string{
 	CodeBankRefused:      "bank-refused",
 	CodeBankUnavailable:  "bank-unavailable",
 	CodeAmountLimit:      "amount-limit",
+
+	CodePSAMBinding: "psam-binding",
 }
 
 // String returns the code's stable name ("gap", "bad-signature", ...).
@@ -133,6 +141,8 @@ var (
 	ErrBankRefused      error = sentinel(CodeBankRefused)
 	ErrBankUnavailable  error = sentinel(CodeBankUnavailable)
 	ErrAmountLimit      error = sentinel(CodeAmountLimit)
+
+	ErrPSAMBinding error = sentinel(CodePSAMBinding)
 )
 
 // Error is both the wire Error message (the CBOR body of an HTTP 4xx/5xx

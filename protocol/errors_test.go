@@ -12,14 +12,14 @@ func TestCodeHTTPStatus(t *testing.T) {
 		CodeNoPendingLoad: 404, CodeMACInvalid: 422, CodeInternal: 500, CodeUnsupportedAlg: 400, CodeRateLimited: 429, 99: 500,
 		CodeSpendOnly: 403, CodeOverdrawnFrozen: 403, CodeAccountLost: 403, CodeAccountFrozen: 403, CodeAccountDormant: 403,
 		CodeAccountCancelled: 403, CodeAccountExpired: 403, CodePINInvalid: 403, CodePINLocked: 403, CodeNoAccount: 404,
-		CodeBankRefused: 402, CodePurseLimit: 422, CodeAmountLimit: 422, CodeBankUnavailable: 503,
+		CodeBankRefused: 402, CodePurseLimit: 422, CodeAmountLimit: 422, CodeBankUnavailable: 503, CodePSAMBinding: 403,
 	}
 	for c, s := range want {
 		if c.HTTPStatus() != s {
 			t.Errorf("%v: HTTP %d, want %d", c, c.HTTPStatus(), s)
 		}
 	}
-	if !CodeRateLimited.Retryable() || !CodeInternal.Retryable() || CodeGap.Retryable() || !CodeBankUnavailable.Retryable() || CodeBankRefused.Retryable() {
+	if !CodeRateLimited.Retryable() || !CodeInternal.Retryable() || CodeGap.Retryable() || !CodeBankUnavailable.Retryable() || CodeBankRefused.Retryable() || CodePSAMBinding.Retryable() {
 		t.Error("Retryable")
 	}
 }

@@ -273,4 +273,13 @@ func writeFuzzSeeds(t *testing.T) {
 	write("FuzzVerifyQRToken", "valid", "string", []byte(text))
 	write("FuzzDecodeKeyPEM", "private", "[]byte", must(EncodePrivateKeyPEM(AlgEd25519, bytes.Repeat([]byte{1}, 32))))
 	write("FuzzDecodeKeyPEM", "public", "[]byte", must(EncodePublicKeyPEM(dev.PublicKey())))
+	// The PSAM binding's fields (issue 16).
+	write("FuzzDecodeEnrolRequest", "terminal-id", "[]byte", must((&EnrolRequest{DeviceID: testDevice, Token: "tok-123",
+		PublicKey: bytes.Repeat([]byte{1}, 32), Alg: AlgEd25519, Kind: DevicePOS, TerminalID: []byte{0, 0, 0, 0, 0, 1}}).Encode()))
+	write("FuzzDecodeEnrolResponse", "held", "[]byte", must((&EnrolResponse{DeviceID: testDevice, LedgerKeyID: "ledger-2026",
+		LedgerKey: bytes.Repeat([]byte{2}, 32), LedgerAlg: AlgEd25519, ServerTime: 1_725_177_600_000, Held: CodePSAMBinding}).Encode()))
+	held := *testAck()
+	held.Held = CodePSAMBinding
+	write("FuzzDecodeAck", "held", "[]byte", must(held.Encode()))
+	write("FuzzVerify", "ack-held", "[]byte", must(Seal(ledger, &held, testDevice)))
 }

@@ -26,8 +26,8 @@ const (
 // rate-limited; 403 the account refusals (spend-only, overdrawn-frozen,
 // account-lost, -frozen, -dormant, -cancelled, -expired, pin-invalid,
 // pin-locked); 404 no-account; 402 bank-refused; 422 purse-limit,
-// amount-limit; 503 bank-unavailable; 500 internal and any code this
-// version does not know.
+// amount-limit; 503 bank-unavailable; 403 psam-binding; 500 internal and
+// any code this version does not know.
 // Clients decide on the Code in the body, not on the status.
 func (c Code) HTTPStatus() int {
 	switch c {
@@ -58,6 +58,8 @@ func (c Code) HTTPStatus() int {
 		return 422
 	case CodeBankUnavailable:
 		return 503
+	case CodePSAMBinding:
+		return 403
 	}
 	return 500
 }

@@ -34,7 +34,20 @@ const (
 	KindPurchaseRefused   Kind = 13 // a POS refused a card before any debit: CardNo, Amount asked (when known), Reason the stable refusal code (lost, frozen, expired, insufficient, no-status-list, ...), BalanceBefore when read
 	KindDeviceRevoked     Kind = 14 // the ledger answered that this device is revoked: it takes no more money; its journal still uploads for collection
 	KindStoreStarted      Kind = 15 // first record of a store started anew over an enrolled identity (yktd run --new-store): Version is the store's epoch
-	kindMax                    = KindStoreStarted
+	KindPSAMHeld          Kind = 16 // the device stopped taking money: its PSAM is not bound to it (Reason "ledger": the ledger holds it; "psam-swapped": the PSAM is not the one it enrolled with); TerminalID the PSAM's, when known
+	KindPSAMReleased      Kind = 17 // an operator re-bound the device at the ledger: it takes money again; TerminalID the PSAM bound now, when known
+	kindMax                    = KindPSAMReleased
+)
+
+// Reasons of a psam-held record (KindPSAMHeld).
+const (
+	// ReasonPSAMLedger: the ledger holds the device (its answers said so).
+	ReasonPSAMLedger = "ledger"
+	// ReasonPSAMSwapped: the PSAM in the device (TerminalID) is not the
+	// one bound to it. A ledger holds a device that journals it until an
+	// operator re-binds it, whatever its own binding says: that rebind is
+	// what lets the device take money again with the PSAM it has.
+	ReasonPSAMSwapped = "psam-swapped"
 )
 
 var kindNames = [...]string{
@@ -53,6 +66,8 @@ var kindNames = [...]string{
 	KindPurchaseRefused:   "purchase-refused",
 	KindDeviceRevoked:     "device-revoked",
 	KindStoreStarted:      "store-started",
+	KindPSAMHeld:          "psam-held",
+	KindPSAMReleased:      "psam-released",
 }
 
 // String returns the kind's stable name, used in tools and JSON export.

@@ -104,6 +104,8 @@ type Daemon struct {
 	// shownHold is the hold last announced (display, log); "" none.
 	holdMu    sync.Mutex
 	shownHold policy.Code
+	// psam is the PSAM binding's check (daemon_psam.go).
+	psam psamCheck
 
 	outcomes  outcomeLog
 	ctl       *http.Server
@@ -288,6 +290,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}()
 	_ = d.deps.Display.Show(ctx, ui.Idle())
 	d.journalRevocation()
+	d.journalPSAM()
 	d.announceHold(ctx)
 	wg.Add(1)
 	go func() {

@@ -46,6 +46,9 @@ func (d *Daemon) initHolds() error {
 	if err := d.initTamper(); err != nil {
 		return fmt.Errorf("terminal: daemon: tamper state: %w", err)
 	}
+	if err := d.checkPSAM(context.Background()); err != nil {
+		return fmt.Errorf("terminal: daemon: PSAM binding: %w", err)
+	}
 	if err := d.refreshHolds(); err != nil {
 		return err
 	}
@@ -77,12 +80,14 @@ func (d *Daemon) refreshHolds() error {
 	}
 	d.holds.SetContact(st.LastContact)
 	d.holds.SetRevoked(st.Revoked, st.RevokedAt)
-	return nil
+	return d.refreshPSAM()
 }
 
-// watchHolds follows the holds until ctx ends: it journals a revocation
-// once (a device-revoked record), and tells the display and the log when
-// the hold that stops this terminal's work changes.
+// watchHolds follows the holds until ctx ends: it checks the PSAM in the
+// device against the one bound to it, journals a revocation once (a
+// device-revoked record) and the PSAM binding's hold and its end, and
+// tells the display and the log when the hold that stops this terminal's
+// work changes.
 func (d *Daemon) watchHolds(ctx context.Context) {
 	t := time.NewTicker(HoldsInterval)
 	defer t.Stop()
@@ -92,11 +97,15 @@ func (d *Daemon) watchHolds(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if err := d.checkPSAM(ctx); err != nil {
+			d.log.Error("holds: PSAM binding", "err", err)
+		}
 		if err := d.refreshHolds(); err != nil {
 			d.log.Error("holds: store", "err", err)
 			continue
 		}
 		d.journalRevocation()
+		d.journalPSAM()
 		d.announceHold(ctx)
 	}
 }

@@ -1,9 +1,11 @@
 package terminal
 
 import (
+	"encoding/hex"
 	"time"
 
 	"github.com/openykt/yktd/offline"
+	"github.com/openykt/yktd/terminal/policy"
 )
 
 // Health is what GET /v1/health answers: whether the terminal does its
@@ -23,6 +25,9 @@ type Health struct {
 	// Readers are the configured readers and whether each runs now (never
 	// null): what `yktd selftest` reports beside the running daemon.
 	Readers []HealthReader `json:"readers"`
+	// PSAM is the device's binding to its PSAM (absent on a device
+	// without a SAM).
+	PSAM *HealthPSAM `json:"psam,omitempty"`
 	// Errors lists what could not be read from the store.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -34,7 +39,9 @@ type HealthHold struct {
 	Gate   bool      `json:"gate"`
 	Since  time.Time `json:"since,omitzero"`
 	Detail string    `json:"detail,omitempty"`
-	// Seq is the first broken record of chain_broken.
+	// Seq is the hold's journal record: the first broken record of
+	// chain_broken, the alarm of tampered, the psam-held record of
+	// psam_binding.
 	Seq uint64 `json:"seq,omitempty"`
 	ZH  string `json:"zh"`
 	EN  string `json:"en"`
@@ -67,6 +74,21 @@ type HealthSync struct {
 	MaxOffline string    `json:"max_offline,omitempty"`
 	Revoked    bool      `json:"revoked"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+}
+
+// HealthPSAM is the device's binding to its PSAM (issue 16): terminal ids
+// in hex.
+type HealthPSAM struct {
+	// Bound is the terminal id bound to the device ("" none yet), Present
+	// that of the PSAM read in it ("" none read).
+	Bound   string `json:"bound,omitempty"`
+	Present string `json:"present,omitempty"`
+	// LedgerHeld: the ledger holds the device (since LedgerHeldAt);
+	// Swapped: the PSAM present is not the bound one (since SwappedAt).
+	LedgerHeld   bool      `json:"ledger_held"`
+	LedgerHeldAt time.Time `json:"ledger_held_at,omitzero"`
+	Swapped      bool      `json:"swapped"`
+	SwappedAt    time.Time `json:"swapped_at,omitzero"`
 }
 
 // HealthJournal is the journal's state.
@@ -110,7 +132,7 @@ func (d *Daemon) Health() Health {
 	for _, x := range d.holds.Active(now) {
 		h.Holds = append(h.Holds, HealthHold{Code: string(x.Code), Gate: x.Gate, Since: x.Since, Detail: x.Detail,
 			Seq: x.Seq, ZH: x.Message.ZH, EN: x.Message.EN})
-		if x.Seq != 0 {
+		if x.Code == policy.CodeChainBroken {
 			h.Journal.ChainOK, h.Journal.BrokenAt = false, x.Seq
 		}
 	}
@@ -121,6 +143,14 @@ func (d *Daemon) Health() Health {
 	}
 	if ss, err := d.deps.Store.SyncState(); err == nil {
 		h.Sync.RevokedAt = ss.RevokedAt
+	}
+	if d.deps.SAM != nil {
+		if ps, err := d.deps.Store.PSAMState(); err != nil {
+			fail(err)
+		} else {
+			h.PSAM = &HealthPSAM{Bound: hex.EncodeToString(ps.Bound), Present: hex.EncodeToString(d.psam.get()), LedgerHeld: ps.LedgerHeld,
+				LedgerHeldAt: ps.LedgerHeldAt, Swapped: ps.Swapped != nil, SwappedAt: ps.SwappedAt}
+		}
 	}
 	if si, err := d.deps.Store.StatusInfo(); err != nil {
 		fail(err)

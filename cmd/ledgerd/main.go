@@ -44,6 +44,9 @@ commands:
   device list   --data DIR [--json]           list devices
   device revoke --data DIR ID                 revoke a device: nothing but its remaining records from now on
   device rekey  --data DIR ID                 print a token whose enrolment replaces the device's key
+  device rebind --data DIR [--terminal HEX] ID
+                bind a PSAM terminal id (default: the one the device last presented) to the device
+                and lift the ledger's hold on it; the device that had it loses it
   status add    --data DIR CARD REASON        list a card (lost, frozen, dormant, cancelled, expired)
   status remove --data DIR CARD               take a card off the status list
   load add      --data DIR CARD AMOUNT        money waiting for a card (AMOUNT in fen)
@@ -63,7 +66,7 @@ commands:
   account topup --data DIR [--ref R] ID FEN   money for loading (圈存) onto the holder's card
   rules set     --data DIR FILE               make the rules JSON file the next rules version
   report        --data DIR [--json]           per device: records, debits, loads, intents, refusals, TACs, alerts
-  alerts        --data DIR [--json]           every alert: forks, refused reversals and rebinds, epochs
+  alerts        --data DIR [--json]           every alert: forks, refused reversals and rebinds, epochs, PSAMs moved
   version                                     print the version
 
 Exit codes: 0 success, 1 failure, 2 wrong usage.
@@ -125,6 +128,7 @@ var commands = map[string]func(args []string, stdout, stderr io.Writer) error{
 	"device list":   cmdDeviceList,
 	"device revoke": cmdDeviceRevoke,
 	"device rekey":  cmdDeviceRekey,
+	"device rebind": cmdDeviceRebind,
 	"alerts":        cmdAlerts,
 	"status add": func(args []string, stdout, stderr io.Writer) error {
 		return cmdStatus(true, args, stdout, stderr)

@@ -178,12 +178,14 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, devs)
 	}
 	tw := newTable(stdout)
-	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tEPOCH\tHIGH-WATER\tRECORDS\tLAST BATCH")
+	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tPSAM\tEPOCH\tHIGH-WATER\tRECORDS\tLAST BATCH")
 	for _, d := range devs {
 		state := "token issued"
 		switch {
 		case !d.Revoked.IsZero():
 			state = "revoked " + d.Revoked.Format(time.RFC3339)
+		case heldState(d) != "":
+			state = heldState(d)
 		case !d.Rekeyed.IsZero():
 			state = "re-keyed " + d.Rekeyed.Format(time.RFC3339)
 		case d.PublicKey != nil:
@@ -193,7 +195,7 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		if !d.Stats.LastBatch.IsZero() {
 			last = d.Stats.LastBatch.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.ID, d.Kind, state, d.Epoch, d.HighWater, d.Stats.Records, last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.ID, d.Kind, state, psamState(d), d.Epoch, d.HighWater, d.Stats.Records, last)
 	}
 	return tw.Flush()
 }
@@ -433,6 +435,7 @@ func reportDevice(w io.Writer, d ledger.DeviceReport) {
 	if !d.Stats.RevokedNoticed.IsZero() {
 		fmt.Fprintf(w, "%s journaled that the ledger revoked it at %s (record %d)\n", d.ID, d.Stats.RevokedNoticed.Format(time.RFC3339), d.Stats.RevokedNoticedSeq)
 	}
+	reportPSAM(w, d)
 	if d.Epoch > 0 || len(d.ClosedEpochs) > 0 {
 		started := ""
 		if !d.EpochStarted.IsZero() {

@@ -22,6 +22,7 @@ import (
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/protocol/syncclient"
+	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/terminal/config"
 )
 
@@ -323,6 +324,13 @@ func (p *provisioner) enrol(ctx context.Context, signer *protocol.Signer) (proto
 		return protocol.PublicKey{}, err
 	}
 	opts.LedgerFingerprint, opts.RequireLedgerPin = p.f.ledgerKey, true
+	if p.f.softSAM != "" {
+		// The software SAM's terminal id is known before it is written:
+		// the ledger binds it at the enrolment. A PC/SC PSAM binds on
+		// the device's first record instead (docs/protocol.md §5.1).
+		id := sam.TestTerminalIDFor(p.cfg.Device.ID)
+		opts.TerminalID = id[:]
+	}
 	c, err := syncclient.New(opts)
 	if err != nil {
 		return protocol.PublicKey{}, err

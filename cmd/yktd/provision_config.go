@@ -213,16 +213,17 @@ func configChanges(old []byte, cfg *config.Config) string {
 // (sam.TestKeyFile), unless it is already there.
 func (p *provisioner) writeSoftSAM() error {
 	path := p.f.softSAM
+	file := sam.TestKeyFileFor(p.cfg.Device.ID)
 	fmt.Fprintln(p.out, "!!! --soft-sam: a SOFTWARE SAM with the public TEST KEYS, for the rig only.")
 	fmt.Fprintln(p.out, "!!! NOT FOR THE FIELD: anyone can make cards and MACs these keys accept. A device that takes money needs its PSAM (device.sam = \"pcsc:...\").")
 	if b, err := os.ReadFile(path); err == nil {
-		if string(b) == string(sam.TestKeyFile) {
+		if string(b) == string(file) {
 			p.progress("software SAM: already provisioned, %s", path)
 			return nil
 		}
 		return fmt.Errorf("%w: %s exists and is not the test key file: not replaced", errProvisionRefused, path)
 	}
-	if err := atomicfile.Write(path, sam.TestKeyFile, 0o600); err != nil {
+	if err := atomicfile.Write(path, file, 0o600); err != nil {
 		return fmt.Errorf("software SAM: %w", err)
 	}
 	if _, err := sam.ReadKeyFile(path); err != nil {

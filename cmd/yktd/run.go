@@ -19,6 +19,7 @@ import (
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/protocol/syncclient"
+	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/readers"
@@ -214,7 +215,7 @@ func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr
 	deps.Display, deps.Keypad = console, console
 	deps.Buzzer = buzzerOf(deps.Board, cfg.Board)
 	if cfg.Sync.Ledger != "" {
-		client, err := newSyncClient(ctx, cfg, store, f.enrol, nil, log)
+		client, err := newSyncClient(ctx, cfg, store, f.enrol, enrolPSAM(ctx, deps.SAM), log)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("sync: %w", err)
@@ -341,6 +342,23 @@ func newSyncClient(ctx context.Context, cfg *config.Config, store *offline.Store
 	}
 	log.Info("enrolled with the ledger", "ledger", cfg.Sync.Ledger, "ledger_kid", resp.LedgerKeyID)
 	return c, nil
+}
+
+// enrolPSAM tunes the sync client to send the terminal id of the device's
+// PSAM with an enrolment (the ledger binds it to the device); nil when
+// there is no SAM or its PSAM cannot be read now (the ledger then binds
+// the first one a record carries).
+func enrolPSAM(ctx context.Context, s epurse.SAM) func(*syncclient.Options) {
+	if s == nil {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	tid, err := s.TerminalID(rctx)
+	if err != nil {
+		return nil
+	}
+	return func(o *syncclient.Options) { o.TerminalID = tid[:] }
 }
 
 // syncOptions are the sync client's options for cfg, signing with signer;

@@ -160,8 +160,10 @@ type simEnv struct {
 func (e *simEnv) build(ctx context.Context, f runFlags) (*terminal.Daemon, error) {
 	deps := terminal.DaemonDeps{Store: e.store, Logger: e.log, VerifyQR: protocol.VerifyQRToken, Now: e.clock.Now, Version: version}
 
-	// The software SAM with the test keys; its terminal sequence persists.
-	kf := sam.TestKeys()
+	// The software SAM with the test keys and the device's own terminal
+	// id (the ledger binds one PSAM to one device); its terminal sequence
+	// persists.
+	kf := sam.TestKeysFor(e.cfg.Device.ID)
 	kf.SequenceFile = filepath.Join(e.dir, "sam.seq")
 	s, err := sam.NewSoftware(kf)
 	if err != nil {

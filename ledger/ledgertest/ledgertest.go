@@ -189,20 +189,31 @@ func NewDevice(t testing.TB, id string) *Device {
 // a provisioned terminal does. It fails the test on any error.
 func (tl *Ledger) Enrol(t testing.TB, id string, kind protocol.DeviceKind) *Device {
 	t.Helper()
+	d, _ := tl.EnrolPSAM(t, id, kind, nil)
+	return d
+}
+
+// EnrolPSAM is Enrol with the terminal id of the device's PSAM in the
+// request (nil: none), as a POS or kiosk enrols; it returns the ledger's
+// answer too (EnrolResponse.Held says whether the device is held).
+func (tl *Ledger) EnrolPSAM(t testing.TB, id string, kind protocol.DeviceKind, terminalID []byte) (*Device, protocol.EnrolResponse) {
+	t.Helper()
 	d := NewDevice(t, id)
 	tok, _, err := tl.NewToken(id, kind.String())
 	if err != nil {
 		t.Fatalf("ledgertest: token: %v", err)
 	}
-	req := &protocol.EnrolRequest{DeviceID: id, Token: tok, PublicKey: d.Signer.PublicKey().Key, Alg: protocol.AlgEd25519, Kind: kind, Firmware: "test"}
+	req := &protocol.EnrolRequest{DeviceID: id, Token: tok, PublicKey: d.Signer.PublicKey().Key, Alg: protocol.AlgEd25519, Kind: kind, Firmware: "test",
+		TerminalID: terminalID}
 	status, body := tl.Post(t, "/v1/enrol", d.Seal(t, req))
 	if status != http.StatusOK {
 		t.Fatalf("ledgertest: enrol %s: HTTP %d: %s", id, status, ErrorOf(body))
 	}
-	if _, err := protocol.OpenEnrolResponse(tl.Keys(), body, id); err != nil {
+	resp, err := protocol.OpenEnrolResponse(tl.Keys(), body, id)
+	if err != nil {
 		t.Fatalf("ledgertest: enrol response: %v", err)
 	}
-	return d
+	return d, resp
 }
 
 // Post sends body to path (e.g. "/v1/batches") and returns the HTTP status

@@ -72,9 +72,12 @@ type Options struct {
 	Clock Clock
 	// Logger receives what a technician reads (default slog.Default()).
 	Logger *slog.Logger
-	// Kind and Firmware describe the device to the ledger at enrolment.
-	Kind     protocol.DeviceKind
-	Firmware string
+	// Kind and Firmware describe the device to the ledger at enrolment,
+	// and TerminalID the terminal id of its PSAM (protocol.TerminalIDSize
+	// bytes; nil: none, a gate), which the ledger binds to it.
+	Kind       protocol.DeviceKind
+	Firmware   string
+	TerminalID []byte
 	// Journal, Status and Rules are the store; Status and Rules may be nil
 	// (that download is then skipped).
 	Journal Journal
@@ -98,6 +101,7 @@ type Client struct {
 	mu       sync.Mutex
 	halted   error     // set when an upload FatalError halted uploading
 	standing standing  // the device's standing as the ledger last answered
+	held     holdState // the ledger's hold (PSAM binding) as last answered
 	contact  time.Time // when a contact was last written to State
 
 	// skew is the device clock minus the ledger's at skewAt, the last
@@ -139,6 +143,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Signer == nil {
 		return nil, errors.New("syncclient: no signer")
+	}
+	if opts.TerminalID != nil && len(opts.TerminalID) != protocol.TerminalIDSize {
+		return nil, fmt.Errorf("syncclient: terminal id of %d bytes, want %d", len(opts.TerminalID), protocol.TerminalIDSize)
 	}
 	if opts.LedgerFingerprint != "" && !protocol.ValidFingerprint(opts.LedgerFingerprint) {
 		return nil, fmt.Errorf("syncclient: ledger key fingerprint %q: want sha256: and 64 lowercase hex digits", opts.LedgerFingerprint)

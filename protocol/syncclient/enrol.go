@@ -18,7 +18,9 @@ import (
 // that (ErrNoLedgerPin, before anything is sent: the token is not spent).
 // On success the client verifies with the ledger key from then on; the
 // caller stores the returned key (EnrolResponse.LedgerKey*) to pin it for
-// later runs.
+// later runs. Options.TerminalID goes with the request: a ledger that
+// finds that PSAM bound to another device enrols the device held
+// (EnrolResponse.Held, recorded in the HoldSink).
 func (c *Client) Enrol(ctx context.Context, token string) (protocol.EnrolResponse, error) {
 	if c.o.LedgerKeys == nil && c.o.LedgerFingerprint == "" && c.o.RequireLedgerPin {
 		c.log.Error("enrolment refused: no ledger key fingerprint pinned; configure the one `ledgerd keys` prints")
@@ -27,7 +29,7 @@ func (c *Client) Enrol(ctx context.Context, token string) (protocol.EnrolRespons
 	pk := c.o.Signer.PublicKey()
 	req := protocol.EnrolRequest{
 		DeviceID: c.o.DeviceID, Token: token, PublicKey: pk.Key, Alg: pk.Alg,
-		Kind: c.o.Kind, Firmware: c.o.Firmware,
+		Kind: c.o.Kind, Firmware: c.o.Firmware, TerminalID: c.o.TerminalID,
 	}
 	raw, err := c.seal(&req)
 	if err != nil {
@@ -56,5 +58,6 @@ func (c *Client) Enrol(ctx context.Context, token string) (protocol.EnrolRespons
 		c.o.LedgerKeys = protocol.NewKeys(protocol.PublicKey{KeyID: resp.LedgerKeyID, Alg: resp.LedgerAlg, Key: resp.LedgerKey})
 	}
 	c.log.Info("device enrolled", "ledger_key", resp.LedgerKeyID, "kind", c.o.Kind.String())
+	c.heldIs(resp.Held != 0, protocol.PathEnrol)
 	return resp, nil
 }

@@ -35,6 +35,11 @@ var (
 	// Run keeps uploading the journal for collection; the terminal takes
 	// no more money (StateSink.RecordRevoked).
 	ErrDeviceRevoked = errors.New("syncclient: device revoked by the ledger")
+	// ErrDeviceHeld: the ledger holds this device because its PSAM is not
+	// bound to it (it wraps protocol.ErrPSAMBinding). Not a FatalError:
+	// the journal still uploads; the terminal takes no money
+	// (HoldSink.RecordLedgerHeld) until the ledger serves it again.
+	ErrDeviceHeld = errors.New("syncclient: device held by the ledger (PSAM binding)")
 	// ErrLedgerKeyMismatch: the enrolment answer carries (and is signed
 	// by) a ledger key whose fingerprint is not the pinned one. Nothing is
 	// pinned.

@@ -36,6 +36,8 @@ type fakeLedger struct {
 	down           bool // every request answers 503, as a proxy in front of a stopped ledger
 	revoked        bool
 	revokedBatches bool
+	psamHeld       bool // holds the device for its PSAM binding: enrolment and acks say so, status and rules answer psam-binding
+	enrolTID       []byte
 	status         *protocol.StatusSnapshot
 	records        map[uint64][]byte
 	high           uint64
@@ -90,8 +92,9 @@ func (l *fakeLedger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			k = l.enrolKey
 		}
 		pk := k.PublicKey()
+		l.enrolTID = req.TerminalID
 		l.seal(w, k, &protocol.EnrolResponse{DeviceID: req.DeviceID, LedgerKeyID: pk.KeyID, LedgerKey: pk.Key,
-			LedgerAlg: pk.Alg, ServerTime: time.Now().UnixMilli()})
+			LedgerAlg: pk.Alg, ServerTime: time.Now().UnixMilli(), Held: l.heldCode()})
 		return
 	}
 	switch r.URL.Path {
@@ -116,7 +119,7 @@ func (l *fakeLedger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		l.high = b.LastSeq
 		l.seal(w, l.key, &protocol.Ack{DeviceID: b.DeviceID, BatchNo: b.BatchNo, AckedThrough: b.LastSeq,
-			Head: b.NewHead, ServerTime: time.Now().UnixMilli(), Epoch: b.Epoch})
+			Head: b.NewHead, ServerTime: time.Now().UnixMilli(), Epoch: b.Epoch, Held: l.heldCode()})
 	case protocol.PathStatus:
 		req, _, err := protocol.OpenFromDevice[protocol.StatusRequest](l.dev, raw)
 		switch {
@@ -124,6 +127,8 @@ func (l *fakeLedger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			l.refuse(w, protocol.Errorf(protocol.CodeBadSignature, "%v", err))
 		case l.revoked:
 			l.refuse(w, protocol.Errorf(protocol.CodeRevoked, "device revoked"))
+		case l.psamHeld:
+			l.refuse(w, protocol.Errorf(protocol.CodePSAMBinding, "device held"))
 		case l.status == nil || req.Have >= l.status.Version:
 			w.WriteHeader(http.StatusNoContent)
 		default:
@@ -136,6 +141,8 @@ func (l *fakeLedger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			l.refuse(w, protocol.Errorf(protocol.CodeBadSignature, "%v", err))
 		case l.revoked:
 			l.refuse(w, protocol.Errorf(protocol.CodeRevoked, "device revoked"))
+		case l.psamHeld:
+			l.refuse(w, protocol.Errorf(protocol.CodePSAMBinding, "device held"))
 		default:
 			w.WriteHeader(http.StatusNoContent)
 		}
@@ -174,7 +181,9 @@ type memJournal struct {
 	contact  time.Time
 	contacts int
 	revoked  bool
-	revokes  int // RecordRevoked calls
+	revokes  int  // RecordRevoked calls
+	psamHeld bool // RecordLedgerHeld's last answer
+	holds    int  // RecordLedgerHeld calls
 }
 
 // add appends n alarm records.

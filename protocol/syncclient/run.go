@@ -18,6 +18,10 @@ import (
 // receiving lost-card lists; the ledger not knowing the device ends Run
 // with that FatalError.
 //
+// A device the ledger holds for its PSAM binding (ErrDeviceHeld, recorded
+// in the HoldSink) is treated like a revoked one: its journal uploads, and
+// a status or rules answer tells it when the hold is lifted.
+//
 // A revoked device (ErrDeviceRevoked, recorded in Options.State) is not an
 // end: every round still uploads what the journal holds, so that the
 // records it made, and those it makes while it refuses cards, reach the
@@ -134,7 +138,7 @@ func (c *Client) round(ctx context.Context) error {
 		case err == nil:
 		case IsFatal(err):
 			return err
-		case errors.Is(err, ErrDeviceRevoked):
+		case errors.Is(err, ErrDeviceRevoked), errors.Is(err, ErrDeviceHeld):
 			return errors.Join(errs...) // nothing more to ask for
 		default:
 			errs = append(errs, err)

@@ -48,6 +48,7 @@ func (c *Client) served() {
 	was := c.standing
 	c.standing = standingActive
 	c.mu.Unlock()
+	c.heldIs(false, "")
 	if was == standingActive {
 		return
 	}
@@ -81,8 +82,9 @@ func (c *Client) revokedBy(path string) {
 
 // deviceRefused handles the ledger's refusal of the device itself on
 // path. A revocation is recorded (the terminal stops taking money) and
-// returned wrapping ErrDeviceRevoked: not fatal, Run goes on uploading the
-// journal. A device the ledger does not know is a FatalError: Run ends.
+// returned wrapping ErrDeviceRevoked, a hold for the PSAM binding likewise
+// wrapping ErrDeviceHeld: not fatal, Run goes on uploading the journal. A
+// device the ledger does not know is a FatalError: Run ends.
 func (c *Client) deviceRefused(path string, err error) error {
 	var pe *protocol.Error
 	if !errors.As(err, &pe) || retryable(err) {
@@ -92,9 +94,63 @@ func (c *Client) deviceRefused(path string, err error) error {
 	case errors.Is(err, protocol.ErrRevoked):
 		c.revokedBy(path)
 		return fmt.Errorf("%w: %w", ErrDeviceRevoked, err)
+	case errors.Is(err, protocol.ErrPSAMBinding):
+		c.heldIs(true, path)
+		return fmt.Errorf("%w: %w", ErrDeviceHeld, err)
 	case errors.Is(err, protocol.ErrUnknownDevice):
 		c.log.Error("the ledger does not know this device (not enrolled, or its key was replaced); sync stopped", "code", pe.Code.String())
 		return &FatalError{err}
 	}
 	return err
+}
+
+// holdState is the ledger's hold on the device as this client knows it.
+type holdState int
+
+const (
+	holdUnknown holdState = iota // nothing answered yet in this process
+	holdOff                      // the ledger does not hold the device
+	holdOn                       // the ledger holds it (PSAM binding)
+)
+
+// Held reports whether the ledger's last answer about its hold was that
+// it holds the device (its PSAM is not bound to it).
+func (c *Client) Held() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held == holdOn
+}
+
+// heldIs notes the ledger's answer about its hold on the device (path
+// names the answer that said held; "" for a status or rules answer): the
+// HoldSink hears of a change, and of the first answer in this process.
+func (c *Client) heldIs(held bool, path string) {
+	now := holdOff
+	if held {
+		now = holdOn
+	}
+	c.mu.Lock()
+	was := c.held
+	c.held = now
+	c.mu.Unlock()
+	if was == now {
+		return
+	}
+	switch {
+	case held:
+		c.log.Error("THE LEDGER HOLDS THIS DEVICE: its PSAM is not bound to it (moved or swapped); no money until an operator re-binds it (ledgerd device rebind); the journal still uploads",
+			"answered_by", path)
+	case was == holdOn:
+		c.log.Warn("the ledger no longer holds this device: its PSAM was re-bound")
+	}
+	hs, ok := c.o.State.(HoldSink)
+	if !ok {
+		return
+	}
+	if err := hs.RecordLedgerHeld(held, c.o.Clock.Now()); err != nil {
+		c.log.Error("could not record the ledger's hold", "held", held, "err", err)
+		c.mu.Lock()
+		c.held = holdUnknown // recorded at the next answer
+		c.mu.Unlock()
+	}
 }

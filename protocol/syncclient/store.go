@@ -60,3 +60,13 @@ type StateSink interface {
 	// revoked (true), or that it serves the device again (false).
 	RecordRevoked(revoked bool, t time.Time) error
 }
+
+// HoldSink is implemented by a StateSink that keeps the ledger's hold on
+// the device for its PSAM binding (docs/protocol.md §5.1), for the
+// terminal's money hold; *offline.Store's SyncSource satisfies it. The
+// client calls it when the ledger's answer about the hold changes (an
+// Ack's or the enrolment answer's Held, a psam-binding refusal, a status
+// or rules answer: not held) and once per process at the first answer.
+type HoldSink interface {
+	RecordLedgerHeld(held bool, t time.Time) error
+}

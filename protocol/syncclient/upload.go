@@ -143,6 +143,7 @@ func (c *Client) SyncOnce(ctx context.Context) (UploadResult, error) {
 			return res, fmt.Errorf("syncclient: store ack through %d: %w", ack.AckedThrough, err)
 		}
 		c.contacted()
+		c.heldIs(ack.Held != 0, protocol.PathBatches)
 		gaps = 0
 		res.ServerTime = time.UnixMilli(ack.ServerTime).UTC()
 		if skew := c.noteSkew(c.o.Clock.Now(), res.ServerTime); skew > maxSkew || skew < -maxSkew {

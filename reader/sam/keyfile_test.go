@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -103,4 +104,26 @@ func FuzzParseKeyFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTestKeyFileFor: each rig device's software SAM has its own terminal
+// id, in the file provision writes and in the parsed keys alike, and
+// nothing else of the test keys changes.
+func TestTestKeyFileFor(t *testing.T) {
+	a, b := TestTerminalIDFor("RIG-CANTEEN"), TestTerminalIDFor("RIG-KIOSK")
+	if a == b || a == TestKeys().TerminalID {
+		t.Fatalf("terminal ids not distinct: %x %x (default %x)", a, b, TestKeys().TerminalID)
+	}
+	kf, err := ParseKeyFile(TestKeyFileFor("RIG-CANTEEN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kf.TerminalID != a {
+		t.Fatalf("file's terminal id %x, want %x", kf.TerminalID, a)
+	}
+	want := TestKeysFor("RIG-CANTEEN")
+	kf.SequenceFile = ""
+	if !reflect.DeepEqual(kf, want) {
+		t.Fatalf("keys differ beyond the terminal id:\n%+v\n%+v", kf, want)
+	}
 }

@@ -16,8 +16,9 @@ import (
 // Holds are the terminal's money holds: reasons found in its own state,
 // not in a card, for which it takes no money (and, for some, lets no card
 // through a gate): no signed status list yet, too long without reaching
-// the ledger, the device revoked, the journal's chain broken (policy's
-// DeviceState and its codes). Each hold has a stable code and a display
+// the ledger, the device revoked, the journal's chain broken, the case
+// opened, the PSAM not bound to the device (policy's DeviceState and its
+// codes). Each hold has a stable code and a display
 // message; the daemon journals the ones that are evidence and shows all of
 // them in /v1/health. The POS and the gate ask Money or Gate before each
 // sale or pass. Holds is safe for concurrent use.
@@ -29,6 +30,13 @@ type Holds struct {
 	chain chainBreak
 	// tamperSeq is the alarm record of the tamper hold (0 none).
 	tamperSeq uint64
+	// psam says why the PSAM binding holds the terminal ("" none).
+	psam psamHold
+}
+
+type psamHold struct {
+	detail string
+	seq    uint64
 }
 
 type chainBreak struct {
@@ -47,7 +55,9 @@ type Hold struct {
 	// Detail says more for the technician (the broken sequence, the last
 	// contact); "" when the code says it all.
 	Detail string
-	// Seq is the first broken journal sequence of CodeChainBroken.
+	// Seq is the journal record of the hold: the first broken sequence
+	// of CodeChainBroken, the alarm of CodeTampered, the psam-held record
+	// of CodePSAMBinding (0: none).
 	Seq uint64
 	// Message is what the display shows.
 	Message ui.Message
@@ -120,6 +130,27 @@ func (h *Holds) SetTampered(on bool, seq uint64) {
 	h.st.Tampered = on
 	h.tamperSeq = seq
 	h.mark(policy.CodeTampered, on)
+}
+
+// SetPSAM records whether the PSAM binding stops money (the ledger holds
+// the device, or the PSAM found is not the one bound to it), since when,
+// why (detail, for the technician) and its psam-held record (seq, 0 not
+// yet journaled).
+func (h *Holds) SetPSAM(held bool, since time.Time, detail string, seq uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.st.PSAMUnbound = held
+	h.psam = psamHold{}
+	if !held {
+		h.mark(policy.CodePSAMBinding, false)
+		return
+	}
+	h.psam = psamHold{detail: detail, seq: seq}
+	if !since.IsZero() {
+		h.since[policy.CodePSAMBinding] = since
+		return
+	}
+	h.mark(policy.CodePSAMBinding, true)
 }
 
 // mark keeps when code went on. h.mu is held.
@@ -196,6 +227,9 @@ func (h *Holds) hold(c policy.Code) Hold {
 		out.Seq = h.chain.seq
 		out.Detail = h.chain.reason
 		out.Message = ui.ChainBroken(h.chain.seq)
+	case policy.CodePSAMBinding:
+		out.Detail = h.psam.detail
+		out.Seq = h.psam.seq
 	case policy.CodeOfflineTooLong:
 		out.Since = h.st.OfflineSince()
 		out.Detail = "last exchange with the ledger " + h.st.LastContact.UTC().Format(time.RFC3339)

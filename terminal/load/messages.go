@@ -101,6 +101,7 @@ var refusals = map[protocol.Code]ui.Code{
 	protocol.CodeBankRefused:      CodeBankRefused,
 	protocol.CodeBankUnavailable:  CodeBankUnavailable,
 	protocol.CodeAmountLimit:      CodeAmountLimit,
+	protocol.CodePSAMBinding:      ui.CodePSAMBinding, // shown with terminal/ui's text
 }
 
 // RefusalCode is the code shown for the ledger's refusal c.

@@ -56,6 +56,7 @@ const (
 	CodeDeviceRevoked  Code = "device_revoked"   // the ledger answered that this device is revoked
 	CodeChainBroken    Code = "chain_broken"     // the journal's hash chain does not verify from the acknowledged record
 	CodeTampered       Code = "tampered"         // the case-open / tamper input went active: no money until a technician clears it
+	CodePSAMBinding    Code = "psam_binding"     // the PSAM is not the one bound to this device (moved or swapped): no money until an operator re-binds it
 )
 
 // String returns the code as journaled.
@@ -114,6 +115,7 @@ var messages = map[Code]Message{
 	CodeDeviceRevoked:  {"设备已停用 请联系技术员", "Device revoked, call the technician"},
 	CodeChainBroken:    {"交易记录校验失败 暂停收款 请联系技术员", "Journal check failed: no sales, call the technician"},
 	CodeTampered:       {"机壳已被打开 暂停收款 请联系技术员", "Case opened: no sales, call the technician"},
+	CodePSAMBinding:    {"终端与PSAM绑定不符 暂停收款 请联系管理员", "PSAM not bound to this device: no sales, call the operator"},
 }
 
 // Message returns the display text of the code; an unknown code shows as a

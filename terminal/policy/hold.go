@@ -18,6 +18,10 @@ type DeviceState struct {
 	// Tampered: the case-open / tamper input went active and no
 	// technician has cleared it yet.
 	Tampered bool
+	// PSAMUnbound: the PSAM is not bound to this device (the ledger holds
+	// it, or the PSAM found is not the one it enrolled with) and no
+	// operator has re-bound it: devices may not be moved or lent.
+	PSAMUnbound bool
 	// LastContact is the last successful exchange with the ledger; zero
 	// when none is known, and then the offline limit does not apply.
 	LastContact time.Time
@@ -28,7 +32,7 @@ type DeviceState struct {
 
 // holdOrder lists the holds most serious first: the first in force is the
 // one a flow shows.
-var holdOrder = []Code{CodeChainBroken, CodeTampered, CodeDeviceRevoked, CodeNoStatusList, CodeOfflineTooLong}
+var holdOrder = []Code{CodeChainBroken, CodeTampered, CodeDeviceRevoked, CodePSAMBinding, CodeNoStatusList, CodeOfflineTooLong}
 
 // Holds returns the codes of the holds in force at now, most serious first
 // (nil when none): each stops money; StopsGate says which stop gate passes.
@@ -68,10 +72,10 @@ func (s DeviceState) GateHold(now time.Time) Code {
 // CodeOK. A kiosk is online: the ledger decides on the card and its
 // account, so no status list (or an old one) does not stop it; a revoked
 // device does, and so do a broken journal chain (its load records are
-// evidence) and an opened case.
+// evidence), an opened case and a PSAM not bound to the device.
 func (s DeviceState) KioskHold(now time.Time) Code {
 	for _, c := range holdOrder {
-		if (c == CodeDeviceRevoked || c == CodeChainBroken || c == CodeTampered) && s.on(c, now) {
+		if (c == CodeDeviceRevoked || c == CodeChainBroken || c == CodeTampered || c == CodePSAMBinding) && s.on(c, now) {
 			return c
 		}
 	}
@@ -101,6 +105,8 @@ func (s DeviceState) on(c Code, now time.Time) bool {
 		return s.ChainBroken
 	case CodeTampered:
 		return s.Tampered
+	case CodePSAMBinding:
+		return s.PSAMUnbound
 	case CodeDeviceRevoked:
 		return s.Revoked
 	case CodeNoStatusList:

@@ -33,9 +33,11 @@ func TestDeviceStateHolds(t *testing.T) {
 			[]policy.Code{policy.CodeChainBroken}, policy.CodeChainBroken, policy.CodeOK, policy.CodeChainBroken},
 		{"case opened: no money, gates pass", func(s *policy.DeviceState) { s.Tampered = true },
 			[]policy.Code{policy.CodeTampered}, policy.CodeTampered, policy.CodeOK, policy.CodeTampered},
+		{"PSAM not bound: no money, no loads, gates pass", func(s *policy.DeviceState) { s.PSAMUnbound = true },
+			[]policy.Code{policy.CodePSAMBinding}, policy.CodePSAMBinding, policy.CodeOK, policy.CodePSAMBinding},
 		{"everything at once, most serious first", func(s *policy.DeviceState) {
-			*s = policy.DeviceState{Revoked: true, ChainBroken: true, Tampered: true, LastContact: now.Add(-2 * week), MaxOffline: week}
-		}, []policy.Code{policy.CodeChainBroken, policy.CodeTampered, policy.CodeDeviceRevoked, policy.CodeNoStatusList, policy.CodeOfflineTooLong},
+			*s = policy.DeviceState{Revoked: true, ChainBroken: true, Tampered: true, PSAMUnbound: true, LastContact: now.Add(-2 * week), MaxOffline: week}
+		}, []policy.Code{policy.CodeChainBroken, policy.CodeTampered, policy.CodeDeviceRevoked, policy.CodePSAMBinding, policy.CodeNoStatusList, policy.CodeOfflineTooLong},
 			policy.CodeChainBroken, policy.CodeDeviceRevoked, policy.CodeChainBroken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ var texts = map[Code][2]string{
 	CodeDeviceRevoked:  {"设备已停用 请联系技术员", "Device revoked, call the technician"},
 	CodeChainBroken:    {"交易记录校验失败 暂停收款 请联系技术员", "Journal check failed: no sales, call the technician"},
 	CodeTampered:       {"机壳已被打开 暂停收款 请联系技术员", "Case opened: no sales, call the technician"},
+	CodePSAMBinding:    {"终端与PSAM绑定不符 暂停收款 请联系管理员", "PSAM not bound to this device: no sales, call the operator"},
 }
 
 // Text returns the standard message of a code without numbers (Idle, Pass,

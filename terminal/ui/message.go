@@ -87,4 +87,5 @@ const (
 	CodeDeviceRevoked  Code = "device_revoked"   // the ledger revoked this device
 	CodeChainBroken    Code = "chain_broken"     // the journal's chain does not verify
 	CodeTampered       Code = "tampered"         // the case was opened (tamper input): no money until cleared
+	CodePSAMBinding    Code = "psam_binding"     // the PSAM is not bound to this device: no money until an operator re-binds it
 )

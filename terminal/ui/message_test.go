@@ -32,7 +32,7 @@ func TestCatalogue(t *testing.T) {
 		ui.CodeInsufficient, ui.CodeMinBalance, ui.CodeLost, ui.CodeFrozen, ui.CodeDormant,
 		ui.CodeCardCancelled, ui.CodeExpired, ui.CodeNotAccepted, ui.CodeNoAccess,
 		ui.CodeAntiPassback, ui.CodeDailyLimit, ui.CodeNoStatusList, ui.CodeOfflineTooLong,
-		ui.CodeDeviceRevoked, ui.CodeChainBroken,
+		ui.CodeDeviceRevoked, ui.CodeChainBroken, ui.CodePSAMBinding,
 	} {
 		msgs = append(msgs, ui.Refused(c))
 	}
