@@ -24,6 +24,7 @@ const AdminSocket = "admin.sock"
 // AdminClient (the same operations through a serving ledgerd).
 type Admin interface {
 	NewToken(device, kind string) (string, time.Time, error)
+	NewSiteToken(device, kind, site string) (string, time.Time, error)
 	Rekey(device string) (string, time.Time, error)
 	Devices() ([]Device, error)
 	Revoke(device string) error
@@ -55,6 +56,7 @@ func (l *Ledger) SetRulesJSON(file []byte) (uint64, error) {
 type adminReq struct {
 	Device string `json:"device,omitempty"`
 	Kind   string `json:"kind,omitempty"`
+	Site   string `json:"site,omitempty"`
 	Card   string `json:"card,omitempty"`
 	Reason uint8  `json:"reason,omitempty"`
 	Amount int64  `json:"amount,omitempty"`
@@ -118,7 +120,7 @@ func AdminHandler(l *Ledger) http.Handler {
 		})
 	}
 	handle("/admin/token", func(q adminReq) (adminResp, error) {
-		tok, exp, err := l.NewToken(q.Device, q.Kind)
+		tok, exp, err := l.NewSiteToken(q.Device, q.Kind, q.Site)
 		return adminResp{Token: tok, Expires: exp}, err
 	})
 	handle("/admin/rekey", func(q adminReq) (adminResp, error) {
@@ -215,6 +217,12 @@ func (c *AdminClient) call(path string, req adminReq) (adminResp, error) {
 // NewToken issues an enrolment token (Ledger.NewToken).
 func (c *AdminClient) NewToken(device, kind string) (string, time.Time, error) {
 	r, err := c.call("/admin/token", adminReq{Device: device, Kind: kind})
+	return r.Token, r.Expires, err
+}
+
+// NewSiteToken issues an enrolment token for a site (Ledger.NewSiteToken).
+func (c *AdminClient) NewSiteToken(device, kind, site string) (string, time.Time, error) {
+	r, err := c.call("/admin/token", adminReq{Device: device, Kind: kind, Site: site})
 	return r.Token, r.Expires, err
 }
 

@@ -35,6 +35,10 @@ const (
 	// device (ledgerd device rebind) and lifted its hold; BoundTerminalID
 	// is the id bound before, OtherDevice the devices that lost it.
 	AlertPSAMRebound = "psam-rebound"
+	// AlertSiteMoved: an enrolment said the device is at another site
+	// (Site) than the one it is bound to (BoundSite) with a token that
+	// does not authorise the move; refused, the binding stays.
+	AlertSiteMoved = "site-moved"
 )
 
 // Alert is one event an operator must look at; Kind says which (the
@@ -66,6 +70,10 @@ type Alert struct {
 	TerminalID      []byte `json:"terminal_id,omitempty"`
 	BoundTerminalID []byte `json:"bound_terminal_id,omitempty"`
 	OtherDevice     string `json:"other_device,omitempty"`
+	// Site and BoundSite: the site an enrolment named and the one the
+	// device is bound to (AlertSiteMoved).
+	Site      string `json:"site,omitempty"`
+	BoundSite string `json:"bound_site,omitempty"`
 	// HeldHash and OfferedRaw: a fork's held record hash and the refused
 	// record bytes, as evidence.
 	HeldHash   []byte    `json:"held_hash,omitempty"`

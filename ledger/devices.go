@@ -20,13 +20,17 @@ var deviceKinds = []string{"pos", "gate", "kiosk"}
 // Device is a device as the ledger knows it: identity, enrolment and its
 // journal's state at the ledger.
 type Device struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	PublicKey []byte    `json:"public_key,omitempty"` // nil until enrolled
-	Alg       int64     `json:"alg,omitempty"`        // COSE algorithm of PublicKey
-	Firmware  string    `json:"firmware,omitempty"`
-	Enrolled  time.Time `json:"enrolled,omitzero"`
-	Revoked   time.Time `json:"revoked,omitzero"` // zero while not revoked
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	PublicKey []byte `json:"public_key,omitempty"` // nil until enrolled
+	Alg       int64  `json:"alg,omitempty"`        // COSE algorithm of PublicKey
+	Firmware  string `json:"firmware,omitempty"`
+	// Site is where the device is bound to be installed: the site its
+	// enrolment named ("" for a device that named none). It moves only
+	// with a token for the new site or a rekey token.
+	Site     string    `json:"site,omitempty"`
+	Enrolled time.Time `json:"enrolled,omitzero"`
+	Revoked  time.Time `json:"revoked,omitzero"` // zero while not revoked
 	// Rekeyed is when an enrolment with a rekey token (Rekey) last
 	// replaced the key; zero if never.
 	Rekeyed time.Time `json:"rekeyed,omitzero"`
@@ -104,6 +108,8 @@ type token struct {
 	// Rekey: issued by Rekey, it may replace the enrolled key; any other
 	// token enrols only a device without a key, or with the same key.
 	Rekey bool `json:"rekey,omitempty"`
+	// Site, when set, is the only site the token enrols the device at.
+	Site string `json:"site,omitempty"`
 }
 
 func tokenKey(tok string) []byte {
@@ -118,6 +124,18 @@ func tokenKey(tok string) []byte {
 // device that lost the ledger's answer); to replace the key the operator
 // uses Rekey.
 func (l *Ledger) NewToken(id, kind string) (string, time.Time, error) {
+	return l.NewSiteToken(id, kind, "")
+}
+
+// NewSiteToken is NewToken for a device to be installed at site: the token
+// enrols it only when its enrolment names that site, and it authorises the
+// move of an enrolled device to it. An empty site is NewToken's token,
+// which takes the site the device names (and keeps an enrolled device
+// where it is bound).
+func (l *Ledger) NewSiteToken(id, kind, site string) (string, time.Time, error) {
+	if site != "" && !protocol.ValidDeviceID(site) {
+		return "", time.Time{}, fmt.Errorf("ledger: token: site %q: %w", site, ErrInvalid)
+	}
 	if !protocol.ValidDeviceID(id) {
 		return "", time.Time{}, fmt.Errorf("ledger: token: device id %q: %w", id, ErrInvalid)
 	}
@@ -139,12 +157,12 @@ func (l *Ledger) NewToken(id, kind string) (string, time.Time, error) {
 				return err
 			}
 		}
-		return putJSON(tx.Bucket(bucketTokens), tokenKey(tok), token{Device: id, Kind: kind, Expires: exp})
+		return putJSON(tx.Bucket(bucketTokens), tokenKey(tok), token{Device: id, Kind: kind, Expires: exp, Site: site})
 	})
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	l.log.Info("enrolment token issued", "device", id, "kind", kind, "expires", exp)
+	l.log.Info("enrolment token issued", "device", id, "kind", kind, "site", site, "expires", exp)
 	return tok, exp, nil
 }
 
@@ -202,6 +220,8 @@ type EnrolParams struct {
 	// gate): bound to the device, or holding it when another live device
 	// has it bound (PSAMBinding).
 	TerminalID []byte
+	// Site is where the device says it is installed ("" names none).
+	Site string
 }
 
 // Enrol binds the device's public key using a one-time token. The token
@@ -214,7 +234,10 @@ type EnrolParams struct {
 // token is refused with ErrTokenInvalid, an AlertRebind is recorded and
 // the token stays unused. The device's PSAM terminal id is bound to it, or
 // holds it (PSAMBinding): the enrolment succeeds and Device.HeldCode says
-// so.
+// so. The device is bound to the site it names: a token for a site enrols
+// only a device that names it; an enrolled device that names another site
+// than its own moves only with a token for the new site or a rekey token,
+// else it is refused (ErrTokenInvalid) with an AlertSiteMoved.
 func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 	var out Device
 	var refusal error
@@ -235,6 +258,8 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 			return fmt.Errorf("ledger: enrol %s: token already used: %w", p.DeviceID, ErrTokenInvalid)
 		case t.Used.IsZero() && !now.Before(t.Expires):
 			return fmt.Errorf("ledger: enrol %s: token expired %s: %w", p.DeviceID, t.Expires.Format(time.RFC3339), ErrTokenInvalid)
+		case t.Site != "" && p.Site != t.Site:
+			return fmt.Errorf("ledger: enrol %s: token is for site %s, the device says it is at %q: %w", p.DeviceID, t.Site, p.Site, ErrTokenInvalid)
 		}
 		d, err := getDevice(tx, p.DeviceID)
 		switch {
@@ -259,7 +284,26 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 				p.DeviceID, p.DeviceID, n, ErrTokenInvalid)
 			return nil // the alert is kept, the token stays unused
 		}
+		moved := d.Site != "" && p.Site != "" && p.Site != d.Site
+		if moved && t.Used.IsZero() && t.Site != p.Site && !t.Rekey {
+			n, err := putAlert(tx, Alert{Kind: AlertSiteMoved, Device: p.DeviceID, Site: p.Site, BoundSite: d.Site, Time: now,
+				Reason: "an enrolment named another site than the one the device is bound to, with a token that does not authorise the move (ledgerd token new --site NEW or ledgerd device rekey)"})
+			if err != nil {
+				return err
+			}
+			l.log.Error("enrolment refused: the device says it is at another site than the one it is bound to", "device", p.DeviceID,
+				"site", p.Site, "bound_site", d.Site, "alert", n)
+			refusal = fmt.Errorf("ledger: enrol %s: bound to site %s, not %s; a move needs a token for the new site (ledgerd token new --device %s --site %s) or a rekey (alert %d): %w",
+				p.DeviceID, d.Site, p.Site, p.DeviceID, p.Site, n, ErrTokenInvalid)
+			return nil // the alert is kept, the token stays unused
+		}
 		if t.Used.IsZero() {
+			if moved {
+				l.log.Warn("device moved to another site", "device", p.DeviceID, "from", d.Site, "to", p.Site)
+			}
+			if p.Site != "" {
+				d.Site = p.Site
+			}
 			t.Used, t.UsedKey = now, p.PublicKey
 			if err := putJSON(tb, tokenKey(p.Token), t); err != nil {
 				return err
@@ -285,7 +329,7 @@ func (l *Ledger) Enrol(p EnrolParams) (Device, error) {
 	if err != nil {
 		return Device{}, err
 	}
-	l.log.Info("device enrolled", "device", p.DeviceID, "kind", out.Kind, "firmware", p.Firmware, "terminal_id", TerminalHex(p.TerminalID),
+	l.log.Info("device enrolled", "device", p.DeviceID, "kind", out.Kind, "site", out.Site, "firmware", p.Firmware, "terminal_id", TerminalHex(p.TerminalID),
 		"held", out.HeldCode() != 0)
 	return out, nil
 }

@@ -165,7 +165,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "", err)
 		return
 	}
-	d, err := s.l.Enrol(EnrolParams{DeviceID: req.DeviceID, Token: req.Token, PublicKey: req.PublicKey, Alg: req.Alg, Kind: req.Kind.String(),
+	d, err := s.l.Enrol(EnrolParams{DeviceID: req.DeviceID, Token: req.Token, PublicKey: req.PublicKey, Alg: req.Alg, Kind: req.Kind.String(), Site: req.Site,
 		Firmware: req.Firmware, TerminalID: req.TerminalID})
 	if err != nil {
 		s.fail(w, req.DeviceID, err)

@@ -72,6 +72,12 @@ type EnrolRequest struct {
 	// to the device (docs/protocol.md §5.1). Absent for a device without a
 	// PSAM (a gate), or when it could not be read.
 	TerminalID []byte `cbor:"7,keyasint,omitempty" json:"terminal_id,omitempty"`
+	// Site is where the device is installed (its configuration's
+	// device.site, the same form as a device id): the ledger binds the
+	// device to it, and a token that names a site enrols only a device
+	// that says it is there (docs/protocol.md §5.1). Absent from a device
+	// that predates the binding.
+	Site string `cbor:"8,keyasint,omitempty" json:"site,omitempty"`
 }
 
 // ContentType returns TypeEnrolRequest.
@@ -94,6 +100,8 @@ func (m *EnrolRequest) Validate() error {
 		return Errorf(CodeMalformed, "%s: firmware of %d bytes", w, len(m.Firmware))
 	case m.TerminalID != nil && len(m.TerminalID) != TerminalIDSize:
 		return Errorf(CodeMalformed, "%s: terminal id of %d bytes, want %d", w, len(m.TerminalID), TerminalIDSize)
+	case m.Site != "" && !ValidDeviceID(m.Site):
+		return Errorf(CodeMalformed, "%s: invalid site %q", w, truncateUTF8(m.Site, MaxDeviceIDLen))
 	}
 	return nil
 }

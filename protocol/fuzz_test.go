@@ -276,6 +276,8 @@ func writeFuzzSeeds(t *testing.T) {
 	// The PSAM binding's fields (issue 16).
 	write("FuzzDecodeEnrolRequest", "terminal-id", "[]byte", must((&EnrolRequest{DeviceID: testDevice, Token: "tok-123",
 		PublicKey: bytes.Repeat([]byte{1}, 32), Alg: AlgEd25519, Kind: DevicePOS, TerminalID: []byte{0, 0, 0, 0, 0, 1}}).Encode()))
+	write("FuzzDecodeEnrolRequest", "site", "[]byte", must((&EnrolRequest{DeviceID: testDevice, Token: "tok-123",
+		PublicKey: bytes.Repeat([]byte{1}, 32), Alg: AlgEd25519, Kind: DevicePOS, Site: "CANTEEN-2"}).Encode()))
 	write("FuzzDecodeEnrolResponse", "held", "[]byte", must((&EnrolResponse{DeviceID: testDevice, LedgerKeyID: "ledger-2026",
 		LedgerKey: bytes.Repeat([]byte{2}, 32), LedgerAlg: AlgEd25519, ServerTime: 1_725_177_600_000, Held: CodePSAMBinding}).Encode()))
 	held := *testAck()

@@ -115,6 +115,7 @@ func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("token new", stderr)
 	dev := fs.String("device", "", "device id the token enrols (required)")
 	kind := fs.String("kind", "pos", "device kind: pos, gate or kiosk")
+	site := fs.String("site", "", "the only site the token enrols the device at (device.site); it authorises moving an enrolled device there")
 	a, done, err := parseAndOpen(fs, data, args, 0, "no arguments", func() error {
 		if *dev == "" {
 			return usageError("token new: --device ID is required")
@@ -125,12 +126,16 @@ func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer done()
-	tok, exp, err := a.NewToken(*dev, *kind)
+	tok, exp, err := a.NewSiteToken(*dev, *kind, *site)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
-	fmt.Fprintf(stderr, "token for %s (%s), single use, valid until %s\n", *dev, *kind, exp.Format(time.RFC3339))
+	at := ""
+	if *site != "" {
+		at = " at site " + *site
+	}
+	fmt.Fprintf(stderr, "token for %s (%s)%s, single use, valid until %s\n", *dev, *kind, at, exp.Format(time.RFC3339))
 	return printFingerprint(stderr, *data)
 }
 
@@ -178,7 +183,7 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, devs)
 	}
 	tw := newTable(stdout)
-	fmt.Fprintln(tw, "DEVICE\tKIND\tSTATE\tPSAM\tEPOCH\tHIGH-WATER\tRECORDS\tLAST BATCH")
+	fmt.Fprintln(tw, "DEVICE\tKIND\tSITE\tSTATE\tPSAM\tEPOCH\tHIGH-WATER\tRECORDS\tLAST BATCH")
 	for _, d := range devs {
 		state := "token issued"
 		switch {
@@ -195,7 +200,11 @@ func cmdDeviceList(args []string, stdout, stderr io.Writer) error {
 		if !d.Stats.LastBatch.IsZero() {
 			last = d.Stats.LastBatch.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.ID, d.Kind, state, psamState(d), d.Epoch, d.HighWater, d.Stats.Records, last)
+		site := d.Site
+		if site == "" {
+			site = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.ID, d.Kind, site, state, psamState(d), d.Epoch, d.HighWater, d.Stats.Records, last)
 	}
 	return tw.Flush()
 }

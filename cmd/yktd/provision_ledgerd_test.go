@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -71,7 +73,16 @@ func TestProvisionAgainstLedgerd(t *testing.T) {
 		}
 	}
 
-	tok := token("token", "new", "--data", l.data, "--device", d.id, "--kind", "pos")
+	// A token for another site does not enrol the device (the site
+	// binding): nothing is written, the device key is not kept.
+	wrong := token("token", "new", "--data", l.data, "--device", d.id, "--kind", "pos", "--site", "LIBRARY-1")
+	if code, out := provision(wrong); code == 0 || !strings.Contains(out, "site LIBRARY-1") {
+		t.Fatalf("provision with a token for another site: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "device.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused enrolment left device.key: %v", err)
+	}
+	tok := token("token", "new", "--data", l.data, "--device", d.id, "--kind", "pos", "--site", "CANTEEN-2")
 	code, out := provision(tok)
 	if code != 0 {
 		t.Fatalf("provision: exit %d\n%s", code, out)
@@ -85,8 +96,8 @@ func TestProvisionAgainstLedgerd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(l.admin(t, "device", "list", "--data", l.data), d.id) {
-		t.Fatalf("ledgerd device list does not show %s", d.id)
+	if list := l.admin(t, "device", "list", "--data", l.data); !regexp.MustCompile(regexp.QuoteMeta(d.id) + `\s+pos\s+CANTEEN-2\s+enrolled`).MatchString(list) {
+		t.Fatalf("ledgerd device list does not show %s enrolled at CANTEEN-2:\n%s", d.id, list)
 	}
 	sell("after provisioning", "student")
 

@@ -391,7 +391,7 @@ func syncOptions(cfg *config.Config, signer *protocol.Signer, store *offline.Sto
 	opts := syncclient.Options{Ledger: cfg.Sync.Ledger, DeviceID: cfg.Device.ID, Signer: signer, HTTP: hc,
 		BatchSize: cfg.Sync.BatchSize, BackoffBase: cfg.Sync.MinBackoff.D(), BackoffMax: cfg.Sync.MaxBackoff.D(),
 		Interval: cfg.Sync.Interval.D(), LedgerFingerprint: cfg.Sync.LedgerKey, RequireLedgerPin: !cfg.Sync.Insecure,
-		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version}
+		Logger: log, Kind: deviceKind(cfg.Device.Kind), Firmware: "yktd " + version, Site: cfg.Device.Site}
 	if store != nil {
 		src := store.SyncSource()
 		opts.Journal, opts.Status, opts.Rules = src, src, src

@@ -131,9 +131,18 @@ func newLoadRig(t *testing.T, skew time.Duration) *loadRig {
 // load runs epurse.Load on the card through host, the kiosk's clock off
 // by extra more than the rig's skew, presenting the system PIN of r.pins.
 func (r *loadRig) load(host epurse.LoadHost, amount uint32, extra time.Duration) epurse.LoadOutcome {
-	return epurse.Load(context.Background(), r.card, host, epurse.LoadRequest{Amount: amount,
-		Time: epurse.NewDateTime(r.clock.Now().Add(r.skew + extra)), TermID: r.termID, CardSerial: r.pub.Factor(), PIN: r.pins})
+	return r.loadAt(r.termID, host, amount, extra)
 }
+
+// loadAt is load at the kiosk whose PSAM has terminal id termID (each
+// kiosk its own: the ledger binds one PSAM to one device).
+func (r *loadRig) loadAt(termID [6]byte, host epurse.LoadHost, amount uint32, extra time.Duration) epurse.LoadOutcome {
+	return epurse.Load(context.Background(), r.card, host, epurse.LoadRequest{Amount: amount,
+		Time: epurse.NewDateTime(r.clock.Now().Add(r.skew + extra)), TermID: termID, CardSerial: r.pub.Factor(), PIN: r.pins})
+}
+
+// termB is the terminal id of the PSAM of the rig's other kiosk.
+var termB = [6]byte{0, 0, 0, 0, 0x4B, 0x20}
 
 func (r *loadRig) balance(t *testing.T) uint32 {
 	t.Helper()

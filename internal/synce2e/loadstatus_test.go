@@ -92,7 +92,7 @@ func TestLoadStatusAfterAnotherKiosk(t *testing.T) {
 		t.Fatal(err)
 	}
 	present()
-	if out := r.load(&kioskHost{c: b, cardNo: card}, 1000, 0); out.Kind != epurse.Done {
+	if out := r.loadAt(termB, &kioskHost{c: b, cardNo: card}, 1000, 0); out.Kind != epurse.Done {
 		t.Fatalf("load at B: %v %v", out.Kind, out.Err)
 	}
 	if st := status(r.client, torn); st != protocol.LoadCompleted {
@@ -113,7 +113,7 @@ func TestLoadStatusAfterAnotherKiosk(t *testing.T) {
 	present()
 	before := r.balance(t)
 	hostB := &kioskHost{c: b, cardNo: card}
-	if out := r.load(hostB, 2000, 0); out.Kind != epurse.Done || r.balance(t) != before+2000 {
+	if out := r.loadAt(termB, hostB, 2000, 0); out.Kind != epurse.Done || r.balance(t) != before+2000 {
 		t.Fatalf("load at B of the same money: %v %v", out.Kind, out.Err)
 	}
 	if st := status(r.client, notCredited); st != protocol.LoadCancelled {
@@ -173,7 +173,7 @@ func TestLoadProbeAtAnotherKiosk(t *testing.T) {
 		t.Helper()
 		present()
 		h := &probeHost{c: b, cardNo: card}
-		if out := r.load(h, 1, 0); !errors.Is(out.Err, errProbed) || h.err != nil {
+		if out := r.loadAt(termB, h, 1, 0); !errors.Is(out.Err, errProbed) || h.err != nil {
 			t.Fatalf("probe: %v %v, %v", out.Kind, out.Err, h.err)
 		}
 		return h.claims
@@ -203,7 +203,7 @@ func TestLoadProbeAtAnotherKiosk(t *testing.T) {
 		}
 		present()
 		forged := &probeHost{c: b, cardNo: card, forge: true}
-		r.load(forged, 1, 0)
+		r.loadAt(termB, forged, 1, 0)
 		if !errors.Is(forged.err, protocol.ErrMACInvalid) {
 			t.Fatalf("%v: a forged probe: %v", tc.tear, forged.err)
 		}
@@ -219,7 +219,7 @@ func TestLoadProbeAtAnotherKiosk(t *testing.T) {
 		}
 		if !tc.credited {
 			present()
-			if out := r.load(&kioskHost{c: b, cardNo: card}, 2500, 0); out.Kind != epurse.Done {
+			if out := r.loadAt(termB, &kioskHost{c: b, cardNo: card}, 2500, 0); out.Kind != epurse.Done {
 				t.Fatalf("load at B: %v %v", out.Kind, out.Err)
 			}
 		}

@@ -74,10 +74,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Kind and Firmware describe the device to the ledger at enrolment,
 	// and TerminalID the terminal id of its PSAM (protocol.TerminalIDSize
-	// bytes; nil: none, a gate), which the ledger binds to it.
+	// bytes; nil: none, a gate), which the ledger binds to it, and Site
+	// where it is installed (device.site), which it binds too.
 	Kind       protocol.DeviceKind
 	Firmware   string
 	TerminalID []byte
+	Site       string
 	// Journal, Status and Rules are the store; Status and Rules may be nil
 	// (that download is then skipped).
 	Journal Journal

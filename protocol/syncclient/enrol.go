@@ -30,6 +30,7 @@ func (c *Client) Enrol(ctx context.Context, token string) (protocol.EnrolRespons
 	req := protocol.EnrolRequest{
 		DeviceID: c.o.DeviceID, Token: token, PublicKey: pk.Key, Alg: pk.Alg,
 		Kind: c.o.Kind, Firmware: c.o.Firmware, TerminalID: c.o.TerminalID,
+		Site: c.o.Site,
 	}
 	raw, err := c.seal(&req)
 	if err != nil {

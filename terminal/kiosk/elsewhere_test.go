@@ -10,6 +10,7 @@ import (
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/protocol/syncclient"
+	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal/kiosk"
 	"github.com/openykt/yktd/terminal/load"
@@ -22,6 +23,9 @@ type elsewhere struct {
 	client *syncclient.Client
 	store  *offline.Store
 	path   string
+	// sam is the other kiosk's own PSAM (the ledger binds one PSAM to one
+	// device).
+	sam *sam.Software
 }
 
 func (r *rig) elsewhere(id string) *elsewhere {
@@ -47,6 +51,9 @@ func (r *rig) elsewhere(id string) *elsewhere {
 		r.t.Fatalf("enrol %s: %v", id, err)
 	}
 	e := &elsewhere{r: r, client: c, path: filepath.Join(r.t.TempDir(), "other.db")}
+	if e.sam, err = sam.NewSoftware(sam.TestKeysFor(id)); err != nil {
+		r.t.Fatal(err)
+	}
 	if e.store, err = offline.Open(e.path, offline.Options{DeviceID: id, Clock: r.clock}); err != nil {
 		r.t.Fatal(err)
 	}
@@ -57,7 +64,7 @@ func (r *rig) elsewhere(id string) *elsewhere {
 // kiosk is a fresh kiosk on the second store (as after a start).
 func (e *elsewhere) kiosk(store kiosk.Store) *kiosk.Kiosk {
 	e.r.t.Helper()
-	k, err := kiosk.New(kiosk.Options{Store: store, Ledger: e.client, SAM: e.r.sam, Display: e.r.ui,
+	k, err := kiosk.New(kiosk.Options{Store: store, Ledger: e.client, SAM: e.sam, Display: e.r.ui,
 		Now: e.r.clock.Now, Location: time.UTC, Config: e.r.cfg, Logger: quiet()})
 	if err != nil {
 		e.r.t.Fatal(err)
