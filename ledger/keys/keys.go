@@ -1,7 +1,8 @@
 // Package keys is the ledger's key service (DESIGN.md 6): the one place
 // where the ledger's card cryptography happens. Through Service the ledger
 // checks a card's load MAC1 and computes MAC2, checks purchase and load
-// TACs and derives cards' system PINs; through Holder it computes the
+// TACs, derives cards' system PINs and computes the MACs of card writes
+// (files, block, unblock, PIN reload); through Holder it computes the
 // accounts' PIN verification values and the keyed digests of ID numbers.
 // Master keys never leave an implementation: callers get verdicts, MACs
 // and PINs, never keys. Software holds the issuer master keys in memory
@@ -25,6 +26,9 @@ var (
 	ErrMismatch = errors.New("keys: MAC or TAC does not verify")
 	// ErrUnsupportedAlg: a card algorithm the service does not implement.
 	ErrUnsupportedAlg = errors.New("keys: unsupported card algorithm")
+	// ErrBadCommand: a card-write MAC asked for a header that is not the
+	// command of that key (or a PIN block that is not BCD digits).
+	ErrBadCommand = errors.New("keys: not the command of that key")
 )
 
 // Card names a card's keys: the issuer key version, the algorithm the card
@@ -89,6 +93,29 @@ type Service interface {
 	// wrapping epurse.ErrNoSystemPIN when the key set has no system-PIN
 	// master key).
 	SystemPIN(ctx context.Context, req epurse.SystemPINRequest) ([]byte, error)
+
+	// The card writes after issuance (epurse.WriteKeys): MACs under the
+	// card's keys diversified from the maintenance, block, unblock and
+	// PIN reload master keys. Each checks that the header is the command
+	// it is for (ErrBadCommand otherwise) and returns ErrNoKey when the key
+	// set has no such master key, ErrUnsupportedAlg for an unknown
+	// algorithm. Which writes a card may get is the caller's decision: the
+	// service computes, it does not authorise.
+
+	// UpdateMAC is the MAC of UPDATE BINARY under secure messaging
+	// (header 04 D6 (80|sfi) offset Lc, Lc = len(data)+4) under the card's
+	// DAMK, IV the card's challenge.
+	UpdateMAC(ctx context.Context, card epurse.CardRef, challenge [4]byte, header [5]byte, data []byte) ([4]byte, error)
+	// BlockMAC is the MAC of APPLICATION BLOCK (epurse.AppBlockHeader)
+	// under the card's DABK.
+	BlockMAC(ctx context.Context, card epurse.CardRef, challenge [4]byte, header [5]byte) ([4]byte, error)
+	// UnblockMAC is the MAC of APPLICATION UNBLOCK
+	// (epurse.AppUnblockHeader) under the card's DAUK.
+	UnblockMAC(ctx context.Context, card epurse.CardRef, challenge [4]byte, header [5]byte) ([4]byte, error)
+	// PINReloadMAC is the MAC of PIN RELOAD over the new PIN block (BCD,
+	// 2 to 12 digits) under the card's DRPK. The PIN is a secret: never
+	// logged.
+	PINReloadMAC(ctx context.Context, card epurse.CardRef, pin []byte) ([4]byte, error)
 }
 
 // Holder is the account side of the key service: values keyed under a

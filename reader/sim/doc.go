@@ -31,6 +31,13 @@
 //     application serial under the issuer's system-PIN master key
 //     (epurse.DeriveSystemPIN; 15 tries of its own; 6A88 on a card issued
 //     without one). Either opens loads; purchases need none;
+//   - card writes under secure messaging (sm.go): a GET CHALLENGE is good
+//     for the next command only; UPDATE BINARY of files 0x15 and 0x12
+//     needs the MAC under the card's maintenance key (6987 without, 6984
+//     without a fresh challenge, 6988 wrong) and is written whole or not
+//     at all; a blocked application (APPLICATION BLOCK) answers SELECT 6A81
+//     (9303 permanently) and refuses purchases, loads and PINs until
+//     APPLICATION UNBLOCK; PIN RELOAD resets the holder's PIN and tries;
 //   - phones: a Profile of Kind KindPhone (HCE) presents a new random UID
 //     (08 xx xx xx) at every presentation (Reset); its identity is file
 //     0x15 only.

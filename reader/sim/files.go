@@ -131,6 +131,18 @@ func (c *Card) readBinary(a apdu) []byte {
 	return sliceLe(*f, int(a.p2), a.le)
 }
 
+// File returns the content of the transparent file sfi (0x15 or 0x12) as
+// the card holds it, for tests and tools; false for any other file.
+func (c *Card) File(sfi byte) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := binaryFile(c.st, sfi)
+	if f == nil {
+		return nil, false
+	}
+	return append([]byte(nil), (*f)...), true
+}
+
 // binaryFile returns the transparent file sfi of st (0x15, 0x12), nil for
 // any other.
 func binaryFile(st *cardState, sfi byte) *[]byte {

@@ -125,14 +125,87 @@ type fuzzSession struct {
 	valid   bool
 }
 
+// validWrites returns the APDUs of correct card writes on a fresh
+// fuzzCard: each GET CHALLENGE is answered as the fuzz run will answer it
+// (the same deterministic random source), so the MACs stay valid.
+func validWrites(t testing.TB) [][]byte {
+	c := fuzzCard(t)
+	ck, err := testMasterKeys().ForCard(epurse.AlgDES, c.Profile().Factor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	send := func(cmd []byte) []byte {
+		out = append(out, cmd)
+		resp, err := c.Respond(cmd)
+		if err != nil || len(resp) < 2 {
+			t.Fatalf("% X: % X %v", cmd, resp, err)
+		}
+		return resp[:len(resp)-2]
+	}
+	chal := func() [4]byte { return [4]byte(send(epurse.GetChallengeCommand().Bytes())) }
+	send(epurse.SelectAID(epurse.AIDKingstar).Bytes())
+	w := epurse.LimitsWrite(6000, 20000)
+	h, _ := w.Header()
+	mac, _ := epurse.SecureMAC(epurse.AlgDES, ck.DAMK, chal(), h[:], w.Data)
+	ub, _ := epurse.UpdateBinaryCommand(w.SFI, w.Offset, w.Data, mac)
+	send(ub.Bytes())
+	bh := epurse.AppBlockHeader(false)
+	mac, _ = epurse.SecureMAC(epurse.AlgDES, ck.DABK, chal(), bh[:])
+	send(epurse.AppBlockCommand(false, mac).Bytes())
+	uh := epurse.AppUnblockHeader()
+	mac, _ = epurse.SecureMAC(epurse.AlgDES, ck.DAUK, chal(), uh[:])
+	send(epurse.AppUnblockCommand(mac).Bytes())
+	pin, _ := epurse.EncodePIN("654321")
+	mac, _ = epurse.PINReloadMAC(epurse.AlgDES, ck.DRPK, pin)
+	pr, _ := epurse.PINReloadCommand(pin, mac)
+	send(pr.Bytes())
+	return out
+}
+
+// writeAllowed reports whether cmd, answered 9000 right after a GET
+// CHALLENGE that gave ch (hasCh), is a secure write whose MAC the harness
+// recomputes as valid under the card's keys: the only commands that may
+// change files 0x15 and 0x12 or the block state.
+func writeAllowed(cmd []byte, ch [4]byte, hasCh bool, ck epurse.CardKeys) bool {
+	if !hasCh || len(cmd) < 9 || int(cmd[4]) != len(cmd)-5 {
+		return false
+	}
+	var key []byte
+	switch {
+	case cmd[0] == epurse.CLASecureISO && cmd[1] == epurse.InsUpdateBinary:
+		key = ck.DAMK
+	case cmd[0] == epurse.CLASecureProp && cmd[1] == epurse.InsAppBlock:
+		key = ck.DABK
+	case cmd[0] == epurse.CLASecureProp && cmd[1] == epurse.InsAppUnblock:
+		key = ck.DAUK
+	default:
+		return false
+	}
+	n := len(cmd) - 4
+	want, err := epurse.SecureMAC(epurse.AlgDES, key, ch, cmd[:5], cmd[5:n])
+	return err == nil && want == [4]byte(cmd[n:])
+}
+
+// cardImage is what the card writes change, for the fuzz property.
+func cardImage(c *sim.Card) string {
+	p, _ := c.File(epurse.SFIPublicData)
+	k, _ := c.File(epurse.SFICampus)
+	return string(p) + string(k) + c.Status().Blocked
+}
+
 // FuzzCardRespond runs APDU sequences against a fresh card: it must never
 // panic, and the balance may change only on a 9000 answer to DEBIT FOR
 // PURCHASE or CREDIT FOR LOAD whose MAC the harness recomputes as valid,
 // by exactly the INITIALIZE amount. INITIALIZE FOR LOAD answers 9000 only
 // with a PIN verified since the last SELECT (pinState), and GET DATA
-// answers the card's UID.
+// answers the card's UID. Files 0x15 and 0x12 and the block state change
+// only on a 9000 answer to a secure write whose MAC is valid under the
+// challenge of the command right before it; the PIN only on CHANGE PIN or
+// a PIN RELOAD with a valid MAC.
 func FuzzCardRespond(f *testing.F) {
 	f.Add(script(validPurchase(f)...))
+	f.Add(script(validWrites(f)...))
 	f.Add(script([]byte{0x80, 0x54, 0x01, 0x00, 0x0F}))
 	f.Add(script([]byte{0x00, 0xA4, 0x04, 0x00}))
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -141,6 +214,8 @@ func FuzzCardRespond(f *testing.F) {
 		ck := cardKeys(t, pub.Factor())
 		var s fuzzSession
 		var pins pinState
+		var ch [4]byte
+		hasCh := false
 		for len(in) > 0 {
 			n := int(in[0])
 			in = in[1:]
@@ -148,6 +223,7 @@ func FuzzCardRespond(f *testing.F) {
 			cmd := in[:n]
 			in = in[n:]
 			before := c.Status().Balance
+			image, pin := cardImage(c), c.Profile().PIN
 			resp, err := c.Respond(cmd)
 			if err != nil {
 				t.Fatalf("Respond error without faults: %v", err)
@@ -158,6 +234,24 @@ func FuzzCardRespond(f *testing.F) {
 			after := c.Status().Balance
 			ok := bytes.HasSuffix(resp, []byte{0x90, 0x00})
 			data := resp[:len(resp)-2]
+			if cardImage(c) != image && (!ok || !writeAllowed(cmd, ch, hasCh, ck)) {
+				t.Fatalf("files or block state changed on %X → %X", cmd, resp)
+			}
+			if p := c.Profile().PIN; p != pin {
+				reload := len(cmd) > 9 && cmd[0] == 0x80 && cmd[1] == 0x5E && cmd[2] == 0x00
+				if reload {
+					n := len(cmd) - 4
+					m, _ := epurse.PINReloadMAC(epurse.AlgDES, ck.DRPK, cmd[5:n])
+					reload = m == [4]byte(cmd[n:])
+				}
+				if !ok || !(reload || (len(cmd) > 2 && cmd[0] == 0x80 && cmd[1] == 0x5E && cmd[2] == 0x01)) {
+					t.Fatalf("PIN changed on %X → %X", cmd, resp)
+				}
+			}
+			hasCh = ok && len(cmd) >= 2 && cmd[0] == 0x00 && cmd[1] == 0x84 && len(data) == 4
+			if hasCh {
+				ch = [4]byte(data)
+			}
 			if ok && len(cmd) >= 4 && cmd[0] == 0x80 && cmd[1] == 0x50 && cmd[2] == 0x00 && !pins.holder && !pins.system {
 				t.Fatalf("INITIALIZE FOR LOAD %X answered 9000 without a verified PIN", cmd)
 			}
@@ -223,6 +317,15 @@ func TestFuzzSeeds(t *testing.T) {
 	if st := c.Status(); st.Balance != 10000-123 || st.OfflineCounter != 1 {
 		t.Fatalf("seed purchase did not debit: %+v", st)
 	}
+	w := fuzzCard(t)
+	for _, a := range validWrites(t) {
+		if resp, err := w.Respond(a); err != nil || !bytes.HasSuffix(resp, []byte{0x90, 0x00}) {
+			t.Fatalf("seed write % X: % X %v", a, resp, err)
+		}
+	}
+	if st := w.Status(); st.TxnLimit != 6000 || st.DailyLimit != 20000 || st.Blocked != "" || w.Profile().PIN != "654321" {
+		t.Fatalf("seed writes did not write: %+v", st)
+	}
 	if !*updateSeeds {
 		return
 	}
@@ -243,6 +346,8 @@ func TestFuzzSeeds(t *testing.T) {
 		"pin-select-load":         script(apdus[apduSelect], apdus[apduVerify], apdus[apduSelect], apdus[apduInitLoad]),
 		"wrong-system-pin-load":   script(apdus[apduSelect], apdus[apduVerifySystem], wrongSys, apdus[apduInitLoad]),
 		"get-data":                script(apdus[apduGetData], []byte{0xFF, 0xCA, 0x01, 0x00, 0x00}, []byte{0xFF, 0xCA, 0x00, 0x00, 0x02}),
+		"valid-writes":            script(validWrites(t)...),
+		"write-replayed":          script(append(validWrites(t)[:3], validWrites(t)[2])...),
 	}
 	for name, b := range seeds {
 		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)

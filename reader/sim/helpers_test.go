@@ -146,3 +146,6 @@ func transceive(t *testing.T, card reader.Card, cmd reader.Command) ([]byte, rea
 }
 
 func epurseDay() time.Time { return time.Date(2026, 10, 8, 0, 0, 0, 0, time.UTC) }
+
+// testMasterKeys are the issuer master keys of the demo cards.
+func testMasterKeys() epurse.Keys { return sam.TestKeys().Keys[1] }
