@@ -119,8 +119,14 @@ func (l *Ledger) Service(ctx context.Context, device string, req protocol.Servic
 		return protocol.ServiceAnswer{}, fmt.Errorf("ledger: service: %w: %v", ErrMalformed, err)
 	}
 	d, err := l.Device(device)
+	if errors.Is(err, ErrNotFound) {
+		err = ErrUnknownDevice
+	}
+	if err == nil && !d.Revoked.IsZero() {
+		err = ErrRevoked
+	}
 	if err != nil {
-		return protocol.ServiceAnswer{}, fmt.Errorf("ledger: service: %w", err)
+		return protocol.ServiceAnswer{}, fmt.Errorf("ledger: service: device %s: %w", device, err)
 	}
 	if err := checkAuthority(d, &req); err != nil {
 		return protocol.ServiceAnswer{}, err

@@ -39,7 +39,7 @@ commands:
   init          --data DIR                    create the ledger (database and signing key) in DIR
   keys          --data DIR [--pem | --fingerprint]
                 print the ledger key id, public key and fingerprint (for provisioning)
-  token new     --data DIR --device ID [--kind pos|gate|kiosk]
+  token new     --data DIR --device ID [--kind pos|gate|kiosk|desk]
                 print a one-time enrolment token for a device
   device list   --data DIR [--json]           list devices
   device revoke --data DIR ID                 revoke a device: nothing but its remaining records from now on
