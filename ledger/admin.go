@@ -71,6 +71,7 @@ type adminReq struct {
 	NewAccount  *AccountParams `json:"new_account,omitempty"`
 	Change      *AccountChange `json:"change,omitempty"`
 	BankBalance int64          `json:"bank_balance,omitempty"`
+	Extensions  []Extension    `json:"extensions,omitempty"`
 }
 
 type adminResp struct {
@@ -87,6 +88,7 @@ type adminResp struct {
 
 	Account       *accounts.View `json:"account,omitempty"`
 	AccountReport *AccountReport `json:"account_report,omitempty"`
+	ExtendReport  *ExtendReport  `json:"extend_report,omitempty"`
 }
 
 var adminErrs = map[string]error{"invalid": ErrInvalid, "not-found": ErrNotFound, "revoked": ErrRevoked}

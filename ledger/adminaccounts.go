@@ -15,6 +15,7 @@ type AccountAdmin interface {
 	ReissueCard(id, newCard string) (accounts.View, error)
 	Repay(id string, amount int64, ref string) (accounts.View, error)
 	TopUp(id string, amount int64, source string) (accounts.View, error)
+	ExtendAccounts(ext []Extension) (ExtendReport, error)
 }
 
 func accountHandlers(l *Ledger, handle func(path string, f func(req adminReq) (adminResp, error))) {
@@ -39,6 +40,7 @@ func accountHandlers(l *Ledger, handle func(path string, f func(req adminReq) (a
 	handle("/admin/account/reissue", func(q adminReq) (adminResp, error) { return view(l.ReissueCard(q.ID, q.Card)) })
 	handle("/admin/account/repay", func(q adminReq) (adminResp, error) { return view(l.Repay(q.ID, q.Amount, q.Source)) })
 	handle("/admin/account/topup", func(q adminReq) (adminResp, error) { return view(l.TopUp(q.ID, q.Amount, q.Source)) })
+	serviceHandlers(l, handle)
 }
 
 var _ AccountAdmin = (*AdminClient)(nil)

@@ -15,7 +15,7 @@ import (
 )
 
 // Device kinds a token may be issued for.
-var deviceKinds = []string{"pos", "gate", "kiosk"}
+var deviceKinds = []string{"pos", "gate", "kiosk", "desk"}
 
 // Device is a device as the ledger knows it: identity, enrolment and its
 // journal's state at the ledger.

@@ -391,3 +391,36 @@ func TestPSAMSwapReported(t *testing.T) {
 		t.Fatalf("not served after the rebind: %v", e)
 	}
 }
+
+// TestPSAMHeldNoServices: a held kiosk runs no self-service trade and gets
+// no card-write MAC (psam-binding), while the report of a write already
+// made on a card is still taken (like a load's confirmation).
+func TestPSAMHeldNoServices(t *testing.T) {
+	r := newSvcRig(t, ledger.Options{})
+	r.tl.EnrolPSAM(t, "pos-a", protocol.DevicePOS, psamX[:])
+	held, resp := r.tl.EnrolPSAM(t, "kiosk-held", protocol.DeviceKiosk, psamX[:])
+	if resp.Held != protocol.CodePSAMBinding {
+		t.Fatalf("kiosk enrolled with pos-a's PSAM: held %v", resp.Held)
+	}
+	m := r.req(t, held, protocol.TradeChangePIN)
+	m.CardNo, m.PIN, m.NewPIN = svcCard, sp(svcPIN), sp("112233")
+	if _, e := r.svc(t, held, m); e == nil || e.Code != protocol.CodePSAMBinding {
+		t.Fatalf("service at a held kiosk: %v, want psam-binding", e)
+	}
+	// A write made at a served kiosk, then its MAC asked and its report
+	// made at the held one.
+	a := r.ok(t, r.kiosk, func() *protocol.ServiceRequest {
+		m := r.req(t, r.kiosk, protocol.TradeChangePIN)
+		m.CardNo, m.PIN, m.NewPIN = svcCard, sp(svcPIN), sp("112233")
+		return m
+	}())
+	w := a.Writes[0]
+	_, e := post[protocol.CardWriteMAC](t, r.tl, held, protocol.PathCardWriteMAC, held.Seal(t, &protocol.CardWriteMACRequest{DeviceID: held.ID,
+		WriteID: w.WriteID, CardNo: w.CardNo, CardSerial: make([]byte, 8), KeyVersion: 1, Challenge: make([]byte, 8), Command: []byte{0x84, 0x24, 0, 0, 4}}))
+	if e == nil || e.Code != protocol.CodePSAMBinding {
+		t.Fatalf("card-write MAC at a held kiosk: %v, want psam-binding", e)
+	}
+	if ack, e := r.report(t, held, w, protocol.OutcomeWritten, w.Values()); e != nil || ack.State != protocol.WriteWritten {
+		t.Fatalf("report of a write made on a card, from a held kiosk: %+v %v", ack, e)
+	}
+}

@@ -52,6 +52,10 @@ func NewServer(l *Ledger) (*Server, error) {
 	s.mux.HandleFunc("POST "+protocol.PathLoadProbe, s.loadProbe)
 	s.mux.HandleFunc("POST "+protocol.PathClaims, s.claims)
 	s.mux.HandleFunc("POST "+protocol.PathTransfer, s.transfer)
+	s.mux.HandleFunc("POST "+protocol.PathServices, s.services)
+	s.mux.HandleFunc("POST "+protocol.PathCardWritesPending, s.pendingWrites)
+	s.mux.HandleFunc("POST "+protocol.PathCardWriteReport, s.cardWriteReport)
+	s.mux.HandleFunc("POST "+protocol.PathCardWriteMAC, s.cardWriteMAC)
 	return s, nil
 }
 

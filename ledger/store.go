@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/openykt/yktd/ledger/accounts"
 	"github.com/openykt/yktd/ledger/bank"
 	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/protocol"
@@ -128,6 +129,13 @@ type Options struct {
 	// clock; default time.Local. It must be the devices' device.timezone
 	// (ledgerd serve --timezone, default Asia/Shanghai as theirs).
 	Location *time.Location
+	// IDLockout is how long accounts.MaxIDTries wrong national ID numbers
+	// lock an account's ID check (解挂); default accounts.DefaultIDLockout.
+	IDLockout time.Duration
+	// CardWriteMACs, when set, makes the secure-messaging MACs of card
+	// writes (/v1/cardwrites/mac); default the key service when it offers
+	// them, else write grants carry no MAC.
+	CardWriteMACs CardWriteMACs
 	// NoSync turns bbolt's fsync off: benchmarks only, never in service.
 	NoSync bool
 
@@ -172,6 +180,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxOffline <= 0 {
 		o.MaxOffline = DefaultMaxOffline
+	}
+	if o.IDLockout <= 0 {
+		o.IDLockout = accounts.DefaultIDLockout
 	}
 	if o.StatusHistory == 0 {
 		o.StatusHistory = 10000

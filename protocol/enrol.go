@@ -39,9 +39,10 @@ const (
 	DevicePOS   DeviceKind = 1 // canteen POS, shower or hot-water meter
 	DeviceGate  DeviceKind = 2 // turnstile, door
 	DeviceKiosk DeviceKind = 3 // 圈存 kiosk
+	DeviceDesk  DeviceKind = 4 // service desk (柜台): the kiosk's trades under an operator, and the desk's own
 )
 
-// String returns "pos", "gate", "kiosk" or "kind(N)".
+// String returns "pos", "gate", "kiosk", "desk" or "kind(N)".
 func (k DeviceKind) String() string {
 	switch k {
 	case DevicePOS:
@@ -50,6 +51,8 @@ func (k DeviceKind) String() string {
 		return "gate"
 	case DeviceKiosk:
 		return "kiosk"
+	case DeviceDesk:
+		return "desk"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -94,7 +97,7 @@ func (m *EnrolRequest) Validate() error {
 		return Errorf(CodeMalformed, "%s: token of %d bytes", w, len(m.Token))
 	case len(m.PublicKey) == 0 || len(m.PublicKey) > MaxKeyLen:
 		return Errorf(CodeMalformed, "%s: public key of %d bytes", w, len(m.PublicKey))
-	case m.Kind < DevicePOS || m.Kind > DeviceKiosk:
+	case m.Kind < DevicePOS || m.Kind > DeviceDesk:
 		return Errorf(CodeMalformed, "%s: unknown device kind %d", w, m.Kind)
 	case len(m.Firmware) > maxTextLen:
 		return Errorf(CodeMalformed, "%s: firmware of %d bytes", w, len(m.Firmware))

@@ -50,7 +50,18 @@ const (
 	// in; issue 16): it takes no money until an operator re-binds it
 	// (ledgerd device rebind). Its journal is still taken.
 	CodePSAMBinding Code = 30
-	codeMax              = CodePSAMBinding
+
+	// Refusals of the self-service and desk trades (issue 15; texts in
+	// CodeText and docs/protocol.md §8.6).
+	CodeIDInvalid     Code = 31 // the national ID number does not match the account's (Error.TriesLeft)
+	CodeTriesLocked   Code = 32 // too many wrong ID numbers: locked until Error.Until
+	CodeStateRefused  Code = 33 // the account's state (or the card write's) does not allow the trade
+	CodeWritePending  Code = 34 // a card write of the same field waits for the card: complete it first (补写)
+	CodeInsufficient  Code = 35 // the account's balance is less than the payment
+	CodeLoadUnsettled Code = 36 // a load of the card is authorised and not settled
+	CodeUnknownRef    Code = 37 // no card write or fee order of that id (for this card)
+	CodeWriteMismatch Code = 38 // the card's read-back does not match the write
+	codeMax                = CodeWriteMismatch
 )
 
 var codeNames = [...]string{
@@ -85,7 +96,15 @@ var codeNames = [...]string{
 	CodeBankUnavailable:  "bank-unavailable",
 	CodeAmountLimit:      "amount-limit",
 
-	CodePSAMBinding: "psam-binding",
+	CodePSAMBinding:   "psam-binding",
+	CodeIDInvalid:     "id-invalid",
+	CodeTriesLocked:   "tries-locked",
+	CodeStateRefused:  "state-refused",
+	CodeWritePending:  "write-pending",
+	CodeInsufficient:  "insufficient",
+	CodeLoadUnsettled: "load-unsettled",
+	CodeUnknownRef:    "unknown-ref",
+	CodeWriteMismatch: "write-mismatch",
 }
 
 // String returns the code's stable name ("gap", "bad-signature", ...).
@@ -142,7 +161,15 @@ var (
 	ErrBankUnavailable  error = sentinel(CodeBankUnavailable)
 	ErrAmountLimit      error = sentinel(CodeAmountLimit)
 
-	ErrPSAMBinding error = sentinel(CodePSAMBinding)
+	ErrPSAMBinding   error = sentinel(CodePSAMBinding)
+	ErrIDInvalid     error = sentinel(CodeIDInvalid)
+	ErrTriesLocked   error = sentinel(CodeTriesLocked)
+	ErrStateRefused  error = sentinel(CodeStateRefused)
+	ErrWritePending  error = sentinel(CodeWritePending)
+	ErrInsufficient  error = sentinel(CodeInsufficient)
+	ErrLoadUnsettled error = sentinel(CodeLoadUnsettled)
+	ErrUnknownRef    error = sentinel(CodeUnknownRef)
+	ErrWriteMismatch error = sentinel(CodeWriteMismatch)
 )
 
 // Error is both the wire Error message (the CBOR body of an HTTP 4xx/5xx
@@ -157,6 +184,11 @@ type Error struct {
 	// Expected is, for CodeGap, the sequence the ledger wants next
 	// (its high-water mark + 1).
 	Expected uint64 `cbor:"3,keyasint,omitempty" json:"expected,omitempty"`
+	// TriesLeft is, for pin-invalid and id-invalid, how many more wrong
+	// tries the ledger takes before it locks (absent: not said).
+	TriesLeft int `cbor:"4,keyasint,omitempty" json:"tries_left,omitempty"`
+	// Until is, for tries-locked, when the lockout ends (Unix seconds).
+	Until int64 `cbor:"5,keyasint,omitempty" json:"until,omitempty"`
 
 	err error // the cause, when made locally; not on the wire
 }
@@ -220,7 +252,7 @@ func EncodeError(e *Error) ([]byte, error) {
 	if e == nil || !e.Code.Valid() {
 		return nil, fmt.Errorf("protocol: encode error: invalid code")
 	}
-	out := Error{Code: e.Code, Message: truncateUTF8(e.Message, maxErrorMessage), Expected: e.Expected}
+	out := Error{Code: e.Code, Message: truncateUTF8(e.Message, maxErrorMessage), Expected: e.Expected, TriesLeft: e.TriesLeft, Until: e.Until}
 	return encode("error", &out, MaxErrorSize)
 }
 
@@ -237,6 +269,9 @@ func DecodeError(b []byte) (*Error, error) {
 	}
 	if len(e.Message) > maxErrorMessage {
 		return nil, Errorf(CodeMalformed, "error: message of %d bytes", len(e.Message))
+	}
+	if e.TriesLeft < 0 || e.Until < 0 {
+		return nil, Errorf(CodeMalformed, "error: tries left %d, until %d", e.TriesLeft, e.Until)
 	}
 	return &e, nil
 }

@@ -26,8 +26,10 @@ const (
 // rate-limited; 403 the account refusals (spend-only, overdrawn-frozen,
 // account-lost, -frozen, -dormant, -cancelled, -expired, pin-invalid,
 // pin-locked); 404 no-account; 402 bank-refused; 422 purse-limit,
-// amount-limit; 503 bank-unavailable; 403 psam-binding; 500 internal and
-// any code this version does not know.
+// amount-limit; 503 bank-unavailable; 403 psam-binding, id-invalid,
+// tries-locked; 409 state-refused, write-pending, load-unsettled; 402
+// insufficient; 404 unknown-ref; 422 write-mismatch; 500 internal and any
+// code this version does not know.
 // Clients decide on the Code in the body, not on the status.
 func (c Code) HTTPStatus() int {
 	switch c {
@@ -60,6 +62,16 @@ func (c Code) HTTPStatus() int {
 		return 503
 	case CodePSAMBinding:
 		return 403
+	case CodeIDInvalid, CodeTriesLocked:
+		return 403
+	case CodeStateRefused, CodeWritePending, CodeLoadUnsettled:
+		return 409
+	case CodeInsufficient:
+		return 402
+	case CodeUnknownRef:
+		return 404
+	case CodeWriteMismatch:
+		return 422
 	}
 	return 500
 }

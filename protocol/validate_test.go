@@ -18,7 +18,7 @@ func TestValidateRefusals(t *testing.T) {
 	}{
 		{"enrol request no token", &EnrolRequest{DeviceID: testDevice, PublicKey: []byte{1}, Alg: -8, Kind: DevicePOS}, ErrMalformed},
 		{"enrol request no key", &EnrolRequest{DeviceID: testDevice, Token: "t", Alg: -8, Kind: DevicePOS}, ErrMalformed},
-		{"enrol request kind 4", &EnrolRequest{DeviceID: testDevice, Token: "t", PublicKey: []byte{1}, Alg: -8, Kind: 4}, ErrMalformed},
+		{"enrol request kind 5", &EnrolRequest{DeviceID: testDevice, Token: "t", PublicKey: []byte{1}, Alg: -8, Kind: 5}, ErrMalformed},
 		{"enrol request long firmware", &EnrolRequest{DeviceID: testDevice, Token: "t", PublicKey: []byte{1}, Alg: -8, Kind: DeviceGate, Firmware: long}, ErrMalformed},
 		{"enrol request short terminal id", &EnrolRequest{DeviceID: testDevice, Token: "t", PublicKey: []byte{1}, Alg: -8, Kind: DevicePOS, TerminalID: make([]byte, 5)}, ErrMalformed},
 		{"enrol request device id with space", &EnrolRequest{DeviceID: "pos 1", Token: "t", PublicKey: []byte{1}, Alg: -8, Kind: DevicePOS}, ErrMalformed},

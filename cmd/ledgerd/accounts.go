@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -208,17 +209,74 @@ func cmdAccountSet(args []string, stdout, stderr io.Writer) error {
 
 func cmdAccountExtend(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("account extend", stderr)
-	a, done, err := parseAndOpen(fs, data, args, 2, "an account id and a date YYYYMMDD", nil)
+	file := fs.String("file", "", "the registry's extensions: one `ID YYYYMMDD` a line; each becomes a card write, the end changing when the card is written")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError("account extend: %v", err)
+	}
+	switch {
+	case *data == "":
+		return usageError("account extend: --data DIR is required")
+	case *file == "" && fs.NArg() != 2:
+		return usageError("account extend: want an account id and a date YYYYMMDD, or --file FILE")
+	case *file != "" && fs.NArg() != 0:
+		return usageError("account extend: --file FILE takes no arguments")
+	}
+	var ext []ledger.Extension
+	if *file != "" {
+		b, err := readBounded(*file, ledger.MaxExtendFile)
+		if err != nil {
+			return err
+		}
+		if ext, err = ledger.ParseExtensions(b); err != nil {
+			return fmt.Errorf("%s: %w (nothing changed)", *file, err)
+		}
+	}
+	a, done, err := openAdmin(*data)
 	if err != nil {
 		return err
 	}
 	defer done()
-	v, err := a.ExtendAccount(fs.Arg(0), fs.Arg(1))
-	if err != nil {
-		return err
+	if *file == "" {
+		v, err := a.ExtendAccount(fs.Arg(0), fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		printAccount(stdout, v)
+		return nil
 	}
-	printAccount(stdout, v)
+	r, err := a.ExtendAccounts(ext)
+	if err != nil {
+		return fmt.Errorf("%s: %w (nothing changed)", *file, err)
+	}
+	fmt.Fprintf(stdout, "%d lines: %d extended (card writes pending; %d replaced a pending one), %d unchanged, %d not found, %d refused\n",
+		len(ext), r.Extended, r.Replaced, r.Unchanged, len(r.NotFound), len(r.Refused))
+	for _, id := range r.NotFound {
+		fmt.Fprintf(stdout, "not found: %s\n", id)
+	}
+	for _, x := range r.Refused {
+		fmt.Fprintf(stdout, "refused: %s\n", x)
+	}
 	return nil
+}
+
+// readBounded reads the operator's file path, at most max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: more than %d bytes: not an extension file", path, max)
+	}
+	return b, nil
 }
 
 func cmdAccountReissue(args []string, stdout, stderr io.Writer) error {

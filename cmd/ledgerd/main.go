@@ -39,7 +39,7 @@ commands:
   init          --data DIR                    create the ledger (database and signing key) in DIR
   keys          --data DIR [--pem | --fingerprint]
                 print the ledger key id, public key and fingerprint (for provisioning)
-  token new     --data DIR --device ID [--kind pos|gate|kiosk]
+  token new     --data DIR --device ID [--kind pos|gate|kiosk|desk]
                 print a one-time enrolment token for a device
   device list   --data DIR [--json]           list devices
   device revoke --data DIR ID                 revoke a device: nothing but its remaining records from now on
@@ -61,6 +61,8 @@ commands:
                 change an account (states: normal, lost, frozen, dormant, cancelled, expired,
                 spend-only, overdrawn-frozen); a new PIN unlocks a locked one
   account extend --data DIR ID YYYYMMDD       the validity end (延期)
+  account extend --data DIR --file F          the registry's extensions, one "ID YYYYMMDD" a line: each a
+                                              pending card write (the end changes when the card is written)
   account reissue --data DIR ID NEWCARD       a new card for the account; the old one cancelled
   account repay --data DIR [--ref R] ID FEN   repay an overdraft (overdrawn-frozen: normal once repaid)
   account topup --data DIR [--ref R] ID FEN   money for loading (圈存) onto the holder's card

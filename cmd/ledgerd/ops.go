@@ -114,7 +114,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) error {
 func cmdTokenNew(args []string, stdout, stderr io.Writer) error {
 	fs, data := newFlags("token new", stderr)
 	dev := fs.String("device", "", "device id the token enrols (required)")
-	kind := fs.String("kind", "pos", "device kind: pos, gate or kiosk")
+	kind := fs.String("kind", "pos", "device kind: pos, gate, kiosk or desk")
 	site := fs.String("site", "", "the only site the token enrols the device at (device.site); it authorises moving an enrolled device there")
 	a, done, err := parseAndOpen(fs, data, args, 0, "no arguments", func() error {
 		if *dev == "" {

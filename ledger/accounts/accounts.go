@@ -122,6 +122,13 @@ type Account struct {
 	PINTries int `json:"pin_tries,omitempty"`
 	// IDDigest is the keyed digest of the national ID number (keys.Holder).
 	IDDigest []byte `json:"id_digest,omitempty"`
+	// IDTries counts wrong national ID numbers in a row (解挂); at
+	// MaxIDTries the ID check is locked until IDLockedUntil.
+	IDTries       int       `json:"id_tries,omitempty"`
+	IDLockedUntil time.Time `json:"id_locked_until,omitzero"`
+	// Prior is the state a loss report (挂失) found, which unfreezing
+	// (解挂) restores ("" none: normal).
+	Prior State `json:"prior,omitempty"`
 	// BankAccount is the bank account bound for 银校转账 ("" none).
 	BankAccount string    `json:"bank_account,omitempty"`
 	Created     time.Time `json:"created"`
@@ -136,7 +143,8 @@ const MaxPINTries = 5
 func (a Account) Redacted() View {
 	return View{Account: Account{ID: a.ID, Card: a.Card, OldCards: a.OldCards, State: a.State, ValidUntil: a.ValidUntil,
 		TxLimit: a.TxLimit, PurseLimit: a.PurseLimit, Balance: a.Balance, Loadable: a.Loadable, Authorised: a.Authorised,
-		PINTries: a.PINTries, BankAccount: a.BankAccount, Created: a.Created, Updated: a.Updated},
+		PINTries: a.PINTries, IDTries: a.IDTries, IDLockedUntil: a.IDLockedUntil, Prior: a.Prior, BankAccount: a.BankAccount,
+		Created: a.Created, Updated: a.Updated},
 		PINSet: len(a.PVV) > 0, IDSet: len(a.IDDigest) > 0}
 }
 

@@ -44,6 +44,16 @@ const (
 	CodeLedgerBusy       ui.Code = "ledger_busy"              // the ledger is overloaded or failed: try later
 	CodeCardAuthFailed   ui.Code = "load_mac_invalid"         // the ledger could not verify the card's MAC1
 	CodeDeviceRevoked    ui.Code = "device_revoked"           // the ledger revoked this device
+
+	// The refusals of the self-service trades (protocol codes 31-38).
+	CodeIDWrong       ui.Code = "id_number_wrong"      // the national ID number is wrong (解挂)
+	CodeTriesLocked   ui.Code = "tries_locked"         // too many wrong ID numbers: locked for a while
+	CodeStateRefused  ui.Code = "state_refused"        // the card's state does not allow the service
+	CodeWritePending  ui.Code = "write_pending"        // a card write waits: complete it first (补写)
+	CodeInsufficient  ui.Code = "account_insufficient" // the account's balance is less than the payment
+	CodeLoadUnsettled ui.Code = "load_unsettled"       // a load of the card is unsettled
+	CodeUnknownRef    ui.Code = "unknown_ref"          // no such card write or order
+	CodeWriteMismatch ui.Code = "write_mismatch"       // the card did not take the write
 )
 
 var texts = map[ui.Code][2]string{
@@ -77,6 +87,15 @@ var texts = map[ui.Code][2]string{
 	CodeLedgerBusy:       {"中心繁忙 请稍后再试", "Ledger busy: try later"},
 	CodeCardAuthFailed:   {"卡片认证失败 未圈存", "Card not authenticated: nothing loaded"},
 	CodeDeviceRevoked:    {"终端已停用 请联系管理员", "Terminal revoked, call the operator"},
+
+	CodeIDWrong:       {"证件号码错误", "Wrong ID number"},
+	CodeTriesLocked:   {"错误次数过多 暂时锁定", "Too many wrong tries: locked for now"},
+	CodeStateRefused:  {"当前卡状态不能办理此业务", "The card's state does not allow this service"},
+	CodeWritePending:  {"有未完成的写卡 请先补写", "A card write is unfinished: complete it first"},
+	CodeInsufficient:  {"账户余额不足", "Insufficient balance in the account"},
+	CodeLoadUnsettled: {"有未完成的圈存 请到管理中心", "A load is unfinished: see the service desk"},
+	CodeUnknownRef:    {"无此记录", "No such record"},
+	CodeWriteMismatch: {"写卡校验失败 请重试", "The card did not take the write: try again"},
 }
 
 // refusals maps the ledger's refusal codes to the codes shown; a code not
@@ -102,6 +121,14 @@ var refusals = map[protocol.Code]ui.Code{
 	protocol.CodeBankUnavailable:  CodeBankUnavailable,
 	protocol.CodeAmountLimit:      CodeAmountLimit,
 	protocol.CodePSAMBinding:      ui.CodePSAMBinding, // shown with terminal/ui's text
+	protocol.CodeIDInvalid:        CodeIDWrong,
+	protocol.CodeTriesLocked:      CodeTriesLocked,
+	protocol.CodeStateRefused:     CodeStateRefused,
+	protocol.CodeWritePending:     CodeWritePending,
+	protocol.CodeInsufficient:     CodeInsufficient,
+	protocol.CodeLoadUnsettled:    CodeLoadUnsettled,
+	protocol.CodeUnknownRef:       CodeUnknownRef,
+	protocol.CodeWriteMismatch:    CodeWriteMismatch,
 }
 
 // RefusalCode is the code shown for the ledger's refusal c.
