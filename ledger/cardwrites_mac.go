@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/epurse"
@@ -72,23 +73,43 @@ type WriteMACRequest struct {
 	CardWriteMACInput
 }
 
-// valueBytes returns the bytes an update of w must carry (the yktd card
-// profile's encoding of its field, protocol.WriteField).
-func valueBytes(w *CardWrite) []byte {
+// updateMatches reports whether cmd (header ‖ data, Lc counting the MAC)
+// is an UPDATE BINARY under secure messaging of w's value as the yktd card
+// profile holds it (docs/architecture.md §4.1.1): tx-limit file 0x12
+// offset 1 (the per-transaction limit, then any daily limit); status file
+// 0x12 offset 9 (the status-list version of the 解挂), or the card status
+// byte of file 0x15 (offset 29) when the card itself was locked;
+// valid-until file 0x15 offset 24 (BCD).
+func updateMatches(w *CardWrite, cmd []byte) bool {
 	v := w.Values
+	var want []epurse.BinaryWrite
 	switch w.Field {
 	case protocol.FieldTxLimit:
-		return []byte{byte(v.TxLimit >> 16), byte(v.TxLimit >> 8), byte(v.TxLimit)}
-	case protocol.FieldStatus:
-		return binary.BigEndian.AppendUint32([]byte{v.CardStatus}, uint32(v.StatusVersion))
-	case protocol.FieldValidUntil:
-		b := make([]byte, 4)
-		for i := range b {
-			b[i] = (v.ValidUntil[2*i]-'0')<<4 | (v.ValidUntil[2*i+1] - '0')
+		if v.TxLimit < 0 || v.TxLimit > math.MaxUint32 || len(cmd) != 5+8 {
+			return false
 		}
-		return b
+		lw := epurse.LimitsWrite(uint32(v.TxLimit), binary.BigEndian.Uint32(cmd[9:13])) // the daily limit as the card holds it
+		want = []epurse.BinaryWrite{lw}
+	case protocol.FieldStatus:
+		want = []epurse.BinaryWrite{epurse.ListVersionWrite(v.StatusVersion), epurse.CardStatusWrite(v.CardStatus)}
+	case protocol.FieldValidUntil:
+		var end [4]byte
+		for i := range end {
+			end[i] = (v.ValidUntil[2*i]-'0')<<4 | (v.ValidUntil[2*i+1] - '0')
+		}
+		ew, err := epurse.ExpiryWrite(end)
+		if err != nil {
+			return false
+		}
+		want = []epurse.BinaryWrite{ew}
 	}
-	return nil
+	for _, bw := range want {
+		h, err := bw.Header()
+		if err == nil && bytes.Equal(cmd[:5], h[:]) && bytes.Equal(cmd[5:], bw.Data) {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteMAC returns the MAC of the command a device will send for a
@@ -123,7 +144,7 @@ func (l *Ledger) WriteMAC(ctx context.Context, r WriteMACRequest) ([4]byte, bool
 		return [4]byte{}, false, fmt.Errorf("ledger: card write %s: a pin-reload write is a PIN RELOAD (80 5E 00 00), not % X: %w", w.WriteID(), cmd[:4], ErrMalformed)
 	case w.Field != protocol.FieldPINReload && cmd[0]&0x04 == 0:
 		return [4]byte{}, false, fmt.Errorf("ledger: card write %s: an UPDATE BINARY without secure messaging (CLA %02X): %w", w.WriteID(), cmd[0], ErrMalformed)
-	case w.Field != protocol.FieldPINReload && (cmd[1] != 0xD6 || !bytes.Contains(cmd[5:], valueBytes(&w))):
+	case w.Field != protocol.FieldPINReload && !updateMatches(&w, cmd):
 		return [4]byte{}, false, fmt.Errorf("ledger: card write %s: the command is no UPDATE BINARY of the write's value: %w", w.WriteID(), ErrMalformed)
 	}
 	src := l.cardWriteMACs()

@@ -52,6 +52,16 @@ func (r *svcRig) mac(t *testing.T, dev *ledgertest.Device, w protocol.CardWrite,
 	return post[protocol.CardWriteMAC](t, r.tl, dev, protocol.PathCardWriteMAC, dev.Seal(t, m))
 }
 
+// updateCmd is the command of w as a terminal sends it, without the MAC.
+func updateCmd(t *testing.T, w epurse.BinaryWrite) []byte {
+	t.Helper()
+	h, err := w.Header()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(h[:], w.Data...)
+}
+
 // TestCardWriteMAC: the MAC of a pending write's secure-messaging
 // command comes from the key service's card-write MACs with the card's
 // serial, key version, challenge and the command as sent; the command
@@ -64,7 +74,7 @@ func TestCardWriteMAC(t *testing.T) {
 	lim := r.req(t, r.kiosk, protocol.TradeSetLimit)
 	lim.CardNo, lim.PIN, lim.TxLimit = svcCard, sp(svcPIN), 0x012345
 	w := r.ok(t, r.kiosk, lim).Writes[0]
-	update := []byte{0x04, 0xD6, 0x92, 0x00, 3 + 4, 0x01, 0x23, 0x45}
+	update := updateCmd(t, epurse.LimitsWrite(0x012345, 50000)) // the daily limit as the card holds it
 	got, e := r.mac(t, r.pos, w, update)
 	if e != nil || len(src.got) != 1 {
 		t.Fatalf("mac: %+v %v", got, e)
@@ -81,10 +91,12 @@ func TestCardWriteMAC(t *testing.T) {
 		name string
 		cmd  []byte
 	}{
-		{"another value", []byte{0x04, 0xD6, 0x92, 0x00, 7, 0x01, 0x23, 0x46}},
-		{"no secure messaging", []byte{0x00, 0xD6, 0x92, 0x00, 7, 0x01, 0x23, 0x45}},
-		{"Lc without the MAC", []byte{0x04, 0xD6, 0x92, 0x00, 3, 0x01, 0x23, 0x45}},
-		{"not an update", []byte{0x04, 0xDC, 0x92, 0x00, 7, 0x01, 0x23, 0x45}},
+		{"another value", updateCmd(t, epurse.LimitsWrite(0x012346, 50000))},
+		{"no secure messaging", append([]byte{0x00}, update[1:]...)},
+		{"Lc without the MAC", append([]byte{update[0], update[1], update[2], update[3], 8}, update[5:]...)},
+		{"not an update", append([]byte{update[0], 0xDC}, update[2:]...)},
+		{"another file", updateCmd(t, epurse.BinaryWrite{SFI: epurse.SFIPublicData, Offset: 1, Data: update[5:]})},
+		{"the status field", updateCmd(t, epurse.ListVersionWrite(0x012345))},
 	} {
 		if _, e := r.mac(t, r.kiosk, w, tc.cmd); e == nil || e.Code != protocol.CodeMalformed {
 			t.Errorf("%s: %v", tc.name, e)
@@ -112,7 +124,7 @@ func TestCardWriteMAC(t *testing.T) {
 	reset := r.req(t, r.desk, protocol.TradeResetPIN)
 	reset.CardNo, reset.NewPIN = svcCard, sp("135791")
 	rw := r.ok(t, r.desk, reset).Writes[0]
-	if _, e := r.mac(t, r.desk, rw, []byte{0x84, 0xD6, 0x00, 0x00, 3 + 4, 0x13, 0x57, 0x9F}); e == nil || e.Code != protocol.CodeMalformed {
+	if _, e := r.mac(t, r.desk, rw, updateCmd(t, epurse.BinaryWrite{SFI: epurse.SFICampus, Offset: 0, Data: []byte{0x13, 0x57, 0x9F}})); e == nil || e.Code != protocol.CodeMalformed {
 		t.Errorf("a reset by UPDATE BINARY: %v", e)
 	}
 	if m, e := r.mac(t, r.desk, rw, []byte{0x80, 0x5E, 0x00, 0x00, 3 + 4, 0x13, 0x57, 0x9F}); e != nil || len(m.MAC) != 4 || src.got[len(src.got)-1].Field != protocol.FieldPINReload {

@@ -61,15 +61,17 @@ const (
 	// FieldPINReload: a new PIN set by the desk without the old one (PIN
 	// RELOAD under the reload key; no value).
 	FieldPINReload WriteField = 2
-	// FieldTxLimit: the holder's per-transaction limit, TxLimit fen (3
-	// bytes big-endian).
+	// FieldTxLimit: the holder's per-transaction limit, TxLimit fen (file
+	// 0x12 offset 1: the limit, 4 bytes big-endian, ‖ the daily limit the
+	// card holds, 4 bytes).
 	FieldTxLimit WriteField = 3
 	// FieldStatus: the card's status CardStatus (0 normal, 4 cancelled)
-	// and the status-list version StatusVersion it must carry (file 0x15
-	// bytes 29..33: status ‖ 4 bytes big-endian).
+	// and the status-list version StatusVersion it must carry (file 0x12
+	// offset 9: the version, 8 bytes big-endian; and, when a terminal
+	// locked the card, file 0x15 offset 29: the status byte).
 	FieldStatus WriteField = 4
 	// FieldValidUntil: the validity end ValidUntil YYYYMMDD (file 0x15
-	// bytes 24..27, BCD).
+	// offset 24, 4 bytes BCD).
 	FieldValidUntil WriteField = 5
 )
 
