@@ -251,17 +251,19 @@ func TestCardWriteOpenIdempotent(t *testing.T) {
 		}
 	}
 	for name, mod := range map[string]func(*offline.CardWriteIntent){
-		"no id":          func(w *offline.CardWriteIntent) { w.WriteID = "" },
-		"id with space":  func(w *offline.CardWriteIntent) { w.WriteID = "W 1" },
-		"no card":        func(w *offline.CardWriteIntent) { w.CardNo = "" },
-		"no field":       func(w *offline.CardWriteIntent) { w.Field = "" },
-		"no trade":       func(w *offline.CardWriteIntent) { w.Trade = "" },
-		"long operator":  func(w *offline.CardWriteIntent) { w.Operator = string(bytes.Repeat([]byte{'o'}, 33)) },
-		"SFI 0":          func(w *offline.CardWriteIntent) { w.Writes[0].SFI = 0 },
-		"SFI 31":         func(w *offline.CardWriteIntent) { w.Writes[0].SFI = 31 },
-		"empty data":     func(w *offline.CardWriteIntent) { w.Writes[0].Data = nil },
-		"long data":      func(w *offline.CardWriteIntent) { w.Writes[0].Data = make([]byte, offline.MaxCardWriteData+1) },
-		"five commands":  func(w *offline.CardWriteIntent) { w.Writes = append(w.Writes, w.Writes[0], w.Writes[0], w.Writes[0], w.Writes[0]) },
+		"no id":         func(w *offline.CardWriteIntent) { w.WriteID = "" },
+		"id with space": func(w *offline.CardWriteIntent) { w.WriteID = "W 1" },
+		"no card":       func(w *offline.CardWriteIntent) { w.CardNo = "" },
+		"no field":      func(w *offline.CardWriteIntent) { w.Field = "" },
+		"no trade":      func(w *offline.CardWriteIntent) { w.Trade = "" },
+		"long operator": func(w *offline.CardWriteIntent) { w.Operator = string(bytes.Repeat([]byte{'o'}, 33)) },
+		"SFI 0":         func(w *offline.CardWriteIntent) { w.Writes[0].SFI = 0 },
+		"SFI 31":        func(w *offline.CardWriteIntent) { w.Writes[0].SFI = 31 },
+		"empty data":    func(w *offline.CardWriteIntent) { w.Writes[0].Data = nil },
+		"long data":     func(w *offline.CardWriteIntent) { w.Writes[0].Data = make([]byte, offline.MaxCardWriteData+1) },
+		"five commands": func(w *offline.CardWriteIntent) {
+			w.Writes = append(w.Writes, w.Writes[0], w.Writes[0], w.Writes[0], w.Writes[0])
+		},
 		"card too long":  func(w *offline.CardWriteIntent) { w.CardNo = string(bytes.Repeat([]byte{'1'}, 33)) },
 		"field too long": func(w *offline.CardWriteIntent) { w.Field = "tx-limit-and-more-than-that" },
 	} {
