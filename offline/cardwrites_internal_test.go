@@ -39,26 +39,28 @@ func TestDecodeCardWriteRefuses(t *testing.T) {
 		return raw
 	}
 	for name, kv := range map[string][2][]byte{
-		"empty key":           {nil, v},
-		"bad key":             {[]byte("W 7"), v},
-		"empty":               {k, nil},
-		"garbage":             {k, []byte{0xFF, 0x00}},
-		"trailing":            {k, append(append([]byte(nil), v...), 0)},
-		"no order":            {k, mk(func(w *CardWriteIntent) { w.no = 0 })},
-		"bad card":            {k, mk(func(w *CardWriteIntent) { w.CardNo = "" })},
-		"no trade":            {k, mk(func(w *CardWriteIntent) { w.Trade = "" })},
-		"unknown outcome":     {k, mk(func(w *CardWriteIntent) { w.Outcome = "maybe" })},
-		"open with record":    {k, mk(func(w *CardWriteIntent) { w.Outcome, w.Echo, w.Reported = "", CardWriteEcho{}, false })},
-		"open reported":       {k, mk(func(w *CardWriteIntent) { w.Outcome, w.Echo, w.Seq = "", CardWriteEcho{}, 0 })},
-		"settled no record":   {k, mk(func(w *CardWriteIntent) { w.Seq = 0 })},
-		"failed with echo":    {k, mk(func(w *CardWriteIntent) { w.Outcome = CardWriteFailed })},
-		"echo out of range":   {k, mk(func(w *CardWriteIntent) { w.Echo.TxLimit = -5 })},
-		"SFI 0":               {k, mk(func(w *CardWriteIntent) { w.Writes[0].SFI = 0 })},
-		"empty command data":  {k, mk(func(w *CardWriteIntent) { w.Writes[0].Data = nil })},
-		"negative open time":  {k, mk(func(w *CardWriteIntent) { w.Opened = time.UnixMilli(-1) })},
-		"oversized":           {k, make([]byte, maxCardWriteValue+1)},
-		"long operator":       {k, mk(func(w *CardWriteIntent) { w.Operator = "0123456789012345678901234567890123" })},
-		"five commands":       {k, mk(func(w *CardWriteIntent) { w.Writes = append(w.Writes, w.Writes[0], w.Writes[0], w.Writes[0], w.Writes[0]) })},
+		"empty key":          {nil, v},
+		"bad key":            {[]byte("W 7"), v},
+		"empty":              {k, nil},
+		"garbage":            {k, []byte{0xFF, 0x00}},
+		"trailing":           {k, append(append([]byte(nil), v...), 0)},
+		"no order":           {k, mk(func(w *CardWriteIntent) { w.no = 0 })},
+		"bad card":           {k, mk(func(w *CardWriteIntent) { w.CardNo = "" })},
+		"no trade":           {k, mk(func(w *CardWriteIntent) { w.Trade = "" })},
+		"unknown outcome":    {k, mk(func(w *CardWriteIntent) { w.Outcome = "maybe" })},
+		"open with record":   {k, mk(func(w *CardWriteIntent) { w.Outcome, w.Echo, w.Reported = "", CardWriteEcho{}, false })},
+		"open reported":      {k, mk(func(w *CardWriteIntent) { w.Outcome, w.Echo, w.Seq = "", CardWriteEcho{}, 0 })},
+		"settled no record":  {k, mk(func(w *CardWriteIntent) { w.Seq = 0 })},
+		"failed with echo":   {k, mk(func(w *CardWriteIntent) { w.Outcome = CardWriteFailed })},
+		"echo out of range":  {k, mk(func(w *CardWriteIntent) { w.Echo.TxLimit = -5 })},
+		"SFI 0":              {k, mk(func(w *CardWriteIntent) { w.Writes[0].SFI = 0 })},
+		"empty command data": {k, mk(func(w *CardWriteIntent) { w.Writes[0].Data = nil })},
+		"negative open time": {k, mk(func(w *CardWriteIntent) { w.Opened = time.UnixMilli(-1) })},
+		"oversized":          {k, make([]byte, maxCardWriteValue+1)},
+		"long operator":      {k, mk(func(w *CardWriteIntent) { w.Operator = "0123456789012345678901234567890123" })},
+		"five commands": {k, mk(func(w *CardWriteIntent) {
+			w.Writes = append(w.Writes, w.Writes[0], w.Writes[0], w.Writes[0], w.Writes[0])
+		})},
 	} {
 		if _, err := decodeCardWrite(kv[0], kv[1]); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
