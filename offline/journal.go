@@ -149,7 +149,7 @@ func (s *Store) put(tx *bolt.Tx, h head, r protocol.Record, now time.Time, mono 
 func (s *Store) Append(r protocol.Record) (uint64, error) {
 	switch r.Kind {
 	case protocol.KindPurchaseIntent, protocol.KindPurchaseCompleted, protocol.KindPurchaseVoided,
-		protocol.KindPurchaseUncertain, protocol.KindClockChanged:
+		protocol.KindPurchaseUncertain, protocol.KindClockChanged, protocol.KindCardWrite:
 		return 0, fmt.Errorf("offline: journal append: kind %v is written by the store itself: %w", r.Kind, ErrInvalid)
 	}
 	var seq uint64

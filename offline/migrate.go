@@ -14,7 +14,7 @@ import (
 // schemaVersion is the schema this program writes. Each migration moves a
 // store from version-1 to version; they run in order in one transaction at
 // Open, so a crash mid-migration leaves the old schema intact.
-const schemaVersion = 5
+const schemaVersion = 6
 
 type migration struct {
 	version uint64
@@ -45,6 +45,9 @@ var migrations = []migration{
 	}},
 	{4, "status list in digest partitions", migrateStatusPartitions},
 	{5, "signed rules and QR nonce cache", migrateRulesNonces},
+	{6, "card-write intents", func(tx *bolt.Tx) error {
+		return createBuckets(tx, bucketCardWrites)
+	}},
 }
 
 // migrateStatusPartitions rewrites a status bucket of one key per card

@@ -81,6 +81,12 @@ func TestMigrations(t *testing.T) {
 			}
 			return nil
 		}},
+		{6, func(tx *bolt.Tx) error {
+			if b := tx.Bucket(bucketCardWrites); b == nil || b.Stats().KeyN != 0 {
+				return errors.New("missing or non-empty bucket " + string(bucketCardWrites))
+			}
+			return nil
+		}},
 	}
 	if len(tests) != len(migrations) || migrations[len(migrations)-1].version != schemaVersion {
 		t.Fatalf("%d migrations, %d tests, schema %d: add a test per migration", len(migrations), len(tests), schemaVersion)

@@ -102,7 +102,7 @@ func TestOpenMessages(t *testing.T) {
 		{"in use", inUse, offline.Options{LockTimeout: 50 * time.Millisecond}, true, offline.ErrStoreInUse,
 			"offline: open PATH: store in use by another process (is the daemon running?)", false},
 		{"schema too new", newer, offline.Options{DeviceID: "dev-a"}, true, offline.ErrSchemaTooNew,
-			"offline: open PATH: store schema is newer than this program (schema 99, this program knows 5): upgrade yktd", true},
+			"offline: open PATH: store schema is newer than this program (schema 99, this program knows 6): upgrade yktd", true},
 		{"other device", devA, offline.Options{DeviceID: "dev-b"}, true, offline.ErrDeviceMismatch,
 			`offline: open PATH: store belongs to another device ("dev-a", not "dev-b")`, true},
 		{"new store without a device id", filepath.Join(dir, "new.db"), offline.Options{}, false, offline.ErrInvalid,

@@ -36,7 +36,9 @@ const (
 	KindStoreStarted      Kind = 15 // first record of a store started anew over an enrolled identity (yktd run --new-store): Version is the store's epoch
 	KindPSAMHeld          Kind = 16 // the device stopped taking money: its PSAM is not bound to it (Reason "ledger": the ledger holds it; "psam-swapped": the PSAM is not the one it enrolled with); TerminalID the PSAM's, when known
 	KindPSAMReleased      Kind = 17 // an operator re-bound the device at the ledger: it takes money again; TerminalID the PSAM bound now, when known
-	kindMax                    = KindPSAMReleased
+	KindCardWrite         Kind = 18 // a card write's outcome at this device (issue 15): CardNo, Ref the write id, Field the field's name, Trade the trade's name, Reason the outcome's name (written, failed, torn-unknown), Operator when a desk did it
+	KindService           Kind = 19 // a self-service or desk trade the ledger answered (issue 15): CardNo or Account, Trade the trade's name, Ref the request id in hex, Operator at a desk, Reason the refusal code when refused (empty: done), Amount when the trade moved money
+	kindMax                    = KindService
 )
 
 // Reasons of a psam-held record (KindPSAMHeld).
@@ -68,6 +70,8 @@ var kindNames = [...]string{
 	KindStoreStarted:      "store-started",
 	KindPSAMHeld:          "psam-held",
 	KindPSAMReleased:      "psam-released",
+	KindCardWrite:         "card-write",
+	KindService:           "service",
 }
 
 // String returns the kind's stable name, used in tools and JSON export.
@@ -130,6 +134,14 @@ type Record struct {
 	KeyVersion    uint8  `cbor:"23,keyasint,omitempty" json:"key_version,omitempty"`   // purchase: key version the card returned
 	Algorithm     uint8  `cbor:"24,keyasint,omitempty" json:"algorithm,omitempty"`     // purchase: algorithm byte the card returned (00 DES, 04 SM4)
 	MAC1          []byte `cbor:"25,keyasint,omitempty" json:"mac1,omitempty"`          // purchase: the SAM's MAC1 sent in DEBIT, 4 bytes
+
+	// The fields of the card-write and service records (issue 15), on
+	// those kinds only (see the Kind constants).
+	Ref      string `cbor:"26,keyasint,omitempty" json:"ref,omitempty"`      // card-write: the ledger's write id (W-n); service: the request id, lower-case hex
+	Operator string `cbor:"27,keyasint,omitempty" json:"operator,omitempty"` // the operator signed in at a desk
+	Field    string `cbor:"28,keyasint,omitempty" json:"field,omitempty"`    // card-write: the field written (WriteField.String: tx-limit, status, ...)
+	Trade    string `cbor:"29,keyasint,omitempty" json:"trade,omitempty"`    // card-write, service: the trade's name (Trade.String: set-limit, unfreeze, ...)
+	Account  string `cbor:"30,keyasint,omitempty" json:"account,omitempty"`  // service: the holder's number, for a trade without the card (report-loss, unblock)
 }
 
 // Sizes of the fixed-size purchase fields.
@@ -193,6 +205,57 @@ func (r *Record) Validate() error {
 		return fmt.Errorf("%w: card serial is %d bytes", ErrInvalidRecord, len(r.CardSerial))
 	case len(r.CardNo) > 32 || len(r.Reason) > 64 || len(r.Credential) > 16 || len(r.Digest) > 64:
 		return fmt.Errorf("%w: field too long", ErrInvalidRecord)
+	}
+	return r.validateService()
+}
+
+// Bounds of the card-write and service record fields.
+const (
+	// MaxRecordNameLen bounds Record.Field and Record.Trade.
+	MaxRecordNameLen = 16
+)
+
+// validateService checks the fields of the card-write and service
+// records: each present only on the kinds that use it, each a name (ASCII
+// letters, digits and . _ : -) of bounded length; a card-write record
+// names its card, write, field and outcome; a service record its trade,
+// request and card or account.
+func (r *Record) validateService() error {
+	optName := func(s string, max int) bool { return s == "" || validName(s, max) }
+	switch r.Kind {
+	case KindCardWrite, KindService:
+	default:
+		if r.Ref != "" || r.Operator != "" || r.Field != "" || r.Trade != "" || r.Account != "" {
+			return fmt.Errorf("%w: card-write or service fields on a %v record", ErrInvalidRecord, r.Kind)
+		}
+		return nil
+	}
+	switch {
+	case !validName(r.Ref, MaxKeyIDLen):
+		return fmt.Errorf("%w: %v record: invalid or missing ref", ErrInvalidRecord, r.Kind)
+	case !optName(r.Operator, MaxOperatorLen) || !optName(r.Trade, MaxRecordNameLen):
+		return fmt.Errorf("%w: %v record: invalid operator or trade", ErrInvalidRecord, r.Kind)
+	case r.CardNo != "" && !validCardNo(r.CardNo):
+		return fmt.Errorf("%w: %v record: invalid card number", ErrInvalidRecord, r.Kind)
+	}
+	if r.Kind == KindCardWrite {
+		switch {
+		case r.CardNo == "" || r.Account != "":
+			return fmt.Errorf("%w: card-write record: a card number and no account", ErrInvalidRecord)
+		case !validName(r.Field, MaxRecordNameLen) || !validName(r.Reason, MaxKeyIDLen):
+			return fmt.Errorf("%w: card-write record: invalid or missing field or outcome", ErrInvalidRecord)
+		}
+		return nil
+	}
+	switch {
+	case r.Field != "":
+		return fmt.Errorf("%w: service record: a field", ErrInvalidRecord)
+	case r.Trade == "":
+		return fmt.Errorf("%w: service record: no trade", ErrInvalidRecord)
+	case r.CardNo == "" && r.Account == "":
+		return fmt.Errorf("%w: service record: no card number or account", ErrInvalidRecord)
+	case !optName(r.Account, MaxAccountIDLen):
+		return fmt.Errorf("%w: service record: invalid account", ErrInvalidRecord)
 	}
 	return nil
 }

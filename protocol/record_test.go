@@ -25,6 +25,12 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		t.Run(k.String(), func(t *testing.T) {
 			r := testRecord()
 			r.Kind = k
+			switch k {
+			case KindCardWrite:
+				r.Ref, r.Field, r.Trade, r.Reason, r.Operator = "W-7", "tx-limit", "set-limit", "written", "op-3"
+			case KindService:
+				r.Ref, r.Trade, r.Operator, r.Account = "00112233445566778899aabbccddeeff", "unblock", "op-3", "S2024001"
+			}
 			b, err := EncodeRecord(&r)
 			if err != nil {
 				t.Fatal(err)
