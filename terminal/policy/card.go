@@ -12,12 +12,15 @@ const (
 	cardStatusCancelled byte = 0x04
 )
 
-// Card is what the terminal read from a card: file 0x15 and the balance.
+// Card is what the terminal read from a card: file 0x15, the campus data
+// file 0x12 when the card has one, and the balance.
 //
-// File 0x15 carries no per-card PIN limit (the holder sets one at a kiosk,
-// DESIGN.md 1, but the yktd card profile has no field for it yet): PINLimit
-// is an optional input the flow fills when it knows the card's own limit
-// (0 = none, the rules' or device's limit applies).
+// The holder's own limits and the status-list version of the card's last
+// 解挂 come from file 0x12 (epurse.CampusData: 调整限额 and 解挂 write it
+// at a kiosk or the service desk). A card without the file, or with one
+// the terminal cannot read, leaves them 0: the rules' or device's limits
+// apply and the status list decides with the card's own byte, as for any
+// card.
 type Card struct {
 	// No is the card number (file 0x15 application serial, 20 digits).
 	No string
@@ -30,8 +33,18 @@ type Card struct {
 	ValidFrom, ValidTo Date
 	// Balance in fen, from GET BALANCE (POS only).
 	Balance int64
-	// PINLimit is the card's own per-sale PIN limit in fen; 0 = none.
+	// PINLimit is the card's own per-sale PIN limit in fen (file 0x12
+	// per-transaction limit): a sale above it needs the PIN. 0 = not set,
+	// the rules' or device's limit applies.
 	PINLimit int64
+	// DailyLimit is the card's own daily limit in fen (file 0x12); it caps
+	// the card's total of the day on this terminal like the rules' and
+	// device's daily limit (the stricter applies). 0 = none.
+	DailyLimit int64
+	// StatusListVersion is the status-list version written to file 0x12 at
+	// the card's last 解挂; 0 = none. A device whose status list is older
+	// than it ignores the list's entry for the card (CheckCardStatus).
+	StatusListVersion uint64
 }
 
 // severity ranks refusals of status: the stricter wins when the status list
@@ -103,6 +116,19 @@ func CheckStatus(listed offline.Reason, cardStatus byte) Code {
 		return c
 	}
 	return l
+}
+
+// CheckCardStatus is CheckStatus with the versions of the status list and
+// of the card's last 解挂: when the device's list (version listVersion) is
+// older than the card's StatusListVersion, the list predates the unfreeze
+// and its entry for the card (listed) is ignored, so the card's own status
+// byte decides (its validity dates are checked apart, CheckValidity).
+// Otherwise the stricter of list and card wins, as CheckStatus.
+func CheckCardStatus(listed offline.Reason, listVersion uint64, card Card) Code {
+	if listVersion < card.StatusListVersion {
+		listed = 0
+	}
+	return CheckStatus(listed, card.Status)
 }
 
 // CheckValidity checks the validity dates against today (the day in the

@@ -21,7 +21,7 @@ var allCodes = []policy.Code{
 	policy.CodeInsufficient, policy.CodeNoAccess, policy.CodeOutsideHours, policy.CodeHolidayClosed,
 	policy.CodeSecondFactor, policy.CodeAntiPassback, policy.CodeQRNoSubject, policy.CodeQRMalformed,
 	policy.CodeQRLifetime, policy.CodeQRNotYetValid, policy.CodeQRExpired, policy.CodeQRReplay,
-	policy.CodeQRBadSignature, policy.CodeNoRules, policy.CodeRuleMissing,
+	policy.CodeQRBadSignature, policy.CodeNoRules, policy.CodeRuleMissing, policy.CodeAppBlocked,
 }
 
 func TestCodeMessages(t *testing.T) {
@@ -75,6 +75,43 @@ func TestCheckStatus(t *testing.T) {
 	for _, tc := range tests {
 		if got := policy.CheckStatus(tc.listed, tc.card); got != tc.want {
 			t.Errorf("CheckStatus(%s, %#x) = %s, want %s", tc.listed, tc.card, got, tc.want)
+		}
+	}
+}
+
+// TestCheckCardStatus: the card's 解挂 version (file 0x12) against the
+// version of the status list held. A list strictly older than the card's
+// version predates the unfreeze: its entry is ignored and the card's own
+// byte decides. An equal or newer list decides as CheckStatus (the
+// stricter of list and card), and a card without a version (0) never
+// overrides the list.
+func TestCheckCardStatus(t *testing.T) {
+	card := func(status byte, version uint64) policy.Card {
+		return policy.Card{No: "10012026090100000001", Status: status, StatusListVersion: version}
+	}
+	tests := []struct {
+		name        string
+		listed      offline.Reason
+		listVersion uint64
+		card        policy.Card
+		want        policy.Code
+	}{
+		{"older list, unfrozen card passes", offline.ReasonLost, 7, card(0, 8), policy.CodeOK},
+		{"much older list, frozen entry ignored", offline.ReasonFrozen, 1, card(0, 8), policy.CodeOK},
+		{"older list, card's own lost byte still refuses", offline.ReasonLost, 7, card(0x01, 8), policy.CodeLost},
+		{"older list, card's own locked byte refuses", 0, 7, card(0x03, 8), policy.CodeLocked},
+		{"older list, card's unknown byte fails closed", offline.ReasonLost, 7, card(0x7f, 8), policy.CodeCardStatus},
+		{"same version: the list decides", offline.ReasonLost, 8, card(0, 8), policy.CodeLost},
+		{"newer list: the list decides", offline.ReasonLost, 9, card(0, 8), policy.CodeLost},
+		{"newer list: the stricter wins", offline.ReasonDormant, 9, card(0x04, 8), policy.CodeCancelled},
+		{"card never unfrozen: the list decides", offline.ReasonLost, 7, card(0, 0), policy.CodeLost},
+		{"no list held, card version set", 0, 0, card(0, 8), policy.CodeOK},
+		{"not listed, newer list", 0, 9, card(0, 8), policy.CodeOK},
+	}
+	for _, tc := range tests {
+		if got := policy.CheckCardStatus(tc.listed, tc.listVersion, tc.card); got != tc.want {
+			t.Errorf("%s: CheckCardStatus(%s, %d, version %d status %#x) = %s, want %s",
+				tc.name, tc.listed, tc.listVersion, tc.card.StatusListVersion, tc.card.Status, got, tc.want)
 		}
 	}
 }

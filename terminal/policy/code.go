@@ -16,6 +16,7 @@ const (
 	CodeCancelled     Code = "cancelled"       // cancelled: replaced by a reissued card or returned
 	CodeLocked        Code = "locked"          // locked on the card by a terminal (锁卡)
 	CodeCardStatus    Code = "card_status"     // the card's status byte has an unknown value
+	CodeAppBlocked    Code = "app_blocked"     // the card's e-purse application is blocked (SELECT 6A81 / 9303): the service desk unblocks it
 	CodeExpired       Code = "expired"         // past its validity end date (or listed as expired)
 	CodeNotYetValid   Code = "not_yet_valid"   // before its validity start date
 	CodeNotAccepted   Code = "not_accepted"    // credential kind not accepted on this device or door
@@ -82,6 +83,7 @@ var messages = map[Code]Message{
 	CodeCancelled:      {"已注销卡", "Card cancelled"},
 	CodeLocked:         {"锁定卡", "Card locked"},
 	CodeCardStatus:     {"卡状态异常", "Card status invalid"},
+	CodeAppBlocked:     {"卡片已被锁定 请到服务大厅办理", "Card blocked: go to the service desk"},
 	CodeExpired:        {"卡已过期", "Card expired"},
 	CodeNotYetValid:    {"卡未启用", "Card not yet valid"},
 	CodeNotAccepted:    {"此设备不支持该凭证", "Credential not accepted here"},

@@ -57,9 +57,13 @@ type Credential struct {
 type GateInput struct {
 	Credential Credential
 	// Listed is the credential's status-list reason; 0 = not listed.
-	Listed    offline.Reason
-	Direction Direction
-	Device    Gate
+	Listed offline.Reason
+	// ListVersion is the version of the status list held; 0 = none. For
+	// cards and phones a list older than the card's StatusListVersion
+	// does not decide (CheckCardStatus).
+	ListVersion uint64
+	Direction   Direction
+	Device      Gate
 	// Rules are the signed rules held; nil = none (the gate fails closed).
 	Rules *protocol.Rules
 	// Passback is this credential's anti-passback state at this gate.
@@ -71,9 +75,10 @@ type GateInput struct {
 
 // DecideGate decides a pass. The checks run in this order and the first
 // refusal wins: emergency (fire alarm → allowed, Unlock, CodeEmergency),
-// credential kind accepted here, status (list and card byte), credential
-// validity (card dates, QR claims), rules held, door known, group and door
-// permission, time profile (holidays override), second factor, anti-passback.
+// credential kind accepted here, status (list and card byte,
+// CheckCardStatus), credential validity (card dates, QR claims), rules
+// held, door known, group and door permission, time profile (holidays
+// override), second factor, anti-passback.
 //
 // A door whose rules ask for a second factor sets NeedPIN for card and phone
 // credentials and refuses the others (CodeSecondFactor): the PIN is verified
@@ -95,11 +100,11 @@ func DecideGate(in GateInput) Decision {
 	if !slices.Contains(accepts(r, dev.Door, dev.Accept), cred.Kind) {
 		return refuse(CodeNotAccepted)
 	}
-	var status byte
+	var card Card // the status byte and 解挂 version only cards carry
 	if cardLike {
-		status = cred.Card.Status
+		card = cred.Card
 	}
-	if c := CheckStatus(in.Listed, status); c != CodeOK {
+	if c := CheckCardStatus(in.Listed, in.ListVersion, card); c != CodeOK {
 		return refuse(c)
 	}
 	if c := credentialValid(cred, id, now, dev.QRSkew); c != CodeOK {

@@ -64,6 +64,20 @@ func TestDecideGate(t *testing.T) {
 		{"listed lost", func(in *policy.GateInput) { in.Listed = offline.ReasonLost }, policy.CodeLost, false},
 		{"listed dormant", func(in *policy.GateInput) { in.Listed = offline.ReasonDormant }, policy.CodeDormant, false},
 		{"card byte frozen", func(in *policy.GateInput) { in.Credential.Card.Status = 0x02 }, policy.CodeFrozen, false},
+		{"listed lost in a list older than the card's unfreeze", func(in *policy.GateInput) {
+			in.Listed, in.ListVersion, in.Credential.Card.StatusListVersion = offline.ReasonLost, 6, 7
+		}, policy.CodeOK, false},
+		{"listed lost in the list of the card's unfreeze", func(in *policy.GateInput) {
+			in.Listed, in.ListVersion, in.Credential.Card.StatusListVersion = offline.ReasonLost, 7, 7
+		}, policy.CodeLost, false},
+		{"older list, card byte lost", func(in *policy.GateInput) {
+			in.Listed, in.ListVersion, in.Credential.Card.StatusListVersion, in.Credential.Card.Status = offline.ReasonLost, 6, 7, 0x01
+		}, policy.CodeLost, false},
+		{"older list, a recogniser's entry still decides", func(in *policy.GateInput) {
+			in.Credential = policy.Credential{Kind: policy.KindRecogniser, ID: "face-0042", Class: classStudent,
+				Card: policy.Card{StatusListVersion: 7}}
+			in.Listed, in.ListVersion = offline.ReasonLost, 6
+		}, policy.CodeLost, false},
 		{"list beats card when stricter", func(in *policy.GateInput) {
 			in.Listed, in.Credential.Card.Status = offline.ReasonCancelled, 0x02
 		}, policy.CodeCancelled, false},

@@ -93,7 +93,11 @@ type POSInput struct {
 	Card Card
 	// Listed is the card's status-list reason; 0 = not listed.
 	Listed offline.Reason
-	Device POS
+	// ListVersion is the version of the status list held (the one Listed
+	// was looked up in); 0 = none. A list older than the card's
+	// StatusListVersion does not decide for the card (CheckCardStatus).
+	ListVersion uint64
+	Device      POS
 	// Rules are the signed rules held; nil = none (device defaults apply).
 	Rules *protocol.Rules
 	// Usage is this card's state on this terminal.
@@ -107,10 +111,12 @@ type POSInput struct {
 }
 
 // DecidePOS decides a sale. The checks run in this order and the first
-// refusal wins: status (list and card byte), validity dates, repeat guard,
-// meal period and its uses, class pricing (→ Decision.Amount), daily limit,
-// minimum balance of per-use and metered modes, overdraft; a sale above the
-// PIN limit is allowed with NeedPIN.
+// refusal wins: status (list and card byte, CheckCardStatus), validity
+// dates, repeat guard, meal period and its uses, class pricing (→
+// Decision.Amount), daily limit (the rules' or device's, and the card's
+// own), minimum balance of per-use and metered modes, overdraft; a sale
+// above the PIN limit (the card's own when set, else the rules' or
+// device's) is allowed with NeedPIN.
 //
 // Meal periods apply only in keyed and fixed modes (the canteen) and only
 // when the rules configure some: then a sale outside every period is
@@ -121,7 +127,7 @@ func DecidePOS(in POSInput) Decision {
 	now := local(in.Now, dev.Location)
 	today := DateOf(now)
 
-	if c := CheckStatus(in.Listed, in.Card.Status); c != CodeOK {
+	if c := CheckCardStatus(in.Listed, in.ListVersion, in.Card); c != CodeOK {
 		return refuse(c)
 	}
 	if c := CheckValidity(in.Card.ValidFrom, in.Card.ValidTo, today); c != CodeOK {
@@ -158,6 +164,9 @@ func DecidePOS(in POSInput) Decision {
 	}
 
 	if daily := pick(rulesDaily(r), dev.DailyLimitFen, 0); daily > 0 && use.TodayFen+amount > daily {
+		return refuse(CodeDailyLimit)
+	}
+	if daily := in.Card.DailyLimit; daily > 0 && use.TodayFen+amount > daily {
 		return refuse(CodeDailyLimit)
 	}
 	if dev.Mode == ModePerUse || dev.Mode == ModeMetered {

@@ -54,6 +54,24 @@ func TestDecidePOS(t *testing.T) {
 		{"list cancelled beats card frozen", func(in *policy.POSInput) { in.Listed, in.Card.Status = offline.ReasonCancelled, 0x02 }, policy.CodeCancelled, 0, false, ""},
 		{"card cancelled beats list dormant", func(in *policy.POSInput) { in.Listed, in.Card.Status = offline.ReasonDormant, 0x04 }, policy.CodeCancelled, 0, false, ""},
 
+		// The card's 解挂 version (file 0x12): a list older than it does not decide.
+		{"listed lost in a list older than the card's unfreeze", func(in *policy.POSInput) {
+			in.Listed, in.ListVersion, in.Card.StatusListVersion = offline.ReasonLost, 41, 42
+		}, policy.CodeOK, 1200, false, "lunch"},
+		{"listed lost in the list of the card's unfreeze", func(in *policy.POSInput) {
+			in.Listed, in.ListVersion, in.Card.StatusListVersion = offline.ReasonLost, 42, 42
+		}, policy.CodeLost, 0, false, ""},
+		{"listed lost in a newer list", func(in *policy.POSInput) {
+			in.Listed, in.ListVersion, in.Card.StatusListVersion = offline.ReasonLost, 43, 42
+		}, policy.CodeLost, 0, false, ""},
+		{"older list, the card's own byte lost", func(in *policy.POSInput) {
+			in.Listed, in.ListVersion, in.Card.StatusListVersion, in.Card.Status = offline.ReasonLost, 41, 42, 0x01
+		}, policy.CodeLost, 0, false, ""},
+		{"older list, the card's own dates still count", func(in *policy.POSInput) {
+			in.Listed, in.ListVersion, in.Card.StatusListVersion = offline.ReasonExpired, 41, 42
+			in.Card.ValidTo = yesterday
+		}, policy.CodeExpired, 0, false, ""},
+
 		// Validity, days in the device time zone, both ends inclusive.
 		{"last valid day", func(in *policy.POSInput) { in.Card.ValidTo = today }, policy.CodeOK, 1200, false, "lunch"},
 		{"day after the last", func(in *policy.POSInput) { in.Card.ValidTo = yesterday }, policy.CodeExpired, 0, false, ""},
@@ -189,6 +207,18 @@ func TestDecidePOS(t *testing.T) {
 			in.Rules.DailyLimitFen = 3000
 			in.Usage = policy.Usage{Day: yesterday, TodayFen: 2999}
 		}, policy.CodeOK, 1200, false, "lunch"},
+		{"card's own daily limit", func(in *policy.POSInput) {
+			in.Card.DailyLimit = 2000
+			in.Usage = policy.Usage{Day: today, TodayFen: 801}
+		}, policy.CodeDailyLimit, 0, false, ""},
+		{"card's own daily limit reached exactly", func(in *policy.POSInput) {
+			in.Card.DailyLimit = 2000
+			in.Usage = policy.Usage{Day: today, TodayFen: 800}
+		}, policy.CodeOK, 1200, false, "lunch"},
+		{"the stricter of the card's and the rules' daily limits", func(in *policy.POSInput) {
+			in.Card.DailyLimit, in.Rules.DailyLimitFen = 9000, 2000
+			in.Usage = policy.Usage{Day: today, TodayFen: 801}
+		}, policy.CodeDailyLimit, 0, false, ""},
 		{"daily limit on the priced amount", func(in *policy.POSInput) {
 			in.Rules.DailyLimitFen = 3000
 			in.Card.Class = classStaff // 1180
