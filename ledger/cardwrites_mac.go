@@ -62,6 +62,9 @@ func (w writeKeysMACs) CardWriteMAC(ctx context.Context, in CardWriteMACInput) (
 	if in.Field == protocol.FieldPINReload {
 		return w.k.PINReloadMAC(ctx, ref, data)
 	}
+	if header == epurse.AppUnblockHeader() && len(data) == 0 {
+		return w.k.UnblockMAC(ctx, ref, [4]byte(in.Challenge), header)
+	}
 	return w.k.UpdateMAC(ctx, ref, [4]byte(in.Challenge), header, data)
 }
 
@@ -112,6 +115,9 @@ func updateMatches(w *CardWrite, cmd []byte) bool {
 	return false
 }
 
+// appUnblock is APPLICATION UNBLOCK's header (its MAC covers only it).
+var appUnblock = epurse.AppUnblockHeader()
+
 // WriteMAC returns the MAC of the command a device will send for a
 // pending write of its card, and whether there is one (false: the ledger
 // has no MAC source). The command must be the write's: PIN RELOAD (INS
@@ -138,6 +144,9 @@ func (l *Ledger) WriteMAC(ctx context.Context, r WriteMACRequest) ([4]byte, bool
 		return [4]byte{}, false, fmt.Errorf("ledger: card write %s is %s: %w", w.WriteID(), w.State, ErrStateRefused)
 	case w.Field == protocol.FieldPIN:
 		return [4]byte{}, false, fmt.Errorf("ledger: card write %s: CHANGE PIN takes no MAC: %w", w.WriteID(), ErrMalformed)
+	case w.Field == protocol.FieldStatus && w.Values.CardStatus == 0 && bytes.Equal(cmd, appUnblock[:]):
+		// 解挂 of a card whose application a terminal blocked: APPLICATION
+		// UNBLOCK before the status writes.
 	case len(cmd) < 5 || int(cmd[4]) != len(cmd)-5+4:
 		return [4]byte{}, false, fmt.Errorf("ledger: card write %s: the command is no MAC'd command with its Lc: %w", w.WriteID(), ErrMalformed)
 	case w.Field == protocol.FieldPINReload && (cmd[0] != 0x80 || cmd[1] != 0x5E || cmd[2] != 0 || cmd[3] != 0):

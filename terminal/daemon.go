@@ -16,6 +16,7 @@ import (
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/terminal/cardwrite"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/gate"
 	"github.com/openykt/yktd/terminal/hold"
@@ -98,6 +99,9 @@ type Daemon struct {
 	// kiosk and sessions are the kiosk flow and its card's session.
 	kiosk    *kiosk.Kiosk
 	sessions *kiosk.Sessions
+	// cardWrites does the card writes of the self-service (kiosk) and
+	// reports them; nil on another kind.
+	cardWrites *cardwrite.Engine
 
 	rules rulesCache
 	holds *hold.Holds

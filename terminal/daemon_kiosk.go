@@ -12,6 +12,7 @@ import (
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
+	"github.com/openykt/yktd/terminal/cardwrite"
 	"github.com/openykt/yktd/terminal/kiosk"
 )
 
@@ -21,6 +22,7 @@ import (
 type Ledger interface {
 	kiosk.Ledger
 	kiosk.Bank
+	kiosk.Services
 }
 
 // ErrNotEnrolled is what a kiosk without a ledger link answers: it is
@@ -46,6 +48,18 @@ func (noLedger) Claims(context.Context, string, int64) (protocol.Claims, error) 
 func (noLedger) Transfer(context.Context, protocol.TransferRequest) (protocol.TransferResponse, error) {
 	return protocol.TransferResponse{}, ErrNotEnrolled
 }
+func (noLedger) Service(context.Context, protocol.ServiceRequest) (protocol.ServiceAnswer, error) {
+	return protocol.ServiceAnswer{}, ErrNotEnrolled
+}
+func (noLedger) PendingWrites(context.Context, string, string) ([]protocol.CardWrite, error) {
+	return nil, ErrNotEnrolled
+}
+func (noLedger) ReportWrite(context.Context, protocol.CardWriteReport) (protocol.CardWriteAck, error) {
+	return protocol.CardWriteAck{}, ErrNotEnrolled
+}
+func (noLedger) WriteMAC(context.Context, protocol.CardWriteMACRequest) ([4]byte, bool, error) {
+	return [4]byte{}, false, ErrNotEnrolled
+}
 
 // kioskSAM is the PSAM as a load needs it: the terminal id and the
 // card's system PIN.
@@ -70,12 +84,17 @@ func (d *Daemon) newKiosk() error {
 	if err != nil {
 		return err
 	}
-	ss, err := kiosk.NewSessions(kiosk.SessionOptions{Kiosk: k, Bank: l, Display: d.deps.Display, Config: d.cfg.Kiosk,
-		Now: d.deps.Now, Logger: d.log})
+	cw, err := cardwrite.New(cardwrite.Options{Store: cardwrite.OfflineStore{S: d.deps.Store}, Ledger: l,
+		LedgerTimeout: d.cfg.Kiosk.LedgerTimeout.D(), Logger: d.log})
 	if err != nil {
 		return err
 	}
-	d.kiosk, d.sessions = k, ss
+	ss, err := kiosk.NewSessions(kiosk.SessionOptions{Kiosk: k, Bank: l, Display: d.deps.Display, Config: d.cfg.Kiosk,
+		Now: d.deps.Now, Logger: d.log, Services: l, Writes: cw})
+	if err != nil {
+		return err
+	}
+	d.kiosk, d.sessions, d.cardWrites = k, ss, cw
 	return nil
 }
 
@@ -101,6 +120,13 @@ func (d *Daemon) runConfirms(ctx context.Context) error {
 			}
 			if err != nil {
 				return err
+			}
+			if d.cardWrites != nil {
+				// Card writes whose outcome the ledger has not taken yet;
+				// a ledger still away is tried again next round.
+				if n, err := d.cardWrites.Report(ctx); err != nil {
+					d.log.Info("card write reports not taken yet", "reported", n, "err", err)
+				}
 			}
 		}
 	}
@@ -142,6 +168,10 @@ func (d *Daemon) kioskRoutes() []controlRoute {
 			http.HandlerFunc(d.serveKioskClaim)},
 		{"POST", "/v1/kiosk/transfer", accessCredential, `{"session": ID, "amount": FEN, "pin": "<holder PIN>"}: 银校转账 into the account, then loaded onto the card`,
 			http.HandlerFunc(d.serveKioskTransfer)},
+		{"POST", "/v1/kiosk/service", accessCredential, `{"session": ID, "trade": "change-pin"|"set-limit"|"unfreeze"|"reactivate"|"pay-fee"|"statement", "pin": ..., "new_pin", "national_id", "tx_limit", "order_id", "service", "reference", "amount", "count" as the trade needs}: the holder's self-service on the card; its card writes done and reported`,
+			http.HandlerFunc(d.serveKioskService)},
+		{"POST", "/v1/kiosk/report-loss", accessCredential, `{"account": "<student or staff number>", "pin": "<holder PIN>"}: 挂失 without the card`,
+			http.HandlerFunc(d.serveKioskReportLoss)},
 		{"POST", "/v1/kiosk/end", accessCredential, `{"session": ID}: ends the session (the holder pressed 退出): back to the start screen`,
 			http.HandlerFunc(d.serveKioskEnd)},
 	}
@@ -157,6 +187,16 @@ type kioskBody struct {
 	Session string `json:"session"`
 	Amount  int64  `json:"amount"`
 	PIN     string `json:"pin"`
+	// The self-service's fields (POST /v1/kiosk/service); NewPIN and
+	// NationalID are never logged or echoed either.
+	Trade      string `json:"trade,omitempty"`
+	NewPIN     string `json:"new_pin,omitempty"`
+	NationalID string `json:"national_id,omitempty"`
+	TxLimit    int64  `json:"tx_limit,omitempty"`
+	OrderID    string `json:"order_id,omitempty"`
+	Service    string `json:"service,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+	Count      int    `json:"count,omitempty"`
 }
 
 // decodeKioskBody reads a step's body; its error never quotes the body
@@ -220,6 +260,55 @@ func (d *Daemon) serveKioskTransfer(w http.ResponseWriter, r *http.Request) {
 	d.serveKioskStep(w, r, func(ctx context.Context, b kioskBody) (kiosk.Step, error) {
 		return d.sessions.Transfer(ctx, b.Session, b.Amount, b.PIN)
 	})
+}
+
+// tradeByName maps the API's trade names to the protocol's.
+func tradeByName(name string) (protocol.Trade, bool) {
+	for t := protocol.TradeChangePIN; t <= protocol.TradeStatement; t++ {
+		if t.String() == name {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+func (d *Daemon) serveKioskService(w http.ResponseWriter, r *http.Request) {
+	d.serveKioskStep(w, r, func(ctx context.Context, b kioskBody) (kiosk.Step, error) {
+		t, ok := tradeByName(b.Trade)
+		if !ok {
+			return kiosk.Step{}, fmt.Errorf("%w: trade %q", kiosk.ErrBadRequest, b.Trade)
+		}
+		return d.sessions.Service(ctx, b.Session, kiosk.ServiceInput{Trade: t, PIN: b.PIN, NewPIN: b.NewPIN, NationalID: b.NationalID,
+			TxLimit: b.TxLimit, OrderID: b.OrderID, Service: b.Service, Reference: b.Reference, Amount: b.Amount, Count: b.Count})
+	})
+}
+
+// reportLossBody is POST /v1/kiosk/report-loss's body.
+type reportLossBody struct {
+	Account string `json:"account"`
+	PIN     string `json:"pin"`
+}
+
+func (d *Daemon) serveKioskReportLoss(w http.ResponseWriter, r *http.Request) {
+	var b reportLossBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 512))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+		writeError(w, http.StatusBadRequest, CtlBadRequest, `body: want {"account": "...", "pin": "..."}`)
+		return
+	}
+	st, err := d.sessions.ReportLoss(r.Context(), b.Account, b.PIN)
+	if errors.Is(err, kiosk.ErrBadRequest) {
+		writeError(w, http.StatusBadRequest, CtlBadRequest, err.Error())
+		return
+	}
+	d.recordKiosk("", st, true, err)
+	out := KioskAnswer{Step: st, Message: st.Message.ZH + " / " + st.Message.EN}
+	status := http.StatusOK
+	if err != nil {
+		out.Error, status = "the terminal failed; see the log", http.StatusInternalServerError
+	}
+	writeJSON(w, status, out)
 }
 
 func (d *Daemon) serveKioskEnd(w http.ResponseWriter, r *http.Request) {

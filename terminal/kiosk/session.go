@@ -12,7 +12,9 @@ import (
 
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader"
+	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/cardread"
+	"github.com/openykt/yktd/terminal/cardwrite"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/load"
 	"github.com/openykt/yktd/terminal/ui"
@@ -55,6 +57,11 @@ type SessionOptions struct {
 	Now    func() time.Time
 	AIDs   [][]byte
 	Logger *slog.Logger
+	// Services and Writes, if both set, offer the holder's self-service
+	// (Service, ReportLoss) and complete the card's pending writes (补写)
+	// when it arrives.
+	Services Services
+	Writes   *cardwrite.Engine
 }
 
 // Sessions is the kiosk's session with the card in its reader: the card
@@ -67,6 +74,8 @@ type SessionOptions struct {
 type Sessions struct {
 	k       *Kiosk
 	bank    Bank
+	svc     Services
+	writes  *cardwrite.Engine
 	display ui.Display
 	cfg     config.Kiosk
 	now     func() time.Time
@@ -103,8 +112,14 @@ type Step struct {
 	// TransferID names the ledger's transfer (a transfer that reached the
 	// account, whether or not it was loaded after).
 	TransferID string `json:"transfer_id,omitempty"`
-	// TriesLeft is the holder PIN's tries left after a wrong PIN.
+	// TriesLeft is the holder PIN's tries left after a wrong PIN (the
+	// card's count), or the ID number's (the ledger's).
 	TriesLeft int `json:"tries_left,omitempty"`
+	// Writes are the card writes of a self-service step, or those
+	// completed (补写) when the card arrived.
+	Writes []WriteStep `json:"writes,omitempty"`
+	// Statement is what 查询 (and a fee payment) answered.
+	Statement *Statement `json:"statement,omitempty"`
 }
 
 // View is the session as the kiosk's page shows it. It never holds a PIN.
@@ -138,7 +153,7 @@ func NewSessions(o SessionOptions) (*Sessions, error) {
 	if err := o.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("kiosk: sessions: %w", err)
 	}
-	s := &Sessions{k: o.Kiosk, bank: o.Bank, display: o.Display, cfg: o.Config, now: o.Now, aids: o.AIDs, log: o.Logger}
+	s := &Sessions{k: o.Kiosk, bank: o.Bank, svc: o.Services, writes: o.Writes, display: o.Display, cfg: o.Config, now: o.Now, aids: o.AIDs, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -167,6 +182,13 @@ func (s *Sessions) Open(ctx context.Context, readerName string, card reader.Card
 		}
 	} else {
 		info, err := cardread.Read(ctx, card, s.k.aids)
+		if errors.Is(err, epurse.ErrAppBlocked) && s.svc != nil {
+			// A terminal blocked the application: its reads stay open,
+			// and 解挂 unblocks it.
+			if pub, perr := epurse.ReadPublicData(ctx, card); perr == nil {
+				info, err = cardread.Info{Public: pub, CardNo: pub.CardNumber()}, nil
+			}
+		}
 		if err != nil {
 			r := tapAgain("", CodeTapAgain)
 			if errors.Is(err, cardread.ErrNoPurse) {
@@ -177,6 +199,7 @@ func (s *Sessions) Open(ctx context.Context, readerName string, card reader.Card
 		}
 		st = Step{Service: "open", Result: Result{Outcome: Nothing, Code: codeSession, CardNo: info.CardNo, Balance: info.Balance}}
 	}
+	st.Writes = s.complete(ctx, card, st.CardNo)
 	ss := &session{id: newSessionID(), reader: readerName, card: card, cardNo: st.CardNo, balance: st.Balance,
 		opened: s.now(), lastStep: s.now()}
 	s.refreshClaims(ctx, ss)
@@ -189,6 +212,31 @@ func (s *Sessions) Open(ctx context.Context, readerName string, card reader.Card
 	}
 	s.log.Info("kiosk: session opened", "session", ss.id, "card", ss.cardNo, "reader", readerName)
 	return st
+}
+
+// complete does the card's pending writes (补写) as it arrives: those a
+// pulled card left torn here or elsewhere, and the registry's (延期). A
+// ledger that does not answer completes nothing now.
+func (s *Sessions) complete(ctx context.Context, card reader.Card, cardNo string) []WriteStep {
+	if s.svc == nil || s.writes == nil || cardNo == "" {
+		return nil
+	}
+	c, _, err := readWriteCard(ctx, s.k, card)
+	if err != nil || c.Public.CardNumber() != cardNo {
+		return nil
+	}
+	rs, err := s.writes.Complete(ctx, c, "")
+	if err != nil {
+		s.log.Info("kiosk: pending card writes not asked", "card", cardNo, "err", err)
+		return nil
+	}
+	var out []WriteStep
+	for _, r := range rs {
+		out = append(out, WriteStep{WriteID: r.WriteID, Field: r.Field.String(), Outcome: r.Outcome.String(), Acked: r.Acked})
+		s.log.Info("kiosk: pending card write completed (补写)", "card", cardNo, "write", r.WriteID, "field", r.Field.String(),
+			"outcome", r.Outcome.String(), "err", r.Err)
+	}
+	return out
 }
 
 // codeSession is the screen of an open session (balance and what waits).
