@@ -3,6 +3,7 @@ package kiosk
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,6 +23,41 @@ import (
 type Services interface {
 	Service(ctx context.Context, m protocol.ServiceRequest) (protocol.ServiceAnswer, error)
 	cardwrite.Ledger
+}
+
+// ServiceJournal journals the trades the ledger answered (a service
+// record: the trade, the card or account, the request id, the refusal);
+// *offline.Store implements it. Never a PIN or an ID number: the record
+// has no field for them.
+type ServiceJournal interface {
+	JournalService(r protocol.Record) (uint64, error)
+}
+
+// journal records the trade's answer (or refusal) in the journal.
+func (s *Sessions) journal(req protocol.ServiceRequest, a protocol.ServiceAnswer, err error) {
+	j, ok := s.k.store.(ServiceJournal)
+	if !ok {
+		return
+	}
+	r := protocol.Record{Kind: protocol.KindService, CardNo: req.CardNo, Account: req.Account, Trade: req.Trade.String(),
+		Ref: hex.EncodeToString(req.RequestID), Operator: req.Operator}
+	var pe *protocol.Error
+	switch {
+	case err == nil:
+		if r.CardNo == "" {
+			r.CardNo = a.CardNo
+		}
+		if a.Order != nil && a.Trade == protocol.TradePayFee {
+			r.Amount = a.Order.Amount
+		}
+	case errors.As(err, &pe):
+		r.Reason = pe.Code.String()
+	default:
+		return // the ledger did not answer: nothing happened there
+	}
+	if _, jerr := j.JournalService(r); jerr != nil {
+		s.log.Error("kiosk: service record not journaled", "trade", r.Trade, "err", jerr)
+	}
 }
 
 // Codes of the self-service screens (the ledger's refusals are
@@ -184,6 +220,7 @@ func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput) (S
 		return fail(CodeStoreFault), fmt.Errorf("kiosk: service request id: %w", err)
 	}
 	a, err := s.ask(ctx, req)
+	s.journal(req, a, err)
 	if err != nil {
 		return s.refusal(ss, err, fail), nil
 	}
@@ -379,6 +416,7 @@ func (s *Sessions) ReportLoss(ctx context.Context, account, pin string) (Step, e
 			return fail(CodeStoreFault), fmt.Errorf("kiosk: service request id: %w", err)
 		}
 		a, err := s.ask(ctx, req)
+		s.journal(req, a, err)
 		if err != nil {
 			st = s.refusal(&session{}, err, fail)
 		} else {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -184,6 +185,26 @@ func TestServiceSetLimit(t *testing.T) {
 	}
 	if a := r.account(); a.Account.TxLimit != 3300 || len(r.pending(t)) != 0 {
 		t.Fatalf("the ledger after: limit %d, pending %+v", a.Account.TxLimit, r.pending(t))
+	}
+	// The journal: the trade (service) and the card's write (card-write)
+	// as evidence; the refused PIN never reached the ledger.
+	h, err := r.store.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := r.store.Records(0, int(h.Seq)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		switch e.Record.Kind {
+		case protocol.KindService, protocol.KindCardWrite:
+			got = append(got, e.Record.Kind.String()+":"+e.Record.Trade+":"+e.Record.Reason+":"+e.Record.CardNo)
+		}
+	}
+	if want := []string{"service:set-limit::" + holderCard, "card-write:set-limit:written:" + holderCard}; !slices.Equal(got, want) {
+		t.Fatalf("journal %q, want %q", got, want)
 	}
 }
 
