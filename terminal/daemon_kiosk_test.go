@@ -142,7 +142,7 @@ func TestKioskDaemonSession(t *testing.T) {
 	card := demoCard(t, "student", "", 0)
 	v := r.place(card)
 	if v.Card != sim.DemoStudentNo || v.Balance != 10000 || !v.LedgerOK || v.Loadable != 5000 || v.Claimable != 5000 ||
-		strings.Join(v.Services, ",") != "claim,transfer" {
+		strings.Join(v.Services, ",") != "claim,transfer,change-pin,set-limit,unfreeze,reactivate,pay-fee,statement" {
 		t.Fatalf("session %+v", v)
 	}
 	if m := lastOf(r.disp.Shown()); m.Amount != 5000 || !strings.Contains(m.ZH, "待领取") {
@@ -233,4 +233,38 @@ func TestKioskDaemonAutoClaim(t *testing.T) {
 func isControlError(err error, status int, code string) bool {
 	var ce *terminal.ControlError
 	return errors.As(err, &ce) && ce.Status == status && ce.Code == code
+}
+
+// TestKioskDaemonServices: the self-service over the control interface:
+// 查询 and 调整限额 on the session's card (the card and the ledger hold the
+// new limit), 挂失 without the card, a malformed body refused before
+// anything; no PIN in the log or an answer.
+func TestKioskDaemonServices(t *testing.T) {
+	r := startKiosk(t, false)
+	card := demoCard(t, "student", "", 0)
+	v := r.place(card)
+	a, err := r.step("/v1/kiosk/service", map[string]any{"session": v.ID, "trade": "statement", "pin": "123456", "count": 3})
+	if err != nil || a.Code != kiosk.CodeStatement || a.Statement == nil || a.Statement.Account != "S2026001" {
+		t.Fatalf("statement %+v %v", a, err)
+	}
+	a, err = r.step("/v1/kiosk/service", map[string]any{"session": v.ID, "trade": "set-limit", "pin": "123456", "tx_limit": 2000})
+	if err != nil || a.Code != kiosk.CodeLimitSet || len(a.Writes) != 1 || a.Writes[0].Outcome != "written" || !strings.Contains(a.Message, "限额已调整") {
+		t.Fatalf("set limit %+v %v", a, err)
+	}
+	if acct := r.account("S2026001"); acct.TxLimit != 2000 {
+		t.Fatalf("the ledger's limit %d", acct.TxLimit)
+	}
+	if _, err := r.step("/v1/kiosk/service", map[string]any{"session": v.ID, "trade": "close-account", "pin": "123456"}); !isControlError(err, http.StatusBadRequest, terminal.CtlBadRequest) {
+		t.Fatalf("a desk trade at a kiosk: %v", err)
+	}
+	var loss terminal.KioskAnswer
+	if err := r.ctl.Post(r.ctx, "/v1/kiosk/report-loss", map[string]any{"account": "S2026001", "pin": "123456"}, &loss); err != nil || loss.Code != kiosk.CodeLossReported {
+		t.Fatalf("report loss %+v %v", loss, err)
+	}
+	if err := r.ctl.Post(r.ctx, "/v1/kiosk/report-loss", map[string]any{"account": "S2026001", "pin": "123456", "x": 1}, &loss); !isControlError(err, http.StatusBadRequest, terminal.CtlBadRequest) {
+		t.Fatalf("an unknown field: %v", err)
+	}
+	if strings.Contains(r.logs.String(), "123456") {
+		t.Fatal("the log holds the PIN")
+	}
 }

@@ -107,7 +107,7 @@ type session struct {
 // Step is the result of one step of a session, as the API answers it and
 // the display showed it.
 type Step struct {
-	Service string `json:"service"` // "open", "claim" or "transfer"
+	Service string `json:"service"` // "open", "claim", "transfer" or a self-service trade ("set-limit", ...)
 	Result
 	// TransferID names the ledger's transfer (a transfer that reached the
 	// account, whether or not it was loaded after).
@@ -327,6 +327,13 @@ func (s *Sessions) viewLocked() View {
 		Expires: ss.lastStep.Add(s.cfg.SessionTimeout.D()), Last: ss.last, Services: []string{"claim"}}
 	if s.bank != nil {
 		v.Services = append(v.Services, "transfer")
+	}
+	if s.svc != nil && s.writes != nil {
+		for t := protocol.TradeChangePIN; t <= protocol.TradeStatement; t++ {
+			if kioskTrades[t] {
+				v.Services = append(v.Services, t.String())
+			}
+		}
 	}
 	if ss.claims != nil {
 		v.LedgerOK, v.Loadable, v.Claimable = true, ss.claims.Loadable, ss.claims.Claimable
