@@ -36,6 +36,7 @@ const (
 	CtlStoreFault         = "store_fault"         // 500: the store failed; see the log
 	CtlNoSession          = "no_session"          // 404: no card in the kiosk, or the session named ended
 	CtlSessionBusy        = "session_busy"        // 409: a step of the kiosk's session is running
+	CtlNoOperator         = "no_operator"         // 403: a service desk's step with no operator signed in
 	CtlTamperActive       = "tamper_active"       // 409: the case is still open: close it before clearing the tamper alarm
 	CtlNoTamper           = "no_tamper"           // 409: no tamper alarm to clear
 )

@@ -192,7 +192,7 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 		if err != nil {
 			return nil, err
 		}
-	case config.KindKiosk:
+	case config.KindKiosk, config.KindDesk:
 		if deps.SAM == nil {
 			return nil, errors.New("terminal: daemon: a kiosk needs a SAM (device.sam)")
 		}

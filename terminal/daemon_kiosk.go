@@ -13,6 +13,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/cardwrite"
+	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/kiosk"
 )
 
@@ -90,7 +91,7 @@ func (d *Daemon) newKiosk() error {
 		return err
 	}
 	ss, err := kiosk.NewSessions(kiosk.SessionOptions{Kiosk: k, Bank: l, Display: d.deps.Display, Config: d.cfg.Kiosk,
-		Now: d.deps.Now, Logger: d.log, Services: l, Writes: cw})
+		Now: d.deps.Now, Logger: d.log, Services: l, Writes: cw, Desk: d.cfg.Device.Kind == config.KindDesk})
 	if err != nil {
 		return err
 	}
@@ -172,6 +173,10 @@ func (d *Daemon) kioskRoutes() []controlRoute {
 			http.HandlerFunc(d.serveKioskService)},
 		{"POST", "/v1/kiosk/report-loss", accessCredential, `{"account": "<student or staff number>", "pin": "<holder PIN>"}: 挂失 without the card`,
 			http.HandlerFunc(d.serveKioskReportLoss)},
+		{"POST", "/v1/desk/signin", accessCredential, `{"operator": "OP-07"}: a service desk's operator signs in: every trade and card write names them until /v1/desk/signout`,
+			http.HandlerFunc(d.serveDeskSignIn)},
+		{"POST", "/v1/desk/signout", accessCredential, `{}: the desk's operator signs out: every trade is refused until the next sign-in`,
+			http.HandlerFunc(d.serveDeskSignOut)},
 		{"POST", "/v1/kiosk/end", accessCredential, `{"session": ID}: ends the session (the holder pressed 退出): back to the start screen`,
 			http.HandlerFunc(d.serveKioskEnd)},
 	}
@@ -197,6 +202,7 @@ type kioskBody struct {
 	Service    string `json:"service,omitempty"`
 	Reference  string `json:"reference,omitempty"`
 	Count      int    `json:"count,omitempty"`
+	Unblock    int    `json:"unblock,omitempty"`
 }
 
 // decodeKioskBody reads a step's body; its error never quotes the body
@@ -235,6 +241,9 @@ func (d *Daemon) serveKioskStep(w http.ResponseWriter, r *http.Request, step fun
 	case errors.Is(err, kiosk.ErrBadRequest):
 		writeError(w, http.StatusBadRequest, CtlBadRequest, err.Error())
 		return
+	case errors.Is(err, kiosk.ErrNoOperator):
+		writeError(w, http.StatusForbidden, CtlNoOperator, err.Error())
+		return
 	}
 	d.recordKiosk(d.sessionReader(), st, true, err)
 	out := KioskAnswer{Step: st, Message: st.Message.ZH + " / " + st.Message.EN}
@@ -264,7 +273,7 @@ func (d *Daemon) serveKioskTransfer(w http.ResponseWriter, r *http.Request) {
 
 // tradeByName maps the API's trade names to the protocol's.
 func tradeByName(name string) (protocol.Trade, bool) {
-	for t := protocol.TradeChangePIN; t <= protocol.TradeStatement; t++ {
+	for t := protocol.TradeChangePIN; t <= protocol.TradeUnblock; t++ {
 		if t.String() == name {
 			return t, true
 		}
@@ -279,7 +288,8 @@ func (d *Daemon) serveKioskService(w http.ResponseWriter, r *http.Request) {
 			return kiosk.Step{}, fmt.Errorf("%w: trade %q", kiosk.ErrBadRequest, b.Trade)
 		}
 		return d.sessions.Service(ctx, b.Session, kiosk.ServiceInput{Trade: t, PIN: b.PIN, NewPIN: b.NewPIN, NationalID: b.NationalID,
-			TxLimit: b.TxLimit, OrderID: b.OrderID, Service: b.Service, Reference: b.Reference, Amount: b.Amount, Count: b.Count})
+			TxLimit: b.TxLimit, OrderID: b.OrderID, Service: b.Service, Reference: b.Reference, Amount: b.Amount, Count: b.Count,
+			Unblock: protocol.Unblock(b.Unblock)})
 	})
 }
 
@@ -298,8 +308,12 @@ func (d *Daemon) serveKioskReportLoss(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := d.sessions.ReportLoss(r.Context(), b.Account, b.PIN)
-	if errors.Is(err, kiosk.ErrBadRequest) {
+	switch {
+	case errors.Is(err, kiosk.ErrBadRequest):
 		writeError(w, http.StatusBadRequest, CtlBadRequest, err.Error())
+		return
+	case errors.Is(err, kiosk.ErrNoOperator):
+		writeError(w, http.StatusForbidden, CtlNoOperator, err.Error())
 		return
 	}
 	d.recordKiosk("", st, true, err)
@@ -309,6 +323,28 @@ func (d *Daemon) serveKioskReportLoss(w http.ResponseWriter, r *http.Request) {
 		out.Error, status = "the terminal failed; see the log", http.StatusInternalServerError
 	}
 	writeJSON(w, status, out)
+}
+
+func (d *Daemon) serveDeskSignIn(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Operator string `json:"operator"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, CtlBadRequest, `body: want {"operator": "..."}`)
+		return
+	}
+	if err := d.sessions.SignIn(b.Operator); err != nil {
+		writeError(w, http.StatusBadRequest, CtlBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"operator": b.Operator})
+}
+
+func (d *Daemon) serveDeskSignOut(w http.ResponseWriter, _ *http.Request) {
+	d.sessions.SignOut()
+	writeJSON(w, http.StatusOK, map[string]string{"operator": ""})
 }
 
 func (d *Daemon) serveKioskEnd(w http.ResponseWriter, r *http.Request) {

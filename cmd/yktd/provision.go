@@ -65,8 +65,6 @@ var provisionEnv = struct {
 	},
 }
 
-// provisionKindDesk is the service desk (issue 15), not in this version.
-const provisionKindDesk = "desk"
 
 // defaultDataDir is a device's data directory unless --dir or the
 // configuration says otherwise.

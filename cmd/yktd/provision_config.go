@@ -20,10 +20,8 @@ func (f *provisionFlags) configuration() (cfg *config.Config, path string, rende
 	switch {
 	case f.ledger == "" || f.ledgerKey == "" || f.token == "" || f.site == "" || f.kind == "":
 		return nil, "", nil, usageError("provision needs --ledger, --ledger-key, --token, --site and --kind")
-	case f.kind == provisionKindDesk:
-		return nil, "", nil, usageError("--kind desk: the service desk is not in this version (issue 15); this yktd provisions pos, gate and kiosk")
-	case f.kind != config.KindPOS && f.kind != config.KindGate && f.kind != config.KindKiosk:
-		return nil, "", nil, usageError("--kind %q: want pos, gate or kiosk", f.kind)
+	case f.kind != config.KindPOS && f.kind != config.KindGate && f.kind != config.KindKiosk && f.kind != config.KindDesk:
+		return nil, "", nil, usageError("--kind %q: want pos, gate, kiosk or desk", f.kind)
 	case !protocol.ValidFingerprint(f.ledgerKey):
 		return nil, "", nil, usageError("--ledger-key %q: want the fingerprint `ledgerd keys` prints (sha256: and 64 lowercase hex digits)", f.ledgerKey)
 	case !protocol.ValidDeviceID(f.site):
@@ -129,7 +127,7 @@ func (f *provisionFlags) render(dir string) ([]byte, error) {
 	w("kind = %s", q(f.kind))
 	w("site = %s", q(f.site))
 	w("data_dir = %s", q(dir))
-	money := f.kind == config.KindPOS || f.kind == config.KindKiosk
+	money := f.kind == config.KindPOS || f.kind == config.KindKiosk || f.kind == config.KindDesk
 	switch {
 	case f.softSAM != "":
 		w("sam = %s   # the software SAM of the TEST KEYS: rig only, never in the field", q("soft:"+f.softSAM))
@@ -165,7 +163,7 @@ func (f *provisionFlags) render(dir string) ([]byte, error) {
 		w("[pos]")
 		w(`mode = "keyed"`)
 		w("pin_limit_fen = 5000")
-	case config.KindKiosk:
+	case config.KindKiosk, config.KindDesk:
 		w("")
 		w("[kiosk]")
 	}

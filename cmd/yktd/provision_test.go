@@ -216,8 +216,8 @@ func TestProvisionThenRun(t *testing.T) {
 
 // TestProvisionDefaults: without --config provision writes the kind's
 // configuration (with device.site) into the data directory, and --soft-sam
-// the test key file with a loud warning; --kind desk is refused as not in
-// this version.
+// the test key file with a loud warning; a service desk (--kind desk)
+// enrols as one.
 func TestProvisionDefaults(t *testing.T) {
 	l := ledgertest.Start(t, ledgertest.Options{})
 	tok, _, _ := l.NewToken("GATE-1", "gate")
@@ -248,9 +248,19 @@ func TestProvisionDefaults(t *testing.T) {
 	if code, out = provisionRun(t, args...); code != 1 || !strings.Contains(out, `device.site "DORM-3-EAST", now "DORM-3-WEST"`) {
 		t.Fatalf("another site: exit %d\n%s", code, out)
 	}
-	args[7], args[9] = "DESK-1", "desk"
-	if code, out = provisionRun(t, args...); code != 2 || !strings.Contains(out, "not in this version") {
+	// A service desk (issue 15): its own token and configuration.
+	dtok, _, _ := l.NewToken("DESK-1", "desk")
+	ddir := filepath.Join(t.TempDir(), "desk")
+	dargs := []string{"--ledger", l.URL, "--ledger-key", l.Fingerprint(), "--token", dtok, "--site", "HALL-WINDOW-6",
+		"--kind", "desk", "--device", "DESK-1", "--dir", ddir, "--soft-sam", filepath.Join(t.TempDir(), "desk-sam.json")}
+	if code, out = provisionRun(t, dargs...); code != 0 {
 		t.Fatalf("--kind desk: exit %d\n%s", code, out)
+	}
+	if c, err := config.Load(filepath.Join(ddir, "yktd.toml")); err != nil || c.Device.Kind != "desk" || c.Device.SAM == "" {
+		t.Fatalf("the desk's configuration: %+v %v", c, err)
+	}
+	if d, err := l.Device("DESK-1"); err != nil || d.Kind != "desk" || d.Site != "HALL-WINDOW-6" {
+		t.Fatalf("the desk at the ledger: %+v %v", d, err)
 	}
 }
 

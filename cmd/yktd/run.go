@@ -105,8 +105,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	if f.sim && f.enrol != "" && f.config == "" {
 		return usageError("--enrol is for a device; the simulator enrols with its own ledger")
 	}
-	if f.kind != config.KindPOS && f.kind != config.KindGate && f.kind != config.KindKiosk {
-		return usageError("--kind %q: want pos, gate or kiosk", f.kind)
+	if f.kind != config.KindPOS && f.kind != config.KindGate && f.kind != config.KindKiosk && f.kind != config.KindDesk {
+		return usageError("--kind %q: want pos, gate, kiosk or desk", f.kind)
 	}
 	if f.printConfig {
 		if !f.sim {
@@ -203,7 +203,7 @@ func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr
 		return err
 	}
 	deps.Control = simControl(deps.Readers, cfg.Device.DataDir, log)
-	if cfg.Device.Kind == config.KindPOS || cfg.Device.Kind == config.KindKiosk {
+	if cfg.Device.Kind == config.KindPOS || cfg.Device.Kind == config.KindKiosk || cfg.Device.Kind == config.KindDesk {
 		var stopSAM func()
 		if deps.SAM, stopSAM, err = openSAM(ctx, cfg.Device.SAM, log); err != nil {
 			closeAll()
@@ -405,6 +405,8 @@ func deviceKind(k string) protocol.DeviceKind {
 		return protocol.DeviceGate
 	case config.KindKiosk:
 		return protocol.DeviceKiosk
+	case config.KindDesk:
+		return protocol.DeviceDesk
 	}
 	return protocol.DevicePOS
 }

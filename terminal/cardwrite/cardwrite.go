@@ -192,6 +192,13 @@ func (m *macs) UpdateMAC(ctx context.Context, ref epurse.CardRef, challenge [4]b
 	return m.ask(ctx, ref, challenge, append(header[:], data...))
 }
 
+// PINReloadMAC asks the MAC of PIN RELOAD (over the PIN block, no
+// challenge: zeros stand in).
+func (m *macs) PINReloadMAC(ctx context.Context, ref epurse.CardRef, pin []byte) ([4]byte, error) {
+	cmd := append([]byte{0x80, epurse.InsPINChange, 0x00, 0x00, byte(len(pin) + 4)}, pin...)
+	return m.ask(ctx, ref, [4]byte{}, cmd)
+}
+
 // UnblockMAC asks the MAC of APPLICATION UNBLOCK.
 func (m *macs) UnblockMAC(ctx context.Context, ref epurse.CardRef, challenge [4]byte, header [5]byte) ([4]byte, error) {
 	return m.ask(ctx, ref, challenge, header[:])
@@ -368,6 +375,44 @@ func (e *Engine) ApplyPIN(ctx context.Context, c Card, w protocol.CardWrite, old
 	}
 	e.log.Info("card write", "write", w.WriteID, "card", w.CardNo, "field", w.Field.String(), "outcome", res.Outcome.String())
 	ack, rerr := e.report(ctx, w, "", res.Outcome, protocol.CardValues{})
+	if rerr == nil {
+		res.Acked, res.State = true, ack.State
+	} else if res.Err == nil {
+		res.Err = rerr
+	}
+	return res
+}
+
+// ApplyPINReload is a pin-reload write (重置密码 at the desk): PIN RELOAD
+// of newPIN under the ledger's MAC, which also unblocks a blocked PIN. The
+// PIN is never kept or logged; a torn one stays pending (the desk does it
+// again).
+func (e *Engine) ApplyPINReload(ctx context.Context, c Card, w protocol.CardWrite, newPIN, operator string) Result {
+	res := Result{WriteID: w.WriteID, Field: w.Field}
+	if w.Field != protocol.FieldPINReload {
+		res.Err = fmt.Errorf("%w: %s is a %s write, not a PIN reset", ErrNotWritable, w.WriteID, w.Field)
+		return res
+	}
+	if err := e.store.Open(Intent{Write: w, Operator: operator}); err != nil {
+		res.Err = fmt.Errorf("cardwrite: %s: intent: %w", w.WriteID, err)
+		return res
+	}
+	m := &macs{e: e, w: w, op: operator}
+	o := epurse.ReloadPIN(ctx, c.Card, m, c.Ref, newPIN)
+	switch {
+	case o.Kind == epurse.Done:
+		res.Outcome = protocol.OutcomeWritten
+	case o.Kind == epurse.Refused && o.Sent:
+		res.Outcome, res.Err = protocol.OutcomeFailed, o.Err
+	default: // not sent (no MAC, the card gone) or the answer lost
+		res.Outcome, res.Err = protocol.OutcomeTornUnknown, o.Err
+	}
+	if serr := e.store.Settle(w.WriteID, res.Outcome, protocol.CardValues{}); serr != nil {
+		res.Err = errors.Join(res.Err, fmt.Errorf("cardwrite: %s: settle: %w", w.WriteID, serr))
+		return res
+	}
+	e.log.Info("card write", "write", w.WriteID, "card", w.CardNo, "field", w.Field.String(), "outcome", res.Outcome.String(), "operator", operator)
+	ack, rerr := e.report(ctx, w, operator, res.Outcome, protocol.CardValues{})
 	if rerr == nil {
 		res.Acked, res.State = true, ack.State
 	} else if res.Err == nil {

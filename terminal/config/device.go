@@ -11,6 +11,10 @@ const (
 	KindPOS   = "pos"   // canteen POS, shower or hot-water meter
 	KindGate  = "gate"  // turnstile, dorm door, library gate
 	KindKiosk = "kiosk" // 圈存 load kiosk: claims the money waiting at the ledger onto the card
+	// KindDesk is the service desk (管理中心 window): a kiosk's session
+	// and services under a signed-in operator's authority, plus the
+	// desk's own (PIN reset, unblock, 补写 of any pending write).
+	KindDesk = "desk"
 )
 
 // Device says what this terminal is and where it keeps its state.
@@ -65,9 +69,9 @@ func (d *Device) validate() error {
 		return invalid("device.id is required")
 	}
 	switch d.Kind {
-	case KindPOS, KindGate, KindKiosk:
+	case KindPOS, KindGate, KindKiosk, KindDesk:
 	default:
-		return invalid("device.kind %q: want pos, gate or kiosk", d.Kind)
+		return invalid("device.kind %q: want pos, gate, kiosk or desk", d.Kind)
 	}
 	if d.Site != "" && !protocol.ValidDeviceID(d.Site) {
 		return invalid("device.site %q: want 1..64 of A-Z a-z 0-9 . _ : -", d.Site)

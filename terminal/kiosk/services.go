@@ -74,6 +74,8 @@ const (
 	CodeWriteFailed  ui.Code = "write_failed"        // the card refused the write: nothing changed
 	CodeWritesDone   ui.Code = "writes_completed"    // 补写: pending writes completed on arrival
 	CodeNoServices   ui.Code = "service_unavailable" // this kiosk offers no self-service
+	CodePINReset     ui.Code = "pin_reset"           // desk: 重置密码 done
+	CodeUnblocked    ui.Code = "unblocked"           // desk: the ledger's lock cleared
 )
 
 var serviceTexts = map[ui.Code][2]string{
@@ -88,6 +90,8 @@ var serviceTexts = map[ui.Code][2]string{
 	CodeWriteFailed:  {"写卡失败 未作更改", "The card refused the write: nothing changed"},
 	CodeWritesDone:   {"卡片信息已更新", "Your card was updated"},
 	CodeNoServices:   {"本机不支持此业务", "This service is not available here"},
+	CodePINReset:     {"密码已重置", "PIN reset"},
+	CodeUnblocked:    {"已解锁", "Unlocked"},
 }
 
 func init() {
@@ -110,6 +114,64 @@ type ServiceInput struct {
 	Reference  string
 	Amount     int64 // fen
 	Count      int
+	// Unblock is what a desk's unblock clears (protocol.UnblockPIN,
+	// UnblockID).
+	Unblock protocol.Unblock
+}
+
+// deskTrades are the desk's own trades, with the card in the reader.
+var deskTrades = map[protocol.Trade]bool{protocol.TradeResetPIN: true, protocol.TradeUnblock: true}
+
+// ErrNoOperator: a service desk's step with no operator signed in.
+var ErrNoOperator = errors.New("kiosk: desk: no operator signed in")
+
+// SignIn makes op the desk's operator: every trade and card write from
+// now on names it (the ledger keeps it with each effect; the journal's
+// service and card-write records carry it). The desk's control
+// credential authorises the sign-in.
+func (s *Sessions) SignIn(op string) error {
+	if !s.desk {
+		return fmt.Errorf("%w: only a service desk has operators", ErrBadRequest)
+	}
+	if !validOperator(op) {
+		return fmt.Errorf("%w: operator %q: want 1 to %d of A-Z a-z 0-9 . _ : -", ErrBadRequest, op, protocol.MaxOperatorLen)
+	}
+	s.mu.Lock()
+	s.operator = op
+	s.mu.Unlock()
+	s.log.Info("desk: operator signed in", "operator", op)
+	return nil
+}
+
+// SignOut ends the operator's sign-in: the desk refuses every trade
+// until the next.
+func (s *Sessions) SignOut() {
+	s.mu.Lock()
+	op := s.operator
+	s.operator = ""
+	s.mu.Unlock()
+	s.log.Info("desk: operator signed out", "operator", op)
+}
+
+// Operator is the operator signed in at a desk ("" none).
+func (s *Sessions) Operator() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.operator
+}
+
+func validOperator(op string) bool {
+	if op == "" || len(op) > protocol.MaxOperatorLen {
+		return false
+	}
+	for _, c := range []byte(op) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // kioskTrades are the trades a kiosk offers with the card in the reader.
@@ -129,17 +191,21 @@ func (s *Sessions) Service(ctx context.Context, id string, in ServiceInput) (Ste
 	if err := checkInput(in); err != nil {
 		return Step{}, err
 	}
-	if !kioskTrades[in.Trade] {
-		return Step{}, fmt.Errorf("%w: %s is no kiosk trade with a card", ErrBadRequest, in.Trade)
+	if !kioskTrades[in.Trade] && !(s.desk && deskTrades[in.Trade]) {
+		return Step{}, fmt.Errorf("%w: %s is no trade of this device with a card", ErrBadRequest, in.Trade)
+	}
+	op := s.Operator()
+	if s.desk && op == "" {
+		return Step{}, ErrNoOperator
 	}
 	ss, err := s.begin(id)
 	if err != nil {
 		return Step{}, err
 	}
-	st, err := s.service(ctx, ss, in)
+	st, err := s.service(ctx, ss, in, op)
 	st.Service = in.Trade.String()
 	s.k.show(ctx, st.Message)
-	s.log.Info("kiosk: service", "session", ss.id, "card", ss.cardNo, "trade", in.Trade.String(), "code", string(st.Code))
+	s.log.Info("kiosk: service", "session", ss.id, "card", ss.cardNo, "trade", in.Trade.String(), "code", string(st.Code), "operator", op)
 	s.finish(ctx, ss, st)
 	return st, err
 }
@@ -180,11 +246,17 @@ func checkInput(in ServiceInput) error {
 		return pin(in.PIN, "PIN")
 	case protocol.TradeReportLoss, protocol.TradeReactivate, protocol.TradeStatement:
 		return pin(in.PIN, "PIN")
+	case protocol.TradeResetPIN:
+		return pin(in.NewPIN, "new PIN")
+	case protocol.TradeUnblock:
+		if in.Unblock == 0 || in.Unblock&^(protocol.UnblockPIN|protocol.UnblockID) != 0 {
+			return fmt.Errorf("%w: unblock %d: want 1 (PIN), 2 (ID number) or 3", ErrBadRequest, in.Unblock)
+		}
 	}
 	return nil
 }
 
-func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput) (Step, error) {
+func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput, op string) (Step, error) {
 	fail := func(c ui.Code) Step {
 		r := refused(ss.cardNo, c)
 		r.Balance, r.Message = ss.balance, withBalance(sessionMessageOf(c), ss.balance)
@@ -202,15 +274,19 @@ func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput) (S
 	}
 	// The card checks the PIN first and counts a wrong one; a blocked
 	// application refuses every PIN (解挂 then rests on the ledger's check).
-	if !blocked {
+	// A desk's own trades take no holder PIN (it may be the locked one).
+	if !blocked && !deskTrades[in.Trade] {
 		if st, ok := s.verifyPIN(ctx, ss, in.PIN, fail); !ok {
 			return st, nil
 		}
 	}
 	req := protocol.ServiceRequest{RequestID: make([]byte, protocol.RequestIDSize), Trade: in.Trade, CardNo: ss.cardNo,
 		PIN: protocol.SecretPIN(in.PIN), TxLimit: in.TxLimit, OrderID: in.OrderID, Service: in.Service,
-		Reference: in.Reference, Amount: in.Amount, Count: in.Count}
-	if in.Trade == protocol.TradeChangePIN {
+		Reference: in.Reference, Amount: in.Amount, Count: in.Count, Operator: op, Unblock: in.Unblock}
+	if deskTrades[in.Trade] {
+		req.PIN = nil
+	}
+	if in.Trade == protocol.TradeChangePIN || in.Trade == protocol.TradeResetPIN {
 		req.NewPIN = protocol.SecretPIN(in.NewPIN)
 	}
 	if in.Trade == protocol.TradeUnfreeze {
@@ -228,10 +304,13 @@ func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput) (S
 	st.Statement = statementOf(a)
 	for _, w := range a.Writes {
 		var r cardwrite.Result
-		if w.Field == protocol.FieldPIN {
+		switch w.Field {
+		case protocol.FieldPIN:
 			r = s.writes.ApplyPIN(ctx, c, w, in.PIN, in.NewPIN)
-		} else {
-			r = s.writes.Apply(ctx, c, w, "")
+		case protocol.FieldPINReload:
+			r = s.writes.ApplyPINReload(ctx, c, w, in.NewPIN, op)
+		default:
+			r = s.writes.Apply(ctx, c, w, op)
 		}
 		st.Writes = append(st.Writes, WriteStep{WriteID: r.WriteID, Field: r.Field.String(), Outcome: r.Outcome.String(), Acked: r.Acked})
 		switch r.Outcome {
@@ -297,6 +376,10 @@ func doneCode(t protocol.Trade) ui.Code {
 		return CodeReactivated
 	case protocol.TradePayFee:
 		return CodeFeePaid
+	case protocol.TradeResetPIN:
+		return CodePINReset
+	case protocol.TradeUnblock:
+		return CodeUnblocked
 	}
 	return CodeStatement
 }
@@ -407,11 +490,15 @@ func (s *Sessions) ReportLoss(ctx context.Context, account, pin string) (Step, e
 		return Step{Result: r}
 	}
 	st := Step{Service: protocol.TradeReportLoss.String()}
+	op := s.Operator()
+	if s.desk && op == "" {
+		return Step{}, ErrNoOperator
+	}
 	if s.svc == nil {
 		st = fail(CodeNoServices)
 	} else {
 		req := protocol.ServiceRequest{RequestID: make([]byte, protocol.RequestIDSize), Trade: protocol.TradeReportLoss,
-			Account: account, PIN: protocol.SecretPIN(pin)}
+			Account: account, PIN: protocol.SecretPIN(pin), Operator: op}
 		if _, err := rand.Read(req.RequestID); err != nil {
 			return fail(CodeStoreFault), fmt.Errorf("kiosk: service request id: %w", err)
 		}

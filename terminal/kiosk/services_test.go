@@ -3,6 +3,7 @@ package kiosk_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/ledger/ledgertest"
 	"github.com/openykt/yktd/protocol"
+	"github.com/openykt/yktd/protocol/syncclient"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
@@ -555,5 +557,110 @@ func TestServiceReportLater(t *testing.T) {
 	}
 	if r.account().Account.TxLimit != 6600 || len(r.pending(t)) != 0 {
 		t.Fatal("the report did not apply the write")
+	}
+}
+
+// deskSessions are a service desk's sessions on the rig's reader and
+// store, with their own device key enrolled as a desk.
+func (r *rig) deskSessions(t *testing.T) *kiosk.Sessions {
+	t.Helper()
+	priv, err := protocol.GenerateKey(protocol.AlgEd25519, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := protocol.NewSigner("desk-hall-6", protocol.AlgEd25519, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := syncclient.New(syncclient.Options{Ledger: r.ledger.URL, DeviceID: "desk-hall-6", Signer: signer,
+		Kind: protocol.DeviceDesk, Firmware: "test", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := r.ledger.NewToken("desk-hall-6", "desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Enrol(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	cw, err := cardwrite.New(cardwrite.Options{Store: cardwrite.OfflineStore{S: r.store}, Ledger: c, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto := false
+	cfg := r.cfg
+	cfg.AutoClaim = &auto
+	s, err := kiosk.NewSessions(kiosk.SessionOptions{Kiosk: r.kiosk, Bank: c, Display: r.ui, Config: cfg,
+		Now: r.clock.Now, Logger: quiet(), Services: c, Writes: cw, Desk: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestDeskResetPIN (重置密码, window 6): a card whose PIN the holder
+// blocked gets a new one by PIN RELOAD under the ledger's MAC, only with
+// an operator signed in; the ledger takes the new PIN once the card is
+// written; the journal names the operator.
+func TestDeskResetPIN(t *testing.T) {
+	r := newRig(t)
+	card := r.holder()
+	io := simIO{card}
+	if _, err := epurse.Select(r.ctx, io, sim.DefaultAID); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		_ = epurse.VerifyPIN(r.ctx, io, "000000")
+	}
+	if err := epurse.VerifyPIN(r.ctx, io, holderPIN); !errors.Is(err, epurse.ErrLocked) {
+		t.Fatalf("the PIN is not blocked: %v", err)
+	}
+	s := r.deskSessions(t)
+	id, _ := open(t, r, s, card)
+	if _, err := s.Service(r.ctx, id, kiosk.ServiceInput{Trade: protocol.TradeResetPIN, NewPIN: "135790"}); !errors.Is(err, kiosk.ErrNoOperator) {
+		t.Fatalf("no operator: %v", err)
+	}
+	if err := s.SignIn("OP-07"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Service(r.ctx, id, kiosk.ServiceInput{Trade: protocol.TradeResetPIN, NewPIN: "135790"})
+	if err != nil || st.Code != kiosk.CodePINReset || len(st.Writes) != 1 || st.Writes[0].Outcome != "written" || !st.Writes[0].Acked {
+		t.Fatalf("reset: %+v %v", st, err)
+	}
+	card.Reset()
+	if _, err := epurse.Select(r.ctx, io, sim.DefaultAID); err != nil {
+		t.Fatal(err)
+	}
+	if err := epurse.VerifyPIN(r.ctx, io, "135790"); err != nil {
+		t.Fatalf("the new PIN on the card: %v", err)
+	}
+	id, _ = open(t, r, s, card)
+	if st, err := s.Service(r.ctx, id, kiosk.ServiceInput{Trade: protocol.TradeStatement, PIN: "135790"}); err != nil || st.Code != kiosk.CodeStatement {
+		t.Fatalf("the new PIN at the ledger: %+v %v", st, err)
+	}
+	if st, err := s.Service(r.ctx, id, kiosk.ServiceInput{Trade: protocol.TradeUnblock, Unblock: protocol.UnblockPIN | protocol.UnblockID}); err != nil || st.Code != kiosk.CodeUnblocked {
+		t.Fatalf("unblock: %+v %v", st, err)
+	}
+	h, _ := r.store.Head()
+	es, err := r.store.Records(0, int(h.Seq)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := 0
+	for _, e := range es {
+		if (e.Record.Kind == protocol.KindService || e.Record.Kind == protocol.KindCardWrite) && e.Record.Operator == "OP-07" {
+			ops++
+		}
+	}
+	if ops != 4 { // reset-pin, its pin-reload write, the statement, the unblock
+		t.Fatalf("%d records name the operator, want 4", ops)
+	}
+	s.SignOut()
+	if _, err := s.Service(r.ctx, id, kiosk.ServiceInput{Trade: protocol.TradeStatement, PIN: "135790"}); !errors.Is(err, kiosk.ErrNoOperator) {
+		t.Fatalf("after sign-out: %v", err)
+	}
+	if err := s.SignIn("bad name!"); !errors.Is(err, kiosk.ErrBadRequest) {
+		t.Fatalf("a malformed operator: %v", err)
 	}
 }

@@ -62,6 +62,10 @@ type SessionOptions struct {
 	// when it arrives.
 	Services Services
 	Writes   *cardwrite.Engine
+	// Desk makes the sessions a service desk's (device.kind "desk"):
+	// every trade and card write under the operator signed in (SignIn),
+	// and the desk's trades (PIN reset, unblock) too.
+	Desk bool
 }
 
 // Sessions is the kiosk's session with the card in its reader: the card
@@ -72,15 +76,18 @@ type SessionOptions struct {
 // done (a load torn by the card's removal is a durable intent, settled
 // when the card returns).
 type Sessions struct {
-	k       *Kiosk
-	bank    Bank
-	svc     Services
-	writes  *cardwrite.Engine
-	display ui.Display
-	cfg     config.Kiosk
-	now     func() time.Time
-	aids    [][]byte
-	log     *slog.Logger
+	k      *Kiosk
+	bank   Bank
+	svc    Services
+	writes *cardwrite.Engine
+	desk   bool
+	// operator is the desk's operator signed in ("" none; mu).
+	operator string
+	display  ui.Display
+	cfg      config.Kiosk
+	now      func() time.Time
+	aids     [][]byte
+	log      *slog.Logger
 
 	mu  sync.Mutex // guards cur and the session's fields
 	cur *session
@@ -153,7 +160,7 @@ func NewSessions(o SessionOptions) (*Sessions, error) {
 	if err := o.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("kiosk: sessions: %w", err)
 	}
-	s := &Sessions{k: o.Kiosk, bank: o.Bank, svc: o.Services, writes: o.Writes, display: o.Display, cfg: o.Config, now: o.Now, aids: o.AIDs, log: o.Logger}
+	s := &Sessions{k: o.Kiosk, bank: o.Bank, svc: o.Services, writes: o.Writes, desk: o.Desk, display: o.Display, cfg: o.Config, now: o.Now, aids: o.AIDs, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -218,14 +225,15 @@ func (s *Sessions) Open(ctx context.Context, readerName string, card reader.Card
 // pulled card left torn here or elsewhere, and the registry's (延期). A
 // ledger that does not answer completes nothing now.
 func (s *Sessions) complete(ctx context.Context, card reader.Card, cardNo string) []WriteStep {
-	if s.svc == nil || s.writes == nil || cardNo == "" {
+	op := s.Operator()
+	if s.svc == nil || s.writes == nil || cardNo == "" || s.desk && op == "" {
 		return nil
 	}
 	c, _, err := readWriteCard(ctx, s.k, card)
 	if err != nil || c.Public.CardNumber() != cardNo {
 		return nil
 	}
-	rs, err := s.writes.Complete(ctx, c, "")
+	rs, err := s.writes.Complete(ctx, c, op)
 	if err != nil {
 		s.log.Info("kiosk: pending card writes not asked", "card", cardNo, "err", err)
 		return nil
@@ -329,8 +337,8 @@ func (s *Sessions) viewLocked() View {
 		v.Services = append(v.Services, "transfer")
 	}
 	if s.svc != nil && s.writes != nil {
-		for t := protocol.TradeChangePIN; t <= protocol.TradeStatement; t++ {
-			if kioskTrades[t] {
+		for t := protocol.TradeChangePIN; t <= protocol.TradeUnblock; t++ {
+			if kioskTrades[t] || s.desk && deskTrades[t] {
 				v.Services = append(v.Services, t.String())
 			}
 		}
