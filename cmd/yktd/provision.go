@@ -65,7 +65,6 @@ var provisionEnv = struct {
 	},
 }
 
-
 // defaultDataDir is a device's data directory unless --dir or the
 // configuration says otherwise.
 const defaultDataDir = "/var/lib/yktd"
