@@ -91,6 +91,8 @@ func FuzzKioskBody(f *testing.F) {
 	f.Add(`{"session": "x"} {"session": "y"}`)
 	f.Add(`{"session": "x", "Amount": 1, "card": "10012026090100000001"}`)
 	f.Add(`{"session": "x", "amount": 1e400}`)
+	f.Add(`{"session": "x", "trade": "unfreeze", "pin": "123456", "national_id": "11010519491231002X"}`)
+	f.Add(`{"session": "x", "trade": "set-limit", "pin": "123456", "tx_limit": 2000, "unblock": 3}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		b, ok := decodeKioskBody(strings.NewReader(body))
 		if !ok {
