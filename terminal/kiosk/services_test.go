@@ -664,3 +664,28 @@ func TestDeskResetPIN(t *testing.T) {
 		t.Fatalf("a malformed operator: %v", err)
 	}
 }
+
+// TestServiceExtendAtNextTap (延期): the registry's extension is a pending
+// valid-until write; the card's next tap at a kiosk writes the new end
+// into file 0x15 (补写) and the ledger's account end follows.
+func TestServiceExtendAtNextTap(t *testing.T) {
+	r := newRig(t)
+	card := r.holder()
+	if _, err := r.ledger.ExtendAccounts([]ledger.Extension{{Line: 1, ID: holderAcct, Until: "20310831"}}); err != nil {
+		t.Fatal(err)
+	}
+	if ws := r.pending(t); len(ws) != 1 || ws[0].Field != protocol.FieldValidUntil {
+		t.Fatalf("pending after the extension: %+v", ws)
+	}
+	s, _ := r.svcSessions()
+	_, st := open(t, r, s, card)
+	if len(st.Writes) != 1 || st.Writes[0].Field != "valid-until" || st.Writes[0].Outcome != "written" || !st.Writes[0].Acked {
+		t.Fatalf("open: %+v", st)
+	}
+	if _, pub := campus(t, card); pub.End != [4]byte{0x20, 0x31, 0x08, 0x31} {
+		t.Fatalf("the card's end %X", pub.End)
+	}
+	if a := r.account(); a.Account.ValidUntil != "20310831" || len(r.pending(t)) != 0 {
+		t.Fatalf("the ledger's end %s, pending %+v", a.Account.ValidUntil, r.pending(t))
+	}
+}
