@@ -20,6 +20,11 @@ func (c *Client) Service(ctx context.Context, m protocol.ServiceRequest) (protoc
 		return protocol.ServiceAnswer{}, ErrNotEnrolled
 	}
 	m.DeviceID = c.o.DeviceID
+	if m.Proof != nil {
+		p := *m.Proof // the card's proof names this device too
+		p.DeviceID = c.o.DeviceID
+		m.Proof = &p
+	}
 	raw, err := c.seal(&m)
 	if err != nil {
 		return protocol.ServiceAnswer{}, fmt.Errorf("syncclient: sign %s request: %w", m.Trade, err)

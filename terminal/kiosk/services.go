@@ -63,35 +63,37 @@ func (s *Sessions) journal(req protocol.ServiceRequest, a protocol.ServiceAnswer
 // Codes of the self-service screens (the ledger's refusals are
 // load.RefusalCode's).
 const (
-	CodePINChanged   ui.Code = "pin_changed"         // 修改密码 done
-	CodeLimitSet     ui.Code = "limit_set"           // 调整限额 done (the card holds the limit)
-	CodeLossReported ui.Code = "loss_reported"       // 挂失 done: the card is lost everywhere from the next status list
-	CodeUnfrozen     ui.Code = "unfrozen"            // 解挂 done (the card holds the status-list version)
-	CodeReactivated  ui.Code = "reactivated"         // 卡状态验证 done
-	CodeFeePaid      ui.Code = "fee_paid"            // 网费/电费 paid from the account
-	CodeStatement    ui.Code = "statement"           // 查询: balance and movements
-	CodeWriteTorn    ui.Code = "write_torn"          // the card left mid-write: place it again to complete (补写)
-	CodeWriteFailed  ui.Code = "write_failed"        // the card refused the write: nothing changed
-	CodeWritesDone   ui.Code = "writes_completed"    // 补写: pending writes completed on arrival
-	CodeNoServices   ui.Code = "service_unavailable" // this kiosk offers no self-service
-	CodePINReset     ui.Code = "pin_reset"           // desk: 重置密码 done
-	CodeUnblocked    ui.Code = "unblocked"           // desk: the ledger's lock cleared
+	CodePINChanged    ui.Code = "pin_changed"         // 修改密码 done
+	CodeLimitSet      ui.Code = "limit_set"           // 调整限额 done (the card holds the limit)
+	CodeLossReported  ui.Code = "loss_reported"       // 挂失 done: the card is lost everywhere from the next status list
+	CodeUnfrozen      ui.Code = "unfrozen"            // 解挂 done (the card holds the status-list version)
+	CodeReactivated   ui.Code = "reactivated"         // 卡状态验证 done
+	CodeFeePaid       ui.Code = "fee_paid"            // 网费/电费 paid from the account
+	CodeStatement     ui.Code = "statement"           // 查询: balance and movements
+	CodeWriteTorn     ui.Code = "write_torn"          // the card left mid-write: place it again to complete (补写)
+	CodeWriteFailed   ui.Code = "write_failed"        // the card refused the write: nothing changed
+	CodeWritesDone    ui.Code = "writes_completed"    // 补写: pending writes completed on arrival
+	CodeNoServices    ui.Code = "service_unavailable" // this kiosk offers no self-service
+	CodePINReset      ui.Code = "pin_reset"           // desk: 重置密码 done
+	CodeUnblocked     ui.Code = "unblocked"           // desk: the ledger's lock cleared
+	CodeAccountClosed ui.Code = "account_closed"      // desk: 销户 done: the card cancelled, its purse in the account (Refund)
 )
 
 var serviceTexts = map[ui.Code][2]string{
-	CodePINChanged:   {"密码修改成功", "PIN changed"},
-	CodeLimitSet:     {"限额已调整", "Limit changed"},
-	CodeLossReported: {"挂失成功", "Card reported lost"},
-	CodeUnfrozen:     {"解挂成功", "Card unfrozen"},
-	CodeReactivated:  {"卡片已激活", "Card reactivated"},
-	CodeFeePaid:      {"缴费成功", "Fee paid"},
-	CodeStatement:    {"查询成功", "Your balance and transactions"},
-	CodeWriteTorn:    {"写卡未完成 请重新放卡", "Card write unfinished: place your card again"},
-	CodeWriteFailed:  {"写卡失败 未作更改", "The card refused the write: nothing changed"},
-	CodeWritesDone:   {"卡片信息已更新", "Your card was updated"},
-	CodeNoServices:   {"本机不支持此业务", "This service is not available here"},
-	CodePINReset:     {"密码已重置", "PIN reset"},
-	CodeUnblocked:    {"已解锁", "Unlocked"},
+	CodePINChanged:    {"密码修改成功", "PIN changed"},
+	CodeLimitSet:      {"限额已调整", "Limit changed"},
+	CodeLossReported:  {"挂失成功", "Card reported lost"},
+	CodeUnfrozen:      {"解挂成功", "Card unfrozen"},
+	CodeReactivated:   {"卡片已激活", "Card reactivated"},
+	CodeFeePaid:       {"缴费成功", "Fee paid"},
+	CodeStatement:     {"查询成功", "Your balance and transactions"},
+	CodeWriteTorn:     {"写卡未完成 请重新放卡", "Card write unfinished: place your card again"},
+	CodeWriteFailed:   {"写卡失败 未作更改", "The card refused the write: nothing changed"},
+	CodeWritesDone:    {"卡片信息已更新", "Your card was updated"},
+	CodeNoServices:    {"本机不支持此业务", "This service is not available here"},
+	CodePINReset:      {"密码已重置", "PIN reset"},
+	CodeUnblocked:     {"已解锁", "Unlocked"},
+	CodeAccountClosed: {"销户成功 余额转入账户待退款", "Account closed: the balance waits in the account for refund"},
 }
 
 func init() {
@@ -120,7 +122,7 @@ type ServiceInput struct {
 }
 
 // deskTrades are the desk's own trades, with the card in the reader.
-var deskTrades = map[protocol.Trade]bool{protocol.TradeResetPIN: true, protocol.TradeUnblock: true}
+var deskTrades = map[protocol.Trade]bool{protocol.TradeResetPIN: true, protocol.TradeUnblock: true, protocol.TradeCloseAccount: true}
 
 // ErrNoOperator: a service desk's step with no operator signed in.
 var ErrNoOperator = errors.New("kiosk: desk: no operator signed in")
@@ -286,6 +288,22 @@ func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput, op
 	if deskTrades[in.Trade] {
 		req.PIN = nil
 	}
+	if in.Trade == protocol.TradeCloseAccount {
+		// 销户: the card's INITIALIZE FOR LOAD (no CREDIT follows) proves
+		// its purse balance to the ledger, which moves it to the account.
+		if blocked {
+			return fail(CodeCardRefused), nil
+		}
+		p, err := s.balanceProof(ctx, ss, c)
+		if err != nil {
+			s.log.Warn("desk: the card's balance proof failed", "card", ss.cardNo, "err", err)
+			if epurse.Transient(err) {
+				return Step{Result: tapAgain(ss.cardNo, CodeTapAgain)}, nil
+			}
+			return fail(CodeCardRefused), nil
+		}
+		req.Proof = p
+	}
 	if in.Trade == protocol.TradeChangePIN || in.Trade == protocol.TradeResetPIN {
 		req.NewPIN = protocol.SecretPIN(in.NewPIN)
 	}
@@ -302,6 +320,9 @@ func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput, op
 	}
 	st := Step{Result: Result{Outcome: Nothing, Code: doneCode(in.Trade), CardNo: ss.cardNo, Balance: ss.balance}}
 	st.Statement = statementOf(a)
+	if in.Trade == protocol.TradeCloseAccount {
+		st.Refund = a.Refund
+	}
 	for _, w := range a.Writes {
 		var r cardwrite.Result
 		switch w.Field {
@@ -331,6 +352,34 @@ func (s *Sessions) service(ctx context.Context, ss *session, in ServiceInput, op
 	}
 	st.Message = withBalance(sessionMessageOf(st.Code), ss.balance)
 	return st, nil
+}
+
+// balanceProof verifies the card's system PIN (the desk's PSAM) and has
+// the card answer INITIALIZE FOR LOAD of 1 fen: its MAC1 proves the
+// balance. No CREDIT follows: nothing moves on the card.
+func (s *Sessions) balanceProof(ctx context.Context, ss *session, c cardwrite.Card) (*protocol.LoadInit, error) {
+	tid, err := s.k.sam.TerminalID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("terminal id: %w", err)
+	}
+	pin, err := s.k.sam.SystemPIN(ctx, epurse.SystemPINRequest{CardSerial: c.Ref.Serial, KeyVersion: c.Ref.KeyVersion, Algorithm: c.Ref.Algorithm})
+	if err != nil {
+		return nil, fmt.Errorf("system PIN: %w", err)
+	}
+	err = epurse.VerifySystemPIN(ctx, ss.card, pin)
+	clear(pin)
+	if err != nil {
+		return nil, err
+	}
+	keyIndex := byte(s.k.cfg.KeyIndex)
+	li, err := epurse.InitializeForLoad(ctx, ss.card, keyIndex, 1, tid)
+	if err != nil {
+		return nil, err
+	}
+	dt := epurse.NewDateTime(s.k.now().In(s.k.loc))
+	return &protocol.LoadInit{CardNo: ss.cardNo, CardSerial: c.Ref.Serial[:], TerminalID: tid[:], OnlineCounter: li.OnlineCounter,
+		BalanceBefore: int64(li.Balance), Amount: 1, KeyIndex: keyIndex, KeyVersion: li.KeyVersion, Algorithm: byte(li.Algorithm),
+		Random: li.Random[:], MAC1: li.MAC1[:], TxTime: dt[:]}, nil
 }
 
 // WriteStep is one card write of a step, as the API answers it.
@@ -380,6 +429,8 @@ func doneCode(t protocol.Trade) ui.Code {
 		return CodePINReset
 	case protocol.TradeUnblock:
 		return CodeUnblocked
+	case protocol.TradeCloseAccount:
+		return CodeAccountClosed
 	}
 	return CodeStatement
 }

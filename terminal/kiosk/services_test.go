@@ -689,3 +689,31 @@ func TestServiceExtendAtNextTap(t *testing.T) {
 		t.Fatalf("the ledger's end %s, pending %+v", a.Account.ValidUntil, r.pending(t))
 	}
 }
+
+// TestDeskCloseAccount (销户): the card's INITIALIZE FOR LOAD proves its
+// purse to the ledger, which moves it into the account for refund,
+// cancels the account and lists the card; the desk writes the cancelled
+// status onto the card, which every terminal then refuses offline.
+func TestDeskCloseAccount(t *testing.T) {
+	r := newRig(t)
+	card := r.holder() // 100.00 yuan in the purse
+	s := r.deskSessions(t)
+	if err := s.SignIn("OP-07"); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := open(t, r, s, card)
+	st, err := s.Service(r.ctx, id, kiosk.ServiceInput{Trade: protocol.TradeCloseAccount})
+	if err != nil || st.Code != kiosk.CodeAccountClosed || st.Refund != 10000 || len(st.Writes) != 1 || st.Writes[0].Outcome != "written" {
+		t.Fatalf("close: %+v %v", st, err)
+	}
+	a := r.account()
+	if a.Account.State != "cancelled" || a.Account.Balance != 10000 {
+		t.Fatalf("the account after: %+v", a.Account)
+	}
+	if _, pub := campus(t, card); pub.Status != epurse.CardStatusCancelled {
+		t.Fatalf("the card's status %02X", pub.Status)
+	}
+	if bal := balance(card); bal != 10000 {
+		t.Fatalf("the card's purse changed: %d (no CREDIT may follow the proof)", bal)
+	}
+}

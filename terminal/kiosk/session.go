@@ -127,6 +127,9 @@ type Step struct {
 	Writes []WriteStep `json:"writes,omitempty"`
 	// Statement is what 查询 (and a fee payment) answered.
 	Statement *Statement `json:"statement,omitempty"`
+	// Refund is, after a desk's 销户, what the closed account holds for
+	// the holder (fen).
+	Refund int64 `json:"refund,omitempty"`
 }
 
 // View is the session as the kiosk's page shows it. It never holds a PIN.
