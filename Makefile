@@ -3,7 +3,10 @@
 
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X main.version=$(VERSION)
+# BUILD_DATE: the last commit's date (reproducible), the clock check's
+# floor in `yktd selftest`.
+BUILD_DATE ?= $(shell git log -1 --format=%cs 2>/dev/null)
+LDFLAGS   := -s -w -X main.version=$(VERSION) $(if $(BUILD_DATE),-X main.buildDate=$(BUILD_DATE))
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 DIST      := dist
 
