@@ -92,8 +92,13 @@ type DeviceStats struct {
 	RevokedNoticed    time.Time `json:"revoked_noticed,omitzero"`
 	RevokedNoticedSeq uint64    `json:"revoked_noticed_seq,omitempty"`
 	// StoreStarts counts store-started records (stores started anew).
-	StoreStarts uint64    `json:"store_starts,omitempty"`
-	LastBatch   time.Time `json:"last_batch,omitzero"`
+	StoreStarts uint64 `json:"store_starts,omitempty"`
+	// CardWrites counts card-write records (a card write's outcome at the
+	// device, issue 15), Services service records (a trade the ledger
+	// answered): evidence only, no money.
+	CardWrites uint64    `json:"card_writes,omitempty"`
+	Services   uint64    `json:"services,omitempty"`
+	LastBatch  time.Time `json:"last_batch,omitzero"`
 }
 
 // Active reports whether the device is enrolled and not revoked.

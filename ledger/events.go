@@ -61,6 +61,12 @@ func noteEvent(tx *bolt.Tx, d *Device, epoch uint64, r *protocol.Record, now tim
 			d.started = r.WallTime() // advance puts it on the epoch
 		}
 		return nil
+	case protocol.KindCardWrite:
+		st.CardWrites++
+		return nil
+	case protocol.KindService:
+		st.Services++
+		return nil
 	case protocol.KindGateDenied:
 	default:
 		return nil
