@@ -30,7 +30,7 @@ func TestKioskKind(t *testing.T) {
 		}
 	}
 	_, err = Parse([]byte(strings.Replace(minimalGate, `kind = "gate"`, `kind = "atm"`, 1)))
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "pos, gate or kiosk") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "pos, gate, kiosk or desk") {
 		t.Fatalf("kind atm: %v", err)
 	}
 }
