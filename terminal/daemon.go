@@ -174,6 +174,12 @@ func NewDaemon(cfg *config.Config, deps DaemonDeps) (*Daemon, error) {
 			Holds: d.holds}
 		if deps.Ledger != nil {
 			po.Ledger = deps.Ledger // the claim before the sale (pos.claim_loads)
+			// 补写 of the card's pending writes before the sale (online).
+			if po.Writes, err = cardwrite.New(cardwrite.Options{Store: cardwrite.OfflineStore{S: deps.Store}, Ledger: deps.Ledger,
+				LedgerTimeout: cfg.POS.ClaimTimeout.D(), Logger: deps.Logger}); err != nil {
+				return nil, err
+			}
+			d.cardWrites = po.Writes
 		}
 		d.pos, err = pos.New(po)
 		if err != nil {

@@ -426,12 +426,34 @@ func (e *Engine) ApplyPINReload(ctx context.Context, c Card, w protocol.CardWrit
 // engine does not do (PINs) are skipped. A ledger that does not answer
 // completes nothing (and is not an error for the tap).
 func (e *Engine) Complete(ctx context.Context, c Card, operator string) ([]Result, error) {
+	ws, err := e.Pending(ctx, c.Public.CardNumber(), operator)
+	if err != nil {
+		return nil, err
+	}
+	return e.CompleteWrites(ctx, c, ws, operator), nil
+}
+
+// Pending asks the ledger for the card's pending writes that this engine
+// does (not the PIN writes).
+func (e *Engine) Pending(ctx context.Context, cardNo, operator string) ([]protocol.CardWrite, error) {
 	lctx, cancel := context.WithTimeout(ctx, e.timeout)
-	ws, err := e.ledger.PendingWrites(lctx, c.Public.CardNumber(), operator)
+	ws, err := e.ledger.PendingWrites(lctx, cardNo, operator)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("cardwrite: pending writes: %w", err)
 	}
+	out := ws[:0]
+	for _, w := range ws {
+		if w.State == protocol.WritePending && w.Field != protocol.FieldPIN && w.Field != protocol.FieldPINReload {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// CompleteWrites does the writes ws (Pending's) on card c, in order; it
+// stops at the first torn one (the card left).
+func (e *Engine) CompleteWrites(ctx context.Context, c Card, ws []protocol.CardWrite, operator string) []Result {
 	var out []Result
 	for _, w := range ws {
 		if w.State != protocol.WritePending || w.Field == protocol.FieldPIN || w.Field == protocol.FieldPINReload {
@@ -446,7 +468,7 @@ func (e *Engine) Complete(ctx context.Context, c Card, operator string) ([]Resul
 			c.Public.Status, c.Blocked = w.CardStatus, false
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Report sends the reports the ledger did not take; it returns how many

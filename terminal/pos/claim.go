@@ -44,6 +44,7 @@ func (p *POS) newEngine(opts Options, cfg config.POS) error {
 		pin, _ = opts.SAM.(epurse.SystemPINSource)
 	}
 	p.claiming = opts.Ledger != nil && cfg.Claims() && pin != nil
+	p.writes = opts.Writes
 	if opts.Ledger != nil && cfg.Claims() && pin == nil {
 		p.log.Warn("pos: claims before the sale are off: the PSAM derives no system PIN")
 	}

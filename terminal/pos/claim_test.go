@@ -9,6 +9,7 @@ import (
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/sim"
 	"github.com/openykt/yktd/terminal/cardread"
+	"github.com/openykt/yktd/terminal/cardwrite"
 	"github.com/openykt/yktd/terminal/load"
 	"github.com/openykt/yktd/terminal/pos"
 	"github.com/openykt/yktd/terminal/ui"
@@ -318,5 +319,48 @@ func TestClaimProbeAtPOS(t *testing.T) {
 			t.Fatalf("%v: %d load records at the kiosk, %d at the POS, want one in all", kind, atKiosk, len(r.loadRecords()))
 		}
 		r.noLoadIntents()
+	}
+}
+
+// TestCardWritesAtPOS (补写 at a POS): the registry's 延期 of the student's
+// account waits as a pending write; the card's next sale at an online POS
+// writes the new end onto the card first (under the ledger's MAC, durable
+// intent, reported with the read-back), then sells; the ledger's end
+// follows and nothing stays pending. Offline, the POS sells without it.
+func TestCardWritesAtPOS(t *testing.T) {
+	r := newClaimRig(t, fixed(1250))
+	cw, err := cardwrite.New(cardwrite.Options{Store: cardwrite.OfflineStore{S: r.store}, Ledger: r.cli, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.writes = cw
+	r.pos = r.newPOS(r.store)
+	card := demoCard(t, "student", "", 0)
+	if _, err := r.tl.ExtendAccounts([]ledger.Extension{{Line: 1, ID: "S2026001", Until: "20320831"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.link.mode.Store(linkDown)
+	if res := r.handle(card, 0); res.Outcome != pos.Paid {
+		t.Fatalf("offline sale: %+v", res)
+	}
+	if ws, _ := r.tl.PendingWrites(sim.DemoStudentNo); len(ws) != 1 {
+		t.Fatalf("pending before: %+v", ws)
+	}
+	r.link.mode.Store(linkUp)
+	r.clock.Advance(time.Minute) // past the repeat guard
+	if res := r.handle(card, 0); res.Outcome != pos.Paid {
+		t.Fatalf("online sale: %+v", res)
+	}
+	if ws, _ := r.tl.PendingWrites(sim.DemoStudentNo); len(ws) != 0 {
+		t.Fatalf("pending after: %+v", ws)
+	}
+	if r.account(card).ValidUntil != "20320831" {
+		t.Fatalf("the ledger's end %s", r.account(card).ValidUntil)
+	}
+	if card.Profile().Expiry != "20320831" {
+		t.Fatalf("the card's end %s", card.Profile().Expiry)
+	}
+	if k := r.kinds(); k[protocol.KindCardWrite] != 1 || k[protocol.KindPurchaseCompleted] != 2 {
+		t.Fatalf("journal kinds %v", k)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/epurse"
 	"github.com/openykt/yktd/terminal/cardread"
+	"github.com/openykt/yktd/terminal/cardwrite"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/hold"
 	"github.com/openykt/yktd/terminal/load"
@@ -78,6 +79,10 @@ type Options struct {
 	// SystemPIN is the source of the cards' system PINs for the claim;
 	// nil means SAM, when it is one (*sam.Software, the PC/SC PSAM).
 	SystemPIN epurse.SystemPINSource
+	// Writes, if set with a Ledger that claims, completes the card's
+	// pending card writes (补写: a limit, a 解挂, an extension left torn or
+	// made elsewhere) before the sale, so that the sale honours them.
+	Writes *cardwrite.Engine
 }
 
 // POS is the purchase engine of one terminal with one reader: it runs one
@@ -134,6 +139,8 @@ type POS struct {
 	engine     *load.Engine
 	claiming   bool
 	claimsDown bool
+	// writes completes pending card writes (nil: none).
+	writes *cardwrite.Engine
 }
 
 // unbooked is a paid sale's completion waiting for its commit.
@@ -357,9 +364,50 @@ func (p *POS) handle(ctx context.Context, card reader.Card, amount int64) (Resul
 	if stop {
 		return r, cerr
 	}
+	p.completeWrites(ctx, card, &info)
 	res, err := p.sale(ctx, card, info, amount, done)
 	res.Loaded, res.LoadID = got.amount, got.loadID
 	return res, errors.Join(cerr, err)
+}
+
+// completeWrites does the card's pending writes (补写) when the POS is
+// online: one question to the ledger per tap; the card's key reference
+// and a new read of file 0x12 only when there is something to write. A
+// write that fails or tears leaves the sale as it was (the write stays
+// pending for the next device); the sale then honours what the card
+// holds.
+func (p *POS) completeWrites(ctx context.Context, card reader.Card, info *cardread.Info) {
+	if p.writes == nil || !p.claiming || p.claimsDown {
+		return
+	}
+	ws, err := p.writes.Pending(ctx, info.CardNo, "")
+	if err != nil || len(ws) == 0 {
+		return
+	}
+	tid, err := p.sam.TerminalID(ctx)
+	if err != nil {
+		return
+	}
+	ref, err := epurse.ReadCardRef(ctx, card, tid, info.Public.Factor())
+	if err != nil {
+		p.log.Info("pos: pending card writes not done: the card's keys not read", "card", info.CardNo, "err", err)
+		return
+	}
+	c := cardwrite.Card{Card: card, Ref: ref, Public: info.Public}
+	if info.Campus != nil {
+		c.Campus = *info.Campus
+	}
+	for _, r := range p.writes.CompleteWrites(ctx, c, ws, "") {
+		p.log.Info("pos: pending card write completed (补写)", "card", info.CardNo, "write", r.WriteID, "field", r.Field.String(),
+			"outcome", r.Outcome.String(), "err", r.Err)
+	}
+	// What the card holds now decides the sale.
+	if pub, err := epurse.ReadPublicData(ctx, card); err == nil {
+		info.Public = pub
+	}
+	if err := cardread.ReadCampus(ctx, card, info); err != nil {
+		p.log.Info("pos: file 0x12 not read again after the card writes", "card", info.CardNo, "err", err)
+	}
 }
 
 // sale is the tap's sale (or metered session step) once the card's

@@ -13,6 +13,7 @@ import (
 	"github.com/openykt/yktd/reader"
 	"github.com/openykt/yktd/reader/sam"
 	"github.com/openykt/yktd/reader/sim"
+	"github.com/openykt/yktd/terminal/cardwrite"
 	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/pos"
 	"github.com/openykt/yktd/terminal/terminaltest"
@@ -43,6 +44,8 @@ type rig struct {
 	base uint64
 	// link, if set, is the POS's ledger for claims (claimRig).
 	link pos.Ledger
+	// writes, if set, completes pending card writes before the sale.
+	writes *cardwrite.Engine
 }
 
 // newRig is a POS holding a signed, empty status list: a terminal takes
@@ -96,7 +99,7 @@ func (r *rig) newPOS(store pos.Store) *pos.POS {
 	p, err := pos.New(pos.Options{
 		Store: store, SAM: r.sam, Display: r.ui, Keypad: r.ui, Buzzer: r.ui, Now: r.clock.Now, Location: time.UTC,
 		Config: r.cfg, Rules: func() *protocol.Rules { return r.rules }, Logger: slog.New(slog.DiscardHandler),
-		Ledger: r.link,
+		Ledger: r.link, Writes: r.writes,
 	})
 	if err != nil {
 		r.t.Fatal(err)
