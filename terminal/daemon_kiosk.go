@@ -231,6 +231,12 @@ func (d *Daemon) serveKioskStep(w http.ResponseWriter, r *http.Request, step fun
 		return
 	}
 	st, err := step(r.Context(), b)
+	d.answerKioskStep(w, d.sessionReader(), st, err)
+}
+
+// answerKioskStep answers a step: the session API's errors, or the step
+// recorded and answered with what the display showed.
+func (d *Daemon) answerKioskStep(w http.ResponseWriter, readerName string, st kiosk.Step, err error) {
 	switch {
 	case errors.Is(err, kiosk.ErrNoSession):
 		writeError(w, http.StatusNotFound, CtlNoSession, err.Error())
@@ -245,7 +251,7 @@ func (d *Daemon) serveKioskStep(w http.ResponseWriter, r *http.Request, step fun
 		writeError(w, http.StatusForbidden, CtlNoOperator, err.Error())
 		return
 	}
-	d.recordKiosk(d.sessionReader(), st, true, err)
+	d.recordKiosk(readerName, st, true, err)
 	out := KioskAnswer{Step: st, Message: st.Message.ZH + " / " + st.Message.EN}
 	status := http.StatusOK
 	if err != nil {
@@ -308,21 +314,7 @@ func (d *Daemon) serveKioskReportLoss(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := d.sessions.ReportLoss(r.Context(), b.Account, b.PIN)
-	switch {
-	case errors.Is(err, kiosk.ErrBadRequest):
-		writeError(w, http.StatusBadRequest, CtlBadRequest, err.Error())
-		return
-	case errors.Is(err, kiosk.ErrNoOperator):
-		writeError(w, http.StatusForbidden, CtlNoOperator, err.Error())
-		return
-	}
-	d.recordKiosk("", st, true, err)
-	out := KioskAnswer{Step: st, Message: st.Message.ZH + " / " + st.Message.EN}
-	status := http.StatusOK
-	if err != nil {
-		out.Error, status = "the terminal failed; see the log", http.StatusInternalServerError
-	}
-	writeJSON(w, status, out)
+	d.answerKioskStep(w, "", st, err)
 }
 
 func (d *Daemon) serveDeskSignIn(w http.ResponseWriter, r *http.Request) {

@@ -9,10 +9,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/openykt/yktd/internal/testbuf"
 	"github.com/openykt/yktd/ledger"
 	"github.com/openykt/yktd/ledger/keys"
 	"github.com/openykt/yktd/ledger/ledgertest"
@@ -112,23 +112,6 @@ func campus(t *testing.T, c *sim.Card) (epurse.CampusData, epurse.PublicData) {
 
 type simIO struct{ c *sim.Card }
 
-// syncBuffer is a log sink safe for the kiosk's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func (s simIO) Transmit(_ context.Context, cmd []byte) ([]byte, error) { return s.c.Respond(cmd) }
 
@@ -407,7 +390,7 @@ func TestServiceWriteTearMatrix(t *testing.T) {
 func TestServiceNoSecrets(t *testing.T) {
 	r := newRig(t)
 	card := r.holder()
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	s, _ := r.svcSessionsLog(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if _, err := s.ReportLoss(r.ctx, holderAcct, holderPIN); err != nil {
 		t.Fatal(err)
