@@ -112,7 +112,6 @@ func campus(t *testing.T, c *sim.Card) (epurse.CampusData, epurse.PublicData) {
 
 type simIO struct{ c *sim.Card }
 
-
 func (s simIO) Transmit(_ context.Context, cmd []byte) ([]byte, error) { return s.c.Respond(cmd) }
 
 // account is the holder's account at the ledger.
