@@ -11,6 +11,7 @@ import (
 	"github.com/openykt/yktd/offline"
 	"github.com/openykt/yktd/protocol"
 	"github.com/openykt/yktd/reader/sim"
+	"github.com/openykt/yktd/terminal/config"
 	"github.com/openykt/yktd/terminal/pos"
 )
 
@@ -63,7 +64,13 @@ func (s loadCuttingStore) VoidLoad(id uint64, reason string) (err error) {
 // verifies.
 func runClaimTearCase(t *testing.T, c tearCase) (tearStats, []byte) {
 	t.Helper()
-	r := newClaimRig(t, fixed(tearPrice))
+	cfg := fixed(tearPrice)
+	// The ledger is always up here: a claim must never give up for a
+	// ledger slowed by a loaded machine (the race detector, parallel
+	// packages), which would leave the load authorised and the case
+	// measuring the timeout, not the tear.
+	cfg.ClaimTimeout = config.Duration(10 * time.Second)
+	r := newClaimRig(t, cfg)
 	card := demoCard(t, "student", "", tearBalance)
 	start := balance(card) + r.account(card).Balance
 	for _, f := range c.tears {
