@@ -247,6 +247,16 @@ func (g *Gate) handle(ctx context.Context, ev reader.Event, dir policy.Direction
 		if listed {
 			in.Listed = e.Reason
 		}
+		if listed && in.Credential.Card.StatusListVersion > 0 {
+			// A list older than the card's 解挂 does not decide: its
+			// version is read only then.
+			si, err := g.opts.Store.StatusInfo()
+			if err != nil {
+				r, _ := g.deny(res, policy.CodeRuleMissing)
+				return r, fmt.Errorf("gate: status list: %w", err)
+			}
+			in.ListVersion = si.Version
+		}
 	}
 	g.mu.Lock()
 	in.Passback = g.passback[res.ID]
@@ -289,6 +299,13 @@ func (g *Gate) credential(ctx context.Context, ev reader.Event, now time.Time) (
 	switch ev.Kind {
 	case reader.CardPresent:
 		info, err := cardread.ReadIdentity(ctx, ev.Card, g.opts.AIDs)
+		if err == nil {
+			err = cardread.ReadCampus(ctx, ev.Card, &info)
+		}
+		if errors.Is(err, epurse.ErrAppBlocked) {
+			g.log.Info("gate: the card's application is blocked", "reader", ev.Reader, "card", info.CardNo, "err", err)
+			return policy.Credential{Kind: policy.KindCard, ID: info.CardNo}, policy.CodeAppBlocked
+		}
 		if errors.Is(err, cardread.ErrNoPurse) {
 			// An identity-only card: a memory card's fixed UID is the
 			// credential (gates only). A CPU card's or a phone's is not:
@@ -303,6 +320,9 @@ func (g *Gate) credential(ctx context.Context, ev reader.Event, now time.Time) (
 		if err != nil {
 			g.log.Warn("gate: card read failed", "reader", ev.Reader, "err", err)
 			return policy.Credential{Kind: policy.KindCard}, policy.CodeNoCredential
+		}
+		if info.Campus == nil {
+			g.log.Debug("gate: no campus data on the card: the status list decides", "reader", ev.Reader, "card", info.CardNo, "reason", info.CampusErr)
 		}
 		return policy.Credential{Kind: policy.KindCard, ID: info.CardNo, Class: info.Public.CardClass,
 			Card: info.Policy()}, policy.CodeOK

@@ -323,13 +323,27 @@ func (p *POS) HandleCard(ctx context.Context, card reader.Card, amount int64) (R
 func (p *POS) handle(ctx context.Context, card reader.Card, amount int64) (Result, error) {
 	t := time.Now()
 	info, err := cardread.Read(ctx, card, p.aids)
+	if err == nil {
+		err = cardread.ReadCampus(ctx, card, &info)
+	}
 	p.tm.Card += time.Since(t)
 	if err != nil {
-		if errors.Is(err, cardread.ErrNoPurse) {
+		switch {
+		case errors.Is(err, cardread.ErrNoPurse):
 			return refused("", CodeNoPurse), nil
+		case errors.Is(err, epurse.ErrAppBlocked):
+			p.log.Info("pos: the card's application is blocked", "card", info.CardNo, "err", err)
+			r := refused(info.CardNo, policy.CodeAppBlocked)
+			if info.CardNo != "" {
+				r.evidence = refusalRecord(info, policy.CodeAppBlocked, amount)
+			}
+			return r, nil
 		}
 		p.log.Warn("pos: card not read", "err", err)
 		return tapAgain("", CodeCardUnreadable), nil
+	}
+	if info.Campus == nil {
+		p.log.Debug("pos: no campus data on the card: the terminal's limits apply", "card", info.CardNo, "reason", info.CampusErr)
 	}
 	done, ok, err := p.resolveCard(ctx, card, &info)
 	if err != nil || !ok {
@@ -456,8 +470,19 @@ func (p *POS) decide(info cardread.Info, list int64, now time.Time) (policy.Deci
 	if listed {
 		reason = e.Reason
 	}
+	card := info.Policy()
+	var version uint64
+	if listed && card.StatusListVersion > 0 {
+		// Only then does the list's version matter (a list older than
+		// the card's 解挂 does not decide): no read for other taps.
+		si, err := p.store.StatusInfo()
+		if err != nil {
+			return policy.Decision{}, fmt.Errorf("pos: status list: %w", err)
+		}
+		version = si.Version
+	}
 	return policy.DecidePOS(policy.POSInput{
-		Card: info.Policy(), Listed: reason, Device: p.pol, Rules: p.rules(),
+		Card: card, Listed: reason, ListVersion: version, Device: p.pol, Rules: p.rules(),
 		Usage: p.usage[info.CardNo], Amount: list, Now: now,
 	}), nil
 }

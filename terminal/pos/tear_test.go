@@ -253,8 +253,8 @@ func TestTearMatrix(t *testing.T) {
 	// The clean run and a run torn after DEBIT (sale + recovery) bound how
 	// many commands a case sends.
 	clean := runTearCase(t, tearCase{})
-	if clean.taps != 1 || clean.commits != 2 || clean.apdus != 5 {
-		t.Fatalf("clean sale: %+v, want one tap, two commits (intent, completion) and five commands (SELECT, READ BINARY, GET BALANCE, INITIALIZE, DEBIT)", clean)
+	if clean.taps != 1 || clean.commits != 2 || clean.apdus != 6 {
+		t.Fatalf("clean sale: %+v, want one tap, two commits (intent, completion) and six commands (SELECT, READ BINARY 15, GET BALANCE, READ BINARY 12, INITIALIZE, DEBIT)", clean)
 	}
 	debit := clean.apdus // DEBIT FOR PURCHASE is the sale's last command
 	tear := func(k sim.FaultKind, n int) sim.Fault { return sim.Fault{Kind: k, INS: sim.InsAny, Nth: n} }
