@@ -15,7 +15,7 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 	at := r.devices[s.At]
 	if at != nil {
 		switch s.Action() {
-		case "tap", "fault", "clear_faults", "keys", "input", "clock", "control":
+		case "tap", "fault", "clear_faults", "keys", "input", "clock", "control", "kiosk":
 			at.mark()
 		}
 	}
@@ -79,6 +79,8 @@ func (r *scenarioRun) act(ctx context.Context, s *Step) error {
 		return r.ledgerd(ctx, s)
 	case "control":
 		return r.control(ctx, at, s)
+	case "kiosk":
+		return r.kiosk(ctx, at, s)
 	case "pause":
 		t := time.NewTimer(s.Pause.D())
 		defer t.Stop()

@@ -53,6 +53,14 @@ func (r *scenarioRun) control(ctx context.Context, d *device, s *Step) error {
 			return err
 		}
 	}
+	return r.send(ctx, d, method, path, body, s.Expect.Status != nil)
+}
+
+// send makes a control request and keeps its answer for the step's
+// expectations. The timeline shows the answer, never the request (it may
+// carry a PIN); an answer that is not 200 fails unless expected.
+func (r *scenarioRun) send(ctx context.Context, d *device, method, path string, body any, statusExpected bool) error {
+	var err error
 	var raw jsonRaw
 	res := &ctlResult{status: http.StatusOK}
 	switch method {
@@ -75,10 +83,51 @@ func (r *scenarioRun) control(ctx context.Context, d *device, s *Step) error {
 	r.lastCtl = res
 	// The answer, never the request: a request may carry a PIN.
 	r.tl.add("info", "%s %s at %s: %d %s", method, path, d.spec.Name, res.status, lastLines(strings.TrimSpace(string(res.body)), 3))
-	if res.status != http.StatusOK && s.Expect.Status == nil {
+	if res.status != http.StatusOK && !statusExpected {
 		return fmt.Errorf("rig: %s %s at %s: %d: %s", method, path, d.spec.Name, res.status, strings.TrimSpace(string(res.body)))
 	}
 	return nil
+}
+
+// kiosk sends a kiosk step: POST /v1/kiosk/service with the trade on the
+// session of the card in d's reader, or POST /v1/kiosk/report-loss.
+func (r *scenarioRun) kiosk(ctx context.Context, d *device, s *Step) error {
+	if err := d.need(); err != nil {
+		return err
+	}
+	k := s.Kiosk
+	if k.ReportLoss != "" {
+		account, err := r.expand(k.ReportLoss)
+		if err != nil {
+			return err
+		}
+		return r.send(ctx, d, http.MethodPost, "/v1/kiosk/report-loss", map[string]string{"account": account, "pin": k.PIN}, s.Expect.Status != nil)
+	}
+	session := k.Session
+	if session == "" {
+		session = "{session." + d.spec.Name + "}"
+	}
+	session, err := r.expand(session)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"session": session, "trade": k.Trade, "pin": k.PIN}
+	for key, v := range map[string]string{"new_pin": k.NewPIN, "national_id": k.NationalID, "order_id": k.OrderID,
+		"service": k.Service, "reference": k.Reference} {
+		if v != "" {
+			body[key] = v
+		}
+	}
+	if k.TxLimit != nil {
+		body["tx_limit"] = *k.TxLimit
+	}
+	if k.Amount != 0 {
+		body["amount"] = k.Amount
+	}
+	if k.Count != 0 {
+		body["count"] = k.Count
+	}
+	return r.send(ctx, d, http.MethodPost, "/v1/kiosk/service", body, s.Expect.Status != nil)
 }
 
 // kioskSession returns the id of the kiosk session open on d (the card in

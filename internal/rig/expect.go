@@ -2,10 +2,13 @@ package rig
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -207,6 +210,9 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 			return err
 		})
 	}
+	if e.Kiosk != nil {
+		add("the kiosk's answer", func(context.Context) error { return r.checkKiosk(e.Kiosk) })
+	}
 	if e.Running != nil {
 		add(fmt.Sprintf("%s running: %v", s.At, *e.Running), func(context.Context) error {
 			if d.running() != *e.Running {
@@ -238,6 +244,98 @@ func (r *scenarioRun) expectAll(ctx context.Context, s *Step) error {
 			return fmt.Errorf("display of %s shows %q, which it must not:\n%s", s.At, t, lastLines(got, 12))
 		}
 		r.tl.add("ok", "display of %s does not show %q", s.At, t)
+	}
+	for i, t := range e.NoLog {
+		t, err := r.expand(t)
+		if err != nil {
+			return err
+		}
+		// The text itself is not repeated: it is often a secret the
+		// device must not have written (a PIN, an ID number).
+		where, err := r.logHas(d, t)
+		if err != nil {
+			return err
+		}
+		if where != "" {
+			return fmt.Errorf("the log of %s has a text it must not have (expect.no_log[%d]): %s", s.At, i, where)
+		}
+		r.tl.add("ok", "the logs of %s do not have expect.no_log[%d]", s.At, i)
+	}
+	return nil
+}
+
+// logHas looks for t in every output of every run of d (logs/NAME.*) and
+// returns the file and line where it is, or "".
+func (r *scenarioRun) logHas(d *device, t string) (string, error) {
+	files, err := filepath.Glob(filepath.Join(r.logs, d.spec.Name+".*"))
+	if err != nil {
+		return "", fmt.Errorf("rig: %s's logs: %w", d.spec.Name, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("rig: %w", err)
+		}
+		if i := strings.Index(string(b), t); i >= 0 {
+			return fmt.Sprintf("%s line %d", filepath.Base(f), strings.Count(string(b[:i]), "\n")+1), nil
+		}
+	}
+	return "", nil
+}
+
+// kioskAnswer is what the rig reads of a kiosk step's answer (kiosk.Step
+// as the control interface gives it).
+type kioskAnswer struct {
+	Service   string `json:"service"`
+	Outcome   string `json:"outcome"`
+	Code      string `json:"code"`
+	Card      string `json:"card"`
+	Balance   int64  `json:"balance"`
+	TriesLeft int    `json:"tries_left"`
+	Writes    []struct {
+		Field   string `json:"field"`
+		Outcome string `json:"outcome"`
+	} `json:"writes"`
+	Message string `json:"message"`
+}
+
+// checkKiosk compares the kiosk step's answer; it is given, so a mismatch
+// fails at once.
+func (r *scenarioRun) checkKiosk(want *KioskExpect) error {
+	var got kioskAnswer
+	if err := json.Unmarshal(r.lastCtl.body, &got); err != nil {
+		return fmt.Errorf("the answer (%d) is not a kiosk step: %v: %s", r.lastCtl.status, err, strings.TrimSpace(string(r.lastCtl.body)))
+	}
+	var bad []string
+	if want.Service != "" && got.Service != want.Service {
+		bad = append(bad, fmt.Sprintf("service %s, want %s", got.Service, want.Service))
+	}
+	if want.Outcome != "" && got.Outcome != want.Outcome {
+		bad = append(bad, fmt.Sprintf("outcome %s, want %s", got.Outcome, want.Outcome))
+	}
+	if want.Code != "" && got.Code != want.Code {
+		bad = append(bad, fmt.Sprintf("code %s, want %s", got.Code, want.Code))
+	}
+	if want.Card != "" && got.Card != r.cardNos[want.Card] {
+		bad = append(bad, fmt.Sprintf("card %s, want %s (%s)", got.Card, r.cardNos[want.Card], want.Card))
+	}
+	if want.Balance != nil && got.Balance != *want.Balance {
+		bad = append(bad, fmt.Sprintf("balance %d, want %d", got.Balance, *want.Balance))
+	}
+	if want.TriesLeft != nil && got.TriesLeft != *want.TriesLeft {
+		bad = append(bad, fmt.Sprintf("tries left %d, want %d", got.TriesLeft, *want.TriesLeft))
+	}
+	if want.Writes != nil {
+		outs := make([]string, len(got.Writes))
+		for i, w := range got.Writes {
+			outs[i] = w.Outcome
+		}
+		if !slices.Equal(outs, want.Writes) {
+			bad = append(bad, fmt.Sprintf("writes %v, want %v", outs, want.Writes))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s/%s (%s): %s", got.Outcome, got.Code, got.Message, strings.Join(bad, "; "))
 	}
 	return nil
 }

@@ -102,6 +102,26 @@ func (l *ledgerProc) command(ctx context.Context, words string, args ...string) 
 	return runCmd(ctx, cmdLimit, l.bin, append(argv, args...)...)
 }
 
+// addAccount opens the account of a scenario's card (CardSpec.Account):
+// its PIN and ID number go on stdin; an error names neither.
+func (l *ledgerProc) addAccount(ctx context.Context, c *CardSpec) error {
+	args := []string{"account", "add", "--data", l.dir, "--card", c.No, "--pin-stdin"}
+	input := c.PIN + "\n"
+	if c.NationalID != "" {
+		args = append(args, "--national-id-stdin")
+		input += c.NationalID + "\n"
+	}
+	if c.Listed != "" {
+		args = append(args, "--state", c.Listed)
+	}
+	args = append(args, c.Account)
+	_, errOut, code, err := runCmdInput(ctx, cmdLimit, input, l.bin, args...)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("rig: ledgerd account add %s (card %s): exit %d: %s", c.Account, c.Name, code, strings.TrimSpace(errOut))
+	}
+	return err
+}
+
 // must runs a command that has to succeed and returns its stdout.
 func (l *ledgerProc) must(ctx context.Context, words string, args ...string) (string, error) {
 	out, errOut, code, err := l.command(ctx, words, args...)

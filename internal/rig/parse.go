@@ -262,8 +262,28 @@ func (c *CardSpec) check(i int, hasLedger bool) error {
 	if c.PINTries != nil && (*c.PINTries < 0 || *c.PINTries > 3) {
 		return fmt.Errorf("pin_tries %d: want 0 to 3", *c.PINTries)
 	}
+	switch {
+	case c.NationalID != "" && c.Account == "":
+		return errors.New("national_id: the ID number is the account's: give account too")
+	case c.Account == "":
+		return nil
+	case !hasLedger:
+		return fmt.Errorf("account %q: accounts are the ledger's; declare [ledger]", c.Account)
+	case !accountRE.MatchString(c.Account):
+		return fmt.Errorf("account %q: want 1 to 32 letters, digits, '.', '_', ':' or '-' (a student or staff number)", c.Account)
+	case len(c.PIN) < 4:
+		return errors.New("pin: an account's PIN is 4 to 12 digits")
+	case c.NationalID != "" && !nationalIDRE.MatchString(c.NationalID):
+		// The value is not quoted: it is a holder's ID number.
+		return errors.New("national_id: want 18 characters, 17 digits and a digit or X")
+	}
 	return nil
 }
+
+var (
+	accountRE    = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,32}$`)
+	nationalIDRE = regexp.MustCompile(`^[0-9]{17}[0-9Xx]$`)
+)
 
 func allDigits(s string) bool {
 	if s == "" {
@@ -353,7 +373,7 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 	}
 	needAt := s.Expect.needsDevice()
 	switch act {
-	case "tap", "fault", "clear_faults", "keys", "input", "clock", "control":
+	case "tap", "fault", "clear_faults", "keys", "input", "clock", "control", "kiosk":
 		needAt = true
 	}
 	ledgerClock := act == "clock" && s.At == "ledger"
@@ -385,8 +405,11 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 	if s.Body != nil && act != "control" {
 		return errors.New("body goes with control")
 	}
-	if (s.Expect.Status != nil || len(s.Expect.Response) > 0) && act != "control" {
-		return errors.New("expect.status and expect.response go with a control step")
+	if (s.Expect.Status != nil || len(s.Expect.Response) > 0) && act != "control" && act != "kiosk" {
+		return errors.New("expect.status and expect.response go with a control or kiosk step")
+	}
+	if s.Expect.Kiosk != nil && act != "kiosk" {
+		return errors.New("expect.kiosk goes with a kiosk step")
 	}
 	switch act {
 	case "tap":
@@ -438,6 +461,13 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 		if _, _, err := parseControl(s.Control); err != nil {
 			return err
 		}
+	case "kiosk":
+		if d := devs[s.At]; d.Kind != KindKiosk {
+			return fmt.Errorf("kiosk: %s is a %s, not a kiosk", s.At, d.Kind)
+		}
+		if err := s.Kiosk.check(); err != nil {
+			return err
+		}
 	case "ledgerd":
 		if sc.Ledger == nil {
 			return errors.New("ledgerd: the scenario declares no [ledger]")
@@ -457,6 +487,31 @@ func (s *Step) check(sc *Scenario, devs map[string]*DeviceSpec, cards map[string
 		}
 	}
 	return s.Expect.check(sc, act, card)
+}
+
+// check refuses a kiosk step that names no trade or mixes the two kinds.
+// Its errors never quote the PIN or the ID number.
+func (k *KioskSpec) check() error {
+	switch {
+	case k.Trade == "" && k.ReportLoss == "":
+		return fmt.Errorf("kiosk: want trade = %s, or report_loss = \"ACCOUNT\"", strings.Join(kioskTrades, " | "))
+	case k.Trade != "" && k.ReportLoss != "":
+		return errors.New("kiosk: trade or report_loss, not both")
+	case k.Trade != "" && !slices.Contains(kioskTrades, k.Trade):
+		return fmt.Errorf("kiosk.trade %q: want one of %s (docs/control.md)", k.Trade, strings.Join(kioskTrades, ", "))
+	case k.PIN == "":
+		return errors.New("kiosk: pin: every trade takes the holder's PIN")
+	case k.ReportLoss != "" && (k.Session != "" || k.NewPIN != "" || k.NationalID != "" || k.TxLimit != nil ||
+		k.OrderID != "" || k.Service != "" || k.Reference != "" || k.Amount != 0 || k.Count != 0):
+		return errors.New("kiosk: report_loss takes the account and the pin only (no card, no session)")
+	case k.Trade == "unfreeze" && k.NationalID == "":
+		return errors.New("kiosk: unfreeze: national_id: 解挂 takes the holder's ID number")
+	case k.Trade == "set-limit" && k.TxLimit == nil:
+		return errors.New("kiosk: set-limit: tx_limit: the new per-transaction limit in fen")
+	case k.TxLimit != nil && *k.TxLimit < 0, k.Amount < 0, k.Count < 0:
+		return errors.New("kiosk: tx_limit, amount and count are not negative")
+	}
+	return nil
 }
 
 // parseStep reads a clock step: "+48h", "-30m", "48h".
@@ -515,8 +570,23 @@ func (e *Expect) check(sc *Scenario, act string, card func(what, n string) error
 	if len(e.Output) > 0 && act != "ledgerd" {
 		return errors.New("expect.output goes with a ledgerd step")
 	}
+	if k := e.Kiosk; k != nil {
+		if k.Card != "" {
+			if err := card("expect.kiosk.card", k.Card); err != nil {
+				return err
+			}
+		}
+		for i, w := range k.Writes {
+			if !slices.Contains(writeOutcomes, w) {
+				return fmt.Errorf("expect.kiosk.writes[%d] %q: want %s", i, w, strings.Join(writeOutcomes, ", "))
+			}
+		}
+	}
 	return nil
 }
+
+// writeOutcomes are what a card write may end as (protocol.WriteOutcome).
+var writeOutcomes = []string{"written", "failed", "torn-unknown"}
 
 // stepLines sets each step's Line: the line of its [[step]] header.
 func stepLines(data []byte, steps []Step) {

@@ -49,6 +49,7 @@ func TestRigParseDefaults(t *testing.T) {
 // before anything starts, with the line of an unknown key and what is
 // wrong.
 func TestRigParseRefuses(t *testing.T) {
+	kioskMin := strings.Replace(minimal, "[[card]]", "[[device]]\nname = \"kiosk\"\nkind = \"kiosk\"\n\n[[card]]", 1)
 	for _, tc := range []struct {
 		name, text, want string
 	}{
@@ -103,14 +104,38 @@ func TestRigParseRefuses(t *testing.T) {
 		{"control method", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"FETCH /v1/taps\"\n", "method FETCH"},
 		{"control without a path", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"POST\"\n", "want a method and a path"},
 		{"body without control", minimal + "\n[[step]]\ntap = \"alice\"\nat = \"pos\"\nbody = { pin = \"1\" }\n", "body goes with control"},
-		{"status without control", minimal + "\n[[step]]\nat = \"pos\"\nexpect.status = 200\n", "go with a control step"},
+		{"status without control", minimal + "\n[[step]]\nat = \"pos\"\nexpect.status = 200\n", "go with a control or kiosk step"},
 		{"bad response path", minimal + "\n[[step]]\nat = \"pos\"\ncontrol = \"GET /v1/kiosk\"\nexpect.response = { \"a[\" = 1 }\n", "unbalanced"},
 		{"unknown tap key", minimal + "\n[[step]]\nat = \"pos\"\nexpect.tap = { flwo = \"kiosk\" }\n", "unknown key step.expect.tap.flwo"},
+		{"unknown kiosk key", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"unfreeze\", pin = \"123456\", nationalid = \"x\" }\n", "unknown key step.kiosk.nationalid"},
+		{"unknown kiosk expectation", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"statement\", pin = \"123456\" }\nexpect.kiosk = { cod = \"statement\" }\n", "unknown key step.expect.kiosk.cod"},
+		{"kiosk bad trade", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"unfreez\", pin = \"123456\" }\n", `kiosk.trade "unfreez": want one of change-pin, set-limit, unfreeze`},
+		{"kiosk no trade", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { pin = \"123456\" }\n", "kiosk: want trade = "},
+		{"kiosk both", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"statement\", report_loss = \"S1\", pin = \"123456\" }\n", "trade or report_loss, not both"},
+		{"kiosk without pin", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"statement\" }\n", "every trade takes the holder's PIN"},
+		{"kiosk unfreeze without id", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"unfreeze\", pin = \"123456\" }\n", "解挂 takes the holder's ID number"},
+		{"kiosk set-limit without limit", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"set-limit\", pin = \"123456\" }\n", "set-limit: tx_limit"},
+		{"kiosk report_loss with a session", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { report_loss = \"S1\", pin = \"123456\", session = \"x\" }\n", "report_loss takes the account and the pin only"},
+		{"kiosk not a table", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = \"unfreeze\"\n", "kiosk"},
+		{"kiosk at a pos", kioskMin + "\n[[step]]\nat = \"pos\"\nkiosk = { trade = \"statement\", pin = \"123456\" }\n", "kiosk: pos is a pos, not a kiosk"},
+		{"kiosk without at", kioskMin + "\n[[step]]\nkiosk = { trade = \"statement\", pin = \"123456\" }\n", "kiosk needs at = DEVICE"},
+		{"expect.kiosk without kiosk", kioskMin + "\n[[step]]\nat = \"kiosk\"\nexpect.kiosk = { code = \"unfrozen\" }\n", "expect.kiosk goes with a kiosk step"},
+		{"expect.kiosk bad write", kioskMin + "\n[[step]]\nat = \"kiosk\"\nkiosk = { trade = \"statement\", pin = \"123456\" }\nexpect.kiosk = { writes = [\"done\"] }\n", `expect.kiosk.writes[0] "done": want written, failed, torn-unknown`},
+		{"account without ledger", "[[device]]\nname = \"pos\"\n[[card]]\nname = \"a\"\naccount = \"S1\"\n[[step]]\ntap = \"a\"\nat = \"pos\"\n", `account "S1": accounts are the ledger's`},
+		{"bad account", strings.Replace(minimal, `name = "alice"`, "name = \"alice\"\naccount = \"S 1\"", 1), `account "S 1": want 1 to 32`},
+		{"account with a short pin", strings.Replace(minimal, `name = "alice"`, "name = \"alice\"\naccount = \"S1\"\npin = \"12\"", 1), "an account's PIN is 4 to 12 digits"},
+		{"national_id without account", strings.Replace(minimal, `name = "alice"`, "name = \"alice\"\nnational_id = \"11010820030415002X\"", 1), "national_id: the ID number is the account's"},
+		{"bad national_id", strings.Replace(minimal, `name = "alice"`, "name = \"alice\"\naccount = \"S1\"\nnational_id = \"1101082003041500\"", 1), "national_id: want 18 characters"},
+		{"no_log without at", minimal + "\n[[step]]\nexpect.no_log = \"x\"\n", "this expectation needs at = DEVICE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("x", []byte(tc.text))
 			if !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Parse: %v, want ErrScenario saying %q", err, tc.want)
+			}
+			// A refusal never repeats a holder's ID number.
+			if err != nil && strings.Contains(err.Error(), "1101082003041500") {
+				t.Errorf("the refusal quotes the ID number: %v", err)
 			}
 		})
 	}
@@ -149,6 +174,78 @@ expect.tap = { flow = "kiosk", outcome = "loaded", code = "loaded" }
 	}
 	if tap := sc.Steps[2].Expect.Tap; tap.Flow != "kiosk" || tap.Outcome != "loaded" {
 		t.Errorf("kiosk tap: %+v", tap)
+	}
+}
+
+// TestRigParseKioskSteps: a card with an account (PIN and ID number), a
+// kiosk step of each kind and the expectation on its answer parse into
+// what the runner sends; the timeline's description names the trade and
+// never the PIN or the ID number.
+func TestRigParseKioskSteps(t *testing.T) {
+	sc, err := Parse("k", []byte(minimal+`
+[[device]]
+name = "kiosk"
+kind = "kiosk"
+config.kiosk = { auto_claim = false }
+
+[[card]]
+name = "dave"
+pin = "739164"
+listed = "lost"
+account = "S2026041"
+national_id = "11010820030415002X"
+
+[[step]]
+tap = "dave"
+at = "kiosk"
+
+[[step]]
+kiosk = { trade = "unfreeze", pin = "739164", national_id = "11010820030415002X" }
+at = "kiosk"
+expect.kiosk = { code = "unfrozen", outcome = "nothing", card = "dave", writes = ["written"], tries_left = 0 }
+expect.no_log = ["11010820030415002X"]
+
+[[step]]
+kiosk = { trade = "set-limit", tx_limit = 0, pin = "739164" }
+at = "kiosk"
+expect.status = 200
+expect.response = { "writes[0].field" = "tx_limit" }
+
+[[step]]
+kiosk = { report_loss = "{card.alice}", pin = "123456" }
+at = "kiosk"
+expect.kiosk = { code = "loss_reported" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := sc.Cards[1]; c.Account != "S2026041" || c.NationalID != "11010820030415002X" || c.PIN != "739164" || c.Listed != "lost" {
+		t.Errorf("card with an account: %+v", c)
+	}
+	if c := sc.Cards[0]; c.Account != "" || c.NationalID != "" {
+		t.Errorf("a card without an account: %+v", c)
+	}
+	un, lim, loss := sc.Steps[2], sc.Steps[3], sc.Steps[4]
+	if un.Action() != "kiosk" || un.Kiosk.Trade != "unfreeze" || un.Kiosk.NationalID != "11010820030415002X" ||
+		un.Expect.Kiosk.Code != "unfrozen" || len(un.Expect.Kiosk.Writes) != 1 || *un.Expect.Kiosk.TriesLeft != 0 || len(un.Expect.NoLog) != 1 {
+		t.Errorf("unfreeze step: %+v %+v", un.Kiosk, un.Expect.Kiosk)
+	}
+	if lim.Kiosk.TxLimit == nil || *lim.Kiosk.TxLimit != 0 || *lim.Expect.Status != 200 {
+		t.Errorf("set-limit step (a limit of 0 is a limit): %+v", lim.Kiosk)
+	}
+	if loss.Kiosk.ReportLoss != "{card.alice}" || loss.Kiosk.Trade != "" {
+		t.Errorf("report-loss step: %+v", loss.Kiosk)
+	}
+	for _, s := range []Step{un, lim, loss} {
+		if d := s.describe(); strings.Contains(d, "739164") || strings.Contains(d, "123456") || strings.Contains(d, "11010820030415002X") {
+			t.Errorf("the timeline's description shows a secret: %s", d)
+		}
+	}
+	if d := un.describe(); d != "kiosk unfreeze at kiosk" {
+		t.Errorf("describe: %q", d)
+	}
+	if d := loss.describe(); d != "kiosk report-loss of {card.alice} at kiosk" {
+		t.Errorf("describe: %q", d)
 	}
 }
 

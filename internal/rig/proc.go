@@ -195,9 +195,19 @@ func (p *proc) stop(grace time.Duration) {
 // and returns its stdout, stderr and exit code; err only when it could not
 // run or did not end within limit.
 func runCmd(ctx context.Context, limit time.Duration, bin string, args ...string) (stdout, stderr string, code int, err error) {
+	return runCmdInput(ctx, limit, "", bin, args...)
+}
+
+// runCmdInput is runCmd with input on the command's stdin (a PIN or an ID
+// number: never on a command line, where ps and the timeline would show
+// it).
+func runCmdInput(ctx context.Context, limit time.Duration, input, bin string, args ...string) (stdout, stderr string, code int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if input != "" {
+		cmd.Stdin = strings.NewReader(input)
+	}
 	var ob, eb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &ob, &eb
 	cmd.Env = append(os.Environ(), "TZ=Asia/Shanghai")

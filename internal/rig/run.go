@@ -329,6 +329,20 @@ func (r *scenarioRun) setup(ctx context.Context) error {
 				r.tl.add("info", "card %s (%s) listed %s at the ledger", c.Name, c.No, c.Listed)
 			}
 		}
+		for i := range r.sc.Cards {
+			c := &r.sc.Cards[i]
+			if c.Account == "" {
+				continue
+			}
+			if err := l.addAccount(ctx, c); err != nil {
+				return err
+			}
+			what := "PIN"
+			if c.NationalID != "" {
+				what = "PIN and ID number"
+			}
+			r.tl.add("info", "card %s: account %s at the ledger (%s set, state %s)", c.Name, c.Account, what, orDefault(c.Listed, "normal"))
+		}
 		if r.sc.Ledger.Rules != nil {
 			if err := r.setRules(ctx); err != nil {
 				return err

@@ -140,6 +140,16 @@ type CardSpec struct {
 	PINTries *int `toml:"pin_tries"`
 	// Overdraft is the overdraft limit INITIALIZE reports (not granted).
 	Overdraft int64 `toml:"overdraft"`
+	// Account, if set, opens the holder's account at the ledger before
+	// the devices start (ledgerd account add): that id (the student or
+	// staff number), this card, the card's PIN as the account's PIN, and
+	// the state the card is listed with (a card listed lost belongs to an
+	// account reported lost).
+	Account string `toml:"account"`
+	// NationalID is the account's national ID number (解挂 checks it);
+	// only with Account. It goes to the ledger on stdin, never on a
+	// command line or into the timeline.
+	NationalID string `toml:"national_id"`
 }
 
 // Step is one step: at most one action, then its expectations, each
@@ -181,6 +191,7 @@ type Step struct {
 	Pause       Duration       `toml:"pause"`        // real time that must pass (never to wait for an event)
 	Control     string         `toml:"control"`      // "POST /v1/cancel-last": a request to At's control interface, with Body
 	Body        map[string]any `toml:"body"`         // its JSON body (placeholders expanded)
+	Kiosk       *KioskSpec     `toml:"kiosk"`        // the holder's self-service at At, a kiosk (POST /v1/kiosk/service or /report-loss)
 
 	Expect Expect `toml:"expect"`
 }
@@ -196,6 +207,51 @@ type FaultSpec struct {
 	Keep   int      `toml:"keep"`
 }
 
+// Kiosk trades a kiosk step may ask for with the card in the reader
+// (POST /v1/kiosk/service, docs/control.md).
+var kioskTrades = []string{"change-pin", "set-limit", "unfreeze", "reactivate", "pay-fee", "statement"}
+
+// KioskSpec is a kiosk step: the holder's self-service as the kiosk's
+// page asks it. Trade runs on the card in the kiosk's reader (its session,
+// {session.AT} unless Session names it); ReportLoss is 挂失 without the
+// card, by the student or staff number. Exactly one of the two. The PIN,
+// the new PIN and the ID number go to the device only: the timeline shows
+// the trade and the answer, never them.
+type KioskSpec struct {
+	Trade      string `toml:"trade"`       // change-pin, set-limit, unfreeze, reactivate, pay-fee, statement
+	ReportLoss string `toml:"report_loss"` // the account (student or staff number) reported lost; placeholders allowed
+	Session    string `toml:"session"`     // default "{session.AT}": the session of the card in At's reader
+	PIN        string `toml:"pin"`         // the holder's PIN (every trade)
+	NewPIN     string `toml:"new_pin"`     // change-pin
+	NationalID string `toml:"national_id"` // unfreeze
+	TxLimit    *int64 `toml:"tx_limit"`    // set-limit: the per-transaction limit, fen
+	OrderID    string `toml:"order_id"`    // pay-fee
+	Service    string `toml:"service"`     // pay-fee: net, electricity
+	Reference  string `toml:"reference"`   // pay-fee
+	Amount     int64  `toml:"amount"`      // pay-fee: fen
+	Count      int    `toml:"count"`       // statement: how many movements
+}
+
+// what names the step in the timeline, without its secrets.
+func (k *KioskSpec) what() string {
+	if k.ReportLoss != "" {
+		return "report-loss of " + k.ReportLoss
+	}
+	return k.Trade
+}
+
+// KioskExpect is the answer of a kiosk step (a kiosk.Step as JSON). The
+// answer is given: a mismatch fails at once.
+type KioskExpect struct {
+	Service   string   `toml:"service"`    // the trade's name, as the answer says it
+	Outcome   string   `toml:"outcome"`    // nothing (done), refused, tap-again
+	Code      string   `toml:"code"`       // unfrozen, limit_set, loss_reported, pin_changed, wrong_pin, ...
+	Card      string   `toml:"card"`       // a card's name
+	Writes    []string `toml:"writes"`     // the outcome of each card write, in order: written, failed, torn-unknown
+	TriesLeft *int     `toml:"tries_left"` // after a wrong PIN or ID number (absent: 0)
+	Balance   *int64   `toml:"balance"`
+}
+
 // Expect is what a step waits for; every field set must hold (each is
 // polled until it does or the step's time is up).
 type Expect struct {
@@ -203,6 +259,7 @@ type Expect struct {
 	Display   Texts                     `toml:"display"`    // shown on At's display since its last action
 	NoDisplay Texts                     `toml:"no_display"` // not shown since then (checked last)
 	Log       Texts                     `toml:"log"`        // in At's log since its last action
+	NoLog     Texts                     `toml:"no_log"`     // nowhere in At's log, any run (checked last)
 	Cards     map[string]CardExpect     `toml:"cards"`      // card name → its state
 	Journal   []JournalExpect           `toml:"journal"`    // records in At's journal
 	Ledger    map[string]any            `toml:"ledger"`     // paths into `ledgerd report --json`
@@ -215,6 +272,7 @@ type Expect struct {
 	Running   *bool                     `toml:"running"`    // At's process runs (or has ended)
 	Status    *int                      `toml:"status"`     // the control request's HTTP status
 	Response  map[string]any            `toml:"response"`   // paths into the control request's answer
+	Kiosk     *KioskExpect              `toml:"kiosk"`      // the kiosk step's answer
 }
 
 // TapExpect is the next tap record of a device (GET /v1/taps).
@@ -345,6 +403,7 @@ func (s *Step) actions() []string {
 	add(s.Ledgerd != "", "ledgerd")
 	add(s.Pause != 0, "pause")
 	add(s.Control != "", "control")
+	add(s.Kiosk != nil, "kiosk")
 	return out
 }
 
@@ -360,13 +419,14 @@ func (s *Step) Action() string {
 func (e *Expect) any() bool {
 	return e.Tap != nil || len(e.Display) > 0 || len(e.NoDisplay) > 0 || len(e.Log) > 0 || len(e.Cards) > 0 ||
 		len(e.Journal) > 0 || len(e.Ledger) > 0 || len(e.Accounts) > 0 || len(e.Devices) > 0 || len(e.Health) > 0 || len(e.Relays) > 0 ||
-		e.Exit != nil || len(e.Output) > 0 || e.Running != nil || e.Status != nil || len(e.Response) > 0
+		e.Exit != nil || len(e.Output) > 0 || e.Running != nil || e.Status != nil || len(e.Response) > 0 ||
+		len(e.NoLog) > 0 || e.Kiosk != nil
 }
 
 // needsDevice reports whether an expectation reads the device At.
 func (e *Expect) needsDevice() bool {
 	return e.Tap != nil || len(e.Display) > 0 || len(e.NoDisplay) > 0 || len(e.Log) > 0 || len(e.Journal) > 0 ||
-		len(e.Health) > 0 || len(e.Relays) > 0 || e.Running != nil
+		len(e.Health) > 0 || len(e.Relays) > 0 || e.Running != nil || len(e.NoLog) > 0
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
@@ -407,6 +467,8 @@ func (s *Step) describe() string {
 		fmt.Fprintf(&b, "pause %v", s.Pause.D())
 	case "control":
 		fmt.Fprintf(&b, "%s at %s", s.Control, s.At)
+	case "kiosk":
+		fmt.Fprintf(&b, "kiosk %s at %s", s.Kiosk.what(), s.At)
 	default:
 		b.WriteString("expect")
 		if s.At != "" {
