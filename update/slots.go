@@ -34,13 +34,13 @@ type Step int
 
 // The steps of Install, in order.
 const (
-	StepWritten    Step = iota + 1 // half the binary is in the temporary file
-	StepSynced                     // the temporary file is complete and fsynced
-	StepSlotRenamed                // the binary is the inactive slot
-	StepInfoWritten                // the slot's info file is written
-	StepTrialWritten               // the trial state names the new slot
-	StepLinkMade                   // the temporary link exists
-	StepSwitched                   // current points at the new slot
+	StepWritten      Step = iota + 1 // half the binary is in the temporary file
+	StepSynced                       // the temporary file is complete and fsynced
+	StepSlotRenamed                  // the binary is the inactive slot
+	StepInfoWritten                  // the slot's info file is written
+	StepTrialWritten                 // the trial state names the new slot
+	StepLinkMade                     // the temporary link exists
+	StepSwitched                     // current points at the new slot
 )
 
 // SlotInfo is what a slot holds: the release installed there.
@@ -97,7 +97,9 @@ func (s *Slots) step(k Step) {
 	}
 }
 
-func (s *Slots) path(elem ...string) string { return filepath.Join(append([]string{s.Dir}, elem...)...) }
+func (s *Slots) path(elem ...string) string {
+	return filepath.Join(append([]string{s.Dir}, elem...)...)
+}
 
 func (s *Slots) slotPath(slot string) string { return s.path(slotsSubdir, slot) }
 

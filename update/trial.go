@@ -21,13 +21,13 @@ const (
 // State is the trial state file: the trial in progress, or how the last
 // one ended.
 type State struct {
-	Phase       string    `json:"phase"`
-	From        string    `json:"from,omitempty"`
-	To          string    `json:"to,omitempty"`
-	FromVersion string    `json:"from_version,omitempty"`
-	ToVersion   string    `json:"to_version,omitempty"`
-	Attempts    int       `json:"attempts"`
-	MaxAttempts int       `json:"max_attempts,omitempty"`
+	Phase       string `json:"phase"`
+	From        string `json:"from,omitempty"`
+	To          string `json:"to,omitempty"`
+	FromVersion string `json:"from_version,omitempty"`
+	ToVersion   string `json:"to_version,omitempty"`
+	Attempts    int    `json:"attempts"`
+	MaxAttempts int    `json:"max_attempts,omitempty"`
 	// PreCounted: the service's start hook (yktd update boot) counted the
 	// coming start, so the binary itself does not count it again.
 	PreCounted bool      `json:"pre_counted,omitempty"`
