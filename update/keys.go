@@ -2,6 +2,7 @@ package update
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -25,6 +26,9 @@ func ReleaseKeyID(pub []byte) string {
 // and returns its private key file, its public key file (with the key id)
 // and its fingerprint.
 func NewReleaseKey(r io.Reader) (privPEM, pubPEM []byte, fingerprint string, err error) {
+	if r == nil {
+		r = rand.Reader
+	}
 	priv, err := protocol.GenerateKey(protocol.AlgEd25519, r)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("update: release key: %w", err)
