@@ -219,7 +219,7 @@ func TestPinsAndAnnouncement(t *testing.T) {
 
 // slotsWith makes slots in a temp dir, initialised with a v1 binary,
 // and a pinned release key.
-func slotsWith(t *testing.T) (*Slots, *protocol.Signer, []byte) {
+func slotsWith(t testing.TB) (*Slots, *protocol.Signer, []byte) {
 	t.Helper()
 	s, pub := releaseKey(t, 1)
 	sl := &Slots{Dir: t.TempDir(), MaxAttempts: 2, Now: func() time.Time { return time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC) }}
