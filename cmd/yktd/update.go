@@ -29,7 +29,7 @@ const defaultSlotsDir = "/var/lib/yktd/update"
 // `yktd update apply` kills itself with SIGKILL.
 const updateKillAtEnv = "YKTD_UPDATE_KILL_AT"
 
-const updateUsage = `usage: yktd update <subcommand> [arguments]   (docs/update.md)
+const updateUsage = `usage: yktd update <keygen|release|announce|pin|trust|init|apply|status|boot> [arguments]   (docs/update.md)
 
 release manager (not on a device):
   keygen  --out FILE                       make a release key (FILE, FILE.pub); prints its fingerprint
