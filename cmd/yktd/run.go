@@ -78,6 +78,9 @@ type runFlags struct {
 	sim, noLedger, printConfig        bool
 	newStore                          bool
 	auto                              time.Duration
+	updateSlots                       string        // update_run.go
+	healthTimeout                     time.Duration // update_run.go
+	trial                             *trialRun     // update_run.go
 }
 
 func runDaemon(args []string, stdout, stderr io.Writer) error {
@@ -95,6 +98,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.noLedger, "no-ledger", false, "simulator: no in-process ledger (the status list is applied locally)")
 	fs.BoolVar(&f.printConfig, "print-config", false, "simulator: print the demo configuration and exit")
 	fs.StringVar(&f.logFile, "log", "", "write the log to `FILE` (appended) instead of stderr")
+	fs.StringVar(&f.updateSlots, "update-slots", "", "the update slots `DIR` this binary may be on trial in (docs/update.md)")
+	fs.DurationVar(&f.healthTimeout, "health-timeout", 60*time.Second, "a binary on trial commits once healthy within this, else rolls back")
 	fs.Usage = func() { fmt.Fprintln(stderr, runUsage); fs.PrintDefaults() }
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -130,6 +135,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := runEnv.interrupt(context.Background())
 	defer stop()
+	var err error
+	if f.trial, ctx, err = beginTrial(ctx, f.updateSlots, f.healthTimeout, logOut); err != nil {
+		return err
+	}
 	ctx, ctrlC := context.WithCancel(ctx)
 	defer ctrlC()
 	var onCtrlC func()
@@ -143,9 +152,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	}
 	in := newConsoleInput(runEnv.stdin, onCtrlC, echo, f.sim)
 	if f.sim {
-		return runSim(ctx, f, in, stdout, logOut)
+		return f.trial.result(runSim(ctx, f, in, stdout, logOut))
 	}
-	return runConfigured(ctx, f, in, stdout, logOut)
+	return f.trial.result(runConfigured(ctx, f, in, stdout, logOut))
 }
 
 // newLogger makes the daemon's logger: JSON for the field, text on a
@@ -238,6 +247,7 @@ func runConfigured(ctx context.Context, f runFlags, in io.Reader, stdout, stderr
 		closeAll()
 		return err
 	}
+	f.trial.watch(d)
 	return d.Run(ctx)
 }
 

@@ -128,6 +128,7 @@ func runSim(ctx context.Context, f runFlags, in *consoleInput, stdout, stderr io
 	if f.config == "" && (f.auto > 0 || runEnv.stdin != nil) { // the rig drives a --config simulator
 		go env.tapper(tctx, d, f.auto)
 	}
+	f.trial.watch(d)
 	return d.Run(ctx)
 }
 
